@@ -1,0 +1,142 @@
+"""The config schema, its defaults and its validation. docs/method.md, section "Configuration".
+
+`default_config()` is the schema: a sweep config may change values but not add keys. `validate(cfg)` raises
+`ConfigError` naming the field and the allowed values; the CLI calls it before any compute starts.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import ml_collections
+
+ACTIVATIONS = ("relu", "gelu", "tanh")
+OPTIMIZERS = ("adam", "adamw", "sgd")
+METHODS = ("random", "dense")
+DEPTH_MODES = ("group", "pad")
+TARGET_FAMILIES = ("tree",)
+
+# Grid axes in the order points are enumerated (the last axis varies fastest).
+AXES = ("method", "depth", "sparsity", "lr", "weight_decay", "seed")
+
+
+class ConfigError(ValueError):
+    """A config value is invalid; the message names the field and the allowed values."""
+
+
+def default_config() -> ml_collections.ConfigDict:
+    """The full schema with defaults (a small CPU regime map on the tree target)."""
+    c = ml_collections.ConfigDict()
+    c.seed = 0  # root of every key: a point's key is fold_in(PRNGKey(seed), its seed coordinate)
+
+    c.target = ml_collections.ConfigDict()
+    c.target.family = "tree"
+    c.target.arity = 2
+    c.target.levels = 3
+    c.target.seed = 0  # draws the constituents' parameters
+    c.target.gain = 1.5
+    c.target.product_low = 0.5
+    c.target.product_high = 1.0
+    c.target.permute_leaves = False
+    c.target.n_reference = 16384  # reference sample for normalisation
+    c.target.data_seed = 0
+    c.target.n_train = 4096
+    c.target.n_test = 2048
+    c.target.n_heldout = 1024
+    c.target.heldout_q = 0.5
+
+    c.model = ml_collections.ConfigDict()
+    c.model.width = 32
+    c.model.activation = "relu"
+
+    c.train = ml_collections.ConfigDict()
+    c.train.optimizer = "adam"
+    c.train.steps = 3000
+    c.train.batch_size = 256  # 0 = full batch
+    c.train.eval_every = 100  # the loss curves are sampled every eval_every steps
+
+    c.grid = ml_collections.ConfigDict()
+    c.grid.method = ("random",)
+    c.grid.depth = (1, 2, 3, 4, 5, 6)
+    c.grid.sparsity = (0.0, 0.5, 0.7, 0.8, 0.9)
+    c.grid.lr = (3e-3,)
+    c.grid.weight_decay = (0.0,)
+    c.grid.seed = (0, 1, 2, 3)
+
+    c.engine = ml_collections.ConfigDict()
+    c.engine.depth_mode = "group"  # group: one program per depth inside the jit; pad: identity layers
+    c.engine.chunk_size = 0  # points per (method, depth) group per call; 0 = the whole grid at once
+    c.engine.save_params = True
+    return c
+
+
+def _fail(field, value, allowed):
+    raise ConfigError(f"config.{field}={value!r} is invalid: allowed values are {allowed}")
+
+
+def _check_keys(cfg, schema, prefix=""):
+    for key in cfg.keys():
+        if key not in schema:
+            _fail(f"{prefix}{key}", cfg[key], f"the keys of config.{prefix or ''}: {sorted(schema.keys())}")
+        if isinstance(schema[key], ml_collections.ConfigDict):
+            if not isinstance(cfg[key], ml_collections.ConfigDict):
+                _fail(f"{prefix}{key}", cfg[key], "a ConfigDict")
+            _check_keys(cfg[key], schema[key], f"{prefix}{key}.")
+
+
+def _int(field, value, low):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        _fail(field, value, f"an integer >= {low}")
+    return int(value)
+
+
+def validate(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """Checks every field against the schema; raises ConfigError before any compute. Returns cfg."""
+    _check_keys(cfg, default_config())
+    t, m, tr, g, e = cfg.target, cfg.model, cfg.train, cfg.grid, cfg.engine
+    if t.family not in TARGET_FAMILIES:
+        _fail("target.family", t.family, TARGET_FAMILIES)
+    _int("target.arity", t.arity, 2)
+    _int("target.levels", t.levels, 1)
+    for f in ("n_reference", "n_train", "n_test", "n_heldout"):
+        _int(f"target.{f}", t[f], 16)
+    if m.activation not in ACTIVATIONS:
+        _fail("model.activation", m.activation, ACTIVATIONS)
+    _int("model.width", m.width, 1)
+    if tr.optimizer not in OPTIMIZERS:
+        _fail("train.optimizer", tr.optimizer, OPTIMIZERS)
+    _int("train.steps", tr.steps, 1)
+    _int("train.batch_size", tr.batch_size, 0)
+    if tr.batch_size > t.n_train:
+        _fail("train.batch_size", tr.batch_size, f"0 (full batch) or 1..target.n_train={t.n_train}")
+    _int("train.eval_every", tr.eval_every, 1)
+    if tr.steps % tr.eval_every:
+        _fail("train.eval_every", tr.eval_every, f"a divisor of train.steps={tr.steps}")
+    for axis in AXES:
+        values = g[axis]
+        if isinstance(values, (str, numbers.Number)):
+            _fail(f"grid.{axis}", values, "a non-empty tuple of values")
+        if len(values) == 0:
+            _fail(f"grid.{axis}", values, "a non-empty tuple of values")
+        if len(set(values)) != len(values):
+            _fail(f"grid.{axis}", values, "distinct values")
+    for v in g.method:
+        if v not in METHODS:
+            _fail("grid.method", v, METHODS)
+    for v in g.depth:
+        _int("grid.depth", v, 1)
+    for v in g.seed:
+        _int("grid.seed", v, 0)
+    for v in g.sparsity:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0.0 <= v < 1.0:
+            _fail("grid.sparsity", v, "numbers in [0, 1)")
+    for v in g.lr:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v > 0:
+            _fail("grid.lr", v, "numbers > 0")
+    for v in g.weight_decay:
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v >= 0:
+            _fail("grid.weight_decay", v, "numbers >= 0")
+    if e.depth_mode not in DEPTH_MODES:
+        _fail("engine.depth_mode", e.depth_mode, DEPTH_MODES)
+    _int("engine.chunk_size", e.chunk_size, 0)
+    return cfg

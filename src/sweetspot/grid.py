@@ -1,0 +1,183 @@
+"""The grid engine: a whole depth x sparsity x seed (x method x lr x weight decay) map in one jitted call.
+
+docs/method.md, section "Grid engine". Points are the product of the config's axes (`config.AXES` order, last
+axis fastest). Points are grouped statically by (method, depth) in `group` mode (no padded layers, one program
+per group inside the one jit) or by method in `pad` mode (identity-padded layers, one program). Each group's
+points are vmapped and sharded over the devices along a 1-D mesh axis "grid". A grid larger than
+`engine.chunk_size` points per group runs in chunks of the same compiled shape.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import math
+from typing import Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+from sweetspot import train as train_lib
+from sweetspot.config import AXES
+
+
+@dataclasses.dataclass(frozen=True)
+class Grid:
+    """The named axes and every point's coordinates, flattened in C order."""
+
+    axes: dict[str, tuple]
+    coords: dict[str, np.ndarray]  # axis -> (n_points,)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(len(v) for v in self.axes.values())
+
+    @property
+    def n_points(self) -> int:
+        return math.prod(self.shape)
+
+
+def make_grid(cfg) -> Grid:
+    """The product grid of cfg.grid's axes."""
+    axes = {a: tuple(cfg.grid[a]) for a in AXES}
+    rows = list(itertools.product(*axes.values()))
+    coords = {a: np.array([r[i] for r in rows]) for i, a in enumerate(AXES)}
+    return Grid(axes, coords)
+
+
+def point_keys(root_seed: int, seeds: np.ndarray) -> np.ndarray:
+    """Key of every point: fold_in(PRNGKey(root_seed), seed coordinate). Points that differ only in other
+    coordinates share init, data order and mask scores (a paired design); nothing depends on batch position."""
+    root = jax.random.PRNGKey(root_seed)
+    return np.asarray(jax.vmap(lambda s: jax.random.fold_in(root, s))(jnp.asarray(seeds, jnp.uint32)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Group:
+    name: str
+    method: str
+    n_slots: int
+    indices: np.ndarray  # grid indices of its points
+
+
+def make_groups(grid: Grid, depth_mode: str) -> list[Group]:
+    """Static program groups: (method, depth) in `group` mode, method in `pad` mode."""
+    max_depth = max(grid.axes["depth"])
+    groups = []
+    for method in grid.axes["method"]:
+        in_method = grid.coords["method"] == method
+        if depth_mode == "pad":
+            groups.append(Group(f"{method}/pad{max_depth}", method, max_depth, np.flatnonzero(in_method)))
+            continue
+        for d in grid.axes["depth"]:
+            idx = np.flatnonzero(in_method & (grid.coords["depth"] == d))
+            groups.append(Group(f"{method}/d{d}", method, int(d), idx))
+    return groups
+
+
+class Engine:
+    """Plans and runs a grid: `run_chunk(c)` trains chunk c of every group in one jitted call.
+
+    `compile_count` counts traces of the jitted function (one per compile), for tests and benchmarks.
+    Devices default to all of jax.devices(); the chunk size is rounded up to a multiple of their count.
+    """
+
+    def __init__(self, cfg, data: dict, devices=None):
+        self.cfg = cfg
+        self.grid = make_grid(cfg)
+        self.groups = make_groups(self.grid, cfg.engine.depth_mode)
+        self.devices = list(devices) if devices is not None else jax.devices()
+        n_dev = len(self.devices)
+        largest = max(len(g.indices) for g in self.groups)
+        want = int(cfg.engine.chunk_size) or largest
+        self.chunk_size = n_dev * math.ceil(min(want, largest) / n_dev)
+        self.n_chunks = math.ceil(largest / self.chunk_size)
+        self.mesh = Mesh(np.array(self.devices), ("grid",))
+        self._point_sharding = NamedSharding(self.mesh, PartitionSpec("grid"))
+        self._replicated = NamedSharding(self.mesh, PartitionSpec())
+        self.data = jax.device_put({k: jnp.asarray(v) for k, v in data.items()}, self._replicated)
+        self.keys = point_keys(int(cfg.seed), self.grid.coords["seed"])
+        n_result_slots = max(self.grid.axes["depth"])
+        self._train = {
+            g.name: jax.vmap(train_lib.make_train(cfg, g.n_slots, g.method, n_result_slots), in_axes=(0, None))
+            for g in self.groups
+        }
+        self.compile_count = 0
+
+        def run(points, data):
+            return {name: fn(points[name], data) for name, fn in self._train.items()}
+
+        def counted(points, data):
+            self.compile_count += 1  # trace-time side effect: once per compile
+            return run(points, data)
+
+        self._shapes = lambda points: jax.eval_shape(run, points, self.data)
+        self._run = jax.jit(counted)
+
+    def chunk_indices(self, c: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per group: the grid indices of chunk c padded to chunk_size, and which of them are real."""
+        out = {}
+        for g in self.groups:
+            idx = g.indices[c * self.chunk_size : (c + 1) * self.chunk_size]
+            valid = np.ones(self.chunk_size, bool)
+            valid[len(idx) :] = False
+            fill = idx[0] if len(idx) else g.indices[0]
+            out[g.name] = (np.concatenate([idx, np.full(self.chunk_size - len(idx), fill, idx.dtype)]), valid)
+        return out
+
+    def points(self, indices: np.ndarray) -> dict:
+        """The traced per-point values for the given grid indices."""
+        co = self.grid.coords
+        return {
+            "key": self.keys[indices],
+            "depth": co["depth"][indices].astype(np.int32),
+            "sparsity": co["sparsity"][indices].astype(np.float32),
+            "lr": co["lr"][indices].astype(np.float32),
+            "weight_decay": co["weight_decay"][indices].astype(np.float32),
+        }
+
+    def run_chunk(self, c: int):
+        """Trains chunk c. Returns {group: (indices, valid, results, state)} with host numpy arrays."""
+        plan = self.chunk_indices(c)
+        pts = {name: self.points(idx) for name, (idx, _) in plan.items()}
+        pts = jax.device_put(pts, self._point_sharding)
+        out = jax.device_get(self._run(pts, self.data))
+        return {name: (idx, valid, *out[name]) for name, (idx, valid) in plan.items()}
+
+    def result_template(self) -> dict:
+        """Zero-filled full-grid results (n_points, ...) with the dtypes and shapes `run` produces."""
+        plan = self.chunk_indices(0)
+        pts = {name: self.points(idx) for name, (idx, _) in plan.items()}
+        shapes = self._shapes(pts)
+        first = shapes[self.groups[0].name][0]
+        return {k: np.zeros((self.grid.n_points, *s.shape[1:]), s.dtype) for k, s in first.items()}
+
+
+def run(engine: Engine, results: dict | None = None, done: np.ndarray | None = None,
+        on_chunk: Callable | None = None) -> tuple[dict, np.ndarray]:
+    """Runs every chunk whose points are not all `done`, filling `results` (n_points, ...) in place.
+
+    on_chunk(c, results, done, states) is called after each chunk (checkpointing, progress).
+    """
+    n = engine.grid.n_points
+    results = engine.result_template() if results is None else results
+    done = np.zeros(n, bool) if done is None else done
+    for c in range(engine.n_chunks):
+        plan = engine.chunk_indices(c)
+        if all(done[idx[valid]].all() for idx, valid in plan.values()):
+            continue
+        out = engine.run_chunk(c)
+        for idx, valid, res, _ in out.values():
+            for k, v in res.items():
+                results[k][idx[valid]] = v[valid]
+            done[idx[valid]] = True
+        if on_chunk is not None:
+            on_chunk(c, results, done, out)
+    return results, done
+
+
+def run_grid(cfg, data: dict, devices=None) -> dict:
+    """Convenience: the whole grid's results as {name: (n_points, ...)} arrays."""
+    return run(Engine(cfg, data, devices))[0]

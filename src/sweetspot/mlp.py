@@ -1,0 +1,76 @@
+"""Masked MLPs as pure functions. docs/method.md, section "Networks".
+
+A network of depth D has D hidden layers of equal width and a linear readout. Params are a dict
+{"h0": {"w", "b"}, ..., "h{L-1}": {...}, "out": {"w", "b"}} built for `n_slots` = L >= D hidden layers; masks
+are {"h0": w-shaped 0/1, ..., "out": ...}. Hidden layer l >= depth is the identity (padding), so one program
+serves every depth <= L; padded layers get zero gradient and count nowhere (see `layer_active`).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+ACTIVATIONS = {"relu": jax.nn.relu, "gelu": jax.nn.gelu, "tanh": jnp.tanh}
+
+
+def layer_names(n_slots: int) -> list[str]:
+    """Names of the weight layers, input to output: h0 .. h{n_slots-1}, out."""
+    return [f"h{l}" for l in range(n_slots)] + ["out"]
+
+
+def init(key: jax.Array, n_inputs: int, width: int, n_slots: int, activation: str = "relu") -> dict:
+    """He-normal (relu/gelu) or LeCun-normal (tanh) weights, zero biases. Layer l's key is fold_in(key, l),
+    so networks of different depths built from one key share their first layers."""
+    gain = 1.0 if activation == "tanh" else 2.0
+    params = {}
+    for l, name in enumerate(layer_names(n_slots)):
+        fan_in = n_inputs if l == 0 else width
+        fan_out = 1 if name == "out" else width
+        w = jax.random.normal(jax.random.fold_in(key, l), (fan_in, fan_out)) * jnp.sqrt(gain / fan_in)
+        params[name] = {"w": w, "b": jnp.zeros((fan_out,))}
+    return params
+
+
+def n_slots_of(params: dict) -> int:
+    return len(params) - 1
+
+
+def layer_active(depth: jax.Array, n_slots: int) -> jax.Array:
+    """Bool (n_slots + 1,): which weight layers a depth-`depth` network uses (the readout always)."""
+    return jnp.concatenate([jnp.arange(n_slots) < depth, jnp.ones((1,), bool)])
+
+
+def mask_params(params: dict, masks: dict) -> dict:
+    """Zeroes the pruned weights (biases are never masked)."""
+    return {k: {"w": p["w"] * masks[k], "b": p["b"]} for k, p in params.items()}
+
+
+def ones_masks(params: dict) -> dict:
+    return {k: jnp.ones_like(p["w"]) for k, p in params.items()}
+
+
+def apply(params: dict, masks: dict, depth: jax.Array, x: jax.Array, activation: str = "relu",
+          return_hidden: bool = False):
+    """Output (batch,) of the depth-`depth` network on x (batch, n); with return_hidden also the hidden
+    activations (n_slots, batch, width), where a padded layer repeats the last active one."""
+    act = ACTIVATIONS[activation]
+    n_slots = n_slots_of(params)
+    h, hidden = x, []
+    for l in range(n_slots):
+        p = params[f"h{l}"]
+        new = act(h @ (p["w"] * masks[f"h{l}"]) + p["b"])
+        h = new if l == 0 else jnp.where(l < depth, new, h)
+        hidden.append(h)
+    p = params["out"]
+    y = (h @ (p["w"] * masks["out"]) + p["b"])[..., 0]
+    return (y, jnp.stack(hidden)) if return_hidden else y
+
+
+def layer_counts(masks: dict, depth: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """(live, total) weight counts per layer, (n_slots + 1,) each; padded layers count 0 in both."""
+    names = layer_names(len(masks) - 1)
+    active = layer_active(depth, len(names) - 1)
+    live = jnp.stack([masks[k].sum() for k in names]) * active
+    total = jnp.array([masks[k].size for k in names], jnp.float32) * active
+    return live, total

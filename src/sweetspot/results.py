@@ -1,0 +1,153 @@
+"""A run directory: orbax checkpoints, meta.json and results.csv. docs/method.md, section "Results".
+
+    RUN_DIR/meta.json     schema version, full config, grid axes, groups, package versions, git commit, devices
+    RUN_DIR/results/      orbax: the full-grid results and the `done` mask, saved after every chunk
+    RUN_DIR/params/       orbax (optional): each chunk's final params and masks, one step per chunk
+    RUN_DIR/results.csv   one row per grid point: every axis value and every scalar metric
+
+Orbax is used only by `save_checkpoint` and `restore_checkpoint`.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import subprocess
+from importlib import metadata
+
+import numpy as np
+import orbax.checkpoint as ocp
+
+SCHEMA = "sweetspot.results/1"
+
+
+class ResultsError(RuntimeError):
+    """A run directory is missing, corrupt, or written by another schema or config."""
+
+
+def save_checkpoint(directory: str, step: int, tree: dict, keep: int | None = None) -> None:
+    """Saves a dict of arrays as `step` under `directory` and waits for the (async) save to finish."""
+    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
+    with ocp.CheckpointManager(os.path.abspath(directory), options=options) as mngr:
+        mngr.save(step, args=ocp.args.StandardSave(tree), force=True)
+        mngr.wait_until_finished()
+
+
+def restore_checkpoint(directory: str, template: dict, step: int | None = None) -> tuple[int, dict]:
+    """Restores `step` (default: the latest) against `template`; returns (step, tree).
+    Raises ResultsError when there is none or it does not match the template."""
+    directory = os.path.abspath(directory)
+    if not os.path.isdir(directory):
+        raise ResultsError(f"no checkpoint directory at {directory}")
+    try:
+        with ocp.CheckpointManager(directory) as mngr:
+            step = mngr.latest_step() if step is None else step
+            if step is None:
+                raise ResultsError(f"no saved step in {directory}")
+            tree = mngr.restore(step, args=ocp.args.StandardRestore(template))
+    except ResultsError:
+        raise
+    except Exception as e:  # orbax/tensorstore raise many types for truncated or mismatched files
+        raise ResultsError(f"checkpoint {directory} step {step} is corrupt or does not match this run: {e}") from e
+    return step, {k: np.asarray(v) for k, v in tree.items()} if isinstance(tree, dict) else tree
+
+
+# ------------------------------------------------------------------------------------------------- meta
+def _git_commit() -> str | None:
+    try:
+        here = os.path.dirname(os.path.abspath(__file__))
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def make_meta(cfg, engine) -> dict:
+    """Everything needed to interpret and reproduce a run."""
+
+    versions = {}
+    for pkg in ("sweetspot", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "chex", "ml-collections", "numpy"):
+        try:
+            versions[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            versions[pkg] = None
+    return {
+        "schema": SCHEMA,
+        "config": json.loads(cfg.to_json_best_effort()),
+        "axes": {k: list(v) for k, v in engine.grid.axes.items()},
+        "groups": [g.name for g in engine.groups],
+        "chunk_size": engine.chunk_size,
+        "n_chunks": engine.n_chunks,
+        "versions": versions,
+        "python": platform.python_version(),
+        "git_commit": _git_commit(),
+        "devices": [str(d) for d in engine.devices],
+        "status": "running",
+    }
+
+
+def write_meta(run_dir: str, meta: dict) -> None:
+    tmp = os.path.join(run_dir, "meta.json.tmp")
+    with open(tmp, "w") as f:
+        json.dump(meta, f, indent=2, default=str)
+    os.replace(tmp, os.path.join(run_dir, "meta.json"))
+
+
+def read_meta(run_dir: str) -> dict:
+    """meta.json of a run; raises ResultsError if missing or of another schema."""
+    path = os.path.join(run_dir, "meta.json")
+    if not os.path.isfile(path):
+        raise ResultsError(f"{run_dir} is not a sweetspot run directory: no meta.json")
+    try:
+        with open(path) as f:
+            meta = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ResultsError(f"{path} is corrupt: {e}") from e
+    if meta.get("schema") != SCHEMA:
+        raise ResultsError(f"{path}: schema={meta.get('schema')!r} is not supported: allowed values are [{SCHEMA!r}]")
+    return meta
+
+
+# -------------------------------------------------------------------------------------------------- csv
+def scalar_columns(results: dict, n_slots: int) -> dict[str, np.ndarray]:
+    """Flattens results to CSV columns: scalars as they are, `layer_sparsity` as one column per layer
+    (layer_sparsity_h0 .., layer_sparsity_out); other vectors (loss curves) stay in the checkpoint only."""
+    cols = {}
+    for k, v in results.items():
+        if v.ndim == 1:
+            cols[k] = v
+        elif k == "layer_sparsity":
+            names = [f"h{l}" for l in range(n_slots)] + ["out"]
+            for i, name in enumerate(names):
+                cols[f"{k}_{name}"] = v[:, i]
+    return cols
+
+
+def write_csv(path: str, grid, results: dict) -> None:
+    """results.csv: one row per grid point (index, every axis value, every scalar metric)."""
+    cols = scalar_columns(results, max(grid.axes["depth"]))
+    header = ["point", *grid.coords, *cols]
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for i in range(grid.n_points):
+            row = [i] + [grid.coords[a][i] for a in grid.coords]
+            row += [_fmt(cols[c][i]) for c in cols]
+            w.writerow(row)
+    os.replace(tmp, path)
+
+
+def _fmt(v):
+    if isinstance(v, (np.bool_, bool)):
+        return str(bool(v))
+    if isinstance(v, (np.floating, float)):
+        return f"{float(v):.6g}"
+    return str(v)
+
+
+def read_csv(path: str) -> list[dict]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))

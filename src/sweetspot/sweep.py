@@ -1,0 +1,119 @@
+"""Running a sweep into a run directory, with checkpoints after every chunk and `resume` after a kill.
+
+docs/method.md, section "Results". `run_sweep(cfg, out)` validates everything before any compute, never
+touches an existing directory unless asked (`overwrite` stages the new run in OUT.partial and swaps it in only
+when it completes), and resumes from the last saved chunk.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+
+import numpy as np
+
+from sweetspot import config as config_lib
+from sweetspot import grid as grid_lib
+from sweetspot import results as res_lib
+from sweetspot import targets
+
+
+def _progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def prepare_dir(out: str, resume: bool, overwrite: bool) -> str:
+    """Decides where the run writes: OUT itself, or OUT.partial when overwriting an existing run."""
+    partial = out.rstrip("/") + ".partial"
+    if resume:
+        if os.path.isdir(partial):
+            return partial
+        if not os.path.isdir(out):
+            raise res_lib.ResultsError(f"--resume: nothing to resume at {out}")
+        return out
+    if os.path.exists(out) and not overwrite:
+        raise res_lib.ResultsError(f"{out} exists: pass --overwrite to replace it or --resume to continue it")
+    if os.path.exists(out):
+        shutil.rmtree(partial, ignore_errors=True)
+        return partial
+    return out
+
+
+def _same_config(saved: dict, cfg) -> bool:
+    return saved == json.loads(cfg.to_json_best_effort())
+
+
+def run_sweep(cfg, out: str, resume: bool = False, overwrite: bool = False, devices=None,
+              progress=_progress, stop_after: int | None = None) -> tuple[grid_lib.Engine, dict]:
+    """Trains cfg's grid into `out`; returns (engine, results). `stop_after` ends after that many chunks
+    (a simulated kill, for tests)."""
+    config_lib.validate(cfg)
+    run_dir = prepare_dir(out, resume, overwrite)
+    if resume:
+        meta = res_lib.read_meta(run_dir)
+        if not _same_config(meta["config"], cfg):
+            raise res_lib.ResultsError(f"--resume: the config differs from the one saved in {run_dir}/meta.json")
+    target = targets.make_target(cfg.target)
+    data = targets.make_splits(target, cfg.target)
+    engine = grid_lib.Engine(cfg, data, devices)
+    results, done = None, None
+    if resume and os.path.isdir(os.path.join(run_dir, "results")):
+        template = {"results": engine.result_template(), "done": np.zeros(engine.grid.n_points, bool)}
+        _, saved = res_lib.restore_checkpoint(os.path.join(run_dir, "results"), template)
+        results, done = saved["results"], saved["done"]
+        progress(f"resuming {run_dir}: {int(done.sum())}/{engine.grid.n_points} points already done")
+    os.makedirs(run_dir, exist_ok=True)
+    meta = res_lib.make_meta(cfg, engine)
+    res_lib.write_meta(run_dir, meta)
+
+    t0, ran = time.time(), [0]
+    progress(f"grid {dict(zip(engine.grid.axes, engine.grid.shape))} = {engine.grid.n_points} points, "
+             f"{len(engine.groups)} programs, {engine.n_chunks} chunk(s) of {engine.chunk_size} per program, "
+             f"{len(engine.devices)} device(s)")
+
+    def on_chunk(c, results, done, out_chunk):
+        res_lib.save_checkpoint(os.path.join(run_dir, "results"), c, {"results": results, "done": done}, keep=2)
+        if cfg.engine.save_params:
+            tree = {f"g{i:02d}": {"indices": out_chunk[g.name][0], "valid": out_chunk[g.name][1],
+                                  **out_chunk[g.name][3]} for i, g in enumerate(engine.groups)}
+            res_lib.save_checkpoint(os.path.join(run_dir, "params"), c, tree)
+        ran[0] += 1
+        elapsed = time.time() - t0
+        left = engine.n_chunks - c - 1
+        progress(f"chunk {c + 1}/{engine.n_chunks} done, {int(done.sum())}/{engine.grid.n_points} points, "
+                 f"elapsed {elapsed:.1f}s, ETA {elapsed / ran[0] * left:.1f}s")
+        if stop_after is not None and ran[0] >= stop_after and left:
+            raise KeyboardInterrupt(f"stopped after {ran[0]} chunk(s)")
+
+    results, done = grid_lib.run(engine, results, done, on_chunk)
+    res_lib.write_csv(os.path.join(run_dir, "results.csv"), engine.grid, results)
+    meta["status"] = "complete"
+    meta["wall_s"] = round(time.time() - t0, 2)
+    res_lib.write_meta(run_dir, meta)
+    if run_dir != out:  # a completed overwrite: swap the staged run in
+        old = out.rstrip("/") + ".old"
+        shutil.rmtree(old, ignore_errors=True)
+        if os.path.exists(out):
+            os.replace(out, old)
+        os.replace(run_dir, out)
+        shutil.rmtree(old, ignore_errors=True)
+    return engine, results
+
+
+def summary_table(engine: grid_lib.Engine, results: dict) -> str:
+    """Mean test R^2 (over every other axis) per depth x sparsity, as text."""
+    g = engine.grid
+    lines = ["mean test R^2 (rows: depth, columns: sparsity; averaged over the other axes)"]
+    lines.append("depth " + " ".join(f"{s:>7g}" for s in g.axes["sparsity"]))
+    for d in g.axes["depth"]:
+        cells = []
+        for s in g.axes["sparsity"]:
+            sel = (g.coords["depth"] == d) & (g.coords["sparsity"] == s)
+            cells.append(f"{np.nanmean(results['test_r2'][sel]):7.3f}")
+        lines.append(f"{d:>5} " + " ".join(cells))
+    n_div = int(results["diverged"].sum())
+    lines.append(f"{n_div} diverged point(s)" if n_div else "no diverged points")
+    return "\n".join(lines)

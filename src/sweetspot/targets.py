@@ -1,0 +1,210 @@
+"""Compositional targets: a DAG of small constituent functions over inputs x ~ U[-1, 1]^n.
+
+Contract: docs/method.md, section "Targets". Every target is a `Target`: its `structure` (children, input
+support and level of every node) and `node_values(x)`, the value h_v(x) of every node. Node ids are
+topological: ids 0..n-1 are the inputs (leaves, h = x_i), internal nodes follow, the root is the last id.
+Families register a builder in `FAMILIES`; the engine only ever calls `make_target(cfg.target)`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import jax.numpy as jnp
+import numpy as np
+
+# Constituent: maps its children's values z, shape (batch, n_children), to the raw node value (batch,).
+Constituent = Callable[[jnp.ndarray], jnp.ndarray]
+
+
+@dataclasses.dataclass(frozen=True)
+class Structure:
+    """The target's DAG. `children[v]` are node ids; `support[v]` is a bool row over the n inputs."""
+
+    n_inputs: int
+    children: tuple[tuple[int, ...], ...]
+    level: tuple[int, ...]
+    support: np.ndarray  # (n_nodes, n_inputs) bool
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.children)
+
+    @property
+    def root(self) -> int:
+        return self.n_nodes - 1
+
+    @property
+    def internal(self) -> tuple[int, ...]:
+        """Internal nodes (constituents), root included, in topological order."""
+        return tuple(range(self.n_inputs, self.n_nodes))
+
+    @property
+    def probe_nodes(self) -> tuple[int, ...]:
+        """Internal non-root nodes: the constituents the metrics look for inside the network."""
+        return self.internal[:-1]
+
+    @property
+    def depth(self) -> int:
+        """Number of constituent levels (the root's level)."""
+        return self.level[self.root]
+
+    def parents(self, v: int) -> tuple[int, ...]:
+        return tuple(p for p in range(self.n_nodes) if v in self.children[p])
+
+
+def make_structure(n_inputs: int, children: list[tuple[int, ...]]) -> Structure:
+    """Structure from the children lists of the internal nodes (ids n_inputs, n_inputs+1, ...)."""
+    all_children = [()] * n_inputs + [tuple(c) for c in children]
+    n_nodes = len(all_children)
+    level = [0] * n_nodes
+    support = np.zeros((n_nodes, n_inputs), bool)
+    support[np.arange(n_inputs), np.arange(n_inputs)] = True
+    for v in range(n_inputs, n_nodes):
+        kids = all_children[v]
+        if not kids or any(c >= v or c < 0 for c in kids):
+            raise ValueError(f"node {v}: children {kids} must be earlier node ids (topological order)")
+        level[v] = 1 + max(level[c] for c in kids)
+        support[v] = support[list(kids)].any(0)
+    consumed = {c for kids in all_children for c in kids}
+    if set(range(n_nodes - 1)) - consumed:
+        raise ValueError(f"nodes {sorted(set(range(n_nodes - 1)) - consumed)} feed no parent; the root must be last")
+    return Structure(n_inputs, tuple(all_children), tuple(level), support)
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """A compositional target: h_v = (f_v(h_children) - mean_v) / std_v, normalised on a reference sample."""
+
+    name: str
+    structure: Structure
+    constituents: tuple[Constituent, ...]  # one per internal node, in id order
+    mean: np.ndarray  # (n_internal,)
+    std: np.ndarray  # (n_internal,)
+    input_perm: np.ndarray | None = None  # leaf permutation: leaf i reads x[input_perm[i]]
+
+    def node_values(self, x: jnp.ndarray) -> jnp.ndarray:
+        """(batch, n) -> (batch, n_nodes): h_v(x) for every node (leaves are the inputs)."""
+        return _node_values(self.structure, self.constituents, self.mean, self.std, self.input_perm, x)
+
+    def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
+        """The target output y = h_root(x), shape (batch,)."""
+        return self.node_values(x)[:, -1]
+
+
+def _node_values(structure, constituents, mean, std, perm, x):
+    x = jnp.asarray(x)
+    if perm is not None:
+        x = x[:, perm]
+    vals = [x[:, i] for i in range(structure.n_inputs)]
+    for j, v in enumerate(structure.internal):
+        z = jnp.stack([vals[c] for c in structure.children[v]], axis=1)
+        vals.append((constituents[j](z) - mean[j]) / std[j])
+    return jnp.stack(vals, axis=1)
+
+
+def normalised_target(name, structure, constituents, ref_x, input_perm=None) -> Target:
+    """Builds a Target whose internal nodes are zero-mean, unit-variance on `ref_x` (level by level)."""
+    n_int = len(structure.internal)
+    mean, std = np.zeros(n_int), np.ones(n_int)
+    # Normalise in topological order: node j's statistics use the already-normalised children.
+    for j in range(n_int):
+        vals = np.asarray(_node_values(structure, constituents, mean, std, input_perm, ref_x))
+        raw = vals[:, structure.internal[j]] * std[j] + mean[j]
+        mean[j], std[j] = raw.mean(), max(raw.std(), 1e-6)
+    return Target(name, structure, tuple(constituents), mean, std, input_perm)
+
+
+# ----------------------------------------------------------------------------------------------- families
+def tree_target(cfg) -> Target:
+    """Complete k-ary tree over n = k^levels inputs; h_v = tanh(gain * a.z + c * z_i * z_j + b), normalised.
+
+    a ~ N(0, I/k), c = +-U(product_low, product_high), b ~ U(-pi/2, pi/2), (i, j) a random pair of children
+    (both when k = 2); all drawn from cfg.seed. `permute_leaves` shuffles which input each leaf reads.
+    """
+    k, levels = int(cfg.arity), int(cfg.levels)
+    rng = np.random.default_rng(int(cfg.seed))
+    n = k**levels
+    children, constituents = [], []
+    frontier = list(range(n))
+    next_id = n
+    for _ in range(levels):
+        new_frontier = []
+        for g in range(0, len(frontier), k):
+            kids = tuple(frontier[g : g + k])
+            children.append(kids)
+            a = rng.normal(0.0, 1.0 / np.sqrt(k), size=k)
+            c = rng.choice([-1.0, 1.0]) * rng.uniform(cfg.product_low, cfg.product_high)
+            b = rng.uniform(-np.pi / 2, np.pi / 2)
+            i, j = (0, 1) if k == 2 else tuple(rng.choice(k, size=2, replace=False))
+            constituents.append(_tanh_constituent(float(cfg.gain), a, float(c), float(b), int(i), int(j)))
+            new_frontier.append(next_id)
+            next_id += 1
+        frontier = new_frontier
+    structure = make_structure(n, children)
+    perm = rng.permutation(n) if cfg.permute_leaves else None
+    ref_x = np.random.default_rng(int(cfg.seed) + 1).uniform(-1, 1, size=(int(cfg.n_reference), n))
+    return normalised_target(f"tree(k={k},L={levels})", structure, constituents, ref_x, perm)
+
+
+def _tanh_constituent(gain, a, c, b, i, j) -> Constituent:
+    a = jnp.asarray(a, jnp.float32)
+    return lambda z: jnp.tanh(gain * z @ a + c * z[:, i] * z[:, j] + b)
+
+
+FAMILIES: dict[str, Callable] = {"tree": tree_target}
+
+
+def make_target(cfg) -> Target:
+    """Builds the target named by cfg.family (one of FAMILIES) from the `target` config block."""
+    if cfg.family not in FAMILIES:
+        raise ValueError(f"config.target.family={cfg.family!r}: allowed values are {sorted(FAMILIES)}")
+    return FAMILIES[cfg.family](cfg)
+
+
+# ------------------------------------------------------------------------------------------------- splits
+def heldout_pair(structure: Structure) -> tuple[int, int]:
+    """Two sibling nodes whose joint high region is held out: the first parent's first two children,
+    preferring internal children (constituents) over raw inputs."""
+    for prefer_internal in (True, False):
+        for p in structure.internal:
+            kids = [c for c in structure.children[p] if c >= structure.n_inputs or not prefer_internal]
+            if len(kids) >= 2:
+                return kids[0], kids[1]
+    raise ValueError("target has no pair of sibling nodes for the held-out-combination split")
+
+
+def _sample(target, rng, count, keep, batch=4096):
+    xs = []
+    have = 0
+    for _ in range(10_000):
+        x = rng.uniform(-1, 1, size=(batch, target.structure.n_inputs)).astype(np.float32)
+        x = x[keep(np.asarray(target.node_values(x)))]
+        xs.append(x)
+        have += len(x)
+        if have >= count:
+            return np.concatenate(xs)[:count]
+    raise ValueError("rejection sampling found too few points: lower config.target.heldout_q")
+
+
+def make_splits(target: Target, cfg) -> dict[str, np.ndarray]:
+    """Train / test / held-out-combination data as float32 arrays, drawn from cfg.data_seed.
+
+    With nodes (a, b) = heldout_pair(...) and q = cfg.heldout_q, the region {h_a > q and h_b > q} is
+    excluded from train and test; `x_heldout` samples only that region.
+    """
+    a, b = heldout_pair(target.structure)
+    q = float(cfg.heldout_q)
+    inside = lambda h: (h[:, a] > q) & (h[:, b] > q)
+    rng = np.random.default_rng([int(cfg.seed), int(cfg.data_seed)])
+    out = {}
+    for split, count, keep in (
+        ("train", cfg.n_train, lambda h: ~inside(h)),
+        ("test", cfg.n_test, lambda h: ~inside(h)),
+        ("heldout", cfg.n_heldout, inside),
+    ):
+        x = _sample(target, rng, int(count), keep)
+        out[f"x_{split}"] = x
+        out[f"y_{split}"] = np.asarray(target(x), np.float32)
+    return out
