@@ -65,8 +65,7 @@ def main(argv=None):
     p.add_argument("--out", required=True, help="run directory to create")
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last chunk")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory (on success)")
-    p.add_argument("--no-host-devices", action="store_true",
-                   help="on CPU, use one XLA device instead of one per core")
+    p.add_argument("--no-host-devices", action="store_true", help="on CPU, use one XLA device instead of one per core")
     args, rest = parser.parse_known_args(argv)
     if args.command == "sweep":
         _sweep(args, rest)

@@ -63,6 +63,17 @@ def default_config() -> ml_collections.ConfigDict:
     c.grid.weight_decay = (0.0,)
     c.grid.seed = (0, 1, 2, 3)
 
+    c.metrics = ml_collections.ConfigDict()
+    c.metrics.enabled = True  # compute the compositionality metrics for every point inside the run
+    c.metrics.fit_r2 = 0.95  # fit = test R^2 >= fit_r2
+    c.metrics.local_tau = 0.9  # a unit is local to node v when >= tau of its signature lies in S_v
+    c.metrics.compositional_r2 = 0.9  # compositional = fit and min_v r2_restricted[v] >= this
+    c.metrics.ridge = 1e-3  # ridge penalty of the probes (on standardised units)
+    c.metrics.dead_eps = 1e-6  # a unit whose mean |d a_u / d x| total is below this is dead
+    c.metrics.n_signature = 1024  # inputs used to estimate unit signatures
+    c.metrics.n_probe_train = 2048
+    c.metrics.n_probe_test = 1024
+
     c.engine = ml_collections.ConfigDict()
     c.engine.depth_mode = "group"  # group: one program per depth inside the jit; pad: identity layers
     c.engine.chunk_size = 0  # points per (method, depth) group per call; 0 = the whole grid at once

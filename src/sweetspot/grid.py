@@ -155,8 +155,9 @@ class Engine:
         return {k: np.zeros((self.grid.n_points, *s.shape[1:]), s.dtype) for k, s in first.items()}
 
 
-def run(engine: Engine, results: dict | None = None, done: np.ndarray | None = None,
-        on_chunk: Callable | None = None) -> tuple[dict, np.ndarray]:
+def run(
+    engine: Engine, results: dict | None = None, done: np.ndarray | None = None, on_chunk: Callable | None = None
+) -> tuple[dict, np.ndarray]:
     """Runs every chunk whose points are not all `done`, filling `results` (n_points, ...) in place.
 
     on_chunk(c, results, done, states) is called after each chunk (checkpointing, progress).

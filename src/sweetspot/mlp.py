@@ -50,8 +50,9 @@ def ones_masks(params: dict) -> dict:
     return {k: jnp.ones_like(p["w"]) for k, p in params.items()}
 
 
-def apply(params: dict, masks: dict, depth: jax.Array, x: jax.Array, activation: str = "relu",
-          return_hidden: bool = False):
+def apply(
+    params: dict, masks: dict, depth: jax.Array, x: jax.Array, activation: str = "relu", return_hidden: bool = False
+):
     """Output (batch,) of the depth-`depth` network on x (batch, n); with return_hidden also the hidden
     activations (n_slots, batch, width), where a padded layer repeats the last active one."""
     act = ACTIVATIONS[activation]

@@ -46,8 +46,15 @@ def _same_config(saved: dict, cfg) -> bool:
     return saved == json.loads(cfg.to_json_best_effort())
 
 
-def run_sweep(cfg, out: str, resume: bool = False, overwrite: bool = False, devices=None,
-              progress=_progress, stop_after: int | None = None) -> tuple[grid_lib.Engine, dict]:
+def run_sweep(
+    cfg,
+    out: str,
+    resume: bool = False,
+    overwrite: bool = False,
+    devices=None,
+    progress=_progress,
+    stop_after: int | None = None,
+) -> tuple[grid_lib.Engine, dict]:
     """Trains cfg's grid into `out`; returns (engine, results). `stop_after` ends after that many chunks
     (a simulated kill, for tests)."""
     config_lib.validate(cfg)
@@ -70,21 +77,27 @@ def run_sweep(cfg, out: str, resume: bool = False, overwrite: bool = False, devi
     res_lib.write_meta(run_dir, meta)
 
     t0, ran = time.time(), [0]
-    progress(f"grid {dict(zip(engine.grid.axes, engine.grid.shape))} = {engine.grid.n_points} points, "
-             f"{len(engine.groups)} programs, {engine.n_chunks} chunk(s) of {engine.chunk_size} per program, "
-             f"{len(engine.devices)} device(s)")
+    progress(
+        f"grid {dict(zip(engine.grid.axes, engine.grid.shape, strict=True))} = {engine.grid.n_points} points, "
+        f"{len(engine.groups)} programs, {engine.n_chunks} chunk(s) of {engine.chunk_size} per program, "
+        f"{len(engine.devices)} device(s)"
+    )
 
     def on_chunk(c, results, done, out_chunk):
         res_lib.save_checkpoint(os.path.join(run_dir, "results"), c, {"results": results, "done": done}, keep=2)
         if cfg.engine.save_params:
-            tree = {f"g{i:02d}": {"indices": out_chunk[g.name][0], "valid": out_chunk[g.name][1],
-                                  **out_chunk[g.name][3]} for i, g in enumerate(engine.groups)}
+            tree = {
+                f"g{i:02d}": {"indices": out_chunk[g.name][0], "valid": out_chunk[g.name][1], **out_chunk[g.name][3]}
+                for i, g in enumerate(engine.groups)
+            }
             res_lib.save_checkpoint(os.path.join(run_dir, "params"), c, tree)
         ran[0] += 1
         elapsed = time.time() - t0
         left = engine.n_chunks - c - 1
-        progress(f"chunk {c + 1}/{engine.n_chunks} done, {int(done.sum())}/{engine.grid.n_points} points, "
-                 f"elapsed {elapsed:.1f}s, ETA {elapsed / ran[0] * left:.1f}s")
+        progress(
+            f"chunk {c + 1}/{engine.n_chunks} done, {int(done.sum())}/{engine.grid.n_points} points, "
+            f"elapsed {elapsed:.1f}s, ETA {elapsed / ran[0] * left:.1f}s"
+        )
         if stop_after is not None and ran[0] >= stop_after and left:
             raise KeyboardInterrupt(f"stopped after {ran[0]} chunk(s)")
 
