@@ -19,15 +19,24 @@ def layer_names(n_slots: int) -> list[str]:
     return [f"h{l}" for l in range(n_slots)] + ["out"]
 
 
+OUT_KEY = 1 << 16  # the readout's fold_in id, the same whatever the number of slots
+
+
+def layer_key(key: jax.Array, name: str) -> jax.Array:
+    """Per-layer key: fold_in(key, l) for hidden layer h{l}, fold_in(key, OUT_KEY) for the readout, so a layer's
+    randomness does not depend on how many slots the network was built with."""
+    return jax.random.fold_in(key, OUT_KEY if name == "out" else int(name[1:]))
+
+
 def init(key: jax.Array, n_inputs: int, width: int, n_slots: int, activation: str = "relu") -> dict:
-    """He-normal (relu/gelu) or LeCun-normal (tanh) weights, zero biases. Layer l's key is fold_in(key, l),
-    so networks of different depths built from one key share their first layers."""
+    """He-normal (relu/gelu) or LeCun-normal (tanh) weights, zero biases. Each layer draws from layer_key, so
+    networks of different depths built from one key share their layers."""
     gain = 1.0 if activation == "tanh" else 2.0
     params = {}
     for l, name in enumerate(layer_names(n_slots)):
         fan_in = n_inputs if l == 0 else width
         fan_out = 1 if name == "out" else width
-        w = jax.random.normal(jax.random.fold_in(key, l), (fan_in, fan_out)) * jnp.sqrt(gain / fan_in)
+        w = jax.random.normal(layer_key(key, name), (fan_in, fan_out)) * jnp.sqrt(gain / fan_in)
         params[name] = {"w": w, "b": jnp.zeros((fan_out,))}
     return params
 

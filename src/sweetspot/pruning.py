@@ -36,10 +36,10 @@ def layer_masks(scores: dict, density: jax.Array, active: jax.Array) -> dict:
 
 
 def random_masks(key: jax.Array, params: dict, density: jax.Array, depth: jax.Array) -> dict:
-    """Uniformly random wiring at `density` per active layer. Layer l's scores use fold_in(key, l), so the
-    masks of one key are nested across densities."""
+    """Uniformly random wiring at `density` per active layer. Scores use mlp.layer_key, so the masks of one key
+    are nested across densities and equal across slot counts."""
     names = mlp.layer_names(len(params) - 1)
-    scores = {k: jax.random.uniform(jax.random.fold_in(key, i), params[k]["w"].shape) for i, k in enumerate(names)}
+    scores = {k: jax.random.uniform(mlp.layer_key(key, k), params[k]["w"].shape) for k in names}
     return layer_masks(scores, density, mlp.layer_active(depth, len(names) - 1))
 
 

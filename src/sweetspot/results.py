@@ -17,6 +17,7 @@ import platform
 import subprocess
 from importlib import metadata
 
+import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
@@ -51,7 +52,7 @@ def restore_checkpoint(directory: str, template: dict, step: int | None = None) 
         raise
     except Exception as e:  # orbax/tensorstore raise many types for truncated or mismatched files
         raise ResultsError(f"checkpoint {directory} step {step} is corrupt or does not match this run: {e}") from e
-    return step, {k: np.asarray(v) for k, v in tree.items()} if isinstance(tree, dict) else tree
+    return step, jax.tree.map(np.asarray, tree)
 
 
 # ------------------------------------------------------------------------------------------------- meta

@@ -1,0 +1,151 @@
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import pytest
+
+from sweetspot import grid, train
+
+SCALARS = ("train_loss", "test_loss", "heldout_loss", "test_r2", "realised_sparsity", "live_params")
+
+
+def test_grid_shape_and_coordinates(cfg):
+    g = grid.make_grid(cfg)
+    assert g.shape == (1, 3, 2, 1, 1, 2) and g.n_points == 12
+    assert g.coords["seed"][:2].tolist() == [0, 1]  # seed varies fastest
+    assert g.coords["depth"].tolist() == [1] * 4 + [2] * 4 + [3] * 4
+
+
+def test_point_keys_depend_only_on_own_coordinates():
+    a = grid.point_keys(0, np.array([0, 1, 2, 3]))
+    b = grid.point_keys(0, np.array([3, 2]))
+    np.testing.assert_array_equal(a[3], b[0])
+    np.testing.assert_array_equal(a[2], b[1])
+    assert not np.array_equal(grid.point_keys(1, np.array([0])), a[:1])
+
+
+def test_one_compile_for_a_chunked_grid_with_traced_lr(cfg, data):
+    cfg.grid.lr = (1e-2, 3e-3)
+    cfg.engine.chunk_size = 2
+    eng = grid.Engine(cfg, data)
+    assert eng.n_chunks == 4  # 8 points per (method, depth) group
+    res, done = grid.run(eng)
+    assert eng.compile_count == 1
+    assert done.all() and np.isfinite(res["test_loss"]).all()
+
+
+def test_vmapped_grid_equals_per_point_loop(cfg, data):
+    eng = grid.Engine(cfg, data)
+    res, _ = grid.run(eng)
+    for i in [0, 5, 11]:
+        depth = int(eng.grid.coords["depth"][i])
+        fn = jax.jit(train.make_train(cfg, depth, "random", max(cfg.grid.depth)))
+        r, _ = fn(jax.tree.map(lambda a: a[i], eng.points(np.arange(12))), eng.data)
+        for k in SCALARS:
+            np.testing.assert_allclose(res[k][i], r[k], rtol=2e-4, atol=1e-6, err_msg=k)
+
+
+def test_pad_mode_equals_group_mode(cfg, data):
+    res_group = grid.run_grid(cfg, data)
+    cfg.engine.depth_mode = "pad"
+    eng = grid.Engine(cfg, data)
+    assert len(eng.groups) == 1
+    res_pad, _ = grid.run(eng)
+    for k in SCALARS:
+        np.testing.assert_allclose(res_pad[k], res_group[k], rtol=2e-4, atol=1e-6, err_msg=k)
+    np.testing.assert_array_equal(np.isnan(res_pad["layer_sparsity"]), np.isnan(res_group["layer_sparsity"]))
+
+
+def test_deterministic(cfg, data):
+    a = grid.run_grid(cfg, data)
+    b = grid.run_grid(cfg, data)
+    for k in a:
+        np.testing.assert_array_equal(a[k], b[k])
+
+
+def test_pruned_weights_stay_zero_under_adamw_in_training(cfg, data):
+    cfg.train.optimizer = "adamw"
+    cfg.grid.weight_decay = (0.1,)
+    cfg.grid.sparsity = (0.8,)
+    eng = grid.Engine(cfg, data)
+    out = eng.run_chunk(0)
+    for _, _, res, state in out.values():
+        for k, m in state["masks"].items():
+            w = state["params"][k]["w"]
+            assert np.all(w[m == 0] == 0)
+            assert np.any(w[m == 1] != 0)
+        np.testing.assert_allclose(res["layer_sparsity"][:, 0], 0.8, atol=0.02)
+
+
+def test_a_diverging_point_is_flagged_and_does_not_spoil_others(cfg, data):
+    cfg.train.optimizer = "sgd"
+    cfg.grid.lr = (1e-2, 1e6)
+    cfg.grid.depth = (3,)
+    res = grid.run_grid(cfg, data)
+    lr = grid.make_grid(cfg).coords["lr"]
+    assert res["diverged"][lr == 1e6].all()
+    assert not res["diverged"][lr == 1e-2].any()
+    assert np.isfinite(res["test_loss"][lr == 1e-2]).all()
+
+
+def test_layer_sparsity_is_nan_beyond_depth(cfg, data):
+    res = grid.run_grid(cfg, data)
+    depth = grid.make_grid(cfg).coords["depth"]
+    ls = res["layer_sparsity"]
+    assert ls.shape == (12, 4)
+    assert np.isnan(ls[depth == 1][:, 1:3]).all() and not np.isnan(ls[depth == 3]).any()
+
+
+SHARDED = textwrap.dedent(
+    """
+    import os, sys, json
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
+    import jax, numpy as np
+    sys.path.insert(0, sys.argv[1])
+    from conftest import tiny_config
+    from sweetspot import grid, targets
+    cfg = tiny_config()
+    cfg.grid.seed = (0, 1, 2)  # 6 points per group: padded to 8 on 8 devices
+    data = targets.make_splits(targets.make_target(cfg.target), cfg.target)
+    assert len(jax.devices()) == 8
+    many = grid.Engine(cfg, data)
+    assert many.chunk_size == 8
+    res8, _ = grid.run(many)
+    res1 = grid.run_grid(cfg, data, devices=jax.devices()[:1])
+    out = {k: float(np.nanmax(np.abs(res8[k] - res1[k]))) for k in ("test_loss", "train_loss", "realised_sparsity")}
+    print(json.dumps(out))
+    """
+)
+
+
+def test_sharded_over_8_devices_equals_one_device(tmp_path):
+    script = tmp_path / "sharded.py"
+    script.write_text(SHARDED)
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    out = subprocess.run(
+        [sys.executable, str(script), os.path.dirname(__file__)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    diffs = eval_json(out.stdout.strip().splitlines()[-1])
+    assert diffs["realised_sparsity"] == 0.0
+    assert diffs["test_loss"] < 1e-4 and diffs["train_loss"] < 1e-4, diffs
+
+
+def eval_json(line):
+    import json
+
+    return json.loads(line)
+
+
+@pytest.mark.parametrize("mode", ["group", "pad"])
+def test_result_template_matches_run(cfg, data, mode):
+    cfg.engine.depth_mode = mode
+    eng = grid.Engine(cfg, data)
+    tmpl = eng.result_template()
+    res, _ = grid.run(eng)
+    assert tmpl.keys() == res.keys()
+    for k in tmpl:
+        assert tmpl[k].shape == res[k].shape and tmpl[k].dtype == res[k].dtype

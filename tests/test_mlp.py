@@ -1,0 +1,56 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from sweetspot import mlp, pruning
+
+
+def _net(n_slots, key=0, density=0.6, depth=None):
+    params = mlp.init(jax.random.PRNGKey(key), 5, 7, n_slots)
+    depth = n_slots if depth is None else depth
+    masks = pruning.random_masks(jax.random.PRNGKey(9), params, density, depth)
+    return params, masks
+
+
+def test_padded_network_equals_standalone_in_outputs_and_gradients():
+    x = jax.random.normal(jax.random.PRNGKey(1), (16, 5))
+    y = jnp.sin(x.sum(1))
+    big, big_masks = _net(5, depth=2)  # 5 slots, depth 2: layers h2..h4 are padding
+    small = {k: big[k] for k in ("h0", "h1", "out")}
+    small_masks = {k: big_masks[k] for k in ("h0", "h1", "out")}
+    for k in ("h2", "h3", "h4"):
+        np.testing.assert_array_equal(big_masks[k], 1.0)  # padded layers are never pruned
+
+    def loss(p, m, depth):
+        return jnp.mean((mlp.apply(p, m, depth, x) - y) ** 2)
+
+    np.testing.assert_allclose(mlp.apply(big, big_masks, 2, x), mlp.apply(small, small_masks, 2, x), rtol=1e-6)
+    g_big = jax.grad(loss)(big, big_masks, 2)
+    g_small = jax.grad(loss)(small, small_masks, 2)
+    for k in ("h0", "h1", "out"):
+        np.testing.assert_allclose(g_big[k]["w"], g_small[k]["w"], rtol=1e-5, atol=1e-7)
+    for k in ("h2", "h3", "h4"):
+        assert not np.any(g_big[k]["w"]) and not np.any(g_big[k]["b"])
+
+
+def test_return_hidden_repeats_last_active_layer():
+    p, m = _net(4, depth=2)
+    x = jnp.ones((3, 5))
+    y, hidden = mlp.apply(p, m, 2, x, return_hidden=True)
+    assert hidden.shape == (4, 3, 7)
+    np.testing.assert_array_equal(hidden[2], hidden[1])
+    np.testing.assert_array_equal(hidden[3], hidden[1])
+
+
+def test_layer_counts_ignore_padding():
+    p, m = _net(4, density=0.5, depth=2)
+    live, total = mlp.layer_counts(m, 2)
+    assert total.tolist() == [35.0, 49.0, 0.0, 0.0, 7.0]
+    assert live[2] == 0 and live[3] == 0
+
+
+def test_activations():
+    p, m = _net(2)
+    x = jnp.ones((2, 5))
+    outs = {a: mlp.apply(p, m, 2, x, a) for a in mlp.ACTIVATIONS}
+    assert len({float(o[0]) for o in outs.values()}) == 3
