@@ -248,3 +248,12 @@ def test_load_npz_pads_narrow_layers(tmp_path):
     with pytest.raises(ValueError, match="W0"):
         np.savez(tmp_path / "bad.npz", A=np.zeros(3))
         diagnose.load_npz_network(tmp_path / "bad.npz")
+
+
+def test_spd_solve_matches_numpy():
+    rng = np.random.default_rng(0)
+    m = rng.normal(size=(40, 12))
+    a = (m.T @ m / 40 + 1e-3 * np.eye(12)).astype(np.float32)
+    b = rng.normal(size=12).astype(np.float32)
+    x = np.asarray(jax.jit(metrics.spd_solve)(a, b))
+    np.testing.assert_allclose(x, np.linalg.solve(a.astype(np.float64), b), rtol=2e-3, atol=2e-3)

@@ -75,3 +75,24 @@ def test_unknown_family_is_a_clear_error(cfg):
 def test_make_structure_rejects_non_topological():
     with pytest.raises(ValueError, match="topological"):
         targets.make_structure(2, [(0, 3), (2, 1)])
+
+
+def test_permuted_leaves_support_is_over_inputs():
+    t = _tree(levels=2, arity=2, permute_leaves=True)
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-1, 1, (512, 4)).astype(np.float32)
+    h = np.asarray(t.node_values(x))
+    for v in t.structure.internal:
+        outside = ~t.structure.support[v]
+        x2 = x.copy()
+        x2[:, outside] = rng.uniform(-1, 1, (512, int(outside.sum())))
+        np.testing.assert_allclose(np.asarray(t.node_values(x2))[:, v], h[:, v], atol=1e-6)
+
+
+def test_expr_family_registered_and_validated(cfg):
+    cfg.target.family = "expr"
+    t = targets.make_target(cfg.target)
+    assert t.structure.n_inputs == 4 and len(t.structure.probe_nodes) == 2
+    cfg.target.expr = "sum(absdiff(x0, x1), nosuch(x2))"
+    with pytest.raises(config_lib.ConfigError, match="target.expr.*nosuch"):
+        config_lib.validate(cfg)

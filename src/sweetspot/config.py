@@ -14,7 +14,7 @@ ACTIVATIONS = ("relu", "gelu", "tanh")
 OPTIMIZERS = ("adam", "adamw", "sgd")
 METHODS = ("random", "dense")
 DEPTH_MODES = ("group", "pad")
-TARGET_FAMILIES = ("tree",)
+TARGET_FAMILIES = ("tree", "expr")
 
 # Grid axes in the order points are enumerated (the last axis varies fastest).
 AXES = ("method", "depth", "sparsity", "lr", "weight_decay", "seed")
@@ -31,6 +31,7 @@ def default_config() -> ml_collections.ConfigDict:
 
     c.target = ml_collections.ConfigDict()
     c.target.family = "tree"
+    c.target.expr = "sum(absdiff(x0, x1), absdiff(x2, x3))"  # family 'expr' only (src/sweetspot/expr.py)
     c.target.arity = 2
     c.target.levels = 3
     c.target.seed = 0  # draws the constituents' parameters
@@ -107,6 +108,13 @@ def validate(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     t, m, tr, g, e = cfg.target, cfg.model, cfg.train, cfg.grid, cfg.engine
     if t.family not in TARGET_FAMILIES:
         _fail("target.family", t.family, TARGET_FAMILIES)
+    if t.family == "expr":
+        from sweetspot import expr
+
+        try:
+            expr.parse(t.expr)
+        except ValueError as err:
+            raise ConfigError(f"config.target.expr={t.expr!r} is invalid: {err}") from None
     _int("target.arity", t.arity, 2)
     _int("target.levels", t.levels, 1)
     for f in ("n_reference", "n_train", "n_test", "n_heldout"):

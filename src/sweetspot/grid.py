@@ -97,7 +97,7 @@ class Engine:
         self.mesh = Mesh(np.array(self.devices), ("grid",))
         self._point_sharding = NamedSharding(self.mesh, PartitionSpec("grid"))
         self._replicated = NamedSharding(self.mesh, PartitionSpec())
-        self.data = jax.device_put({k: jnp.asarray(v) for k, v in data.items()}, self._replicated)
+        self.data = jax.device_put(jax.tree.map(jnp.asarray, data), self._replicated)
         self.keys = point_keys(int(cfg.seed), self.grid.coords["seed"])
         n_result_slots = max(self.grid.axes["depth"])
         self._train = {

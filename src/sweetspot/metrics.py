@@ -71,6 +71,32 @@ def standardise(a_train, a_test):
     return z(a_train), z(a_test)
 
 
+def spd_solve(a, b):
+    """Solves a x = b for symmetric positive-definite a (k, k) by a Cholesky factorisation written in plain XLA
+    ops. jnp.linalg.solve calls LAPACK through a custom call whose batched CPU kernel deadlocks inside large
+    vmapped programs (jaxlib 0.10, seen here); this keeps every metric LAPACK-free."""
+    k = a.shape[0]
+    idx = jnp.arange(k)
+
+    def factor(j, low):
+        row = jnp.where(idx < j, low[j], 0.0)
+        d = jnp.sqrt(jnp.maximum(a[j, j] - row @ row, 1e-30))
+        col = (a[:, j] - low @ row) / d
+        return low.at[:, j].set(jnp.where(idx > j, col, jnp.where(idx == j, d, 0.0)))
+
+    low = jax.lax.fori_loop(0, k, factor, jnp.zeros_like(a))
+
+    def forward(i, y):  # low y = b
+        return y.at[i].set((b[i] - jnp.where(idx < i, low[i], 0.0) @ y) / low[i, i])
+
+    def backward(t, x):  # low^T x = y
+        i = k - 1 - t
+        return x.at[i].set((y[i] - jnp.where(idx > i, low[:, i], 0.0) @ x) / low[i, i])
+
+    y = jax.lax.fori_loop(0, k, forward, jnp.zeros_like(b))
+    return jax.lax.fori_loop(0, k, backward, jnp.zeros_like(b))
+
+
 def ridge_r2(z_tr, z_te, y_tr, y_te, sel, ridge):
     """Held-out R^2 and weights of y ~ b + z[:, sel] w, minimising mean sq. error + ridge |w|^2 (b free);
     `sel` (width,) is a 0/1 selection applied inside the solve, so shapes are fixed. 0 when sel is empty."""
@@ -78,7 +104,7 @@ def ridge_r2(z_tr, z_te, y_tr, y_te, sel, ridge):
     zs_tr, zs_te = z_tr * sel, z_te * sel
     y_mean = y_tr.mean()
     gram = zs_tr.T @ zs_tr / n + ridge * jnp.eye(z_tr.shape[1], dtype=z_tr.dtype)
-    w = jnp.linalg.solve(gram, zs_tr.T @ (y_tr - y_mean) / n)
+    w = spd_solve(gram, zs_tr.T @ (y_tr - y_mean) / n)
     resid = y_te - (y_mean + zs_te @ w)
     r2 = 1.0 - jnp.sum(resid**2) / jnp.sum((y_te - y_te.mean()) ** 2)
     return jnp.where(sel.sum() > 0, r2, 0.0), w

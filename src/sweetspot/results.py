@@ -112,23 +112,33 @@ def read_meta(run_dir: str) -> dict:
 
 
 # -------------------------------------------------------------------------------------------------- csv
-def scalar_columns(results: dict, n_slots: int) -> dict[str, np.ndarray]:
-    """Flattens results to CSV columns: scalars as they are, `layer_sparsity` as one column per layer
-    (layer_sparsity_h0 .., layer_sparsity_out); other vectors (loss curves) stay in the checkpoint only."""
+NODE_KEYS = ("r2_restricted", "r2_any", "fracture_gap")  # (n_points, P): one column per probe node
+LAYER_KEYS = ("interference_layers", "purity_layers", "live_units_layers")  # (n_points, n_slots)
+
+
+def scalar_columns(results: dict, n_slots: int, probe_nodes=()) -> dict[str, np.ndarray]:
+    """Flattens results to CSV columns: scalars as they are; `layer_sparsity` as layer_sparsity_h0 ..
+    layer_sparsity_out; per-layer metrics as NAME_h{l}; per-node metrics as NAME_v{node id}. Other arrays (loss
+    curves, per-node-per-layer tables) stay in the checkpoint only."""
     cols = {}
     for k, v in results.items():
         if v.ndim == 1:
             cols[k] = v
         elif k == "layer_sparsity":
-            names = [f"h{l}" for l in range(n_slots)] + ["out"]
-            for i, name in enumerate(names):
+            for i, name in enumerate([f"h{l}" for l in range(n_slots)] + ["out"]):
                 cols[f"{k}_{name}"] = v[:, i]
+        elif k in LAYER_KEYS:
+            for l in range(n_slots):
+                cols[f"{k[: -len('_layers')]}_h{l}"] = v[:, l]
+        elif k in NODE_KEYS:
+            for i, node in enumerate(probe_nodes):
+                cols[f"{k}_v{node}"] = v[:, i]
     return cols
 
 
-def write_csv(path: str, grid, results: dict) -> None:
+def write_csv(path: str, grid, results: dict, probe_nodes=()) -> None:
     """results.csv: one row per grid point (index, every axis value, every scalar metric)."""
-    cols = scalar_columns(results, max(grid.axes["depth"]))
+    cols = scalar_columns(results, max(grid.axes["depth"]), probe_nodes)
     header = ["point", *grid.coords, *cols]
     tmp = path + ".tmp"
     with open(tmp, "w", newline="") as f:

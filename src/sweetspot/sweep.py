@@ -17,12 +17,22 @@ import numpy as np
 
 from sweetspot import config as config_lib
 from sweetspot import grid as grid_lib
+from sweetspot import metrics
 from sweetspot import results as res_lib
 from sweetspot import targets
 
 
 def _progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
+
+
+def make_data(cfg) -> tuple[targets.Target, dict]:
+    """The target and every array the engine needs: splits, and probe data when cfg.metrics.enabled."""
+    target = targets.make_target(cfg.target)
+    data = targets.make_splits(target, cfg.target)
+    if cfg.metrics.enabled:
+        data["probe"] = metrics.make_probe(target, cfg.metrics, seed=int(cfg.target.data_seed))
+    return target, data
 
 
 def prepare_dir(out: str, resume: bool, overwrite: bool) -> str:
@@ -63,8 +73,7 @@ def run_sweep(
         meta = res_lib.read_meta(run_dir)
         if not _same_config(meta["config"], cfg):
             raise res_lib.ResultsError(f"--resume: the config differs from the one saved in {run_dir}/meta.json")
-    target = targets.make_target(cfg.target)
-    data = targets.make_splits(target, cfg.target)
+    _, data = make_data(cfg)
     engine = grid_lib.Engine(cfg, data, devices)
     results, done = None, None
     if resume and os.path.isdir(os.path.join(run_dir, "results")):
@@ -102,7 +111,8 @@ def run_sweep(
             raise KeyboardInterrupt(f"stopped after {ran[0]} chunk(s)")
 
     results, done = grid_lib.run(engine, results, done, on_chunk)
-    res_lib.write_csv(os.path.join(run_dir, "results.csv"), engine.grid, results)
+    probe_nodes = data["probe"]["probe_nodes"].tolist() if "probe" in data else ()
+    res_lib.write_csv(os.path.join(run_dir, "results.csv"), engine.grid, results, probe_nodes)
     meta["status"] = "complete"
     meta["wall_s"] = round(time.time() - t0, 2)
     res_lib.write_meta(run_dir, meta)

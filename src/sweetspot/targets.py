@@ -144,6 +144,8 @@ def tree_target(cfg) -> Target:
         frontier = new_frontier
     structure = make_structure(n, children)
     perm = rng.permutation(n) if cfg.permute_leaves else None
+    if perm is not None:  # leaf i reads x[perm[i]]: supports are over the inputs x, not the leaves
+        structure = dataclasses.replace(structure, support=structure.support[:, np.argsort(perm)])
     ref_x = np.random.default_rng(int(cfg.seed) + 1).uniform(-1, 1, size=(int(cfg.n_reference), n))
     return normalised_target(f"tree(k={k},L={levels})", structure, constituents, ref_x, perm)
 
@@ -153,7 +155,13 @@ def _tanh_constituent(gain, a, c, b, i, j) -> Constituent:
     return lambda z: jnp.tanh(gain * z @ a + c * z[:, i] * z[:, j] + b)
 
 
-FAMILIES: dict[str, Callable] = {"tree": tree_target}
+def _expr_target(cfg) -> Target:
+    from sweetspot import expr  # expr builds on this module
+
+    return expr.expr_target(cfg)
+
+
+FAMILIES: dict[str, Callable] = {"tree": tree_target, "expr": _expr_target}
 
 
 def make_target(cfg) -> Target:

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from sweetspot import mlp, pruning
+from sweetspot import metrics, mlp, pruning
 
 # Purposes folded into a point's key (docs/method.md, "Keys").
 KEY_INIT, KEY_MASK, KEY_DATA = 0, 1, 2
@@ -86,10 +86,32 @@ def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None
         (params, _), (curve_train, curve_test) = jax.lax.scan(block, (params, opt.init(params)), jnp.arange(n_evals))
         results = evaluate(params, masks, depth, data, act, n_result_slots)
         results["curve_train"], results["curve_test"] = curve_train, curve_test
+        if "probe" in data:
+            m = metrics.compute(params, masks, depth, act, data["probe"], results["test_r2"], cfg.metrics)
+            results.update(pad_layer_axis(m, n_slots, n_result_slots))
         results["diverged"] = ~jnp.isfinite(curve_train).all() | ~jnp.isfinite(results["test_loss"])
         return results, {"params": params, "masks": masks}
 
     return train
+
+
+LAYER_AXIS_KEYS = (
+    "interference_layers",
+    "purity_layers",
+    "live_units_layers",
+    "n_local",
+    "r2_restricted_layers",
+    "r2_any_layers",
+)
+
+
+def pad_layer_axis(m: dict, n_slots: int, n_result_slots: int) -> dict:
+    """Pads the per-layer (last) axis of the metrics in LAYER_AXIS_KEYS to n_result_slots with NaN."""
+    out = dict(m)
+    for k in LAYER_AXIS_KEYS:
+        v = m[k].astype(jnp.float32)
+        out[k] = jnp.concatenate([v, jnp.full((*v.shape[:-1], n_result_slots - n_slots), jnp.nan)], axis=-1)
+    return out
 
 
 def evaluate(params, masks, depth, data, act, n_result_slots) -> dict:
