@@ -9,7 +9,7 @@ from sweetspot import sweep
 from sweetspot.cli import HOST_DEVICE_FLAG
 
 BAD = [
-    ("grid.method", ("random", "nope"), r"grid.method='nope'.*allowed values are \('random', 'dense'\)"),
+    ("grid.method", ("random", "nope"), r"grid.method='nope'.*allowed values are .*shuffled:sp"),
     ("grid.sparsity", (0.5, 1.0), r"grid.sparsity=1.0.*\[0, 1\)"),
     ("grid.sparsity", (-0.1,), r"grid.sparsity=-0.1.*\[0, 1\)"),
     ("grid.depth", (0, 2), r"grid.depth=0.*integer >= 1"),

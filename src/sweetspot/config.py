@@ -12,7 +12,9 @@ import ml_collections
 
 ACTIVATIONS = ("relu", "gelu", "tanh")
 OPTIMIZERS = ("adam", "adamw", "sgd")
-METHODS = ("random", "dense")
+METHODS = ("dense", "random", "snip", "synflow", "oracle", "magnitude", "imp", "sp")  # and "shuffled:<method>"
+SCOPES = ("layer", "global")
+SP_SIMILARITIES = ("overlap", "cosine", "correlation")
 DEPTH_MODES = ("group", "pad")
 TARGET_FAMILIES = ("tree", "expr")
 
@@ -63,6 +65,16 @@ def default_config() -> ml_collections.ConfigDict:
     c.grid.lr = (3e-3,)
     c.grid.weight_decay = (0.0,)
     c.grid.seed = (0, 1, 2, 3)
+
+    c.pruning = ml_collections.ConfigDict()
+    c.pruning.rounds = 3  # R for imp and sp (magnitude is one round)
+    c.pruning.rewind_frac = 0.01  # rewind to step k = round(rewind_frac * train.steps)
+    c.pruning.scope = "layer"  # top-k per layer, or 'global' over all active layers
+    c.pruning.snip_batch = 256
+    c.pruning.synflow_rounds = 100
+    c.pruning.sp_similarity = "overlap"
+    c.pruning.sp_gamma = 1.0
+    c.pruning.sp_inputs = 512  # training inputs used for SP's signatures
 
     c.metrics = ml_collections.ConfigDict()
     c.metrics.enabled = True  # compute the compositionality metrics for every point inside the run
@@ -140,8 +152,20 @@ def validate(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
         if len(set(values)) != len(values):
             _fail(f"grid.{axis}", values, "distinct values")
     for v in g.method:
-        if v not in METHODS:
-            _fail("grid.method", v, METHODS)
+        base = v[len("shuffled:") :] if isinstance(v, str) and v.startswith("shuffled:") else v
+        if base not in METHODS or (base == "dense" and v != base):
+            _fail("grid.method", v, METHODS + tuple(f"shuffled:{m}" for m in METHODS if m != "dense"))
+    p = cfg.pruning
+    _int("pruning.rounds", p.rounds, 1)
+    _int("pruning.snip_batch", p.snip_batch, 1)
+    _int("pruning.synflow_rounds", p.synflow_rounds, 1)
+    _int("pruning.sp_inputs", p.sp_inputs, 1)
+    if not 0.0 <= p.rewind_frac < 1.0:
+        _fail("pruning.rewind_frac", p.rewind_frac, "a number in [0, 1)")
+    if p.scope not in SCOPES:
+        _fail("pruning.scope", p.scope, SCOPES)
+    if p.sp_similarity not in SP_SIMILARITIES:
+        _fail("pruning.sp_similarity", p.sp_similarity, SP_SIMILARITIES)
     for v in g.depth:
         _int("grid.depth", v, 1)
     for v in g.seed:

@@ -38,15 +38,22 @@ def make_probe(target, mcfg, seed: int = 0) -> dict[str, np.ndarray]:
     }
 
 
-def signatures(params, masks, depth, activation, x):
-    """Mean |d a_u / d x_i| over x: (n_slots, width, n). One forward-mode pass per input direction."""
+def signatures_with_output(params, masks, depth, activation, x):
+    """(mean |d a_u / d x_i| of every hidden unit (n_slots, width, n), mean |d y / d x_i| (n,)) over x.
+    One forward-mode pass per input direction."""
 
     def per_input(e):
         tangent = jnp.broadcast_to(e, x.shape)
-        _, dh = jax.jvp(lambda z: mlp.apply(params, masks, depth, z, activation, True)[1], (x,), (tangent,))
-        return jnp.abs(dh).mean(1)  # (n_slots, width)
+        _, (dy, dh) = jax.jvp(lambda z: mlp.apply(params, masks, depth, z, activation, True), (x,), (tangent,))
+        return jnp.abs(dh).mean(1), jnp.abs(dy).mean()  # (n_slots, width), ()
 
-    return jnp.moveaxis(jax.lax.map(per_input, jnp.eye(x.shape[1], dtype=x.dtype)), 0, -1)
+    hidden, out = jax.lax.map(per_input, jnp.eye(x.shape[1], dtype=x.dtype))
+    return jnp.moveaxis(hidden, 0, -1), out
+
+
+def signatures(params, masks, depth, activation, x):
+    """Mean |d a_u / d x_i| over x: (n_slots, width, n). One forward-mode pass per input direction."""
+    return signatures_with_output(params, masks, depth, activation, x)[0]
 
 
 def live_units(masks, depth, sig_total, dead_eps):

@@ -17,9 +17,8 @@ import numpy as np
 
 from sweetspot import config as config_lib
 from sweetspot import grid as grid_lib
-from sweetspot import metrics
+from sweetspot import metrics, pruning, targets
 from sweetspot import results as res_lib
-from sweetspot import targets
 
 
 def _progress(msg: str) -> None:
@@ -30,6 +29,8 @@ def make_data(cfg) -> tuple[targets.Target, dict]:
     """The target and every array the engine needs: splits, and probe data when cfg.metrics.enabled."""
     target = targets.make_target(cfg.target)
     data = targets.make_splits(target, cfg.target)
+    if any(m.endswith("oracle") for m in cfg.grid.method):
+        data["oracle"] = pruning.oracle_table(target.structure, int(cfg.model.width), max(cfg.grid.depth))
     if cfg.metrics.enabled:
         data["probe"] = metrics.make_probe(target, cfg.metrics, seed=int(cfg.target.data_seed))
     return target, data

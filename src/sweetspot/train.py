@@ -2,8 +2,9 @@
 
 `make_train(cfg, n_slots, method, n_result_slots)` reads the static config once (shapes, step counts, method
 and optimizer names) and returns `train(point, data) -> (results, state)`. A point is a dict of traced values:
-key (uint32[2]), depth, sparsity, lr, weight_decay. The whole loop is one `lax.scan` of `lax.scan`s; the loss
-curves are reduced inside it (one value every eval_every steps), never stored per step.
+key (uint32[2]), depth, sparsity, lr, weight_decay. Every training run is one `lax.scan` of `lax.scan`s; the
+loss curves are reduced inside it (one value every eval_every steps), never stored per step. Rewind methods
+run their pruning rounds as a further `lax.scan`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import optax
 from sweetspot import metrics, mlp, pruning
 
 # Purposes folded into a point's key (docs/method.md, "Keys").
-KEY_INIT, KEY_MASK, KEY_DATA = 0, 1, 2
+KEY_INIT, KEY_MASK, KEY_DATA, KEY_SHUFFLE, KEY_PRUNE_DATA = 0, 1, 2, 3, 4
 
 
 def make_optimizer(name: str, lr: jax.Array, weight_decay: jax.Array) -> optax.GradientTransformation:
@@ -34,39 +35,27 @@ def mse(params, masks, depth, x, y, activation):
     return jnp.mean((mlp.apply(params, masks, depth, x, activation) - y) ** 2)
 
 
-def initial_masks(method: str, key, params, sparsity, depth) -> dict:
-    """The connectivity a point starts from: `dense` all ones, `random` uniform at 1 - sparsity per layer."""
-    if method == "dense":
-        return mlp.ones_masks(params)
-    if method == "random":
-        return pruning.random_masks(key, params, 1.0 - sparsity, depth)
-    raise ValueError(f"method={method!r}: allowed values are ('dense', 'random')")
+def rewind_step(cfg) -> int:
+    """k = round(pruning.rewind_frac * train.steps): the step whose weights the rewind methods restart from."""
+    return int(round(cfg.pruning.rewind_frac * cfg.train.steps))
 
 
-def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None):
-    """Returns the pure `train(point, data)` for networks with `n_slots` hidden-layer slots.
-
-    `n_result_slots` (>= n_slots) fixes the length of per-layer result vectors so groups of different depths
-    concatenate; missing layers read NaN.
-    """
-    n_result_slots = n_slots if n_result_slots is None else n_result_slots
-    width, act = int(cfg.model.width), cfg.model.activation
+def make_fit(cfg, capture_at: int | None = None):
+    """Returns fit(params, masks, point, data, key) -> (params, curve_train, curve_test, params at step
+    `capture_at`): train.steps masked optimizer steps from `params`, one `lax.scan` of `lax.scan`s."""
+    act = cfg.model.activation
     steps, every, batch = int(cfg.train.steps), int(cfg.train.eval_every), int(cfg.train.batch_size)
     optimizer = cfg.train.optimizer
-    n_evals = steps // every
+    loss_grad = jax.value_and_grad(mse)
 
-    def train(point: dict, data: dict):
-        key, depth = point["key"], point["depth"]
-        n_inputs = data["x_train"].shape[1]
-        params = mlp.init(jax.random.fold_in(key, KEY_INIT), n_inputs, width, n_slots, act)
-        masks = initial_masks(method, jax.random.fold_in(key, KEY_MASK), params, point["sparsity"], depth)
-        params = mlp.mask_params(params, masks)
+    def fit(params, masks, point, data, key):
+        depth = point["depth"]
         opt = optax.chain(make_optimizer(optimizer, point["lr"], point["weight_decay"]), pruning.mask_updates(masks))
-        loss_grad = jax.value_and_grad(mse)
         x_tr, y_tr = data["x_train"], data["y_train"]
 
-        def step(carry, k):
-            p, s = carry
+        def step(carry, inputs):
+            p, s, saved = carry
+            t, k = inputs
             if batch:
                 idx = jax.random.randint(k, (batch,), 0, x_tr.shape[0])
                 xb, yb = x_tr[idx], y_tr[idx]
@@ -74,22 +63,94 @@ def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None
                 xb, yb = x_tr, y_tr
             loss, g = loss_grad(p, masks, depth, xb, yb, act)
             updates, s = opt.update(g, s, p)
+            if capture_at is not None:  # weights *before* step t, i.e. after t steps
+                saved = jax.tree.map(lambda a, b: jnp.where(t == capture_at, a, b), p, saved)
             p = mlp.mask_params(optax.apply_updates(p, updates), masks)
-            return (p, s), loss
+            return (p, s, saved), loss
 
         def block(carry, i):
-            keys = jax.random.split(jax.random.fold_in(jax.random.fold_in(key, KEY_DATA), i), every)
-            carry, losses = jax.lax.scan(step, carry, keys)
+            keys = jax.random.split(jax.random.fold_in(key, i), every)
+            carry, losses = jax.lax.scan(step, carry, (i * every + jnp.arange(every), keys))
             test = mse(carry[0], masks, depth, data["x_test"], data["y_test"], act)
             return carry, (losses.mean(), test)
 
-        (params, _), (curve_train, curve_test) = jax.lax.scan(block, (params, opt.init(params)), jnp.arange(n_evals))
+        init = (params, opt.init(params), params if capture_at is not None else ())
+        (params, _, saved), (curve_train, curve_test) = jax.lax.scan(block, init, jnp.arange(steps // every))
+        return params, curve_train, curve_test, saved
+
+    return fit
+
+
+def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None):
+    """Returns the pure `train(point, data)` for networks with `n_slots` hidden-layer slots and a static `method`
+    (docs/method.md, "Masks and pruning" for each method's schedule).
+
+    `n_result_slots` (>= n_slots) fixes the length of per-layer result vectors so groups of different depths
+    concatenate; missing layers read NaN.
+    """
+    n_result_slots = n_slots if n_result_slots is None else n_result_slots
+    base, shuffled = pruning.parse_method(method)
+    width, act = int(cfg.model.width), cfg.model.activation
+    pc = cfg.pruning
+    rounds = 1 if base == "magnitude" else int(pc.rounds)
+    k_rewind = rewind_step(cfg)
+    fit, fit_capture = make_fit(cfg), make_fit(cfg, capture_at=k_rewind)
+
+    def scores(params, masks, point, data):
+        if base == "sp":
+            x = data["x_train"][: int(pc.sp_inputs)]
+            return pruning.sp_scores(params, masks, point["depth"], x, act, pc.sp_similarity, float(pc.sp_gamma))
+        return pruning.magnitude_scores(params)
+
+    def initial_masks(key, params, point, data):
+        depth, density = point["depth"], 1.0 - point["sparsity"]
+        if base == "dense":
+            return mlp.ones_masks(params)
+        if base == "random":
+            return pruning.random_masks(key, params, density, depth)
+        if base == "oracle":
+            return pruning.oracle_masks(key, data["oracle"], params, density, depth)
+        ones = mlp.ones_masks(params)
+        if base == "snip":
+            idx = jax.random.randint(key, (int(pc.snip_batch),), 0, data["x_train"].shape[0])
+            s = pruning.snip_scores(params, ones, depth, data["x_train"][idx], data["y_train"][idx], act)
+            return pruning.prune(s, ones, density, depth, pc.scope)
+        return pruning.synflow_masks(params, density, depth, int(pc.synflow_rounds), pc.scope)  # synflow
+
+    def train(point: dict, data: dict):
+        key, depth = point["key"], point["depth"]
+        n_inputs = data["x_train"].shape[1]
+        params = mlp.init(jax.random.fold_in(key, KEY_INIT), n_inputs, width, n_slots, act)
+        if base in pruning.AT_INIT:
+            masks = initial_masks(jax.random.fold_in(key, KEY_MASK), params, point, data)
+        else:  # train dense, then R rounds of prune -> rewind to step k -> retrain (the last retrain is below)
+            prune_key = lambda r: jax.random.fold_in(jax.random.fold_in(key, KEY_PRUNE_DATA), r)
+            ones = mlp.ones_masks(params)
+            trained, _, _, params = fit_capture(params, ones, point, data, prune_key(0))
+            density = 1.0 - point["sparsity"]
+
+            def one_round(carry, r):
+                masks, trained = carry
+                target = density ** ((r + 1.0) / rounds)
+                masks = pruning.prune(scores(trained, masks, point, data), masks, target, depth, pc.scope)
+                trained = fit(mlp.mask_params(params, masks), masks, point, data, prune_key(r + 1))[0]
+                return (masks, trained), None
+
+            masks = ones
+            if rounds > 1:
+                (masks, trained), _ = jax.lax.scan(one_round, (masks, trained), jnp.arange(rounds - 1))
+            masks = pruning.prune(scores(trained, masks, point, data), masks, density, depth, pc.scope)
+        if shuffled:
+            masks = pruning.shuffle_masks(jax.random.fold_in(key, KEY_SHUFFLE), masks, depth)
+        data_key = jax.random.fold_in(key, KEY_DATA)
+        params, curve_train, curve_test, _ = fit(mlp.mask_params(params, masks), masks, point, data, data_key)
         results = evaluate(params, masks, depth, data, act, n_result_slots)
         results["curve_train"], results["curve_test"] = curve_train, curve_test
+        results["diverged"] = ~jnp.isfinite(curve_train).all() | ~jnp.isfinite(results["test_loss"])
+        results["disconnected_inputs"] = pruning.disconnected_inputs(masks, depth)
         if "probe" in data:
             m = metrics.compute(params, masks, depth, act, data["probe"], results["test_r2"], cfg.metrics)
             results.update(pad_layer_axis(m, n_slots, n_result_slots))
-        results["diverged"] = ~jnp.isfinite(curve_train).all() | ~jnp.isfinite(results["test_loss"])
         return results, {"params": params, "masks": masks}
 
     return train
