@@ -1,4 +1,5 @@
-"""Command line: `python -m sweetspot sweep CONFIG --out DIR [--config.a.b=value ...]`.
+"""Command line: `python -m sweetspot sweep CONFIG --out DIR [--config.a.b=value ...]` and
+`python -m sweetspot diagnose RUN_DIR [--point depth=3,sparsity=0.9,seed=0] | --npz NET.npz --target CONFIG`.
 
 On CPU the CLI exposes every core as an XLA host device (set before jax is imported) and shards the grid over
 them; `--no-host-devices` turns that off, and a user's own XLA_FLAGS are kept (their device count wins).
@@ -57,6 +58,52 @@ def _sweep(args, overrides):
     print(f"results: {os.path.join(args.out, 'results.csv')}")
 
 
+def _diagnose(args, overrides):
+    from sweetspot import diagnose, sweep
+    from sweetspot import results as res_lib
+
+    try:
+        if args.npz:
+            if not args.target:
+                raise SystemExit("error: --npz needs --target CONFIG (a sweep config whose target block names it)")
+            cfg = load_config(args.target, overrides)
+            from sweetspot import config as config_lib
+            from sweetspot import targets
+
+            config_lib.validate(cfg)
+            params, masks, depth = diagnose.load_npz_network(args.npz)
+            target = targets.make_target(cfg.target)
+            print(
+                diagnose.report(
+                    params,
+                    masks,
+                    depth,
+                    args.activation or cfg.model.activation,
+                    target,
+                    cfg.metrics,
+                    seed=int(cfg.target.data_seed),
+                )
+            )
+        elif args.point:
+            cfg, target, params, masks, depth, r2 = sweep.load_network(args.run_dir, args.point)
+            print(
+                diagnose.report(
+                    params,
+                    masks,
+                    depth,
+                    cfg.model.activation,
+                    target,
+                    cfg.metrics,
+                    fit_r2=r2,
+                    seed=int(cfg.target.data_seed),
+                )
+            )
+        else:
+            print(sweep.point_table(args.run_dir))
+    except (res_lib.ResultsError, ValueError) as e:
+        raise SystemExit(f"error: {e}") from None
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="sweetspot", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -66,9 +113,19 @@ def main(argv=None):
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last chunk")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory (on success)")
     p.add_argument("--no-host-devices", action="store_true", help="on CPU, use one XLA device instead of one per core")
+    d = sub.add_parser("diagnose", help="is a network compositional? per-point table or one network's report")
+    d.add_argument("run_dir", nargs="?", help="a run directory written by `sweep`")
+    d.add_argument("--point", help="one grid point, e.g. depth=3,sparsity=0.9,seed=0 (axes with one value may go)")
+    d.add_argument("--npz", help="your own MLP: .npz with W0, b0, ..., WD, bD (last = linear readout)")
+    d.add_argument("--target", help="with --npz: a sweep config file whose `target` block is the target")
+    d.add_argument("--activation", help="with --npz: relu, gelu or tanh (default: the config's)")
     args, rest = parser.parse_known_args(argv)
     if args.command == "sweep":
         _sweep(args, rest)
+    elif args.command == "diagnose":
+        if not args.run_dir and not args.npz:
+            parser.error("diagnose needs RUN_DIR or --npz FILE --target CONFIG")
+        _diagnose(args, rest)
 
 
 if __name__ == "__main__":

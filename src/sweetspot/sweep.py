@@ -141,3 +141,109 @@ def summary_table(engine: grid_lib.Engine, results: dict) -> str:
     n_div = int(results["diverged"].sum())
     lines.append(f"{n_div} diverged point(s)" if n_div else "no diverged points")
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------- saved networks
+def config_from_meta(meta: dict):
+    """The run's ConfigDict, rebuilt from meta.json (lists become tuples, as the configs write them)."""
+    import ml_collections
+
+    def tuples(x):
+        if isinstance(x, dict):
+            return {k: tuples(v) for k, v in x.items()}
+        return tuple(x) if isinstance(x, list) else x
+
+    return ml_collections.ConfigDict(tuples(meta["config"]))
+
+
+def find_point(grid: grid_lib.Grid, spec: str) -> int:
+    """Grid index of the point named by 'axis=value,...'; axes with one value may be omitted."""
+    want = {}
+    for part in filter(None, spec.split(",")):
+        if "=" not in part:
+            raise res_lib.ResultsError(f"--point {spec!r}: expected axis=value pairs, e.g. depth=3,sparsity=0.9,seed=0")
+        k, v = part.split("=", 1)
+        if k not in grid.axes:
+            raise res_lib.ResultsError(f"--point: unknown axis {k!r}: allowed values are {list(grid.axes)}")
+        want[k.strip()] = v.strip()
+    sel = np.ones(grid.n_points, bool)
+    for axis, values in grid.axes.items():
+        if axis not in want:
+            if len(values) > 1:
+                raise res_lib.ResultsError(f"--point: give {axis}=<value>; allowed values are {list(values)}")
+            continue
+        match = [i for i, v in enumerate(values) if str(v) == want[axis] or _same_number(v, want[axis])]
+        if not match:
+            raise res_lib.ResultsError(f"--point: {axis}={want[axis]!r}: allowed values are {list(values)}")
+        sel &= grid.coords[axis] == values[match[0]]
+    return int(np.flatnonzero(sel)[0])
+
+
+def _same_number(v, text):
+    try:
+        return not isinstance(v, str) and float(v) == float(text)
+    except ValueError:
+        return False
+
+
+def load_network(run_dir: str, spec: str):
+    """(cfg, target, params, masks, depth, test_r2) of one saved grid point (RUN_DIR/params, orbax)."""
+    import jax
+
+    from sweetspot import mlp
+
+    meta = res_lib.read_meta(run_dir)
+    cfg = config_from_meta(meta)
+    grid = grid_lib.make_grid(cfg)
+    i = find_point(grid, spec)
+    groups = grid_lib.make_groups(grid, cfg.engine.depth_mode)
+    if [g.name for g in groups] != meta["groups"]:
+        raise res_lib.ResultsError(f"{run_dir}: program groups in meta.json do not match its config")
+    gi, g = next((j, g) for j, g in enumerate(groups) if i in g.indices)
+    pos = int(np.flatnonzero(g.indices == i)[0])
+    c, size = pos // meta["chunk_size"], meta["chunk_size"]
+    n = cfg.target.arity**cfg.target.levels if cfg.target.family == "tree" else None
+    target = targets.make_target(cfg.target)
+    n = target.structure.n_inputs if n is None else n
+    template = {}
+    for j, grp in enumerate(groups):
+        shapes = jax.eval_shape(lambda k, s=grp.n_slots: mlp.init(k, n, int(cfg.model.width), s), jax.random.PRNGKey(0))
+        params = jax.tree.map(lambda a: np.zeros((size, *a.shape), np.float32), shapes)
+        masks = {k: np.zeros((size, *p["w"].shape), np.float32) for k, p in shapes.items()}
+        template[f"g{j:02d}"] = {
+            "indices": np.zeros(size, np.int64),
+            "valid": np.zeros(size, bool),
+            "params": params,
+            "masks": masks,
+        }
+    _, tree = res_lib.restore_checkpoint(os.path.join(run_dir, "params"), template, step=c)
+    rows = res_lib.read_csv(os.path.join(run_dir, "results.csv"))
+    saved = tree[f"g{gi:02d}"]
+    params = jax.tree.map(lambda a: a[pos % size], saved["params"])
+    masks = jax.tree.map(lambda a: a[pos % size], saved["masks"])
+    return cfg, target, params, masks, int(grid.coords["depth"][i]), float(rows[i]["test_r2"])
+
+
+def point_table(
+    run_dir: str,
+    columns=("test_r2", "C", "compositional", "fractured", "unfit", "interference", "gen_ratio", "realised_sparsity"),
+) -> str:
+    """Per-point table of a saved run: axis values that vary, then `columns` (those present)."""
+    meta = res_lib.read_meta(run_dir)
+    rows = res_lib.read_csv(os.path.join(run_dir, "results.csv"))
+    axes = [a for a, v in meta["axes"].items() if len(v) > 1]
+    cols = [c for c in columns if c in rows[0]]
+    head = axes + cols
+    width = {h: max(len(h), 7) for h in head}
+    lines = [" ".join(f"{h:>{width[h]}}" for h in head)]
+    for r in rows:
+        cells = []
+        for h in head:
+            v = r[h]
+            try:
+                v = f"{float(v):.3f}" if h in cols and v not in ("True", "False") else v
+            except ValueError:
+                pass
+            cells.append(f"{v:>{width[h]}}")
+        lines.append(" ".join(cells))
+    return "\n".join(lines)
