@@ -1,6 +1,6 @@
-"""Regime map: depth x sparsity x seed on the tree target (n = 8 inputs, k = 2), random masks.
+"""Regime map: depth x sparsity x seed x method (random masks and SP) on the tree target (n = 8 inputs, k = 2).
 
-CPU default (120 points, a few minutes on 2 cores):
+CPU default (240 points, a few minutes on 2 cores):
     python -m sweetspot sweep sweeps/regime_map.py --out runs/regime_map
     python analysis/regime_heatmap.py runs/regime_map
 GPU-sized map:
@@ -13,7 +13,7 @@ from sweetspot.config import default_config
 
 def get_config(arg: str | None = None):
     cfg = default_config()
-    cfg.grid.method = ("random",)
+    cfg.grid.method = ("random", "sp")
     cfg.grid.depth = (1, 2, 3, 4, 5, 6)
     cfg.grid.sparsity = (0.0, 0.5, 0.7, 0.8, 0.9)
     cfg.grid.seed = (0, 1, 2, 3)
@@ -22,6 +22,7 @@ def get_config(arg: str | None = None):
         cfg.train.steps = 10000
         cfg.grid.depth = (1, 2, 3, 4, 5, 6, 7, 8)
         cfg.grid.sparsity = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95)
+        cfg.grid.method = ("random", "magnitude", "sp")
         cfg.grid.seed = tuple(range(16))
     elif arg not in (None, "", "cpu"):
         raise ValueError(f"get_config(arg={arg!r}): allowed values are None, 'cpu', 'full'")
