@@ -44,6 +44,13 @@ def load_config(spec: str, overrides: list[str]):
 def _sweep(args, overrides):
     if not args.no_host_devices:
         set_host_devices(os.cpu_count() or 1)
+    if args.distributed or args.coordinator:
+        import jax
+
+        if args.coordinator and (args.num_processes is None or args.process_id is None):
+            raise SystemExit("error: --coordinator needs --num-processes and --process-id")
+        jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives; GPUs/TPUs unaffected
+        jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
     from sweetspot import config as config_lib
     from sweetspot import results as res_lib
     from sweetspot import sweep
@@ -113,6 +120,14 @@ def main(argv=None):
     p.add_argument("--resume", action="store_true", help="continue an interrupted run from its last chunk")
     p.add_argument("--overwrite", action="store_true", help="replace an existing run directory (on success)")
     p.add_argument("--no-host-devices", action="store_true", help="on CPU, use one XLA device instead of one per core")
+    p.add_argument(
+        "--distributed",
+        action="store_true",
+        help="call jax.distributed.initialize() (cluster auto-detection, e.g. SLURM) before running",
+    )
+    p.add_argument("--coordinator", help="multi-process run: coordinator host:port (process 0's address)")
+    p.add_argument("--num-processes", type=int, help="multi-process run: number of processes")
+    p.add_argument("--process-id", type=int, help="multi-process run: this process's id (0 writes the results)")
     d = sub.add_parser("diagnose", help="is a network compositional? per-point table or one network's report")
     d.add_argument("run_dir", nargs="?", help="a run directory written by `sweep`")
     d.add_argument("--point", help="one grid point, e.g. depth=3,sparsity=0.9,seed=0 (axes with one value may go)")

@@ -3,8 +3,9 @@
 docs/method.md, section "Grid engine". Points are the product of the config's axes (`config.AXES` order, last
 axis fastest). Points are grouped statically by (method, depth) in `group` mode (no padded layers, one program
 per group inside the one jit) or by method in `pad` mode (identity-padded layers, one program). Each group's
-points are vmapped and sharded over the devices along a 1-D mesh axis "grid". A grid larger than
-`engine.chunk_size` points per group runs in chunks of the same compiled shape.
+points are vmapped and sharded over the devices along a 1-D mesh axis "grid" (all processes' devices after
+`jax.distributed.initialize`; see docs/scaling.md). A grid larger than `engine.chunk_size` points per group runs
+in chunks of the same compiled shape.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ class Engine:
         self.mesh = Mesh(np.array(self.devices), ("grid",))
         self._point_sharding = NamedSharding(self.mesh, PartitionSpec("grid"))
         self._replicated = NamedSharding(self.mesh, PartitionSpec())
-        self.data = jax.device_put(jax.tree.map(jnp.asarray, data), self._replicated)
+        self.multiprocess = jax.process_count() > 1
+        self.data = self._put(data, self._replicated)
         self.keys = point_keys(int(cfg.seed), self.grid.coords["seed"])
         n_result_slots = max(self.grid.axes["depth"])
         self._train = {
@@ -115,6 +117,22 @@ class Engine:
 
         self._shapes = lambda points: jax.eval_shape(run, points, self.data)
         self._run = jax.jit(counted)
+
+    def _put(self, tree, sharding):
+        """Host arrays -> device arrays. With several processes each one feeds only its own devices' slices
+        (every process holds the same host arrays: the grid plan is deterministic)."""
+        if not self.multiprocess:
+            return jax.device_put(jax.tree.map(jnp.asarray, tree), sharding)
+        make = lambda a: jax.make_array_from_callback(np.shape(a), sharding, lambda idx: np.asarray(a)[idx])
+        return jax.tree.map(make, tree)
+
+    def _get(self, tree):
+        """Device arrays -> full host numpy arrays on every process (an all-gather across processes)."""
+        if not self.multiprocess:
+            return jax.device_get(tree)
+        from jax.experimental import multihost_utils
+
+        return multihost_utils.process_allgather(tree, tiled=True)
 
     def chunk_indices(self, c: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per group: the grid indices of chunk c padded to chunk_size, and which of them are real."""
@@ -142,8 +160,7 @@ class Engine:
         """Trains chunk c. Returns {group: (indices, valid, results, state)} with host numpy arrays."""
         plan = self.chunk_indices(c)
         pts = {name: self.points(idx) for name, (idx, _) in plan.items()}
-        pts = jax.device_put(pts, self._point_sharding)
-        out = jax.device_get(self._run(pts, self.data))
+        out = self._get(self._run(self._put(pts, self._point_sharding), self.data))
         return {name: (idx, valid, *out[name]) for name, (idx, valid) in plan.items()}
 
     def result_template(self) -> dict:

@@ -13,6 +13,7 @@ import shutil
 import sys
 import time
 
+import jax
 import numpy as np
 
 from sweetspot import config as config_lib
@@ -47,10 +48,15 @@ def prepare_dir(out: str, resume: bool, overwrite: bool) -> str:
         return out
     if os.path.exists(out) and not overwrite:
         raise res_lib.ResultsError(f"{out} exists: pass --overwrite to replace it or --resume to continue it")
-    if os.path.exists(out):
-        shutil.rmtree(partial, ignore_errors=True)
-        return partial
-    return out
+    return partial if os.path.exists(out) else out
+
+
+def _barrier(name: str) -> None:
+    """Waits for every process (multi-process runs only)."""
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices(f"sweetspot:{name}")
 
 
 def _same_config(saved: dict, cfg) -> bool:
@@ -82,9 +88,16 @@ def run_sweep(
         _, saved = res_lib.restore_checkpoint(os.path.join(run_dir, "results"), template)
         results, done = saved["results"], saved["done"]
         progress(f"resuming {run_dir}: {int(done.sum())}/{engine.grid.n_points} points already done")
-    os.makedirs(run_dir, exist_ok=True)
+    primary = jax.process_index() == 0  # with several processes only process 0 writes files (orbax: all save)
+    _barrier("checked")  # every process decided where to write before any directory changes
+    if primary and not resume and run_dir != out:
+        shutil.rmtree(run_dir, ignore_errors=True)  # a stale OUT.partial from an earlier failed overwrite
+    if primary:
+        os.makedirs(run_dir, exist_ok=True)
+    _barrier("prepared")
     meta = res_lib.make_meta(cfg, engine)
-    res_lib.write_meta(run_dir, meta)
+    if primary:
+        res_lib.write_meta(run_dir, meta)
 
     t0, ran = time.time(), [0]
     progress(
@@ -112,6 +125,8 @@ def run_sweep(
             raise KeyboardInterrupt(f"stopped after {ran[0]} chunk(s)")
 
     results, done = grid_lib.run(engine, results, done, on_chunk)
+    if not primary:
+        return engine, results
     probe_nodes = data["probe"]["probe_nodes"].tolist() if "probe" in data else ()
     res_lib.write_csv(os.path.join(run_dir, "results.csv"), engine.grid, results, probe_nodes)
     meta["status"] = "complete"
@@ -188,8 +203,6 @@ def _same_number(v, text):
 
 def load_network(run_dir: str, spec: str):
     """(cfg, target, params, masks, depth, test_r2) of one saved grid point (RUN_DIR/params, orbax)."""
-    import jax
-
     from sweetspot import mlp
 
     meta = res_lib.read_meta(run_dir)
