@@ -39,28 +39,28 @@ def _env():
     return env
 
 
+def _sweep_cmd(out, *extra):
+    return [
+        sys.executable,
+        "-m",
+        "sweetspot",
+        "sweep",
+        "sweeps/regime_map.py",
+        "--out",
+        out,
+        "--no-host-devices",
+        *extra,
+        *OVERRIDES,
+    ]
+
+
 def test_two_processes_equal_one(tmp_path):
     port = _free_port()
     multi = str(tmp_path / "multi")
+    launch = ["--coordinator", f"127.0.0.1:{port}", "--num-processes", "2", "--process-id"]
     procs = [
         subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "sweetspot",
-                "sweep",
-                "sweeps/regime_map.py",
-                "--out",
-                multi,
-                "--no-host-devices",
-                "--coordinator",
-                f"127.0.0.1:{port}",
-                "--num-processes",
-                "2",
-                "--process-id",
-                str(i),
-                *OVERRIDES,
-            ],
+            _sweep_cmd(multi, *launch, str(i)),
             cwd=ROOT,
             env=_env(),
             stdout=subprocess.PIPE,
@@ -74,24 +74,7 @@ def test_two_processes_equal_one(tmp_path):
         assert p.returncode == 0, err[-3000:]
     assert "2 device(s)" in outs[0][1]  # one CPU device per process, one global mesh
     single = str(tmp_path / "single")
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "sweetspot",
-            "sweep",
-            "sweeps/regime_map.py",
-            "--out",
-            single,
-            "--no-host-devices",
-            *OVERRIDES,
-        ],
-        cwd=ROOT,
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=400,
-    )
+    r = subprocess.run(_sweep_cmd(single), cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=400)
     assert r.returncode == 0, r.stderr[-3000:]
     a = res_lib.read_csv(os.path.join(multi, "results.csv"))
     b = res_lib.read_csv(os.path.join(single, "results.csv"))
