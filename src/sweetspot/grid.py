@@ -175,18 +175,21 @@ class Engine:
 def run(
     engine: Engine, results: dict | None = None, done: np.ndarray | None = None, on_chunk: Callable | None = None
 ) -> tuple[dict, np.ndarray]:
-    """Runs every chunk whose points are not all `done`, filling `results` (n_points, ...) in place.
+    """Runs every chunk whose points are not all `done`, filling `results` (n_points, ...) in place (allocated
+    from the first chunk when None; pass `engine.result_template()` to restore into).
 
     on_chunk(c, results, done, states) is called after each chunk (checkpointing, progress).
     """
     n = engine.grid.n_points
-    results = engine.result_template() if results is None else results
     done = np.zeros(n, bool) if done is None else done
     for c in range(engine.n_chunks):
         plan = engine.chunk_indices(c)
         if all(done[idx[valid]].all() for idx, valid in plan.values()):
             continue
         out = engine.run_chunk(c)
+        if results is None:  # allocated from the first chunk (no extra trace for a template)
+            first = next(iter(out.values()))[2]
+            results = {k: np.zeros((n, *v.shape[1:]), v.dtype) for k, v in first.items()}
         for idx, valid, res, _ in out.values():
             for k, v in res.items():
                 results[k][idx[valid]] = v[valid]
