@@ -23,6 +23,16 @@ def set_host_devices(n: int) -> None:
         os.environ["XLA_FLAGS"] = f"{flags} {HOST_DEVICE_FLAG}={n}".strip()
 
 
+def enable_compilation_cache() -> None:
+    """JAX's persistent compilation cache (re-runs, --resume and repeated sweeps skip XLA compiles), in
+    $JAX_COMPILATION_CACHE_DIR if set, else ~/.cache/sweetspot/jax."""
+    import jax
+
+    path = os.environ.get("JAX_COMPILATION_CACHE_DIR") or os.path.expanduser("~/.cache/sweetspot/jax")
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
+
+
 def load_config(spec: str, overrides: list[str]):
     """Loads `path[:arg]` through get_config(arg) and applies `--config.x.y=value` overrides
     (ml_collections config_flags: unknown keys and wrong types are errors)."""
@@ -51,6 +61,7 @@ def _sweep(args, overrides):
             raise SystemExit("error: --coordinator needs --num-processes and --process-id")
         jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU collectives; GPUs/TPUs unaffected
         jax.distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    enable_compilation_cache()
     from sweetspot import config as config_lib
     from sweetspot import results as res_lib
     from sweetspot import sweep

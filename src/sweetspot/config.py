@@ -89,7 +89,7 @@ def default_config() -> ml_collections.ConfigDict:
 
     c.engine = ml_collections.ConfigDict()
     c.engine.depth_mode = "group"  # group: one program per depth inside the jit; pad: identity layers
-    c.engine.chunk_size = 0  # points per (method, depth) group per call; 0 = the whole grid at once
+    c.engine.chunk_size = 0  # points per (method, depth) group per call; 0 = auto (CPU: ~8 per device, else all)
     c.engine.save_params = True
     return c
 

@@ -23,6 +23,10 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from sweetspot import train as train_lib
 from sweetspot.config import AXES
 
+# engine.chunk_size = 0 on CPU: about this many points per device per call (activations stay in cache; measured
+# 1.31x over one whole-grid call in docs/performance.md). Accelerators take each group whole.
+CPU_POINTS_PER_DEVICE = 8
+
 
 @dataclasses.dataclass(frozen=True)
 class Grid:
@@ -92,8 +96,9 @@ class Engine:
         self.devices = list(devices) if devices is not None else jax.devices()
         n_dev = len(self.devices)
         largest = max(len(g.indices) for g in self.groups)
-        want = int(cfg.engine.chunk_size) or largest
-        self.chunk_size = n_dev * math.ceil(min(want, largest) / n_dev)
+        want = int(cfg.engine.chunk_size) or (CPU_POINTS_PER_DEVICE * n_dev if self._on_cpu() else largest)
+        n_chunks = math.ceil(largest / min(want, largest))
+        self.chunk_size = n_dev * math.ceil(math.ceil(largest / n_chunks) / n_dev)  # balanced chunks
         self.n_chunks = math.ceil(largest / self.chunk_size)
         self.mesh = Mesh(np.array(self.devices), ("grid",))
         self._point_sharding = NamedSharding(self.mesh, PartitionSpec("grid"))
@@ -117,6 +122,9 @@ class Engine:
 
         self._shapes = lambda points: jax.eval_shape(run, points, self.data)
         self._run = jax.jit(counted)
+
+    def _on_cpu(self) -> bool:
+        return self.devices[0].platform == "cpu"
 
     def _put(self, tree, sharding):
         """Host arrays -> device arrays. With several processes each one feeds only its own devices' slices

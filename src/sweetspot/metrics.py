@@ -106,13 +106,13 @@ def spd_solve(a, b):
 
 def ridge_r2(z_tr, z_te, y_tr, y_te, sel, ridge):
     """Held-out R^2 and weights of y ~ b + z[:, sel] w, minimising mean sq. error + ridge |w|^2 (b free);
-    `sel` (width,) is a 0/1 selection applied inside the solve, so shapes are fixed. 0 when sel is empty."""
+    `sel` (width,) is a 0/1 selection applied inside the solve, so shapes are fixed. 0 when sel is empty.
+    Uses (z*s)^T (z*s) = (z^T z) * outer(s, s), so under a vmap over nodes z^T z is computed once per layer."""
     n = z_tr.shape[0]
-    zs_tr, zs_te = z_tr * sel, z_te * sel
     y_mean = y_tr.mean()
-    gram = zs_tr.T @ zs_tr / n + ridge * jnp.eye(z_tr.shape[1], dtype=z_tr.dtype)
-    w = spd_solve(gram, zs_tr.T @ (y_tr - y_mean) / n)
-    resid = y_te - (y_mean + zs_te @ w)
+    gram = (z_tr.T @ z_tr / n) * jnp.outer(sel, sel) + ridge * jnp.eye(z_tr.shape[1], dtype=z_tr.dtype)
+    w = spd_solve(gram, (z_tr.T @ (y_tr - y_mean) / n) * sel)
+    resid = y_te - (y_mean + z_te @ (sel * w))
     r2 = 1.0 - jnp.sum(resid**2) / jnp.sum((y_te - y_te.mean()) ** 2)
     return jnp.where(sel.sum() > 0, r2, 0.0), w
 

@@ -35,6 +35,15 @@ def mse(params, masks, depth, x, y, activation):
     return jnp.mean((mlp.apply(params, masks, depth, x, activation) - y) ** 2)
 
 
+def mse_blocked(params, masks, depth, x, y, activation, block: int = 512):
+    """mse over a large split in blocks of `block` samples (lax.map), so memory holds one block's activations."""
+    if x.shape[0] <= block or x.shape[0] % block:
+        return mse(params, masks, depth, x, y, activation)
+    xb, yb = x.reshape(-1, block, x.shape[1]), y.reshape(-1, block)
+    sse = jax.lax.map(lambda a: jnp.sum((mlp.apply(params, masks, depth, a[0], activation) - a[1]) ** 2), (xb, yb))
+    return sse.sum() / x.shape[0]
+
+
 def rewind_step(cfg) -> int:
     """k = round(pruning.rewind_frac * train.steps): the step whose weights the rewind methods restart from."""
     return int(round(cfg.pruning.rewind_frac * cfg.train.steps))
@@ -177,7 +186,9 @@ def pad_layer_axis(m: dict, n_slots: int, n_result_slots: int) -> dict:
 
 def evaluate(params, masks, depth, data, act, n_result_slots) -> dict:
     """Final losses, test R^2, the held-out-combination ratio and realised (per-layer) sparsity."""
-    out = {s: mse(params, masks, depth, data[f"x_{s}"], data[f"y_{s}"], act) for s in ("train", "test", "heldout")}
+    out = {
+        s: mse_blocked(params, masks, depth, data[f"x_{s}"], data[f"y_{s}"], act) for s in ("train", "test", "heldout")
+    }
     live, total = mlp.layer_counts(masks, depth)
     per_layer = jnp.where(total > 0, 1.0 - live / jnp.maximum(total, 1), jnp.nan)
     pad = n_result_slots + 1 - per_layer.shape[0]
