@@ -53,3 +53,22 @@ def test_mask_updates_keeps_pruned_weights_at_zero_under_adamw():
         assert np.all(np.asarray(p[k]["w"])[np.asarray(m[k]) == 0] == 0)
         assert np.any(np.asarray(p[k]["w"])[np.asarray(m[k]) == 1] != 0)
     assert mlp.apply(p, m, 2, x).shape == (32,)
+
+
+@pytest.mark.parametrize("kind", ["normal", "ties", "negative", "zeros_signed", "nan", "inf"])
+def test_rank_mask_bisection_equals_sorted_reference(kind):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(17, 13)).astype(np.float32)
+    if kind == "ties":
+        x = np.round(x * 2) / 2
+    elif kind == "negative":
+        x = -np.abs(x)
+    elif kind == "zeros_signed":
+        x[::2] = 0.0
+        x[1::2] = -0.0
+    elif kind == "nan":
+        x[rng.random(x.shape) < 0.2] = np.nan
+    elif kind == "inf":
+        x[rng.random(x.shape) < 0.2] = -np.inf
+    for k in (1, 7, 100, 221):
+        np.testing.assert_array_equal(pruning.rank_mask(jnp.asarray(x), k), pruning.rank_mask_sorted(jnp.asarray(x), k))
