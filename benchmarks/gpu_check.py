@@ -1,0 +1,134 @@
+#!/usr/bin/env python
+"""The GPU figures of docs/performance.md (issue 7: "if a GPU is lent, run the benchmark and E1's full map on it
+once"). One process, everything on the first accelerator jax sees:
+
+- the same-shape batched-matmul rate (jax; torch too when it sees CUDA) for 64, 1,024 and 4,096 models;
+- the engine on the benchmark's default shape (bench_grid.SHAPE) at 64, 1,024 and 4,096 points: model-steps/s,
+  GFLOP/s (3 x live forward matmul FLOPs), compile time; the metrics on at 64 and 1,024 points;
+- PyTorch hand-batched (baddbmm) on CUDA on identical work (the engine's masks and initial weights, tiled);
+- depths 1-8 grouped vs padded (256 points).
+
+    XLA_PYTHON_CLIENT_PREALLOCATE=false python benchmarks/gpu_check.py --out DIR [--steps 1000]
+
+Writes DIR/gpu.json and prints a table. E1's full map runs separately through the CLI (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import bench_grid as bench  # noqa: E402
+import torch_baselines  # noqa: E402
+
+
+def tile_problem(problem: dict, reps: int) -> dict:
+    out = {k: v for k, v in problem.items() if not k.startswith(("w/", "b/", "m/"))}
+    for k, v in problem.items():
+        if k.startswith(("w/", "b/", "m/")):
+            out[k] = np.concatenate([v] * reps)
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--out", required=True)
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--sizes", default="64,1024,4096")
+    args = p.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    import jax
+
+    dev = jax.devices()[0]
+    res = {"device": str(getattr(dev, "device_kind", dev)), "platform": dev.platform, "versions": bench.versions(),
+           "steps": args.steps, "shape": bench.SHAPE, "flops_per_model_step": None}
+    print(f"device {res['device']} ({dev.platform}); {res['versions']}", flush=True)
+    work = tempfile.mkdtemp(prefix="gpu_check_")
+
+    def dump():  # after every section, so a run cut short still leaves its figures
+        with open(os.path.join(args.out, "gpu.json"), "w") as f:
+            json.dump(res, f, indent=1, default=float)
+
+    data_path = bench.make_data(work)
+    s = bench.SHAPE
+    n_in = s["arity"] ** s["levels"]
+    flops_step = bench.train_flops(n_in, s["width"], s["depth"], s["batch"])
+    res["flops_per_model_step"] = flops_step
+    sizes = [int(x) for x in args.sizes.split(",")]
+    clock = bench.CompileClock()
+
+    res["peak_jax"] = {}
+    for g in sizes:
+        ops = bench.matmul_mix(g, n_in, s["width"], s["depth"], s["batch"])
+        res["peak_jax"][g] = bench.jax_mix(ops, 5)
+        print(f"jax matmul mix, {g} models: {res['peak_jax'][g]:,.0f} GFLOP/s", flush=True)
+
+    dump()
+    problem = os.path.join(work, "problem.npz")
+    res["engine"], res["engine_metrics"] = {}, {}
+    for g in sizes:
+        job = bench.base_job(args.steps, repeats=2, seeds=g, export=problem if g == sizes[0] else None)
+        r = bench.engine_job(job, bench.load_data(data_path, False), clock, export=job["export"])
+        res["engine"][g] = r
+        print(f"engine {g} points: {r['model_steps_per_s']:,.0f} model-steps/s, {r['useful_gflops']:,.0f} GFLOP/s "
+              f"({100 * r['useful_gflops'] / res['peak_jax'][g]:.0f}% of the jax mix), compile {r['compile_s']:.1f} s",
+              flush=True)
+    for g in sizes[:2]:
+        job = bench.base_job(args.steps, repeats=1, seeds=g, metrics=True)
+        try:
+            r = bench.engine_job(job, bench.load_data(data_path, True), clock)
+        except Exception as e:  # noqa: BLE001 - report and go on
+            res["engine_metrics"][g] = {"error": f"{type(e).__name__}: {e}"[:500]}
+            continue
+        res["engine_metrics"][g] = r
+        over = res["engine"][g]["model_steps_per_s"] / r["model_steps_per_s"] - 1
+        print(f"engine {g} points, metrics on: {r['model_steps_per_s']:,.0f} model-steps/s (+{100 * over:.0f}% wall), "
+              f"compile {r['compile_s']:.1f} s", flush=True)
+
+    dump()
+    ok, why = torch_baselines.available()
+    res["torch"] = {}
+    if ok:
+        import torch
+
+        if torch.cuda.is_available():
+            base = dict(np.load(problem))
+            for g in sizes:
+                prob = tile_problem(base, g // sizes[0])
+                runs = [torch_baselines.run_batched(prob, args.steps, s["batch"], s["lr"], fused=f, device="cuda")
+                        for f in (False, True)]
+                best = max(runs, key=lambda r: r["model_steps_per_s"])
+                res["torch"][g] = {"batched": runs[0], "batched_fused": runs[1], "best": best}
+                ratio = res["engine"][g]["model_steps_per_s"] / best["model_steps_per_s"]
+                print(f"torch batched on CUDA, {g} models: {best['model_steps_per_s']:,.0f} model-steps/s; engine / "
+                      f"torch {ratio:.2f}x", flush=True)
+        else:
+            res["torch"] = {"error": "torch sees no CUDA device"}
+    else:
+        res["torch"] = {"error": why}
+
+    dump()
+    res["depth_waste"] = {}
+    for dm in ("group", "pad"):
+        job = bench.base_job(args.steps, repeats=1, depths=list(range(1, 9)), sparsities=[0.5], seeds=32,
+                             depth_mode=dm)
+        r = bench.engine_job(job, bench.load_data(data_path, False), clock)
+        res["depth_waste"][dm] = r
+        print(f"depths 1-8, 256 points, {dm}: executed/useful {r['flops_waste']:.2f}, compile {r['compile_s']:.1f} s, "
+              f"run {min(r['times_s']):.2f} s", flush=True)
+        dump()
+    res["flops_per_model_step"] = flops_step
+    dump()
+    print(f"wrote {os.path.join(args.out, 'gpu.json')}; {time.strftime('%H:%M:%S')}")
+
+
+if __name__ == "__main__":
+    main()

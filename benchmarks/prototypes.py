@@ -1,0 +1,553 @@
+#!/usr/bin/env python
+"""Prototypes behind the recommendations in docs/performance.md. Each measures one proposed engine change in
+isolation, on the benchmark's shapes, against a faithful copy of the code path it replaces, in the same process
+(ratios only: this machine is shared and noisy). Nothing here is imported by the package. Commit ada41f1 adopted
+the shared ridge Gram, the blocked evaluation, the CPU chunking and the compilation cache, and the bisection
+rank_mask followed: the baselines here are copies of the code before those changes.
+
+    python benchmarks/prototypes.py                 # every experiment (a few minutes on 2 cores)
+    python benchmarks/prototypes.py --only step,topk
+    python benchmarks/prototypes.py --json
+
+Experiments:
+- step:  the training step (64 models, width 64, depth 4, minibatch 256, Adam, masks at 0.5) as the engine
+         writes it (w * m in the forward pass, mask_updates after Adam, re-masking the parameters after every
+         update) against masking the gradient once before Adam, and against that plus a weight-gradient matmul
+         on an explicitly transposed operand (XLA's YNNPACK path takes only row-major, non-transposed dot
+         operands, so the autodiff weight gradient x^T dy falls back to XLA's slower dot emitter). 1 and 2
+         host devices, each in its own process.
+- compile: a depths 1-8 grid as 8 depth programs in one jit with the hidden layers unrolled (mlp.apply's
+         Python loop) against one lax.scan over the stacked, equal-shaped hidden layers, and against one padded
+         depth-8 program: compile and run time.
+- metrics: metrics.compute over 64 depth-4 networks with the ridge probe as it was before ada41f1 (a Gram per
+         probe node) against one sharing the Gram across nodes (the same numbers): compiled temp memory and time.
+- topk:  rank_mask by argsort + scatter of ranks (the engine before ada41f1) against one value sort + a threshold
+         + a cumulative count for ties, and against a 32-step bisection for the threshold (no sort; the same mask,
+         ties to the lower flat index), on a 1,000-point depth-8 grid's layers.
+- eval:  the final evaluation on the full train/test/held-out splits of 125 points at depth 8 (one depth group
+         of a 1,000-point grid): compiled temp memory and time, full-batch against 512-sample blocks.
+- xla:   compile time and throughput of the benchmark's one-depth grid under XLA/JAX compile options, and a
+         second process hitting JAX's persistent compilation cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import bench_grid as bench  # noqa: E402
+
+TAG = "PROTO_RESULT "
+
+
+# ------------------------------------------------------------------------------------------------ step
+def layer_names(depth: int, layer_scan: bool) -> list[str]:
+    """h0 .. h{d-1}, out; with layer_scan the (d-1) equal-shaped hidden layers after h0 stack into one "hid"."""
+    if layer_scan and depth > 1:
+        return ["h0", "hid", "out"]
+    return [f"h{l}" for l in range(depth)] + ["out"]
+
+
+def make_problem(g: int, n_in: int, width: int, depth: int, layer_scan: bool = False, seed: int = 0):
+    """Random He-normal params and 0.5-density masks for g models, in the trainer's layout."""
+    rng = np.random.default_rng(seed)
+    shapes = {"h0": (n_in, width), "out": (width, 1)}
+    shapes.update({f"h{l}": (width, width) for l in range(1, depth)})
+    params, masks = {}, {}
+    for k in layer_names(depth, layer_scan):
+        lead = (g, depth - 1) if k == "hid" else (g,)
+        a, b = shapes["h1" if k == "hid" else k]
+        params[k] = {"w": rng.standard_normal((*lead, a, b), np.float32) * np.sqrt(2 / a),
+                     "b": np.zeros((*lead, b), np.float32)}
+        masks[k] = (rng.random((*lead, a, b)) < 0.5).astype(np.float32)
+    return params, masks
+
+
+def make_step_trainer(variant: str, n_in: int, width: int, depth: int, batch: int, steps: int, lr: float = 3e-3,
+                      layer_scan: bool = False):
+    """vmapped, scanned training of masked MLPs; `variant` in ('engine', 'mask_once', 'mask_once_wt').
+    layer_scan: the hidden layers after the first run as one lax.scan over stacked weights (one traced body)."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    names = layer_names(depth, layer_scan)
+
+    @jax.custom_vjp
+    def mm_wt(x, w):
+        return x @ w
+
+    def mm_wt_fwd(x, w):
+        return x @ w, (x, w)
+
+    def mm_wt_bwd(res, g):
+        x, w = res
+        xt = jax.lax.optimization_barrier(jnp.swapaxes(x, -1, -2))  # (in, B) row-major: a canonical dot operand
+        return g @ w.T, xt @ g
+
+    mm_wt.defvjp(mm_wt_fwd, mm_wt_bwd)
+    mm = mm_wt if variant == "mask_once_wt" else (lambda x, w: x @ w)
+
+    def forward(params, masks, x):
+        h = x
+        for k in names:
+            w = params[k]["w"] * masks[k] if variant == "engine" else params[k]["w"]
+            if k == "hid":
+                h, _ = jax.lax.scan(lambda h, wb: (jax.nn.relu(mm(h, wb[0]) + wb[1]), None), h, (w, params[k]["b"]))
+                continue
+            h = mm(h, w) + params[k]["b"]
+            if k != "out":
+                h = jax.nn.relu(h)
+        return h[..., 0]
+
+    def loss_fn(params, masks, x, y):
+        return jnp.mean((forward(params, masks, x) - y) ** 2)
+
+    def mask_tree(tree, masks):
+        return {k: {"w": v["w"] * masks[k], "b": v["b"]} for k, v in tree.items()}
+
+    def fit(params, masks, key, x, y):
+        if variant == "engine":  # train.py: chain(optimizer, mask_updates); re-mask after apply_updates
+            opt = optax.chain(optax.add_decayed_weights(0.0), optax.adam(lr),
+                              optax.GradientTransformation(lambda p: optax.EmptyState(),
+                                                           lambda u, s, p=None: (mask_tree(u, masks), s)))
+        else:  # gradients masked once, before the optimizer (below); pruned weights stay exactly zero
+            opt = optax.chain(optax.add_decayed_weights(0.0), optax.adam(lr))
+        params = mask_tree(params, masks)
+
+        def step(carry, k):
+            p, s = carry
+            idx = jax.random.randint(k, (batch,), 0, x.shape[0])
+            loss, g = jax.value_and_grad(loss_fn)(p, masks, x[idx], y[idx])
+            if variant != "engine":
+                g = mask_tree(g, masks)
+            u, s = opt.update(g, s, p)
+            p = optax.apply_updates(p, u)
+            if variant == "engine":
+                p = mask_tree(p, masks)
+            return (p, s), loss
+
+        (p, _), losses = jax.lax.scan(step, (params, opt.init(params)), jax.random.split(key, steps))
+        return p, losses
+
+    return jax.vmap(fit, in_axes=(0, 0, 0, None, None))
+
+
+def step_worker(spec: dict) -> dict:
+    import jax
+    import jax.numpy as jnp
+    from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+    g, n_in, width, depth, batch, steps = (spec[k] for k in ("models", "n_in", "width", "depth", "batch", "steps"))
+    rng = np.random.default_rng(0)
+    names = layer_names(depth, False)
+    params, masks = make_problem(g, n_in, width, depth)
+    x = rng.uniform(-1, 1, (4096, n_in)).astype(np.float32)
+    y = np.tanh(x @ rng.standard_normal(n_in).astype(np.float32)).astype(np.float32)
+    keys = np.asarray(jax.random.split(jax.random.PRNGKey(0), g))
+    mesh = Mesh(np.array(jax.devices()), ("grid",))
+    shard, rep = NamedSharding(mesh, PartitionSpec("grid")), NamedSharding(mesh, PartitionSpec())
+    args = (jax.device_put(params, shard), jax.device_put(masks, shard), jax.device_put(keys, shard),
+            jax.device_put(jnp.asarray(x), rep), jax.device_put(jnp.asarray(y), rep))
+    fns, out = {}, {}
+    for v in spec["variants"]:
+        fns[v] = jax.jit(make_step_trainer(v, n_in, width, depth, batch, steps))
+        t0 = time.perf_counter()
+        p, losses = fns[v](*args)
+        jax.block_until_ready(losses)
+        out[v] = {"compile_and_first_s": time.perf_counter() - t0, "times": [],
+                  "final_loss": float(np.asarray(losses)[:, -10:].mean()),
+                  "pruned_weights_zero": bool(all(float(jnp.abs(p[k]["w"] * (1 - masks[k])).max()) == 0
+                                                  for k in names))}
+    for _ in range(spec["repeats"]):  # interleaved, so load changes hit every variant alike
+        for v in spec["variants"]:
+            t0 = time.perf_counter()
+            jax.block_until_ready(fns[v](*args)[1])
+            out[v]["times"].append(time.perf_counter() - t0)
+    for v in out:
+        out[v]["model_steps_per_s"] = g * steps / min(out[v]["times"])
+    return {"devices": len(jax.devices()), "variants": out}
+
+
+# ------------------------------------------------------------------------------------------------ compile
+def compile_worker(spec: dict) -> dict:
+    """A depths 1-8 grid as one jit of 8 depth programs (group mode), hidden layers unrolled (as mlp.apply does)
+    vs one lax.scan over stacked hidden layers; and a single depth-8 program (pad mode's shape). AOT compile
+    seconds and run seconds of the whole grid."""
+    import jax
+    import jax.numpy as jnp
+
+    g, n_in, width, batch, steps = (spec[k] for k in ("per_depth", "n_in", "width", "batch", "steps"))
+    rng = np.random.default_rng(0)
+    x = jnp.asarray(rng.uniform(-1, 1, (4096, n_in)).astype(np.float32))
+    y = jnp.asarray(np.tanh(np.asarray(x) @ rng.standard_normal(n_in).astype(np.float32)))
+    out = {}
+    for name, depths, layer_scan, per in (("group, unrolled layers", range(1, 9), False, g),
+                                          ("group, layer scan", range(1, 9), True, g),
+                                          ("pad (one depth-8 program)", [8], False, 8 * g)):
+        fns, args = {}, {}
+        for d in depths:
+            fns[d] = make_step_trainer("engine", n_in, width, d, batch, steps, layer_scan=layer_scan)
+            p, m = make_problem(per, n_in, width, d, layer_scan, seed=d)
+            args[d] = (p, m, jax.random.split(jax.random.PRNGKey(d), per))
+        prog = jax.jit(lambda args, x, y, fns=fns: {d: fns[d](*a, x, y)[1] for d, a in args.items()})
+        t0 = time.perf_counter()
+        compiled = prog.lower(args, x, y).compile()
+        c = time.perf_counter() - t0
+        jax.block_until_ready(compiled(args, x, y))
+        t = bench.best_time(lambda c_=compiled, a_=args: jax.block_until_ready(c_(a_, x, y)), 2, 0.5)
+        out[name] = {"compile_s": c, "run_s": t, "points": per * len(depths)}
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ topk
+def rank_mask_sorted(scores, k):
+    """The proposed rank_mask: the same 0/1 mask (k highest scores, ties to the lower flat index) from one sort of
+    the values, a threshold and a cumulative count of the tied entries; no argsort payload, no scatter."""
+    import jax.numpy as jnp
+
+    flat = scores.ravel()
+    n = flat.size
+    thr = jnp.sort(flat)[n - k]  # the k-th highest value
+    above = flat > thr
+    tied = flat == thr
+    keep = above | (tied & (jnp.cumsum(tied) <= k - above.sum()))
+    return keep.astype(jnp.float32).reshape(scores.shape)
+
+
+def rank_mask_bisect(scores, k):
+    """The proposed rank_mask without any sort: the k-th highest value found by a 32-step bisection on the
+    order-preserving integer image of the float32 scores (vectorised counts), then the same tie rule."""
+    import jax
+    import jax.numpy as jnp
+
+    flat = scores.ravel()
+    flat = jnp.where(flat == 0, 0.0, flat)  # -0.0 ties with 0.0, as in the sort
+    bits = jax.lax.bitcast_convert_type(flat, jnp.uint32)
+    u = jnp.where(bits >> 31 == 1, ~bits, bits | jnp.uint32(1 << 31))  # monotone in the float order
+    u = jnp.where(jnp.isnan(flat), jnp.uint32(0), u)  # NaN ranks last, as in argsort(-scores)
+
+    def bit(i, t):
+        cand = t | (jnp.uint32(1) << (31 - i).astype(jnp.uint32))
+        return jnp.where((u >= cand).sum() >= k, cand, t)
+
+    thr = jax.lax.fori_loop(0, 32, bit, jnp.uint32(0))  # the largest t with at least k scores >= t
+    above = u > thr
+    tied = u == thr
+    keep = above | (tied & (jnp.cumsum(tied) <= k - above.sum()))
+    return keep.astype(jnp.float32).reshape(scores.shape)
+
+
+def rank_mask_argsort(scores, k):
+    """rank_mask as the engine had it before ada41f1 (stable argsort of -scores, ranks scattered back)."""
+    import jax.numpy as jnp
+
+    flat = scores.ravel()
+    order = jnp.argsort(-flat, stable=True)
+    rank = jnp.zeros(flat.shape, jnp.int32).at[order].set(jnp.arange(flat.size, dtype=jnp.int32))
+    return (rank < k).astype(jnp.float32).reshape(scores.shape)
+
+
+def topk_experiment(repeats: int) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(0)
+    n_pts, n_layers, w = 125, 9, 64  # one depth-8 group of a 1,000-point grid: 8 hidden layers + readout
+    scores = jnp.asarray(rng.random((n_pts * n_layers, w, w), np.float32))
+    ks = jnp.asarray(rng.integers(1, w * w, n_pts * n_layers), jnp.int32)
+    # Ties: magnitudes of already-pruned weights are exactly 0, and coarse scores tie often.
+    tied = jnp.asarray(np.where(rng.random((64, w, w)) < 0.5, 0.0, np.round(rng.random((64, w, w)), 1)), jnp.float32)
+    kt = jnp.asarray(rng.integers(1, w * w, 64), jnp.int32)
+    signed = rng.standard_normal((64, w, w)).astype(np.float32)  # negative scores, -0.0 and NaN too
+    signed[:, 0, :8] = -0.0
+    signed[:, 1, :8] = 0.0
+    signed[:, 2, :4] = np.nan
+    signed = jnp.asarray(signed)
+    eng = jax.jit(jax.vmap(rank_mask_argsort))
+    out = {"masks": int(scores.shape[0]), "shape": [w, w]}
+    t_eng = bench.best_time(lambda: jax.block_until_ready(eng(scores, ks)), repeats)
+    out["engine_ms"] = 1e3 * t_eng
+    for name, f in (("sorted", rank_mask_sorted), ("bisect", rank_mask_bisect)):
+        new = jax.jit(jax.vmap(f))
+        same = all(bool((eng(a, b) == new(a, b)).all()) for a, b in ((scores, ks), (tied, kt), (signed, kt)))
+        t = bench.best_time(lambda new=new: jax.block_until_ready(new(scores, ks)), repeats)
+        out[name] = {"ms": 1e3 * t, "speedup": t_eng / t, "identical_masks": same}
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ eval
+def eval_experiment(repeats: int, block: int = 512) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    from sweetspot import mlp
+
+    rng = np.random.default_rng(0)
+    g, depth, width, n_in = 125, 8, 64, 16
+    dims = bench.layer_dims(n_in, width, depth)
+    names = mlp.layer_names(depth)
+    params = {k: {"w": jnp.asarray(rng.standard_normal((g, a, b), np.float32) / np.sqrt(a)),
+                  "b": jnp.zeros((g, b), jnp.float32)} for k, (a, b) in zip(names, dims, strict=True)}
+    masks = {k: jnp.asarray((rng.random((g, a, b)) < 0.5).astype(np.float32)) for k, (a, b) in
+             zip(names, dims, strict=True)}
+    depths = jnp.full((g,), depth, jnp.int32)
+    splits = {s: (jnp.asarray(rng.uniform(-1, 1, (n, n_in)).astype(np.float32)), jnp.asarray(rng.random(n, np.float32)))
+              for s, n in (("train", 4096), ("test", 2048), ("heldout", 1024))}
+
+    def mse_full(p, m, d, x, y):
+        return jnp.mean((mlp.apply(p, m, d, x, "relu") - y) ** 2)
+
+    def mse_blocked(p, m, d, x, y):
+        if x.shape[0] <= block or x.shape[0] % block:
+            return mse_full(p, m, d, x, y)
+        xb = x.reshape(-1, block, x.shape[1])
+        yb = y.reshape(-1, block)
+        sse = jax.lax.map(lambda a: jnp.sum((mlp.apply(p, m, d, a[0], "relu") - a[1]) ** 2), (xb, yb))
+        return sse.sum() / x.shape[0]
+
+    out = {}
+    for name, f in (("full", mse_full), ("blocked", mse_blocked)):
+        fn = jax.jit(jax.vmap(lambda p, m, d, f=f: {s: f(p, m, d, *xy) for s, xy in splits.items()}))
+        compiled = fn.lower(params, masks, depths).compile()
+        mem = compiled.memory_analysis()
+        res = fn(params, masks, depths)
+        t = bench.best_time(lambda fn=fn: jax.block_until_ready(fn(params, masks, depths)), repeats, 0.5)
+        out[name] = {"temp_mb": mem.temp_size_in_bytes / 2**20 if mem else None, "ms": 1e3 * t,
+                     "losses": {s: float(v.mean()) for s, v in res.items()}}
+    out["same_losses"] = all(abs(out["full"]["losses"][s] - out["blocked"]["losses"][s]) <= 1e-5 *
+                             abs(out["full"]["losses"][s]) for s in splits)
+    out["points"], out["depth"], out["block"] = g, depth, block
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ metrics
+def ridge_r2_shared(z_tr, z_te, y_tr, y_te, sel, ridge):
+    """metrics.ridge_r2 with the same result, written so that nothing of size (samples x width) depends on the
+    probe node: (z * sel)^T (z * sel) = (z^T z) * outer(sel, sel), (z * sel)^T y = (z^T y) * sel and
+    (z * sel) w = z (sel * w). Under the per-node vmap z^T z is then computed once per layer, and no per-node
+    copy of z is materialised."""
+    import jax.numpy as jnp
+
+    from sweetspot import metrics
+
+    n = z_tr.shape[0]
+    y_mean = y_tr.mean()
+    gram = (z_tr.T @ z_tr / n) * jnp.outer(sel, sel) + ridge * jnp.eye(z_tr.shape[1], dtype=z_tr.dtype)
+    w = metrics.spd_solve(gram, (z_tr.T @ (y_tr - y_mean) / n) * sel)
+    resid = y_te - (y_mean + z_te @ (sel * w))
+    r2 = 1.0 - jnp.sum(resid**2) / jnp.sum((y_te - y_te.mean()) ** 2)
+    return jnp.where(sel.sum() > 0, r2, 0.0), w
+
+
+def ridge_r2_per_node(z_tr, z_te, y_tr, y_te, sel, ridge):
+    """metrics.ridge_r2 as it was before ada41f1: the selection applied to z, so each probe node gets its own
+    (samples x width) copy and its own Gram."""
+    import jax.numpy as jnp
+
+    from sweetspot import metrics
+
+    n = z_tr.shape[0]
+    zs_tr, zs_te = z_tr * sel, z_te * sel
+    y_mean = y_tr.mean()
+    gram = zs_tr.T @ zs_tr / n + ridge * jnp.eye(z_tr.shape[1], dtype=z_tr.dtype)
+    w = metrics.spd_solve(gram, zs_tr.T @ (y_tr - y_mean) / n)
+    resid = y_te - (y_mean + zs_te @ w)
+    r2 = 1.0 - jnp.sum(resid**2) / jnp.sum((y_te - y_te.mean()) ** 2)
+    return jnp.where(sel.sum() > 0, r2, 0.0), w
+
+
+def metrics_worker(spec: dict) -> dict:
+    """metrics.compute over `points` depth-4 networks (vmapped, jitted): compiled temp memory and time with the
+    per-node ridge (the engine before ada41f1) and with ridge_r2_shared patched in; the outputs compared."""
+    import jax
+    import jax.numpy as jnp
+
+    from sweetspot import config, metrics, mlp
+
+    data = bench.load_data(spec["data"], True)
+    probe = jax.tree.map(jnp.asarray, data["probe"])
+    mcfg = config.default_config().metrics
+    g, depth = spec["points"], 4
+    keys = jax.random.split(jax.random.PRNGKey(0), g)
+    params = jax.vmap(lambda k: mlp.init(k, 16, 64, depth))(keys)
+    rng = np.random.default_rng(0)
+    masks = {k: jnp.asarray((rng.random(v["w"].shape) < 0.5).astype(np.float32)) for k, v in params.items()}
+    original = metrics.ridge_r2
+    out = {"points": g, "depth": depth, "probe_nodes": int(probe["probe_nodes"].shape[0])}
+    results = {}
+    for name, fn in (("per-node gram", ridge_r2_per_node), ("shared gram", ridge_r2_shared)):
+        metrics.ridge_r2 = fn
+        try:
+            f = jax.jit(jax.vmap(lambda p, m: metrics.compute(p, m, depth, "relu", probe, 0.99, mcfg)))
+            compiled = f.lower(params, masks).compile()
+            mem = compiled.memory_analysis()
+            results[name] = jax.device_get(compiled(params, masks))
+            t = bench.best_time(lambda c=compiled: jax.block_until_ready(c(params, masks)), 2, 0.5)
+            out[name] = {"temp_mb": mem.temp_size_in_bytes / 2**20 if mem else None, "s": t}
+        finally:
+            metrics.ridge_r2 = original
+    a, b = results["per-node gram"], results["shared gram"]
+    diffs = {k: float(np.nanmax(np.abs(np.asarray(a[k], np.float64) - np.asarray(b[k], np.float64))))
+             for k in a if np.asarray(a[k]).dtype.kind == "f" and np.asarray(a[k]).size}
+    out["max_abs_diff"] = max(diffs.values()) if diffs else None
+    out["worst_key"] = max(diffs, key=diffs.get) if diffs else None
+    out["same_labels"] = all(bool((np.asarray(a[k]) == np.asarray(b[k])).all()) for k in a
+                             if np.asarray(a[k]).dtype.kind == "b")
+    return out
+
+
+# ------------------------------------------------------------------------------------------------ driver
+def run_sub(kind: str, spec: dict, devices: int = 1, extra_env: dict | None = None, timeout: float = 900) -> dict:
+    env = dict(os.environ)
+    env["XLA_FLAGS"] = f"{env.get('XLA_FLAGS', '')} {bench.HOST_FLAG}={devices}".strip()
+    env.update(extra_env or {})
+    cmd = [sys.executable, os.path.abspath(__file__), "--worker", kind, "--spec", json.dumps(spec)]
+    p = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith(TAG)]
+    if p.returncode or not lines:
+        raise RuntimeError(f"{kind} failed (rc={p.returncode}): {(p.stderr or p.stdout)[-2000:]}")
+    return json.loads(lines[-1][len(TAG):])
+
+
+def xla_experiment(work: str, data: str, steps: int) -> dict:
+    """The benchmark's one-depth grid (64 points, 2 devices): compile (AOT) and model-steps/s per option."""
+    job = bench.base_job(steps, repeats=2)
+    cache = os.path.join(work, "jax_cache")
+    options = {
+        "default": {},
+        "xla_backend_optimization_level=1": {"XLA_FLAGS": "--xla_backend_optimization_level=1"},
+        "xla_llvm_disable_expensive_passes": {"XLA_FLAGS": "--xla_llvm_disable_expensive_passes=true"},
+        # No threefry in the lowering at all: an upper bound on what cheaper RNG use can save (changes streams).
+        "JAX_DEFAULT_PRNG_IMPL=unsafe_rbg": {"JAX_DEFAULT_PRNG_IMPL": "unsafe_rbg"},
+        "persistent cache, cold": {"JAX_COMPILATION_CACHE_DIR": cache,
+                                   "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"},
+        "persistent cache, warm (2nd process)": {"JAX_COMPILATION_CACHE_DIR": cache,
+                                                 "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"},
+    }
+    out = {}
+    n_dev = os.cpu_count() or 1
+    for name, env in options.items():
+        flags = env.get("XLA_FLAGS", "")
+        env = dict(env, XLA_FLAGS=f"{flags} {bench.HOST_FLAG}={n_dev}".strip())
+        full = dict(os.environ, **env)
+        cmd = [sys.executable, bench.__file__, "--worker", "engine", "--spec",
+               json.dumps({"data": data, "jobs": [job]})]
+        p = subprocess.run(cmd, env=full, capture_output=True, text=True, timeout=900)
+        lines = [ln for ln in p.stdout.splitlines() if ln.startswith(bench.RESULT_TAG)]
+        if p.returncode or not lines:
+            out[name] = {"error": (p.stderr or p.stdout)[-500:]}
+            continue
+        j = json.loads(lines[-1][len(bench.RESULT_TAG):])["jobs"][0]
+        out[name] = {"compile_s": j["compile_s"], "first_run_s": j["first_run_s"],
+                     "model_steps_per_s": j["model_steps_per_s"], "phases": j["compile_phases"]}
+    return out
+
+
+def worker_main(kind: str, spec: dict) -> dict:
+    if kind == "step":
+        return step_worker(spec)
+    if kind == "compile":
+        return compile_worker(spec)
+    if kind == "metrics":
+        return metrics_worker(spec)
+    if kind == "topk":
+        return topk_experiment(spec["repeats"])
+    if kind == "eval":
+        return eval_experiment(spec["repeats"])
+    raise SystemExit(f"unknown worker {kind}")
+
+
+def report(res: dict) -> str:
+    lines = []
+    if "step" in res:
+        lines.append("training step, 64 models x (16-64-64-64-64-1), minibatch 256, Adam, masks 0.5 (model-steps/s):")
+        for nd, r in res["step"].items():
+            base = r["variants"]["engine"]["model_steps_per_s"]
+            cells = [f"{v} {x['model_steps_per_s']:,.0f} ({x['model_steps_per_s'] / base:.2f}x, final loss "
+                     f"{x['final_loss']:.4f}, pruned stay 0: {x['pruned_weights_zero']})"
+                     for v, x in r["variants"].items()]
+            lines.append(f"  {nd} device(s): " + "; ".join(cells))
+    if "compile" in res:
+        lines.append(f"depths 1-8, {res['compile_steps']} steps, 1 device (AOT compile; run of the whole grid):")
+        for name, r in res["compile"].items():
+            lines.append(f"  {name}: compile {r['compile_s']:.1f} s, run {r['run_s']:.2f} s ({r['points']} points)")
+    if "metrics" in res:
+        m = res["metrics"]
+        lines.append(f"metrics.compute, {m['points']} points at depth {m['depth']}, {m['probe_nodes']} probe nodes: "
+                     f"per-node gram temp {m['per-node gram']['temp_mb']:,.0f} MB, {m['per-node gram']['s']:.2f} s; "
+                     f"shared gram temp "
+                     f"{m['shared gram']['temp_mb']:,.0f} MB, {m['shared gram']['s']:.2f} s; max |diff| "
+                     f"{m['max_abs_diff']:.2e} ({m['worst_key']}), same labels: {m['same_labels']}")
+    if "topk" in res:
+        t = res["topk"]
+        lines.append(f"rank_mask on {t['masks']} layers of {t['shape'][0]}x{t['shape'][1]}: "
+                     f"argsort + scatter (before ada41f1) {t['engine_ms']:.1f} ms; "
+                     + "; ".join(f"{n} {t[n]['ms']:.1f} ms ({t[n]['speedup']:.1f}x, identical masks incl. ties and "
+                                 f"negative scores: {t[n]['identical_masks']})" for n in ("sorted", "bisect")))
+    if "eval" in res:
+        e = res["eval"]
+        lines.append(f"final evaluation, {e['points']} points at depth {e['depth']}, train+test+held-out "
+                     f"(7,168 samples): full batch temp {e['full']['temp_mb']:.0f} MB, {e['full']['ms']:.0f} ms; "
+                     f"blocks of {e['block']}: temp {e['blocked']['temp_mb']:.0f} MB, {e['blocked']['ms']:.0f} ms; "
+                     f"same losses: {e['same_losses']}")
+    if "xla" in res:
+        lines.append("one-depth grid (64 points, all host devices), compile and throughput per option:")
+        for name, r in res["xla"].items():
+            if "error" in r:
+                lines.append(f"  {name}: failed: {r['error'][-200:]}")
+            else:
+                lines.append(f"  {name}: compile {r['compile_s']:.2f} s, {r['model_steps_per_s']:,.0f} model-steps/s")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description="Prototypes behind docs/performance.md's recommendations.")
+    p.add_argument("--only", default="step,compile,metrics,topk,eval,xla")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--save", help="also write the JSON object to this file")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--worker", help=argparse.SUPPRESS)
+    p.add_argument("--spec", help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.worker:
+        print(TAG + json.dumps(worker_main(args.worker, json.loads(args.spec))), flush=True)
+        return
+    only = set(args.only.split(","))
+    res = {"versions": bench.versions(), "machine": bench.machine()}
+    if "step" in only:
+        spec = {"models": 64, "n_in": 16, "width": 64, "depth": 4, "batch": 256, "steps": args.steps,
+                "repeats": args.repeats, "variants": ["engine", "mask_once", "mask_once_wt"]}
+        res["step"] = {nd: run_sub("step", spec, nd) for nd in sorted({1, os.cpu_count() or 1})}
+    if "compile" in only:
+        res["compile_steps"] = args.steps
+        res["compile"] = run_sub("compile", {"per_depth": 8, "n_in": 16, "width": 64, "batch": 256,
+                                             "steps": args.steps})
+    if "metrics" in only:
+        work = tempfile.mkdtemp(prefix="proto_")
+        res["metrics"] = run_sub("metrics", {"data": bench.make_data(work), "points": 64})
+    if "topk" in only:
+        res["topk"] = run_sub("topk", {"repeats": args.repeats})
+    if "eval" in only:
+        res["eval"] = run_sub("eval", {"repeats": args.repeats})
+    if "xla" in only:
+        work = tempfile.mkdtemp(prefix="proto_")
+        res["xla"] = xla_experiment(work, bench.make_data(work), args.steps)
+    if args.save:
+        with open(args.save, "w") as f:
+            json.dump(res, f, indent=1, default=float)
+    print(json.dumps(res, default=float) if args.json else report(res))
+
+
+if __name__ == "__main__":
+    main()
