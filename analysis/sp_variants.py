@@ -21,8 +21,6 @@ if "jax" not in sys.modules:  # shard over the CPU cores, as the CLI does
         os.environ.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={os.cpu_count()}"
     ).strip()
 
-import numpy as np  # noqa: E402
-
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 from sweetspot import config, grid, sweep  # noqa: E402
 
@@ -85,7 +83,7 @@ def main(argv=None):
         table = []
         g, res = run(over, depth, ("magnitude", "imp", "sp"), args.seeds)
         default = next(iter(VARIANTS))
-        table += rows_of(g, res, lambda m: default if m == "sp" else m)
+        table += rows_of(g, res, lambda m, d=default: d if m == "sp" else m)
         for vname, (sim, gamma) in list(VARIANTS.items())[1:]:
             g, res = run(over, depth, ("sp",), args.seeds, sim, gamma)
             table += rows_of(g, res, lambda m, v=vname: v)
