@@ -204,23 +204,9 @@ def matmul_mix(ops: list[tuple[int, int, int, int, str]], repeats: int = 5, min_
 
 
 def _best_time(fn, repeats: int, min_s: float) -> float:
-    fn()
-    n = 1
-    while True:  # calibrate: n calls take at least min_s
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        dt = time.perf_counter() - t0
-        if dt >= min_s or n >= 1 << 14:
-            break
-        n *= 2
-    best = dt / n
-    for _ in range(repeats - 1):
-        t0 = time.perf_counter()
-        for _ in range(n):
-            fn()
-        best = min(best, (time.perf_counter() - t0) / n)
-    return best
+    from bench_grid import best_time  # one timing rule for every benchmark (benchmarks/ is on sys.path)
+
+    return best_time(fn, repeats, min_s)
 
 
 def worker(spec: dict) -> dict:
