@@ -164,18 +164,20 @@ class Engine:
             "weight_decay": co["weight_decay"][indices].astype(np.float32),
         }
 
+    def chunk_points(self, plan: dict) -> dict:
+        """{group: traced point values} for a plan from chunk_indices."""
+        return {name: self.points(idx) for name, (idx, _) in plan.items()}
+
     def run_chunk(self, c: int):
         """Trains chunk c. Returns {group: (indices, valid, results, state)} with host numpy arrays."""
         plan = self.chunk_indices(c)
-        pts = {name: self.points(idx) for name, (idx, _) in plan.items()}
+        pts = self.chunk_points(plan)
         out = self._get(self._run(self._put(pts, self._point_sharding), self.data))
         return {name: (idx, valid, *out[name]) for name, (idx, valid) in plan.items()}
 
     def result_template(self) -> dict:
         """Zero-filled full-grid results (n_points, ...) with the dtypes and shapes `run` produces."""
-        plan = self.chunk_indices(0)
-        pts = {name: self.points(idx) for name, (idx, _) in plan.items()}
-        shapes = self._shapes(pts)
+        shapes = self._shapes(self.chunk_points(self.chunk_indices(0)))
         first = shapes[self.groups[0].name][0]
         return {k: np.zeros((self.grid.n_points, *s.shape[1:]), s.dtype) for k, s in first.items()}
 

@@ -215,9 +215,8 @@ def load_network(run_dir: str, spec: str):
     gi, g = next((j, g) for j, g in enumerate(groups) if i in g.indices)
     pos = int(np.flatnonzero(g.indices == i)[0])
     c, size = pos // meta["chunk_size"], meta["chunk_size"]
-    n = cfg.target.arity**cfg.target.levels if cfg.target.family == "tree" else None
     target = targets.make_target(cfg.target)
-    n = target.structure.n_inputs if n is None else n
+    n = target.structure.n_inputs
     template = {}
     for j, grp in enumerate(groups):
         shapes = jax.eval_shape(lambda k, s=grp.n_slots: mlp.init(k, n, int(cfg.model.width), s), jax.random.PRNGKey(0))
