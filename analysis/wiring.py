@@ -1,0 +1,355 @@
+"""Wiring diagrams of saved networks: every live weight an edge, every hidden unit coloured by its home node.
+
+    python analysis/wiring.py RUN_DIR [--a SPEC --b SPEC] [--out DIR]
+
+Loads two saved grid points of RUN_DIR (engine.save_params runs; `sweep.load_network`, no retraining) and
+draws them side by side, writing wiring_pair.png and wiring_pair.pdf to --out (default RUN_DIR). Without
+--a/--b it picks the most compositional network (highest C among the `compositional` points, else among the
+fit ones) and the most fractured one (the fit point with the lowest C). A SPEC is 'axis=value,...' as for
+`sweetspot diagnose --point` (e.g. method=sp,sparsity=0.8,seed=0) or a bare point index (results.csv `point`).
+
+A unit's home is the definition of docs/method.md, "Metrics" (module purity): the structure node it is local
+to (sum of its normalised signature over the node's support >= metrics.local_tau) with the smallest support,
+ties to the lowest node id; units that are dead or local to no node have none. Hidden units are drawn
+in each layer sorted by where their home sits in the tree (units without a home by their signature's centre
+of mass over the inputs), so a compositional network shows coloured blocks whose edges follow the tree
+(drawn at the left over the inputs); a fractured one shows mixed colours and criss-crossing edges.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.collections import LineCollection  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
+from sweetspot import grid as grid_lib  # noqa: E402
+from sweetspot import metrics, sweep  # noqa: E402
+from sweetspot import results as res_lib  # noqa: E402
+
+AXES = ("method", "depth", "sparsity", "lr", "weight_decay", "seed")
+POS, NEG = np.array([0.80, 0.15, 0.10]), np.array([0.10, 0.30, 0.80])  # edge colours by weight sign
+NO_HOME_FACE = "white"
+OUTPUT_GREYS = [(0.6, 0.6, 0.6), (0.42, 0.42, 0.42), (0.75, 0.75, 0.75), (0.3, 0.3, 0.3)]
+# Constituents get strong colours, leaves (homes of units that read one input) pale ones; never grey.
+STRONG = [c for i, c in enumerate(plt.get_cmap("tab10").colors) if i != 7] + list(plt.get_cmap("Dark2").colors)
+PALE = [c for i, c in enumerate(plt.get_cmap("tab20").colors) if i % 2 and i != 15]  # tab10's light halves
+PALE += list(plt.get_cmap("Pastel2").colors)
+
+
+# ---------------------------------------------------------------------------------------------- homes
+def unit_homes(params, masks, depth, activation, target, mcfg, x) -> np.ndarray:
+    """Int (n_slots, width): each hidden unit's home node id (docs/method.md, "Module purity"), -1 for dead
+    units, units local to no node and padded layers. x are the signature inputs (make_probe's x_sig)."""
+    support = np.asarray(target.structure.support, np.float32)  # (n_nodes, n)
+    n_nodes = support.shape[0]
+    sig = np.asarray(metrics.signatures(params, masks, depth, activation, np.asarray(x, np.float32)))
+    total = sig.sum(-1)
+    live = np.asarray(metrics.live_units(masks, depth, total, mcfg.dead_eps))
+    g = sig / np.maximum(total, 1e-30)[..., None]
+    local = (g @ support.T >= mcfg.local_tau) & live[..., None]  # (L, W, n_nodes)
+    rank = support.sum(1) * n_nodes + np.arange(n_nodes)
+    home = np.argmin(np.where(local, rank, np.inf), axis=-1)
+    return np.where(local.any(-1), home, -1).astype(np.int64)
+
+
+def _signature_centres(params, masks, depth, activation, x) -> np.ndarray:
+    """(n_slots, width): centre of mass over the input indices of each unit's signature (NaN with none)."""
+    sig = np.asarray(metrics.signatures(params, masks, depth, activation, np.asarray(x, np.float32)))
+    total = sig.sum(-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, sig @ np.arange(sig.shape[-1]) / total, np.nan)
+
+
+def output_nodes(structure) -> tuple[int, ...]:
+    """The output node ids: the last n_outputs nodes (the root alone for single-output targets)."""
+    n_out = int(getattr(structure, "n_outputs", 1))
+    return tuple(range(structure.n_nodes - n_out, structure.n_nodes))
+
+
+def node_colours(structure) -> dict[int, tuple]:
+    """Colour of every structure node: constituents strong (tab10, Dark2), leaves pale (tab20), outputs grey."""
+    colours = {v: OUTPUT_GREYS[j % len(OUTPUT_GREYS)] for j, v in enumerate(output_nodes(structure))}
+    for j, v in enumerate(structure.probe_nodes):
+        colours[v] = STRONG[j % len(STRONG)]
+    for i in range(structure.n_inputs):
+        colours[i] = PALE[i % len(PALE)]
+    return colours
+
+
+def node_label(structure, v: int) -> str:
+    """'v9: x0,x1' (the node and its input support); leaves read 'x3 only', outputs are marked."""
+    if v < structure.n_inputs:
+        return f"x{int(np.flatnonzero(structure.support[v])[0])} only"
+    sup = np.flatnonzero(structure.support[v])
+    inputs = "all inputs" if len(sup) == structure.n_inputs else ",".join(f"x{i}" for i in sup)
+    kind = (" (root)" if len(output_nodes(structure)) == 1 else " (output)") if v in output_nodes(structure) else ""
+    return f"v{v}{kind}: {inputs}"
+
+
+# -------------------------------------------------------------------------------------------- drawing
+def _spread(n: int) -> np.ndarray:
+    """n evenly spaced heights in (0, 1), top to bottom."""
+    return 1.0 - (np.arange(n) + 0.5) / max(n, 1)
+
+
+def _edges(ax, w, y_from, y_to, x_from, x_to, zorder):
+    """One weight layer as a LineCollection: alpha and width by |w| / max |w| of the layer, colour by sign."""
+    src, dst = np.nonzero(w)
+    if not len(src):
+        return
+    mag = np.abs(w[src, dst]) / np.abs(w[src, dst]).max()
+    order = np.argsort(mag)  # strong edges on top
+    src, dst, mag = src[order], dst[order], mag[order]
+    colours = np.where((w[src, dst] > 0)[:, None], POS, NEG)
+    rgba = np.concatenate([colours, (0.04 + 0.86 * mag)[:, None]], 1)
+    segs = np.stack(
+        [np.stack([np.full(len(src), x_from), y_from[src]], 1), np.stack([np.full(len(dst), x_to), y_to[dst]], 1)], 1
+    )
+    ax.add_collection(LineCollection(segs, colors=rgba, linewidths=0.2 + 2.0 * mag, zorder=zorder))
+
+
+def _draw_tree(ax, structure, y_inputs, colours, x0=-0.2, step=0.22):
+    """The target's tree at the left of the input column: leaves at the inputs, node v at x0 - step * level."""
+    n = structure.n_inputs
+    pos = {}
+    for v in range(structure.n_nodes):
+        if v < n:
+            i = int(np.flatnonzero(structure.support[v])[0])
+            pos[v] = (x0 + 0.15, y_inputs[i])
+        else:
+            kids = structure.children[v]
+            pos[v] = (x0 - step * structure.level[v], float(np.mean([pos[c][1] for c in kids])))
+            for c in kids:
+                ax.plot([pos[v][0], pos[c][0]], [pos[v][1], pos[c][1]], color="0.55", lw=0.8, zorder=1)
+    for v in range(n, structure.n_nodes):
+        ax.scatter(*pos[v], s=55, color=colours[v], edgecolors="k", linewidths=0.5, zorder=3)
+        ax.annotate(f"v{v}", pos[v], xytext=(0, 5), textcoords="offset points", ha="center", fontsize=6)
+    return min(p[0] for p in pos.values())
+
+
+def draw_wiring(ax, params, masks, depth, target, cfg, title, probe_seed=None):
+    """Draws the depth-`depth` network (params, masks as from sweep.load_network) on `ax`: inputs x0.. at the
+    left (with the target's tree beside them), hidden layers h0..h{depth-1}, the output at the right. Live
+    weights are edges (alpha and width by |w| normalised per layer; red > 0, blue < 0); hidden units are dots
+    coloured by their home node (outputs grey, no home white); units with no live input or output are faint.
+    Returns the homes (n_slots, width) from `unit_homes`."""
+    structure = target.structure
+    activation = cfg.model.activation
+    seed = int(cfg.target.data_seed) if probe_seed is None else probe_seed
+    x_sig = metrics.make_probe(target, cfg.metrics, seed=seed)["x_sig"]
+    depth = int(depth)
+    params = {k: {kk: np.asarray(vv) for kk, vv in p.items()} for k, p in params.items()}
+    masks = {k: np.asarray(m) for k, m in masks.items()}
+    homes = unit_homes(params, masks, depth, activation, target, cfg.metrics, x_sig)
+    centres = _signature_centres(params, masks, depth, activation, x_sig)
+    colours = node_colours(structure)
+    n = structure.n_inputs
+    width = params["h0"]["w"].shape[1]
+    node_centre = structure.support.astype(float) @ np.arange(n) / structure.support.sum(1)
+    weights = [params[f"h{l}"]["w"] * masks[f"h{l}"] for l in range(depth)] + [params["out"]["w"] * masks["out"]]
+
+    y_in = _spread(n)
+    ys, x_of = [y_in], [0.0]
+    for l in range(depth):
+        has_in = (weights[l] != 0).any(0)
+        has_out = (weights[l + 1] != 0).any(1)
+        connected = has_in & has_out
+        h = homes[l]
+        key_y = np.where(h >= 0, node_centre[np.maximum(h, 0)], np.nan_to_num(centres[l], nan=n))
+        key_size = np.where(h >= 0, structure.support.sum(1)[np.maximum(h, 0)], n + 1)
+        order = np.lexsort((np.arange(width), h, key_size, key_y, ~connected))
+        y = np.empty(width)
+        y[order] = _spread(width)
+        ys.append(y)
+        x_of.append(l + 1.0)
+    n_out = weights[-1].shape[1]
+    ys.append(_spread(n_out))
+    x_of.append(depth + 1.0)
+
+    for l, w in enumerate(weights):
+        _edges(ax, w, ys[l], ys[l + 1], x_of[l], x_of[l + 1], zorder=2)
+
+    ax.scatter(np.zeros(n), y_in, s=60, marker="s", color="0.2", zorder=4)
+    for i in range(n):
+        ax.annotate(
+            f"x{i}",
+            (0, y_in[i]),
+            xytext=(5, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=7,
+            zorder=5,
+            bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.7),
+        )
+    used = set()
+    for l in range(depth):
+        has_in = (weights[l] != 0).any(0)
+        has_out = (weights[l + 1] != 0).any(1)
+        for u in range(width):
+            h = homes[l, u]
+            if not (has_in[u] and has_out[u]):
+                ax.scatter(x_of[l + 1], ys[l + 1][u], s=8, color="0.85", zorder=3)
+                continue
+            used.add(int(h))
+            face = NO_HOME_FACE if h < 0 else colours[int(h)]
+            ax.scatter(x_of[l + 1], ys[l + 1][u], s=42, color=face, edgecolors="k", linewidths=0.6, zorder=4)
+    ax.scatter(np.full(n_out, x_of[-1]), ys[-1], s=70, marker="D", color="k", zorder=4)
+    for j in range(n_out):
+        ax.annotate(
+            "y" if n_out == 1 else f"y{j}",
+            (x_of[-1], ys[-1][j]),
+            xytext=(7, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=7,
+        )
+
+    x_left = _draw_tree(ax, structure, y_in, colours)
+    labels = ["inputs"] + [f"h{l}" for l in range(depth)] + ["output"]
+    for x, lab in zip(x_of, labels, strict=True):
+        ax.text(x, -0.035, lab, ha="center", va="top", fontsize=8)
+    ax.text(x_left, -0.035, "target", ha="left", va="top", fontsize=8, color="0.4")
+    ax.set_xlim(x_left - 0.12, x_of[-1] + 0.2)
+    ax.set_ylim(-0.09, 1.03)
+    ax.axis("off")
+    ax.set_title(title, fontsize=9)
+
+    counts = {v: int((homes[:depth] == v).sum()) for v in used}
+    handles = []
+    outs = output_nodes(structure)
+    inner = sorted(u for u in used if u >= structure.n_inputs and u not in outs)
+    leaves = sorted(u for u in used if 0 <= u < structure.n_inputs)
+    for v in inner + [v for v in outs if v in used] + leaves:
+        handles.append(_dot(colours[v], f"{node_label(structure, v)} ({counts[v]})"))
+    if -1 in used:
+        handles.append(_dot(NO_HOME_FACE, f"no home: mixed or dead ({counts[-1]})"))
+    handles += [
+        Line2D([], [], color=POS, lw=1.5, label="w > 0"),
+        Line2D([], [], color=NEG, lw=1.5, label="w < 0"),
+    ]
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.06),
+        ncol=3,
+        fontsize=7,
+        frameon=False,
+        title="home node of the hidden units (number of units)",
+        title_fontsize=7,
+        handletextpad=0.3,
+        columnspacing=1.0,
+    )
+    return homes
+
+
+def _dot(colour, label):
+    return Line2D([], [], marker="o", ls="", markerfacecolor=colour, markeredgecolor="k", markersize=6, label=label)
+
+
+# ---------------------------------------------------------------------------------------------- points
+def point_spec(row: dict) -> str:
+    """'method=...,depth=...,...,seed=...' of a results.csv row, as sweep.find_point accepts."""
+    return ",".join(f"{a}={row[a]}" for a in AXES if a in row)
+
+
+def _resolve(run_dir: str, spec: str) -> tuple[str, dict | None]:
+    """(axis spec, results.csv row) of a spec given as axis=value pairs or as a bare point index."""
+    rows = res_lib.read_csv(os.path.join(run_dir, "results.csv"))
+    if spec.strip().isdigit():
+        i = int(spec)
+        if not 0 <= i < len(rows):
+            raise res_lib.ResultsError(f"point {i}: the run has points 0..{len(rows) - 1}")
+        return point_spec(rows[i]), rows[i]
+    grid = grid_lib.make_grid(sweep.config_from_meta(res_lib.read_meta(run_dir)))
+    i = sweep.find_point(grid, spec)
+    return spec, rows[i]
+
+
+def _num(v) -> float:
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def pick_pair(rows: list[dict]) -> tuple[str, str]:
+    """(compositional spec, fractured spec) from results.csv rows: the highest C among compositional rows
+    (else among fit rows), and the lowest C among fit rows. Rows without a finite C are skipped."""
+    scored = [r for r in rows if np.isfinite(_num(r.get("C"))) and r.get("diverged") != "True"]
+    fit = [r for r in scored if r.get("fit") == "True"]
+    if not fit:
+        raise ValueError("no fit point with a finite C: nothing to compare")
+    comp = [r for r in fit if r.get("compositional") == "True"] or fit
+    best = max(comp, key=lambda r: _num(r["C"]))
+    worst = min((r for r in fit if r is not best), key=lambda r: _num(r["C"]), default=best)
+    return point_spec(best), point_spec(worst)
+
+
+def _title(cfg, row, spec, depth, test_r2) -> str:
+    method = row["method"] if row else spec
+    sparsity = f"sparsity {_num(row['sparsity']):g}" if row else ""
+    if row and np.isfinite(_num(row.get("realised_sparsity"))):
+        sparsity += f" (realised {_num(row['realised_sparsity']):.2f})"
+    seed = f", seed {row['seed']}" if row else ""
+    line1 = f"{method}, depth {depth}, {sparsity}{seed}"
+    line2 = f"test $R^2$ = {test_r2:.3f}"
+    if row and np.isfinite(_num(row.get("C"))):
+        label = (
+            "compositional"
+            if row.get("compositional") == "True"
+            else ("fractured" if row.get("fractured") == "True" else "unfit")
+        )
+        line2 += f", C = {_num(row['C']):.2f} ({label})"
+    return f"{line1}\n{line2}"
+
+
+def draw_pair(run_dir: str, spec_a: str, spec_b: str, out_base: str) -> str:
+    """Draws two saved points of run_dir side by side; writes out_base.png and .pdf; returns the PNG path."""
+    fig, axes = plt.subplots(1, 2, figsize=(15, 8.2))
+    for ax, spec in zip(axes, (spec_a, spec_b), strict=True):
+        spec, row = _resolve(run_dir, spec)
+        cfg, target, params, masks, depth, test_r2 = sweep.load_network(run_dir, spec)
+        draw_wiring(ax, params, masks, depth, target, cfg, _title(cfg, row, spec, depth, test_r2))
+    fig.suptitle(
+        f"{target.name}: live weights (red > 0, blue < 0; opacity and width by |w| per layer); "
+        "units coloured by home node, sorted by position in the tree",
+        fontsize=9,
+    )
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.2, wspace=0.05)
+    for ext in ("png", "pdf"):
+        fig.savefig(f"{out_base}.{ext}", dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    return f"{out_base}.png"
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run_dir")
+    p.add_argument(
+        "--a", default=None, help="left point: axis=value,... or a point index (default: most compositional)"
+    )
+    p.add_argument("--b", default=None, help="right point (default: most fractured fit point)")
+    p.add_argument("--out", default=None, help="figure directory (default: RUN_DIR)")
+    args = p.parse_args(argv)
+    res_lib.read_meta(args.run_dir)  # schema check
+    a, b = args.a, args.b
+    if a is None or b is None:
+        pa, pb = pick_pair(res_lib.read_csv(os.path.join(args.run_dir, "results.csv")))
+        a, b = a or pa, b or pb
+    out = args.out or args.run_dir
+    os.makedirs(out, exist_ok=True)
+    print(f"a: {a}\nb: {b}")
+    print(draw_pair(args.run_dir, a, b, os.path.join(out, "wiring_pair")))
+
+
+if __name__ == "__main__":
+    main()

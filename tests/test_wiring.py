@@ -1,0 +1,83 @@
+"""analysis/wiring.py: unit homes on a hand-built network whose answer is known, and the drawing runs."""
+
+import importlib.util
+import os
+
+import jax
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from sweetspot import config as config_lib  # noqa: E402
+from sweetspot import metrics, mlp, targets  # noqa: E402
+
+_PATH = os.path.join(os.path.dirname(__file__), "..", "analysis", "wiring.py")
+_spec = importlib.util.spec_from_file_location("wiring", _PATH)
+wiring = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(wiring)
+
+
+def _setup():
+    """4-input tree (nodes: x0..x3, v4 = (x0, x1), v5 = (x2, x3), root v6), depth 2 of 3 slots, width 4.
+
+    h0: unit 0 reads x0 + x1 -> v4; unit 1 reads x2 + x3 -> v5; unit 2 reads x0 only -> leaf 0;
+        unit 3 reads all four inputs equally -> root.
+    h1: unit 0 reads h0 units 0 and 1 -> root; unit 1 reads h0 unit 0 only -> v4; unit 2 has no input
+        (dead); unit 3 has no output (dead). Slot h2 is padding: no homes.
+    """
+    cfg = config_lib.default_config()
+    cfg.target.levels = 2
+    cfg.target.n_reference = 1024
+    cfg.model.width = 4
+    cfg.metrics.n_signature = 256
+    target = targets.make_target(cfg.target)
+    params = mlp.init(jax.random.PRNGKey(0), 4, 4, 3)
+    m0 = np.zeros((4, 4), np.float32)
+    m0[[0, 1], 0] = 1
+    m0[[2, 3], 1] = 1
+    m0[0, 2] = 1
+    m0[:, 3] = 1
+    m1 = np.zeros((4, 4), np.float32)
+    m1[[0, 1], 0] = 1
+    m1[0, 1] = 1
+    m1[:, 3] = 1
+    out = np.array([[1], [1], [1], [0]], np.float32)
+    masks = {"h0": m0, "h1": m1, "h2": np.ones((4, 4), np.float32), "out": out}
+    params = {
+        k: {"w": np.ones_like(p["w"]) if k != "out" else np.asarray(p["w"]), "b": np.zeros_like(p["b"])}
+        for k, p in params.items()
+    }
+    return cfg, target, params, masks
+
+
+def test_unit_homes_hand_built():
+    cfg, target, params, masks = _setup()
+    assert target.structure.children[4:] == ((0, 1), (2, 3), (4, 5))
+    x = metrics.make_probe(target, cfg.metrics)["x_sig"]
+    homes = wiring.unit_homes(params, masks, 2, "relu", target, cfg.metrics, x)
+    assert homes.shape == (3, 4)
+    np.testing.assert_array_equal(homes, [[4, 5, 0, 6], [6, 4, -1, -1], [-1, -1, -1, -1]])
+
+
+def test_draw_wiring_runs():
+    cfg, target, params, masks = _setup()
+    fig, ax = plt.subplots()
+    homes = wiring.draw_wiring(ax, params, masks, 2, target, cfg, "hand-built")
+    assert homes[0, 0] == 4
+    fig.canvas.draw()
+    plt.close(fig)
+
+
+def test_pick_pair():
+    base = {"method": "sp", "depth": "3", "sparsity": "0.8", "lr": "0.003", "weight_decay": "0.0", "diverged": "False"}
+    rows = [
+        {**base, "seed": "0", "C": "0.95", "fit": "True", "compositional": "True"},
+        {**base, "seed": "1", "C": "0.99", "fit": "False", "compositional": "False"},
+        {**base, "seed": "2", "C": "0.20", "fit": "True", "compositional": "False"},
+        {**base, "seed": "3", "C": "nan", "fit": "True", "compositional": "False"},
+    ]
+    a, b = wiring.pick_pair(rows)
+    assert a == "method=sp,depth=3,sparsity=0.8,lr=0.003,weight_decay=0.0,seed=0"
+    assert b.endswith("seed=2")
