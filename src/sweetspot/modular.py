@@ -1,0 +1,171 @@
+"""Modular Boolean targets in the Neural Sculpting format. docs/method.md, "Modular targets (Neural Sculpting format)".
+
+Source: Patil, Michael & Dovrolis, "Neural Sculpting: Uncovering hierarchically modular task structure in neural
+networks through pruning and network analysis", NeurIPS 2023 (arXiv 2305.18402); their repository
+github.com/ShreyasMalakarjunPatil/Neural-Sculpting names each task by a vector [inputs, widths of the sub-function
+levels..., outputs] (`--modularity 4 2 4`) and ships the four exemplar tasks of `TASKS` only as pickled truth tables.
+The wiring and gates below are therefore OUR reading of that notation, fixed here exactly:
+
+A spec (n_0, n_1, ..., n_L), L >= 2, has n_0 input bits (level 0), n_l sub-function nodes at level l = 1..L-1 and
+n_L outputs (level L). Every value is +-1 (+1 = true). Between level l-1 (width p) and level l (width c):
+  - c < p (merge, input-separable): p % c == 0; node j reads the contiguous block j of p / c nodes.
+  - c > p (fan-out, reuse): c % p == 0; node j reads the single node j // (c / p), so each node below is reused
+    by c / p nodes. Matches their [4,2,4] analysis notebook, where outputs 1-2 depend on inputs 1-2 only.
+  - c == p: node j reads every node of level l-1 (full reuse; with p == 1, the single node).
+A node's gate depends on its number of children k:
+  - k == 1: identity if the node's index among the nodes reading the same child is even, NOT if odd.
+  - k == 2: XOR (true iff the two children differ: -z0 * z1 on +-1 values).
+  - k >= 3: a balanced truth table (2^(k-1) true rows) that depends on every child, drawn from
+    numpy.random.default_rng(cfg.seed) in node-id order by rejection, distinct (also up to negation) from the
+    tables of earlier nodes with the same children.
+Truth-table row r of k children z_0..z_{k-1} has bit j (z_j = +1) at weight 2^(k-1-j) (`truth_table`).
+
+So the exemplars compute (x1..xn the inputs, y1.. the outputs, ^ = XOR, ~ = NOT):
+  [4,2,4]   input-separable:  f1 = x1^x2, f2 = x3^x4; y1 = f1, y2 = ~f1, y3 = f2, y4 = ~f2 (XOR/XNOR pairs).
+  [4,1,4]   non-modular:      h = T(x1..x4) (drawn 4-input table); y1 = h, y2 = ~h, y3 = h, y4 = ~h.
+  [4,1,2,16] reused:          h = T(x1..x4); g1 = h, g2 = ~h; y_{8a+b} = g_{a+1} (b even) or ~g_{a+1} (b odd).
+  [6,3,3,3] separable+reused: f_i = x_{2i-1}^x_{2i}; g_j = T_j(f1, f2, f3); y_j = U_j(g1, g2, g3) (drawn tables).
+Outputs are not normalised (mean 0, std 1 by construction); inputs are uniform on {-1, +1}^n.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax.numpy as jnp
+import numpy as np
+
+from sweetspot import targets
+
+TASKS = {
+    "[4,2,4]": (4, 2, 4),
+    "[4,1,4]": (4, 1, 4),
+    "[4,1,2,16]": (4, 1, 2, 16),
+    "[6,3,3,3]": (6, 3, 3, 3),
+}
+MAX_FAN_IN = 10  # largest k of a drawn truth table (2^k rows)
+
+
+def truth_table(n: int) -> np.ndarray:
+    """(2^n, n) float32 +-1 rows; row r has column j = +1 iff bit (n-1-j) of r is set (row 0 is all false)."""
+    r = np.arange(2**n)[:, None]
+    bits = (r >> (n - 1 - np.arange(n))[None, :]) & 1
+    return np.where(bits == 1, 1.0, -1.0).astype(np.float32)
+
+
+def _fail(spec, why):
+    raise ValueError(
+        f"target.modular_spec={spec!r}: {why}. Allowed: a tuple (n_0, n_1, ..., n_L) of L+1 >= 3 positive ints "
+        f"(inputs, sub-function widths..., outputs) with n_0 >= 2 where each consecutive pair (p, c) has c dividing p "
+        f"(c < p), p dividing c (c > p) or c == p, and every node at most {MAX_FAN_IN} children; e.g. "
+        f"{', '.join(TASKS)}"
+    )
+
+
+def validate_spec(spec) -> tuple[int, ...]:
+    """The spec as a tuple of ints, or a ValueError naming target.modular_spec and what is allowed."""
+    try:
+        s = tuple(spec)
+    except TypeError:
+        _fail(spec, "not a sequence")
+    if len(s) < 3:
+        _fail(spec, "needs inputs, at least one sub-function level and outputs")
+    if any(isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1 for v in s):
+        _fail(spec, "every entry must be a positive int")
+    s = tuple(int(v) for v in s)
+    if s[0] < 2:
+        _fail(spec, "needs at least 2 inputs")
+    for l in range(1, len(s)):
+        p, c = s[l - 1], s[l]
+        if (c < p and p % c) or (c > p and c % p):
+            _fail(spec, f"levels {l - 1} -> {l} ({p} -> {c}): neither width divides the other")
+        k = p // c if c < p else (1 if c > p else p)
+        if k > MAX_FAN_IN:
+            _fail(spec, f"level {l} nodes would read {k} children")
+    return s
+
+
+def wiring(spec) -> list[list[tuple[int, ...]]]:
+    """children[l-1][j]: indices (within level l-1) read by node j of level l, for l = 1..L (see module doc)."""
+    s = validate_spec(spec)
+    out = []
+    for l in range(1, len(s)):
+        p, c = s[l - 1], s[l]
+        if c < p:
+            b = p // c
+            out.append([tuple(range(j * b, (j + 1) * b)) for j in range(c)])
+        elif c > p:
+            out.append([(j // (c // p),) for j in range(c)])
+        else:
+            out.append([tuple(range(p)) for _ in range(c)])
+    return out
+
+
+def _draw_table(rng, k, avoid):
+    for _ in range(10_000):
+        t = rng.permutation(np.repeat(np.array([1.0, -1.0], np.float32), 2 ** (k - 1)))
+        # depends on child j: flipping bit j changes the value on some row
+        flips = [np.any(t != t[np.arange(2**k) ^ (1 << (k - 1 - j))]) for j in range(k)]
+        if all(flips) and not any(np.array_equal(t, a) or np.array_equal(t, -a) for a in avoid):
+            return t
+    raise ValueError(f"could not draw a balanced {k}-input table depending on every input")  # pragma: no cover
+
+
+def _table_gate(table):
+    k = int(np.log2(len(table)))
+    weights = jnp.asarray(2 ** (k - 1 - np.arange(k)), jnp.int32)
+    tab = jnp.asarray(table, jnp.float32)
+    return lambda z: tab[((z > 0).astype(jnp.int32) * weights).sum(1)]
+
+
+def _identity(z):
+    return jnp.where(z[:, 0] > 0, 1.0, -1.0)
+
+
+def _negation(z):
+    return jnp.where(z[:, 0] > 0, -1.0, 1.0)
+
+
+def _xor(z):
+    return jnp.where((z[:, 0] > 0) != (z[:, 1] > 0), 1.0, -1.0)
+
+
+def build(spec, seed: int = 0):
+    """(structure, constituents, tables): tables[j] is node j's +-1 truth table over its children (id order)."""
+    s = validate_spec(spec)
+    rng = np.random.default_rng(int(seed))
+    starts = np.concatenate([[0], np.cumsum(s)])
+    children, constituents, tables = [], [], []
+    drawn: dict[tuple[int, ...], list[np.ndarray]] = {}
+    for l, level in enumerate(wiring(s), start=1):
+        for j, kids in enumerate(level):
+            ids = tuple(int(starts[l - 1] + i) for i in kids)
+            children.append(ids)
+            if len(ids) == 1:
+                rank = sum(1 for jj in range(j) if level[jj] == kids)  # position among nodes reading this child
+                even = rank % 2 == 0
+                gate, table = (_identity, np.array([-1.0, 1.0])) if even else (_negation, np.array([1.0, -1.0]))
+            elif len(ids) == 2:
+                gate, table = _xor, np.array([-1.0, 1.0, 1.0, -1.0])
+            else:
+                table = _draw_table(rng, len(ids), drawn.setdefault(ids, []))
+                drawn[ids].append(table)
+                gate = _table_gate(table)
+            constituents.append(gate)
+            tables.append(np.asarray(table, np.float32))
+    structure = targets.make_structure(s[0], children, n_outputs=s[-1])
+    return structure, constituents, tables
+
+
+def modular_target(cfg) -> targets.Target:
+    """The Neural Sculpting task named by cfg.modular_spec (gates drawn from cfg.seed); bits domain, +-1 outputs."""
+    s = validate_spec(cfg.modular_spec)
+    structure, constituents, _ = build(s, int(cfg.seed))
+    n_int = len(structure.internal)
+    extra = {}
+    if "input_noise" in {f.name for f in dataclasses.fields(targets.Target)}:
+        extra["input_noise"] = float(getattr(cfg, "input_noise", 0.0))
+    name = "modular[" + ",".join(map(str, s)) + "]"
+    return targets.Target(
+        name, structure, tuple(constituents), np.zeros(n_int), np.ones(n_int), domain="bits", binary=True, **extra
+    )

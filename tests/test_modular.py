@@ -1,0 +1,111 @@
+"""Modular Boolean targets in the Neural Sculpting format (src/sweetspot/modular.py)."""
+
+import numpy as np
+import pytest
+
+from sweetspot import config as config_lib
+from sweetspot import modular, sculpting, targets
+
+
+def _cfg(spec, seed=0):
+    c = config_lib.default_config().target
+    c.family, c.modular_spec, c.seed = "modular", tuple(spec), seed
+    return c
+
+
+def _depends_on_all(table):
+    k = int(np.log2(len(table)))
+    rows = np.arange(2**k)
+    return all(np.any(table != table[rows ^ (1 << (k - 1 - j))]) for j in range(k))
+
+
+def test_truth_table_rows():
+    t = modular.truth_table(2)
+    assert t.dtype == np.float32 and t.tolist() == [[-1, -1], [-1, 1], [1, -1], [1, 1]]
+    assert modular.truth_table(4).shape == (16, 4)
+
+
+def test_424_is_xor_xnor_pairs_by_hand():
+    t = targets.make_target(_cfg((4, 2, 4)))
+    assert t.domain == "bits" and t.binary and t.structure.n_outputs == 4
+    y = np.asarray(t(modular.truth_table(4)))
+    assert y.shape == (16, 4)
+    xor01 = [-1] * 4 + [1] * 4 + [1] * 4 + [-1] * 4  # x0 x1 = bits 3, 2 of the row index
+    xor23 = [-1, 1, 1, -1] * 4  # x2 x3 = bits 1, 0
+    assert y[:, 0].tolist() == xor01 and y[:, 1].tolist() == [-v for v in xor01]
+    assert y[:, 2].tolist() == xor23 and y[:, 3].tolist() == [-v for v in xor23]
+    s = t.structure
+    assert s.children[4:] == ((0, 1), (2, 3), (4,), (4,), (5,), (5,))
+    assert s.probe_nodes == (4, 5) and s.outputs == (6, 7, 8, 9)
+    assert s.support[6].tolist() == [True, True, False, False] and s.support[9].tolist() == [False, False, True, True]
+
+
+def test_6333_by_hand():
+    x = modular.truth_table(6)
+    t = targets.make_target(_cfg((6, 3, 3, 3), seed=3))
+    h = np.asarray(t.node_values(x))
+    for i in range(3):  # f_i = x_{2i} XOR x_{2i+1}
+        np.testing.assert_array_equal(h[:, 6 + i], np.where(x[:, 2 * i] != x[:, 2 * i + 1], 1.0, -1.0))
+    s, _, tables = modular.build((6, 3, 3, 3), seed=3)
+    assert s.children[9:] == ((6, 7, 8),) * 3 + ((9, 10, 11),) * 3
+    for level in (tables[3:6], tables[6:9]):
+        for tab in level:
+            assert tab.sum() == 0 and _depends_on_all(tab)
+        for a in range(3):
+            for b in range(a):
+                assert not np.array_equal(level[a], level[b]) and not np.array_equal(level[a], -level[b])
+    # every drawn node is its table looked up at its children's values (row weights 4, 2, 1)
+    for v in range(9, 15):
+        kids = h[:, list(s.children[v])] > 0
+        np.testing.assert_array_equal(h[:, v], tables[v - 6][kids @ np.array([4, 2, 1])])
+    np.testing.assert_array_equal(np.asarray(t(x)), h[:, 12:])
+
+
+def test_414_and_41216_reuse_one_subfunction():
+    x = modular.truth_table(4)
+    h4 = np.asarray(targets.make_target(_cfg((4, 1, 4))).node_values(x))
+    sub = h4[:, 4]
+    assert sub.sum() == 0 and _depends_on_all(sub)
+    np.testing.assert_array_equal(h4[:, 5:], np.stack([sub, -sub, sub, -sub], 1))
+    y = np.asarray(targets.make_target(_cfg((4, 1, 2, 16)))(x))
+    signs = np.array([1, -1] * 4 + [-1, 1] * 4)  # g1 = h, g2 = NOT h; odd-ranked readers negate
+    np.testing.assert_array_equal(y, sub[:, None] * signs[None, :])
+
+
+def test_seed_draws_tables_reproducibly():
+    x = modular.truth_table(4)
+    a = np.asarray(targets.make_target(_cfg((4, 1, 4), seed=0))(x))
+    b = np.asarray(targets.make_target(_cfg((4, 1, 4), seed=0))(x))
+    others = [np.asarray(targets.make_target(_cfg((4, 1, 4), seed=s))(x)) for s in (1, 2, 3)]
+    np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, o) for o in others)
+
+
+def test_tasks_validate():
+    assert set(modular.TASKS) == {"[4,2,4]", "[4,1,4]", "[4,1,2,16]", "[6,3,3,3]"}
+    for spec in modular.TASKS.values():
+        assert modular.validate_spec(list(spec)) == spec
+
+
+@pytest.mark.parametrize("spec", [(4, 3, 4), (4,), (4, 4), (4, 0, 2), "abc", 7, (1, 1, 1), (4, 2.5, 4),
+                                  (True, 1, 1), (12, 1, 1)])
+def test_bad_spec_raises(spec):
+    with pytest.raises(ValueError, match="target.modular_spec"):
+        modular.validate_spec(spec)
+
+
+def test_ideal_wiring_of_each_task_is_detected():
+    """A network wired exactly like the task graph (one hidden layer per sub-function level) succeeds."""
+    for spec in modular.TASKS.values():
+        s, _, _ = modular.build(spec)
+        starts = np.concatenate([[0], np.cumsum(spec)])
+        masks = {}
+        for l, level in enumerate(modular.wiring(spec)):
+            m = np.zeros((spec[l], spec[l + 1]))
+            for j, kids in enumerate(level):
+                m[list(kids), j] = 1
+            masks["out" if l == len(spec) - 2 else f"h{l}"] = m
+        d = sculpting.detect_modules(masks, len(spec) - 2, spec[0], spec[-1])
+        res = sculpting.success(d, s)
+        assert res["success"], (spec, res)
+        assert starts[-1] == s.n_nodes

@@ -1,0 +1,112 @@
+"""Neural Sculpting module detection (src/sweetspot/sculpting.py) on hand-built masks."""
+
+import types
+
+import numpy as np
+import pytest
+
+from sweetspot import sculpting
+
+W = 8
+
+
+def _two_blocks(pad_slot=None):
+    """Depth-2 network: x0,x1 -> units 0-3 -> units 0-3 -> y0,y1; x2,x3 -> units 4-7 -> units 4-7 -> y2,y3."""
+    h0 = np.zeros((4, W))
+    h0[:2, :4] = h0[2:, 4:] = 1
+    h1 = np.zeros((W, W))
+    h1[:4, :4] = h1[4:, 4:] = 1
+    out = np.zeros((W, 4))
+    out[:4, :2] = out[4:, 2:] = 1
+    masks = {"h0": h0, "h1": h1, "out": out}
+    if pad_slot is not None:
+        masks = {"h0": h0, "h1": h1, "h2": pad_slot, "out": out}
+    return masks
+
+
+def _structure_424():
+    """Stub of targets.Structure for [4,2,4]: f1(x0,x1), f2(x2,x3); y0,y1 read f1; y2,y3 read f2."""
+    children = [(), (), (), (), (0, 1), (2, 3), (4,), (4,), (5,), (5,)]
+    return types.SimpleNamespace(
+        n_inputs=4, n_outputs=4, outputs=(6, 7, 8, 9), children=children,
+        parents=lambda v: tuple(p for p in range(10) if v in children[p]),
+    )
+
+
+def test_two_disjoint_blocks_are_two_modules_and_succeed():
+    d = sculpting.detect_modules(_two_blocks(), depth=2, n_inputs=4, n_outputs=4)
+    assert len(d["modules"]) == 2
+    assert sorted((m["inputs"], m["outputs"]) for m in d["modules"]) == [((0, 1), (0, 1)), ((2, 3), (2, 3))]
+    assert all(len(m["units"]) == 2 + 4 + 4 + 2 for m in d["modules"])
+    assert d["labels"][1].tolist() == [d["labels"][0][0]] * 4 + [d["labels"][0][2]] * 4
+    s = sculpting.success(d, _structure_424())
+    assert s["success"] and s["inputs_match"] and s["outputs_match"] and s["score"] == 1.0
+
+
+def test_dense_network_is_one_module_and_fails():
+    dense = {"h0": np.ones((4, W)), "h1": np.ones((W, W)), "out": np.ones((W, 4))}
+    d = sculpting.detect_modules(dense, depth=2, n_inputs=4, n_outputs=4)
+    assert len(d["modules"]) == 1 and d["n_clusters"] == [1, 1, 1, 4]
+    s = sculpting.success(d, _structure_424())
+    assert not s["success"] and not s["inputs_match"] and not s["outputs_match"]
+    # 6 input pairs + 6 output pairs; only (0,1) and (2,3) on each side agree (same module in both)
+    assert s["score"] == pytest.approx(4 / 12)
+
+
+@pytest.mark.parametrize("pad", [np.zeros((W, W)), np.eye(W)[::-1], np.ones((W, W))])
+def test_padded_layers_are_ignored(pad):
+    ref = sculpting.detect_modules(_two_blocks(), 2, 4, 4)
+    got = sculpting.detect_modules(_two_blocks(pad_slot=pad), 2, 4, 4)
+    assert [a.tolist() for a in got["labels"]] == [a.tolist() for a in ref["labels"]]
+    r = sculpting.reachability(_two_blocks(pad_slot=pad), 2, 4)
+    assert len(r["from_inputs"]) == len(r["to_outputs"]) == 2
+
+
+def test_reachability_by_hand():
+    masks = _two_blocks()
+    masks["h1"][0, 5] = 1  # one cross edge: unit 0 of h0 -> unit 5 of h1
+    r = sculpting.reachability(masks, 2, 4)
+    assert r["from_inputs"][0][:, 0].tolist() == [True] * 4 + [False] * 4
+    assert r["from_inputs"][1][5].tolist() == [True, True, True, True]
+    assert r["from_inputs"][1][4].tolist() == [False, False, True, True]
+    assert r["to_outputs"][0][0].tolist() == [True, True, True, True]
+    assert r["to_outputs"][0][1].tolist() == [True, True, False, False]
+    assert r["to_outputs"][1][7].tolist() == [False, False, True, True]
+
+
+def test_dead_units_and_disconnected_inputs_are_condensed_away():
+    masks = _two_blocks()
+    masks["out"][7] = 0  # unit 7 of h1 has no outgoing edge
+    masks["h0"][3] = 0  # input 3 reaches nothing
+    d = sculpting.detect_modules(masks, 2, 4, 4)
+    assert d["labels"][2][7] == -1 and d["labels"][0][3] == -1
+    assert not d["alive"][0][3] and d["alive"][0][:3].all()
+    s = sculpting.success(d, _structure_424())
+    assert not s["success"] and s["outputs_match"] and not s["inputs_match"]
+
+
+def test_distance_modularity_and_layer_clustering():
+    d = np.array([[0, 0, 1, 1], [0, 0, 1, 1], [1, 1, 0, 0], [1, 1, 0, 0]], float)
+    assert sculpting.distance_modularity(d, np.array([0, 0, 1, 1])) == pytest.approx(-0.5)
+    assert sculpting.distance_modularity(d, np.array([0, 1, 0, 1])) == pytest.approx(0.0)  # no better than chance
+    assert sculpting.cluster_layer(np.ones((5, 3), bool)).tolist() == [0] * 5
+    assert len(set(sculpting.cluster_layer(np.eye(4, dtype=bool)).tolist())) == 4
+    labels = sculpting.cluster_layer(np.array([[1, 1, 0, 0]] * 3 + [[0, 0, 1, 1]] * 3, bool))
+    assert len(set(labels[:3])) == len(set(labels[3:])) == 1 and labels[0] != labels[3]
+
+
+def test_partial_overlap_does_not_merge_across_layers():
+    """h1 unit block reading 50/50 from two input modules starts a module of its own (merge threshold 0.9)."""
+    h0 = np.zeros((4, W))
+    h0[:2, :4] = h0[2:, 4:] = 1
+    out = np.ones((W, 1))
+    d = sculpting.detect_modules({"h0": h0, "out": out}, 1, 4, 1)
+    assert d["labels"][0].tolist() == [0, 0, 1, 1]
+    assert d["labels"][1][0] not in (0, 1) and d["labels"][2][0] == d["labels"][1][0]
+
+
+def test_bad_shapes_raise():
+    with pytest.raises(ValueError, match="n_inputs"):
+        sculpting.detect_modules(_two_blocks(), 2, 5, 4)
+    with pytest.raises(ValueError, match="n_outputs"):
+        sculpting.detect_modules(_two_blocks(), 2, 4, 3)
