@@ -16,7 +16,8 @@ METHODS = ("dense", "random", "snip", "synflow", "oracle", "magnitude", "imp", "
 SCOPES = ("layer", "global")
 SP_SIMILARITIES = ("overlap", "cosine", "correlation")
 DEPTH_MODES = ("group", "pad")
-TARGET_FAMILIES = ("tree", "expr")
+TARGET_FAMILIES = ("tree", "expr", "additive", "dense_teacher", "boolean", "parity", "modular")
+BINARY_FAMILIES = ("boolean", "parity", "modular")  # +-1 outputs: BCE on logits, fit = accuracy
 
 # Grid axes in the order points are enumerated (the last axis varies fastest).
 AXES = ("method", "depth", "sparsity", "lr", "weight_decay", "seed")
@@ -41,6 +42,11 @@ def default_config() -> ml_collections.ConfigDict:
     c.target.product_low = 0.5
     c.target.product_high = 1.0
     c.target.permute_leaves = False
+    c.target.reuse = False  # tree only: a DAG in which some nodes feed two parents (targets.tree_target)
+    c.target.gates = ("xor", "and")  # boolean only: gate of each level, cycled (boolean.GATES)
+    c.target.n_distractors = 0  # boolean and parity: extra input bits that no node reads
+    c.target.modular_spec = (4, 2, 4)  # modular only: [inputs, sub-function widths..., outputs] (modular.py)
+    c.target.input_noise = 0.0  # std of Gaussian noise added to training inputs (Neural Sculpting: 0.1)
     c.target.n_reference = 16384  # reference sample for normalisation
     c.target.data_seed = 0
     c.target.n_train = 4096
@@ -79,6 +85,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.metrics = ml_collections.ConfigDict()
     c.metrics.enabled = True  # compute the compositionality metrics for every point inside the run
     c.metrics.fit_r2 = 0.95  # fit = test R^2 >= fit_r2
+    c.metrics.fit_accuracy = 0.99  # Boolean families: fit = test accuracy >= fit_accuracy
     c.metrics.local_tau = 0.9  # a unit is local to node v when >= tau of its signature lies in S_v
     c.metrics.compositional_r2 = 0.9  # compositional = fit and min_v r2_restricted[v] >= this
     c.metrics.ridge = 1e-3  # ridge penalty of the probes (on standardised units)
@@ -129,6 +136,18 @@ def validate(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
             raise ConfigError(f"config.target.expr={t.expr!r} is invalid: {err}") from None
     _int("target.arity", t.arity, 2)
     _int("target.levels", t.levels, 1)
+    _int("target.n_distractors", t.n_distractors, 0)
+    if isinstance(t.input_noise, bool) or not isinstance(t.input_noise, numbers.Real) or not t.input_noise >= 0:
+        _fail("target.input_noise", t.input_noise, "a number >= 0")
+    if t.family in ("boolean", "parity", "modular"):
+        from sweetspot import boolean, targets
+
+        if t.family == "boolean" and (isinstance(t.gates, str) or not t.gates or set(t.gates) - set(boolean.GATES)):
+            _fail("target.gates", t.gates, f"a non-empty tuple of gates from {sorted(boolean.GATES)}")
+        try:
+            targets.make_target(t)
+        except ValueError as err:
+            raise ConfigError(f"config.target is invalid for family {t.family!r}: {err}") from None
     for f in ("n_reference", "n_train", "n_test", "n_heldout"):
         _int(f"target.{f}", t[f], 16)
     if m.activation not in ACTIVATIONS:

@@ -20,11 +20,11 @@ STD_EPS = 1e-6  # a unit whose probe-train std is <= this is a constant: its sta
 
 
 def make_probe(target, mcfg, seed: int = 0) -> dict[str, np.ndarray]:
-    """Probe data for `compute`: x ~ U[-1, 1]^n for signatures, probe-train and probe-test (drawn from seed),
+    """Probe data for `compute`: x from the target's domain for signatures, probe-train and probe-test (seed),
     their node values, and the target structure as arrays."""
     s = target.structure
     rng = np.random.default_rng([int(seed), 7])
-    draw = lambda m: rng.uniform(-1, 1, size=(int(m), s.n_inputs)).astype(np.float32)
+    draw = lambda m: target.sample(rng, int(m))
     x_sig, x_train, x_test = draw(mcfg.n_signature), draw(mcfg.n_probe_train), draw(mcfg.n_probe_test)
     return {
         "x_sig": x_sig,
@@ -35,6 +35,7 @@ def make_probe(target, mcfg, seed: int = 0) -> dict[str, np.ndarray]:
         "support": s.support.astype(np.float32),
         "probe_nodes": np.asarray(s.probe_nodes, np.int32),
         "node_level": np.asarray(s.level, np.int32),
+        "first_output": np.asarray(s.n_nodes - s.n_outputs, np.int32),
     }
 
 
@@ -123,9 +124,10 @@ def _masked_max(x, valid, axis):
     return jnp.where(valid.any(axis), jnp.max(jnp.where(valid, x, -jnp.inf), axis=axis), jnp.nan)
 
 
-def compute(params, masks, depth, activation, probe, fit_r2, mcfg) -> dict[str, jax.Array]:
+def compute(params, masks, depth, activation, probe, fit_r2, mcfg, fit=None) -> dict[str, jax.Array]:
     """Every metric of one network (definitions in docs/method.md, "Metrics"). Shapes depend only on
-    (n_slots, P): scalars, (P,), (n_slots,) and (P, n_slots); padded layers read NaN."""
+    (n_slots, P): scalars, (P,), (n_slots,) and (P, n_slots); padded layers read NaN. `fit` (bool), when given,
+    replaces `fit_r2 >= mcfg.fit_r2` (Boolean targets: accuracy >= mcfg.fit_accuracy)."""
     n_slots = len(params) - 1
     active = jnp.arange(n_slots) < depth
     support = probe["support"]  # (n_nodes, n)
@@ -154,12 +156,12 @@ def compute(params, masks, depth, activation, probe, fit_r2, mcfg) -> dict[str, 
     r2_any = _masked_max(r2_any_l, active[:, None], 0)
 
     # Labels.
-    fit = fit_r2 >= mcfg.fit_r2
+    fit = fit_r2 >= mcfg.fit_r2 if fit is None else jnp.asarray(fit, bool)
     if n_probe:
         c_score = jnp.clip(r2_restricted, 0.0, 1.0).mean()
         compositional = fit & (r2_restricted.min() >= mcfg.compositional_r2)
-    else:  # a one-node target has no constituents to look for
-        c_score, compositional = jnp.array(jnp.nan, jnp.float32), fit
+    else:  # a target without constituents (one node reads every input) has nothing to be compositional about
+        c_score, compositional = jnp.array(jnp.nan, jnp.float32), jnp.zeros((), bool)
 
     # Feature interference: mean squared cosine between unrestricted probe directions of same-level nodes.
     level = probe["node_level"][nodes]
@@ -170,11 +172,11 @@ def compute(params, masks, depth, activation, probe, fit_r2, mcfg) -> dict[str, 
     mean_cos2 = (cos2 * pairs).sum((1, 2)) / jnp.maximum(n_pairs, 1)
     interference_layers = jnp.where(active & (n_pairs > 0), mean_cos2, jnp.nan)
 
-    # Module purity: fraction of live units whose home (smallest local node; ties: lowest id) is not the root.
+    # Module purity: fraction of live units whose home (smallest local node; ties: lowest id) is not an output.
     size = support.sum(1)
     rank = size * n_nodes + jnp.arange(n_nodes)
     home = jnp.argmin(jnp.where(local, rank, jnp.inf), axis=-1)  # (L, W)
-    non_root = local.any(-1) & (home != n_nodes - 1) & live
+    non_root = local.any(-1) & (home < probe["first_output"]) & live
     n_live = live.sum(1)
     purity_layers = jnp.where(active & (n_live > 0), non_root.sum(1) / jnp.maximum(n_live, 1), jnp.nan)
 
@@ -292,7 +294,7 @@ def reference_compute(params, masks, depth, activation, probe, fit_r2, mcfg) -> 
 
     fit = bool(fit_r2 >= mcfg.fit_r2)
     c_score = float(np.mean(np.clip(r2_restricted, 0, 1))) if n_probe else nan
-    compositional = fit and (not n_probe or r2_restricted.min() >= mcfg.compositional_r2)
+    compositional = fit and bool(n_probe) and bool(r2_restricted.min() >= mcfg.compositional_r2)
 
     level = probe["node_level"]
     interference_layers = np.full(n_slots, nan)
@@ -314,7 +316,7 @@ def reference_compute(params, masks, depth, activation, probe, fit_r2, mcfg) -> 
             if live[l, u]
         ]
         if homes:
-            purity_layers[l] = np.mean([h != n_nodes - 1 for h in homes])
+            purity_layers[l] = np.mean([h < int(probe["first_output"]) for h in homes])
     with np.errstate(all="ignore"):
         interference = np.nanmax(interference_layers) if np.isfinite(interference_layers).any() else nan
     return {

@@ -28,17 +28,22 @@ def layer_key(key: jax.Array, name: str) -> jax.Array:
     return jax.random.fold_in(key, OUT_KEY if name == "out" else int(name[1:]))
 
 
-def init(key: jax.Array, n_inputs: int, width: int, n_slots: int, activation: str = "relu") -> dict:
+def init(key: jax.Array, n_inputs: int, width: int, n_slots: int, activation: str = "relu", n_outputs: int = 1) -> dict:
     """He-normal (relu/gelu) or LeCun-normal (tanh) weights, zero biases. Each layer draws from layer_key, so
-    networks of different depths built from one key share their layers."""
+    networks of different depths built from one key share their layers. The readout has n_outputs units."""
     gain = 1.0 if activation == "tanh" else 2.0
     params = {}
     for l, name in enumerate(layer_names(n_slots)):
         fan_in = n_inputs if l == 0 else width
-        fan_out = 1 if name == "out" else width
+        fan_out = n_outputs if name == "out" else width
         w = jax.random.normal(layer_key(key, name), (fan_in, fan_out)) * jnp.sqrt(gain / fan_in)
         params[name] = {"w": w, "b": jnp.zeros((fan_out,))}
     return params
+
+
+def outputs_of(y) -> int:
+    """Number of outputs of a target array: y (batch,) has one, y (batch, m) has m."""
+    return 1 if y.ndim == 1 else int(y.shape[1])
 
 
 def n_slots_of(params: dict) -> int:
@@ -62,8 +67,9 @@ def ones_masks(params: dict) -> dict:
 def apply(
     params: dict, masks: dict, depth: jax.Array, x: jax.Array, activation: str = "relu", return_hidden: bool = False
 ):
-    """Output (batch,) of the depth-`depth` network on x (batch, n); with return_hidden also the hidden
-    activations (n_slots, batch, width), where a padded layer repeats the last active one."""
+    """Output (batch,) of the depth-`depth` network on x (batch, n), or (batch, m) with m > 1 outputs; with
+    return_hidden also the hidden activations (n_slots, batch, width), where a padded layer repeats the last
+    active one."""
     act = ACTIVATIONS[activation]
     n_slots = n_slots_of(params)
     h, hidden = x, []
@@ -73,7 +79,8 @@ def apply(
         h = new if l == 0 else jnp.where(l < depth, new, h)
         hidden.append(h)
     p = params["out"]
-    y = (h @ (p["w"] * masks["out"]) + p["b"])[..., 0]
+    y = h @ (p["w"] * masks["out"]) + p["b"]
+    y = y[..., 0] if y.shape[-1] == 1 else y
     return (y, jnp.stack(hidden)) if return_hidden else y
 
 

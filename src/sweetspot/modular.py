@@ -30,8 +30,6 @@ Outputs are not normalised (mean 0, std 1 by construction); inputs are uniform o
 
 from __future__ import annotations
 
-import dataclasses
-
 import jax.numpy as jnp
 import numpy as np
 
@@ -46,11 +44,7 @@ TASKS = {
 MAX_FAN_IN = 10  # largest k of a drawn truth table (2^k rows)
 
 
-def truth_table(n: int) -> np.ndarray:
-    """(2^n, n) float32 +-1 rows; row r has column j = +1 iff bit (n-1-j) of r is set (row 0 is all false)."""
-    r = np.arange(2**n)[:, None]
-    bits = (r >> (n - 1 - np.arange(n))[None, :]) & 1
-    return np.where(bits == 1, 1.0, -1.0).astype(np.float32)
+truth_table = targets.truth_table  # (2^n, n) +-1 rows; column j = +1 iff bit (n-1-j) of the row index is set
 
 
 def _fail(spec, why):
@@ -162,10 +156,7 @@ def modular_target(cfg) -> targets.Target:
     s = validate_spec(cfg.modular_spec)
     structure, constituents, _ = build(s, int(cfg.seed))
     n_int = len(structure.internal)
-    extra = {}
-    if "input_noise" in {f.name for f in dataclasses.fields(targets.Target)}:
-        extra["input_noise"] = float(getattr(cfg, "input_noise", 0.0))
     name = "modular[" + ",".join(map(str, s)) + "]"
     return targets.Target(
-        name, structure, tuple(constituents), np.zeros(n_int), np.ones(n_int), domain="bits", binary=True, **extra
+        name, structure, tuple(constituents), np.zeros(n_int), np.ones(n_int), domain="bits", binary=True
     )

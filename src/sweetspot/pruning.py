@@ -115,9 +115,13 @@ def magnitude_scores(params: dict) -> dict:
     return {k: jnp.abs(p["w"]) for k, p in params.items()}
 
 
-def snip_scores(params: dict, masks: dict, depth, x, y, activation) -> dict:
-    """SNIP: |dL/dw * w| at initialisation on one batch (x, y), L the mean squared error."""
-    loss = lambda p: jnp.mean((mlp.apply(p, masks, depth, x, activation) - y) ** 2)
+def snip_scores(params: dict, masks: dict, depth, x, y, activation, loss_fn=None) -> dict:
+    """SNIP: |dL/dw * w| at initialisation on one batch (x, y); L = loss_fn(params, masks, depth, x, y,
+    activation), the training loss (mean squared error when None)."""
+    if loss_fn is None:
+        loss = lambda p: jnp.mean((mlp.apply(p, masks, depth, x, activation) - y) ** 2)
+    else:
+        loss = lambda p: loss_fn(p, masks, depth, x, y, activation)
     g = jax.grad(loss)(params)
     return {k: jnp.abs(g[k]["w"] * params[k]["w"]) for k in params}
 
@@ -182,13 +186,14 @@ def oracle_levels(target_depth: int, depth: int) -> list[int]:
 
 
 def alive_nodes(structure, level: int) -> list[int]:
-    """Nodes alive at `level`: the root at its own level, else nodes with level <= `level` < a parent's level."""
-    if level >= structure.depth:
-        return [structure.root]
+    """Nodes alive at `level`: nodes with level <= `level` < a parent's level; outputs stay alive from their own
+    level on (the root alone at the top for single-output targets)."""
+    outputs = set(structure.outputs)
     return [
         v
         for v in range(structure.n_nodes)
-        if structure.level[v] <= level < max((structure.level[p] for p in structure.parents(v)), default=-1)
+        if structure.level[v] <= level
+        and (v in outputs or level < max((structure.level[p] for p in structure.parents(v)), default=-1))
     ]
 
 
@@ -213,7 +218,11 @@ def oracle_allowed(structure, width: int, depth: int) -> dict[str, np.ndarray]:
                     allowed[np.ix_(ub, vb)] = 1.0
         out[f"h{l}"] = allowed
         prev_nodes, prev_blocks = nodes, blocks
-    out["out"] = np.ones((width, 1), np.float32)
+    readout = np.zeros((width, structure.n_outputs), np.float32)
+    for j, o in enumerate(structure.outputs):
+        for u, ub in zip(prev_nodes, prev_blocks, strict=True):
+            readout[ub, j] = float(u in desc[o])
+    out["out"] = readout
     return out
 
 
@@ -221,7 +230,9 @@ def oracle_table(structure, width: int, max_depth: int) -> dict[str, np.ndarray]
     """oracle_allowed for every depth 1..max_depth, stacked: {layer: (max_depth, fan_in, fan_out)}; layers a depth
     does not use are all ones (they are padding)."""
     n = structure.n_inputs
-    shapes = {f"h{l}": (n if l == 0 else width, width) for l in range(max_depth)} | {"out": (width, 1)}
+    shapes = {f"h{l}": (n if l == 0 else width, width) for l in range(max_depth)} | {
+        "out": (width, structure.n_outputs)
+    }
     table = {k: np.ones((max_depth, *s), np.float32) for k, s in shapes.items()}
     for d in range(1, max_depth + 1):
         for k, a in oracle_allowed(structure, width, d).items():

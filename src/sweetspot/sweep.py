@@ -160,15 +160,27 @@ def summary_table(engine: grid_lib.Engine, results: dict) -> str:
 
 # ------------------------------------------------------------------------------------------- saved networks
 def config_from_meta(meta: dict):
-    """The run's ConfigDict, rebuilt from meta.json (lists become tuples, as the configs write them)."""
-    import ml_collections
+    """The run's ConfigDict, rebuilt from meta.json (lists become tuples, as the configs write them); keys
+    added to the schema after the run was made take their defaults, which reproduce the old behaviour."""
 
     def tuples(x):
         if isinstance(x, dict):
             return {k: tuples(v) for k, v in x.items()}
         return tuple(x) if isinstance(x, list) else x
 
-    return ml_collections.ConfigDict(tuples(meta["config"]))
+    cfg = config_lib.default_config()
+    cfg.update_from_flattened_dict(_flatten(tuples(meta["config"])))
+    return cfg
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def find_point(grid: grid_lib.Grid, spec: str) -> int:
@@ -216,10 +228,12 @@ def load_network(run_dir: str, spec: str):
     pos = int(np.flatnonzero(g.indices == i)[0])
     c, size = pos // meta["chunk_size"], meta["chunk_size"]
     target = targets.make_target(cfg.target)
-    n = target.structure.n_inputs
+    n, n_out = target.structure.n_inputs, target.structure.n_outputs
     template = {}
     for j, grp in enumerate(groups):
-        shapes = jax.eval_shape(lambda k, s=grp.n_slots: mlp.init(k, n, int(cfg.model.width), s), jax.random.PRNGKey(0))
+        shapes = jax.eval_shape(
+            lambda k, s=grp.n_slots: mlp.init(k, n, int(cfg.model.width), s, n_outputs=n_out), jax.random.PRNGKey(0)
+        )
         params = jax.tree.map(lambda a: np.zeros((size, *a.shape), np.float32), shapes)
         masks = {k: np.zeros((size, *p["w"].shape), np.float32) for k, p in shapes.items()}
         template[f"g{j:02d}"] = {

@@ -1,9 +1,11 @@
-"""Compositional targets: a DAG of small constituent functions over inputs x ~ U[-1, 1]^n.
+"""Compositional targets: a DAG of small constituent functions over inputs x in [-1, 1]^n or {-1, +1}^n.
 
 Contract: docs/method.md, section "Targets". Every target is a `Target`: its `structure` (children, input
 support and level of every node) and `node_values(x)`, the value h_v(x) of every node. Node ids are
-topological: ids 0..n-1 are the inputs (leaves, h = x_i), internal nodes follow, the root is the last id.
-Families register a builder in `FAMILIES`; the engine only ever calls `make_target(cfg.target)`.
+topological: ids 0..n-1 are the inputs (leaves, h = x_i), internal nodes follow, the last `n_outputs` ids are
+the outputs (one root by default). Families register a builder in `FAMILIES`; the engine only ever calls
+`make_target(cfg.target)`. Real-valued families live here and in expr.py; Boolean ones in boolean.py and
+modular.py.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class Structure:
     children: tuple[tuple[int, ...], ...]
     level: tuple[int, ...]
     support: np.ndarray  # (n_nodes, n_inputs) bool
+    n_outputs: int = 1  # the last n_outputs nodes are the outputs
 
     @property
     def n_nodes(self) -> int:
@@ -41,21 +44,30 @@ class Structure:
         return tuple(range(self.n_inputs, self.n_nodes))
 
     @property
+    def outputs(self) -> tuple[int, ...]:
+        """The output node ids (the last n_outputs nodes; the root alone by default)."""
+        return tuple(range(self.n_nodes - self.n_outputs, self.n_nodes))
+
+    @property
     def probe_nodes(self) -> tuple[int, ...]:
-        """Internal non-root nodes: the constituents the metrics look for inside the network."""
-        return self.internal[:-1]
+        """Internal non-output nodes: the constituents the metrics look for inside the network."""
+        return tuple(v for v in self.internal if v < self.n_nodes - self.n_outputs)
 
     @property
     def depth(self) -> int:
-        """Number of constituent levels (the root's level)."""
-        return self.level[self.root]
+        """Number of constituent levels (the highest output level)."""
+        return max(self.level[v] for v in self.outputs)
 
     def parents(self, v: int) -> tuple[int, ...]:
         return tuple(p for p in range(self.n_nodes) if v in self.children[p])
 
 
-def make_structure(n_inputs: int, children: list[tuple[int, ...]]) -> Structure:
-    """Structure from the children lists of the internal nodes (ids n_inputs, n_inputs+1, ...)."""
+def make_structure(n_inputs: int, children: list[tuple[int, ...]], n_outputs: int = 1) -> Structure:
+    """Structure from the children lists of the internal nodes (ids n_inputs, n_inputs+1, ...); the last
+    n_outputs internal nodes are the outputs. Every other internal node must feed a parent; inputs may be
+    unused (distractor inputs of sparse targets)."""
+    if not 1 <= n_outputs <= len(children):
+        raise ValueError(f"n_outputs={n_outputs}: allowed values are 1..{len(children)} (the internal nodes)")
     all_children = [()] * n_inputs + [tuple(c) for c in children]
     n_nodes = len(all_children)
     level = [0] * n_nodes
@@ -68,14 +80,18 @@ def make_structure(n_inputs: int, children: list[tuple[int, ...]]) -> Structure:
         level[v] = 1 + max(level[c] for c in kids)
         support[v] = support[list(kids)].any(0)
     consumed = {c for kids in all_children for c in kids}
-    if set(range(n_nodes - 1)) - consumed:
-        raise ValueError(f"nodes {sorted(set(range(n_nodes - 1)) - consumed)} feed no parent; the root must be last")
-    return Structure(n_inputs, tuple(all_children), tuple(level), support)
+    dangling = sorted(set(range(n_inputs, n_nodes - n_outputs)) - consumed)
+    if dangling:
+        raise ValueError(f"nodes {dangling} feed no parent; the outputs must be the last {n_outputs} node(s)")
+    return Structure(n_inputs, tuple(all_children), tuple(level), support, n_outputs)
 
 
 @dataclasses.dataclass(frozen=True)
 class Target:
-    """A compositional target: h_v = (f_v(h_children) - mean_v) / std_v, normalised on a reference sample."""
+    """A compositional target: h_v = (f_v(h_children) - mean_v) / std_v, normalised on a reference sample.
+
+    domain "cube": x ~ U[-1, 1]^n; "bits": x uniform on {-1, +1}^n. binary: every output is a +-1 label
+    (+1 = true), the network is trained with BCE on logits and fit is accuracy (docs/method.md, "Training")."""
 
     name: str
     structure: Structure
@@ -83,14 +99,24 @@ class Target:
     mean: np.ndarray  # (n_internal,)
     std: np.ndarray  # (n_internal,)
     input_perm: np.ndarray | None = None  # leaf permutation: leaf i reads x[input_perm[i]]
+    domain: str = "cube"
+    binary: bool = False
 
     def node_values(self, x: jnp.ndarray) -> jnp.ndarray:
         """(batch, n) -> (batch, n_nodes): h_v(x) for every node (leaves are the inputs)."""
         return _node_values(self.structure, self.constituents, self.mean, self.std, self.input_perm, x)
 
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
-        """The target output y = h_root(x), shape (batch,)."""
-        return self.node_values(x)[:, -1]
+        """The target output: h_root(x), shape (batch,), or (batch, n_outputs) for several outputs."""
+        h = self.node_values(x)
+        return h[:, -1] if self.structure.n_outputs == 1 else h[:, -self.structure.n_outputs :]
+
+    def sample(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        """(count, n) float32 inputs drawn from the target's domain."""
+        shape = (int(count), self.structure.n_inputs)
+        if self.domain == "bits":
+            return rng.choice(np.array([-1.0, 1.0], np.float32), size=shape)
+        return rng.uniform(-1, 1, size=shape).astype(np.float32)
 
 
 def _node_values(structure, constituents, mean, std, perm, x):
@@ -121,7 +147,9 @@ def tree_target(cfg) -> Target:
     """Complete k-ary tree over n = k^levels inputs; h_v = tanh(gain * a.z + c * z_i * z_j + b), normalised.
 
     a ~ N(0, I/k), c = +-U(product_low, product_high), b ~ U(-pi/2, pi/2), (i, j) a random pair of children
-    (both when k = 2); all drawn from cfg.seed. `permute_leaves` shuffles which input each leaf reads.
+    (both when k = 2); all drawn from cfg.seed. `permute_leaves` shuffles which input each leaf reads. `reuse`
+    makes it a DAG: from level 2 up, the j-th node of a level with m >= 2 nodes also reads the first child of
+    node (j + 1) mod m, so that child feeds two parents (k + 1 children each).
     """
     k, levels = int(cfg.arity), int(cfg.levels)
     rng = np.random.default_rng(int(cfg.seed))
@@ -129,16 +157,14 @@ def tree_target(cfg) -> Target:
     children, constituents = [], []
     frontier = list(range(n))
     next_id = n
-    for _ in range(levels):
+    for level in range(1, levels + 1):
+        groups = [tuple(frontier[g : g + k]) for g in range(0, len(frontier), k)]
+        if cfg.reuse and level >= 2 and len(groups) >= 2:
+            groups = [grp + (groups[(j + 1) % len(groups)][0],) for j, grp in enumerate(groups)]
         new_frontier = []
-        for g in range(0, len(frontier), k):
-            kids = tuple(frontier[g : g + k])
+        for kids in groups:
             children.append(kids)
-            a = rng.normal(0.0, 1.0 / np.sqrt(k), size=k)
-            c = rng.choice([-1.0, 1.0]) * rng.uniform(cfg.product_low, cfg.product_high)
-            b = rng.uniform(-np.pi / 2, np.pi / 2)
-            i, j = (0, 1) if k == 2 else tuple(rng.choice(k, size=2, replace=False))
-            constituents.append(_tanh_constituent(float(cfg.gain), a, float(c), float(b), int(i), int(j)))
+            constituents.append(_random_constituent(rng, len(kids), cfg))
             new_frontier.append(next_id)
             next_id += 1
         frontier = new_frontier
@@ -147,7 +173,52 @@ def tree_target(cfg) -> Target:
     if perm is not None:  # leaf i reads x[perm[i]]: supports are over the inputs x, not the leaves
         structure = dataclasses.replace(structure, support=structure.support[:, np.argsort(perm)])
     ref_x = np.random.default_rng(int(cfg.seed) + 1).uniform(-1, 1, size=(int(cfg.n_reference), n))
-    return normalised_target(f"tree(k={k},L={levels})", structure, constituents, ref_x, perm)
+    name = f"tree(k={k},L={levels}{',reuse' if cfg.reuse else ''}{',permuted' if cfg.permute_leaves else ''})"
+    return normalised_target(name, structure, constituents, ref_x, perm)
+
+
+def _random_constituent(rng, k, cfg) -> Constituent:
+    """One tanh constituent of k children with parameters drawn from rng (see tree_target)."""
+    a = rng.normal(0.0, 1.0 / np.sqrt(k), size=k)
+    c = rng.choice([-1.0, 1.0]) * rng.uniform(cfg.product_low, cfg.product_high)
+    b = rng.uniform(-np.pi / 2, np.pi / 2)
+    i, j = (0, 1) if k == 2 else tuple(rng.choice(k, size=2, replace=False))
+    return _tanh_constituent(float(cfg.gain), a, float(c), float(b), int(i), int(j))
+
+
+def additive_target(cfg) -> Target:
+    """Control: y = sum of n/k tanh constituents (as in `tree`) of disjoint groups of k inputs, normalised;
+    n = k^levels. Compositional with one level of constituents: a depth-1 network suffices."""
+    k, n = int(cfg.arity), int(cfg.arity) ** int(cfg.levels)
+    rng = np.random.default_rng(int(cfg.seed))
+    children = [tuple(range(g, g + k)) for g in range(0, n, k)]
+    constituents = [_random_constituent(rng, k, cfg) for _ in children]
+    children.append(tuple(range(n, n + len(children))))
+    constituents.append(lambda z: z.sum(1))
+    ref_x = np.random.default_rng(int(cfg.seed) + 1).uniform(-1, 1, size=(int(cfg.n_reference), n))
+    return normalised_target(f"additive(k={k},n={n})", make_structure(n, children), constituents, ref_x)
+
+
+def dense_teacher_target(cfg) -> Target:
+    """Control without compositional structure: a random dense tanh network over all n = k^levels inputs
+    (cfg.levels hidden layers of width 2n, LeCun-normal weights times cfg.gain, drawn from cfg.seed), one node
+    reading every input, normalised. No constituents: C is undefined and no network is labelled compositional."""
+    n = int(cfg.arity) ** int(cfg.levels)
+    rng = np.random.default_rng(int(cfg.seed))
+    sizes = [n] + [2 * n] * int(cfg.levels) + [1]
+    ws = [
+        jnp.asarray(rng.normal(0, float(cfg.gain) / np.sqrt(a), size=(a, b)), jnp.float32)
+        for a, b in zip(sizes, sizes[1:], strict=False)
+    ]
+    bs = [jnp.asarray(rng.uniform(-0.5, 0.5, size=b), jnp.float32) for b in sizes[1:]]
+
+    def teacher(z):
+        for w, b in zip(ws[:-1], bs[:-1], strict=True):
+            z = jnp.tanh(z @ w + b)
+        return (z @ ws[-1] + bs[-1])[:, 0]
+
+    ref_x = np.random.default_rng(int(cfg.seed) + 1).uniform(-1, 1, size=(int(cfg.n_reference), n))
+    return normalised_target(f"dense_teacher(n={n})", make_structure(n, [tuple(range(n))]), [teacher], ref_x)
 
 
 def _tanh_constituent(gain, a, c, b, i, j) -> Constituent:
@@ -161,7 +232,33 @@ def _expr_target(cfg) -> Target:
     return expr.expr_target(cfg)
 
 
-FAMILIES: dict[str, Callable] = {"tree": tree_target, "expr": _expr_target}
+def _boolean_target(cfg) -> Target:
+    from sweetspot import boolean
+
+    return boolean.boolean_target(cfg)
+
+
+def _parity_target(cfg) -> Target:
+    from sweetspot import boolean
+
+    return boolean.parity_target(cfg)
+
+
+def _modular_target(cfg) -> Target:
+    from sweetspot import modular
+
+    return modular.modular_target(cfg)
+
+
+FAMILIES: dict[str, Callable] = {
+    "tree": tree_target,
+    "expr": _expr_target,
+    "additive": additive_target,
+    "dense_teacher": dense_teacher_target,
+    "boolean": _boolean_target,
+    "parity": _parity_target,
+    "modular": _modular_target,
+}
 
 
 def make_target(cfg) -> Target:
@@ -183,11 +280,20 @@ def heldout_pair(structure: Structure) -> tuple[int, int]:
     raise ValueError("target has no pair of sibling nodes for the held-out-combination split")
 
 
+TABLE_MAX_INPUTS = 12  # Boolean targets with n <= this many inputs use their full truth table
+
+
+def truth_table(n: int) -> np.ndarray:
+    """(2^n, n) float32: every x in {-1, +1}^n, row r holding the bits of r (x_0 the most significant)."""
+    bits = (np.arange(2**n)[:, None] >> np.arange(n - 1, -1, -1)) & 1
+    return (2.0 * bits - 1.0).astype(np.float32)
+
+
 def _sample(target, rng, count, keep, batch=4096):
     xs = []
     have = 0
     for _ in range(10_000):
-        x = rng.uniform(-1, 1, size=(batch, target.structure.n_inputs)).astype(np.float32)
+        x = target.sample(rng, batch)
         x = x[keep(np.asarray(target.node_values(x)))]
         xs.append(x)
         have += len(x)
@@ -200,11 +306,26 @@ def make_splits(target: Target, cfg) -> dict[str, np.ndarray]:
     """Train / test / held-out-combination data as float32 arrays, drawn from cfg.data_seed.
 
     With nodes (a, b) = heldout_pair(...) and q = cfg.heldout_q, the region {h_a > q and h_b > q} is
-    excluded from train and test; `x_heldout` samples only that region.
+    excluded from train and test; `x_heldout` samples only that region. A "bits" target with
+    n <= TABLE_MAX_INPUTS uses its truth table instead of samples: train and test are both every row outside the
+    region (test accuracy is then accuracy on the table) and held-out is every row inside it; with q >= 1 the
+    region is empty (+-1 values) and train, test and held-out are all the full table (the Neural Sculpting
+    protocol, where generalization is not measured).
     """
     a, b = heldout_pair(target.structure)
     q = float(cfg.heldout_q)
     inside = lambda h: (h[:, a] > q) & (h[:, b] > q)
+    if target.domain == "bits" and target.structure.n_inputs <= TABLE_MAX_INPUTS:
+        x = truth_table(target.structure.n_inputs)
+        held = inside(np.asarray(target.node_values(x)))
+        if held.all() or (not held.any() and q < 1):
+            raise ValueError(f"the held-out region of {target.name} is empty or everything: change target.heldout_q")
+        parts = {"train": x[~held], "test": x[~held], "heldout": x[held] if held.any() else x}
+        return {
+            k: v
+            for s, x_s in parts.items()
+            for k, v in ((f"x_{s}", x_s), (f"y_{s}", np.asarray(target(x_s), np.float32)))
+        }
     rng = np.random.default_rng([int(cfg.seed), int(cfg.data_seed)])
     out = {}
     for split, count, keep in (
