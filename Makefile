@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test test-slow lint bench clean
+.PHONY: demo test test-slow lint bench figures clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(PY) -m sweetspot sweep sweeps/regime_map.py --out $(DEMO_OUT) --overwrite
 	$(PY) analysis/regime_heatmap.py $(DEMO_OUT)
+
+# E1-E6 CPU defaults (sweeps skipped when complete, resumed when interrupted), then the report in report/.
+figures: $(STAMP)
+	$(PY) analysis/make_figures.py --runs runs --out report
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -331,6 +331,34 @@ def draw_pair(run_dir: str, spec_a: str, spec_b: str, out_base: str) -> str:
     return f"{out_base}.png"
 
 
+# ------------------------------------------------------------------------------------------- in the report
+TITLE = "Wiring: a compositional and a fractured network"
+
+
+def select(runs):
+    """The first E3 run, else the first E1 run, whose parameters were saved and that has the metrics."""
+    for prefix in ("e3/tree", "e3/", "e1", ""):
+        for r in runs:
+            if r.experiment.startswith(prefix) and r.has("C") and os.path.isdir(os.path.join(r.path, "params")):
+                return [r]
+    return []
+
+
+def make(runs, out):
+    """Draws pick_pair's two networks of the selected run, preferring sparse networks for the fractured side."""
+    from sweetspot import report
+
+    run = runs[0]
+    sparse = [r for r in run.rows if _num(r["sparsity"]) > 0]
+    spec_a, spec_b = pick_pair(sparse if any(r.get("fit") == "True" for r in sparse) else run.rows)
+    draw_pair(run.path, spec_a, spec_b, os.path.join(out, "wiring_pair"))
+    text = (
+        f"From {run.path}: left, the most compositional fit network ({spec_a}); right, the fit network with the "
+        f"lowest C among pruned ones ({spec_b}). Units are coloured by their home node (docs/method.md, Metrics)."
+    )
+    return report.Section(TITLE, text, ["wiring_pair.png"], [])
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run_dir")

@@ -1,5 +1,6 @@
-"""Command line: `python -m sweetspot sweep CONFIG --out DIR [--config.a.b=value ...]` and
-`python -m sweetspot diagnose RUN_DIR [--point depth=3,sparsity=0.9,seed=0] | --npz NET.npz --target CONFIG`.
+"""Command line: `python -m sweetspot sweep CONFIG --out DIR [--config.a.b=value ...]`,
+`python -m sweetspot diagnose RUN_DIR [--point depth=3,sparsity=0.9,seed=0] | --npz NET.npz --target CONFIG`,
+`python -m sweetspot report RUN_DIR [RUN_DIR ...] --out DIR` and `python -m sweetspot predict-depth TARGET_SPEC`.
 
 On CPU the CLI exposes every core as an XLA host device (set before jax is imported) and shards the grid over
 them; `--no-host-devices` turns that off, and a user's own XLA_FLAGS are kept (their device count wins).
@@ -122,7 +123,22 @@ def _diagnose(args, overrides):
         raise SystemExit(f"error: {e}") from None
 
 
+def _report(args):
+    from sweetspot import report
+    from sweetspot import results as res_lib
+
+    try:
+        report.report(args.run_dirs, args.out)
+    except res_lib.ResultsError as e:
+        raise SystemExit(f"error: {e}") from None
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["predict-depth"]:  # its own parser: sweetspot.depth_predictor
+        from sweetspot import depth_predictor
+
+        return depth_predictor.main(argv[1:])
     parser = argparse.ArgumentParser(prog="sweetspot", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("sweep", help="train a grid and save its results")
@@ -145,8 +161,16 @@ def main(argv=None):
     d.add_argument("--npz", help="your own MLP: .npz with W0, b0, ..., WD, bD (last = linear readout)")
     d.add_argument("--target", help="with --npz: a sweep config file whose `target` block is the target")
     d.add_argument("--activation", help="with --npz: relu, gelu or tanh (default: the config's)")
+    r = sub.add_parser("report", help="every figure and table (PNG, PDF, CSV, index.html) from saved runs")
+    r.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    r.add_argument("--out", required=True, help="report directory (created; files in it are replaced)")
+    sub.add_parser("predict-depth", help="predicted peak depth of a target (see predict-depth --help)")
     args, rest = parser.parse_known_args(argv)
-    if args.command == "sweep":
+    if args.command == "report":
+        if rest:
+            parser.error(f"unrecognized arguments: {' '.join(rest)}")
+        _report(args)
+    elif args.command == "sweep":
         _sweep(args, rest)
     elif args.command == "diagnose":
         if not args.run_dir and not args.npz:

@@ -31,6 +31,7 @@ def default_config() -> ml_collections.ConfigDict:
     """The full schema with defaults (a small CPU regime map on the tree target)."""
     c = ml_collections.ConfigDict()
     c.seed = 0  # root of every key: a point's key is fold_in(PRNGKey(seed), its seed coordinate)
+    c.experiment = ""  # which experiment a run belongs to, e.g. "e2/tree_L3": `sweetspot report` groups by it
 
     c.target = ml_collections.ConfigDict()
     c.target.family = "tree"

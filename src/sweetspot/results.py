@@ -15,6 +15,7 @@ import json
 import os
 import platform
 import subprocess
+import sys
 from importlib import metadata
 
 import jax
@@ -74,8 +75,12 @@ def make_meta(cfg, engine) -> dict:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             versions[pkg] = None
+    argv = sys.argv
+    via_module = bool(argv) and argv[0].endswith("__main__.py")
+    command = "python -m sweetspot " + " ".join(argv[1:]) if via_module else " ".join(argv)
     return {
         "schema": SCHEMA,
+        "command": command,
         "config": json.loads(cfg.to_json_best_effort()),
         "axes": {k: list(v) for k, v in engine.grid.axes.items()},
         "groups": [g.name for g in engine.groups],

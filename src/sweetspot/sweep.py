@@ -213,41 +213,72 @@ def _same_number(v, text):
         return False
 
 
-def load_network(run_dir: str, spec: str):
-    """(cfg, target, params, masks, depth, test_r2) of one saved grid point (RUN_DIR/params, orbax)."""
+def _params_template(cfg, target, groups, size) -> dict:
+    """The orbax restore template of one chunk of RUN_DIR/params (every group, `size` points each)."""
     from sweetspot import mlp
 
-    meta = res_lib.read_meta(run_dir)
-    cfg = config_from_meta(meta)
-    grid = grid_lib.make_grid(cfg)
-    i = find_point(grid, spec)
-    groups = grid_lib.make_groups(grid, cfg.engine.depth_mode)
-    if [g.name for g in groups] != meta["groups"]:
-        raise res_lib.ResultsError(f"{run_dir}: program groups in meta.json do not match its config")
-    gi, g = next((j, g) for j, g in enumerate(groups) if i in g.indices)
-    pos = int(np.flatnonzero(g.indices == i)[0])
-    c, size = pos // meta["chunk_size"], meta["chunk_size"]
-    target = targets.make_target(cfg.target)
     n, n_out = target.structure.n_inputs, target.structure.n_outputs
     template = {}
     for j, grp in enumerate(groups):
         shapes = jax.eval_shape(
             lambda k, s=grp.n_slots: mlp.init(k, n, int(cfg.model.width), s, n_outputs=n_out), jax.random.PRNGKey(0)
         )
-        params = jax.tree.map(lambda a: np.zeros((size, *a.shape), np.float32), shapes)
-        masks = {k: np.zeros((size, *p["w"].shape), np.float32) for k, p in shapes.items()}
         template[f"g{j:02d}"] = {
             "indices": np.zeros(size, np.int64),
             "valid": np.zeros(size, bool),
-            "params": params,
-            "masks": masks,
+            "params": jax.tree.map(lambda a: np.zeros((size, *a.shape), np.float32), shapes),
+            "masks": {k: np.zeros((size, *p["w"].shape), np.float32) for k, p in shapes.items()},
         }
+    return template
+
+
+def _saved_layout(run_dir: str):
+    meta = res_lib.read_meta(run_dir)
+    cfg = config_from_meta(meta)
+    grid = grid_lib.make_grid(cfg)
+    groups = grid_lib.make_groups(grid, cfg.engine.depth_mode)
+    if [g.name for g in groups] != meta["groups"]:
+        raise res_lib.ResultsError(f"{run_dir}: program groups in meta.json do not match its config")
+    if not os.path.isdir(os.path.join(run_dir, "params")):
+        raise res_lib.ResultsError(f"{run_dir}: no params/ (the run was made with engine.save_params=False)")
+    return meta, cfg, grid, groups, targets.make_target(cfg.target)
+
+
+def load_network(run_dir: str, spec: str):
+    """(cfg, target, params, masks, depth, test_r2) of one saved grid point (RUN_DIR/params, orbax)."""
+    meta, cfg, grid, groups, target = _saved_layout(run_dir)
+    i = find_point(grid, spec)
+    gi, g = next((j, g) for j, g in enumerate(groups) if i in g.indices)
+    pos = int(np.flatnonzero(g.indices == i)[0])
+    c, size = pos // meta["chunk_size"], meta["chunk_size"]
+    template = _params_template(cfg, target, groups, size)
     _, tree = res_lib.restore_checkpoint(os.path.join(run_dir, "params"), template, step=c)
     rows = res_lib.read_csv(os.path.join(run_dir, "results.csv"))
     saved = tree[f"g{gi:02d}"]
     params = jax.tree.map(lambda a: a[pos % size], saved["params"])
     masks = jax.tree.map(lambda a: a[pos % size], saved["masks"])
     return cfg, target, params, masks, int(grid.coords["depth"][i]), float(rows[i]["test_r2"])
+
+
+def iter_networks(run_dir: str):
+    """Yields (point index, params, masks, depth) of every saved point of a run, restoring each chunk once;
+    the order is by chunk and group, not by index. Arrays are numpy, one point each."""
+    meta, cfg, grid, groups, target = _saved_layout(run_dir)
+    size = meta["chunk_size"]
+    template = _params_template(cfg, target, groups, size)
+    for c in range(meta["n_chunks"]):
+        _, tree = res_lib.restore_checkpoint(os.path.join(run_dir, "params"), template, step=c)
+        for j in range(len(groups)):
+            saved = tree[f"g{j:02d}"]
+            for k in np.flatnonzero(saved["valid"]):
+                i = int(saved["indices"][k])
+                pick = lambda a, k=k: np.asarray(a[k])
+                yield (
+                    i,
+                    jax.tree.map(pick, saved["params"]),
+                    jax.tree.map(pick, saved["masks"]),
+                    int(grid.coords["depth"][i]),
+                )
 
 
 def point_table(

@@ -1,0 +1,145 @@
+"""E2 depth axis: for every target, C, the compositional fraction and the fit fraction against depth at the
+target's best sparsity (the sparsity with the highest mean C over depths), mean ± std over seeds.
+
+    python -m sweetspot report runs/e2_* --out report
+    python analysis/e2_depth.py --peak runs/e2_tree_L3      (prints the peak depth: E3 runs there)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from sweetspot import report, sweep, targets  # noqa: E402
+
+TITLE = "E2 depth axis"
+
+
+def select(runs):
+    return [r for r in runs if r.experiment.startswith("e2/")]
+
+
+def curves(run):
+    """(best sparsity, depths, {metric: (mean, std) arrays over depths}) at the run's best sparsity; one method."""
+    rows = [r for r in run.rows if r.get("diverged") != "True"]
+    depths = sorted({int(r["depth"]) for r in rows})
+    sparsities = sorted({float(r["sparsity"]) for r in rows})
+
+    def stats(s, metric):
+        ms = [
+            report.mean_std(
+                report.column([r for r in rows if int(r["depth"]) == d and float(r["sparsity"]) == s], metric)
+            )
+            for d in depths
+        ]
+        return np.array([m[0] for m in ms]), np.array([m[1] for m in ms])
+
+    score = [np.nanmean(stats(s, "C")[0]) if np.isfinite(stats(s, "C")[0]).any() else -np.inf for s in sparsities]
+    best = sparsities[int(np.argmax(score))] if np.isfinite(score).any() else sparsities[0]
+    return best, depths, {k: stats(best, k) for k in ("C", "compositional", "fit", "test_r2")}
+
+
+def target_depth_of(run) -> int:
+    """The number of constituent levels of the run's target (its structure's depth)."""
+    return targets.make_target(sweep.config_from_meta(run.meta).target).structure.depth
+
+
+def peak_depth(run) -> int | None:
+    """argmax over depth of mean C at the best sparsity (None when C is undefined, e.g. dense_teacher)."""
+    _, depths, c = curves(run)
+    mean = c["C"][0]
+    return int(depths[int(np.nanargmax(mean))]) if np.isfinite(mean).any() else None
+
+
+def make(runs, out):
+    runs = sorted(runs, key=lambda r: r.experiment)
+    n = len(runs)
+    cols = min(n, 3)
+    fig, axes = plt.subplots(
+        (n + cols - 1) // cols, cols, figsize=(4.2 * cols, 3.2 * ((n + cols - 1) // cols)), squeeze=False
+    )
+    table = []
+    for ax, run in zip(axes.flat, runs, strict=False):
+        best, depths, c = curves(run)
+        for key, colour, label in (
+            ("C", "C0", "mean C"),
+            ("compositional", "C3", "frac. compositional"),
+            ("fit", "C2", "frac. fit"),
+        ):
+            mean, std = c[key]
+            ax.errorbar(depths, mean, yerr=std, color=colour, marker="o", ms=3, capsize=2, label=label)
+        cfg = run.meta["config"]
+        target_depth = target_depth_of(run)
+        pk = peak_depth(run)
+        if pk is not None:
+            ax.axvline(pk, color="grey", ls=":", lw=1)
+        ax.set_title(f"{run.experiment[3:]} (target depth {target_depth}), sparsity {best:g}", fontsize=9)
+        ax.set_xlabel("depth (hidden layers)")
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_xticks(depths)
+        i = depths.index(pk) if pk is not None else None
+        table.append(
+            [
+                run.experiment[3:],
+                cfg["target"]["family"],
+                target_depth,
+                best,
+                pk if pk is not None else "",
+                c["C"][0][i] if i is not None else float("nan"),
+                c["compositional"][0][i] if i is not None else float("nan"),
+                c["fit"][0][i] if i is not None else float("nan"),
+                int(np.nanargmax(c["compositional"][0]) + 1)
+                if np.isfinite(c["compositional"][0]).any() and np.nanmax(c["compositional"][0]) > 0
+                else "",
+            ]
+        )
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle(
+        "E2: C, compositional and fit fractions against depth at each target's best sparsity\n"
+        "(mean ± std over seeds; dotted line: peak depth of mean C)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    figure = report.save_figure(fig, out, "e2_depth_axis")
+    header = [
+        "target",
+        "family",
+        "target_depth",
+        "best_sparsity",
+        "peak_depth_C",
+        "C_at_peak",
+        "frac_comp_at_peak",
+        "frac_fit_at_peak",
+        "peak_depth_compositional",
+    ]
+    table_name = report.write_table(out, "e2_peaks", header, table)
+    moved = sorted({t[4] for t in table if t[4] != ""})
+    text = (
+        "Peak depth = argmax over depth of mean C at the target's best sparsity. Peak depths seen across targets: "
+        f"{moved}. " + "; ".join(f"{t[0]}: peak {t[4] or 'n/a'} (target depth {t[2]})" for t in table) + "."
+    )
+    return report.Section(TITLE, text, [figure], [table_name])
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--out")
+    p.add_argument("--peak", action="store_true", help="print each run's peak depth (3 when undefined) and exit")
+    a = p.parse_args()
+    runs = [report.load_run(d) for d in a.run_dirs]
+    if a.peak:
+        for r in runs:
+            pk = peak_depth(r)
+            print(pk if pk is not None else 3)
+    else:
+        os.makedirs(a.out, exist_ok=True)
+        print(make(select(runs), a.out).text)

@@ -1,0 +1,87 @@
+"""`make figures`: runs the CPU defaults of E1-E6 (each sweep skipped when its run is already complete, resumed
+when interrupted) and then writes the report from the saved runs.
+
+    python analysis/make_figures.py [--runs runs] [--out report] [--only e1,e2,...]
+
+E3 runs at each target's E2 peak depth (`analysis/e2_depth.py --peak`). Wall time per sweep goes to
+OUT/timings.csv. Everything is the CLI underneath: the commands are printed as they run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+E2_TARGETS = ("tree_L2", "tree_L3", "tree_L4", "tree_k3", "boolean", "parity", "modular", "expr", "additive")
+E3_TARGETS = ("tree_L3", "boolean")
+E6_TASKS = ("424", "414", "41216", "6333")
+
+
+def sweep(config: str, out: str, extra=()) -> float:
+    """Runs (or resumes, or skips when complete) one sweep; returns its wall time in seconds (0 when skipped)."""
+    meta = os.path.join(out, "meta.json")
+    if os.path.exists(meta):
+        with open(meta) as f:
+            if json.load(f).get("status") == "complete":
+                print(f"[skip] {out} is complete", flush=True)
+                return 0.0
+    cmd = [sys.executable, "-m", "sweetspot", "sweep", config, "--out", out, *extra]
+    if os.path.exists(out) or os.path.exists(out.rstrip("/") + ".partial"):
+        cmd.append("--resume")
+    print("[run]", " ".join(cmd), flush=True)
+    t0 = time.time()
+    subprocess.run(cmd, check=True)
+    return time.time() - t0
+
+
+def peak(run: str) -> int:
+    out = subprocess.run(
+        [sys.executable, os.path.join(HERE, "e2_depth.py"), "--peak", run], check=True, capture_output=True, text=True
+    )
+    return int(out.stdout.split()[0])
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", default="runs")
+    p.add_argument("--out", default="report")
+    p.add_argument("--only", default="e1,e2,e3,e6", help="comma-separated experiments to (re)run before the report")
+    a = p.parse_args(argv)
+    only = set(a.only.split(","))
+    os.makedirs(a.out, exist_ok=True)
+    timings, dirs = [], []
+
+    def run(name, config, extra=()):
+        timings.append((name, config, sweep(config, os.path.join(a.runs, name), extra)))
+        dirs.append(os.path.join(a.runs, name))
+
+    if "e1" in only:
+        run("e1", "sweeps/e1_regime.py")
+    if "e2" in only or "e3" in only:
+        for t in E2_TARGETS:
+            run(f"e2_{t}", f"sweeps/e2_depth.py:{t}")
+    if "e3" in only:
+        for t in E3_TARGETS:
+            depth = peak(os.path.join(a.runs, f"e2_{t}"))
+            run(f"e3_{t}", f"sweeps/e3_connectivity.py:{t}", [f"--config.grid.depth=({depth},)"])
+    if "e6" in only:
+        for t in E6_TASKS:
+            run(f"e6_{t}", f"sweeps/e6_sculpting.py:{t}")
+    with open(os.path.join(a.out, "timings.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["run", "config", "wall_s (0 = already complete)"])
+        w.writerows([(n, c, f"{t:.1f}") for n, c, t in timings])
+    t0 = time.time()
+    subprocess.run([sys.executable, "-m", "sweetspot", "report", *dirs, "--out", a.out], check=True)
+    total = sum(t for *_, t in timings)
+    print(f"report: {os.path.join(a.out, 'index.html')} ({time.time() - t0:.0f} s); sweeps: {total:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
