@@ -1,6 +1,6 @@
-"""E5 generalization: the held-out-combination loss ratio (held-out loss / test loss) against C over every
-point of every real-valued run with metrics, with Spearman rank correlations (all points, and fit points only);
-Boolean runs plot held-out accuracy against C instead.
+"""E5 generalization: the held-out-combination loss ratio (held-out loss / test loss) and the held-out loss
+itself against C over every point of every real-valued run with metrics, with Spearman rank correlations (all
+points, and fit points only); Boolean runs plot held-out accuracy against C instead.
 
     python -m sweetspot report runs/e1 runs/e2_* runs/e3_* --out report
 """
@@ -37,7 +37,7 @@ def spearman(x, y):
 def make(runs, out):
     real = [r for r in runs if not r.has("heldout_acc")]
     binary = [r for r in runs if r.has("heldout_acc")]
-    panels = [(g, k) for g, k in ((real, "gen_ratio"), (binary, "heldout_acc")) if g]
+    panels = [(g, k) for g, k in ((real, "gen_ratio"), (real, "heldout_loss"), (binary, "heldout_acc")) if g]
     fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), squeeze=False)
     table = []
     for ax, (group, key) in zip(axes[0], panels, strict=True):
@@ -53,11 +53,14 @@ def make(runs, out):
         rho, p, n = spearman(c_all, g_all)
         rho_f, p_f, n_f = spearman(c_all[f_all == 1], g_all[f_all == 1])
         table.append(["all", key, n, rho, p, n_f, rho_f, p_f])
-        if key == "gen_ratio":
+        if key != "heldout_acc":
             ax.set_yscale("log")
+        if key == "gen_ratio":
             ax.axhline(1.0, color="k", ls=":", lw=1)
         ax.set_xlabel("C")
-        ax.set_ylabel("held-out / test loss" if key == "gen_ratio" else "held-out accuracy")
+        ax.set_ylabel(
+            {"gen_ratio": "held-out / test loss", "heldout_loss": "held-out loss"}.get(key, "held-out accuracy")
+        )
         ax.set_title(f"Spearman rho = {rho:.2f} (all {n}), {rho_f:.2f} (fit {n_f})", fontsize=9)
         ax.legend(fontsize=6, markerscale=2)
     fig.suptitle("E5: generalization to held-out combinations against C, every point", fontsize=10)

@@ -350,7 +350,13 @@ def make(runs, out):
 
     run = runs[0]
     sparse = [r for r in run.rows if _num(r["sparsity"]) > 0]
-    spec_a, spec_b = pick_pair(sparse if any(r.get("fit") == "True" for r in sparse) else run.rows)
+    try:
+        spec_a, spec_b = pick_pair(sparse if any(r.get("fit") == "True" for r in sparse) else run.rows)
+    except ValueError:  # nothing fits (e.g. a tiny run): the highest and lowest C, labelled unfit in the titles
+        scored = sorted((r for r in run.rows if np.isfinite(_num(r.get("C")))), key=lambda r: _num(r["C"]))
+        if not scored:
+            return report.Section(TITLE, f"{run.path}: no point has a finite C; nothing to draw.")
+        spec_a, spec_b = point_spec(scored[-1]), point_spec(scored[0])
     draw_pair(run.path, spec_a, spec_b, os.path.join(out, "wiring_pair"))
     text = (
         f"From {run.path}: left, the most compositional fit network ({spec_a}); right, the fit network with the "
