@@ -65,23 +65,36 @@ def _fmt(x, spec=".3f"):
     return "  -  " if np.isnan(x) else format(x, spec)
 
 
+def s_out(target):
+    """Column index of the output node(s) among the node values: the root, or the last n_outputs nodes."""
+    n_out = target.structure.n_outputs
+    return -1 if n_out == 1 else slice(-n_out, None)
+
+
 def report(params, masks, depth, activation, target, mcfg, fit_r2=None, seed: int = 0) -> str:
-    """One network's report as text. fit_r2 defaults to the network's R^2 on the probe-test inputs."""
+    """One network's report as text. fit_r2 defaults to the network's R^2 on the probe-test inputs; for Boolean
+    targets fit is the probe-test accuracy >= mcfg.fit_accuracy (docs/method.md, "Training")."""
     probe = metrics.make_probe(target, mcfg, seed)
     depth = int(depth)
-    if fit_r2 is None:
-        y = mlp.apply(params, masks, depth, jnp.asarray(probe["x_test"]), activation)
-        yt = probe["h_test"][:, -1]
-        fit_r2 = 1.0 - float(jnp.mean((y - yt) ** 2)) / float(np.var(yt))
-    compute = jax.jit(lambda p, m, pr, f: metrics.compute(p, m, depth, activation, pr, f, mcfg))
-    m = {k: np.asarray(v) for k, v in compute(params, masks, probe, jnp.float32(fit_r2)).items()}
+    y = mlp.apply(params, masks, depth, jnp.asarray(probe["x_test"]), activation)
+    yt = probe["h_test"][:, s_out(target)]
+    if target.binary:
+        acc = float(jnp.mean((y > 0) == (yt > 0)))
+        fit_r2 = 1.0 - float(jnp.mean((2 * jax.nn.sigmoid(y) - 1 - yt) ** 2)) / float(np.var(yt))
+        fit, fit_text = acc >= mcfg.fit_accuracy, f"fit accuracy = {acc:.4f} (fit >= {mcfg.fit_accuracy})"
+    else:
+        if fit_r2 is None:
+            fit_r2 = 1.0 - float(jnp.mean((y - yt) ** 2)) / float(np.var(yt))
+        fit, fit_text = fit_r2 >= mcfg.fit_r2, f"fit R^2 = {fit_r2:.4f} (fit >= {mcfg.fit_r2})"
+    compute = jax.jit(lambda p, m, pr, f, ok: metrics.compute(p, m, depth, activation, pr, f, mcfg, ok))
+    m = {k: np.asarray(v) for k, v in compute(params, masks, probe, jnp.float32(fit_r2), jnp.asarray(fit)).items()}
     s = target.structure
     label = "unfit" if m["unfit"] else "compositional" if m["compositional"] else "fractured"
     lines = [
-        f"target {target.name}: {s.n_inputs} inputs, {len(s.probe_nodes)} constituents + root",
+        f"target {target.name}: {s.n_inputs} inputs, {len(s.probe_nodes)} constituents + {s.n_outputs} output(s)",
         f"network: depth {depth}, width {params['h0']['w'].shape[1]}, {activation}; "
         f"live units per layer {[int(n) for n in m['live_units_layers'][:depth]]}, dead units {int(m['dead_units'])}",
-        f"fit R^2 = {fit_r2:.4f} (fit >= {mcfg.fit_r2})  ->  {label.upper()}",
+        f"{fit_text}  ->  {label.upper()}",
         f"C = {_fmt(m['C'])}   (compositional needs fit and min r2_restricted >= {mcfg.compositional_r2}; "
         f"local = >= {mcfg.local_tau} of a unit's signature inside the node's inputs)",
         f"interference (max over layers) = {_fmt(m['interference'])}",
