@@ -26,23 +26,28 @@ def select(runs):
 
 
 def curves(run):
-    """(best sparsity, depths, {metric: (mean, std) arrays over depths}) at the run's best sparsity; one method."""
+    """(best sparsity, depths, {metric: (mean, std) arrays over depths}, fit_ok (bool per depth)) at the run's best
+    sparsity: the one with the highest mean C over the depths where at least half the seeds fit (a C of networks
+    that do not fit the target says little); when nothing fits anywhere, the highest mean C over all depths."""
     rows = [r for r in run.rows if r.get("diverged") != "True"]
     depths = sorted({int(r["depth"]) for r in rows})
     sparsities = sorted({float(r["sparsity"]) for r in rows})
 
     def stats(s, metric):
-        ms = [
-            report.mean_std(
-                report.column([r for r in rows if int(r["depth"]) == d and float(r["sparsity"]) == s], metric)
-            )
-            for d in depths
-        ]
+        sel = lambda d: [r for r in rows if int(r["depth"]) == d and float(r["sparsity"]) == s]
+        ms = [report.mean_std(report.column(sel(d), metric)) for d in depths]
         return np.array([m[0] for m in ms]), np.array([m[1] for m in ms])
 
-    score = [np.nanmean(stats(s, "C")[0]) if np.isfinite(stats(s, "C")[0]).any() else -np.inf for s in sparsities]
-    best = sparsities[int(np.argmax(score))] if np.isfinite(score).any() else sparsities[0]
-    return best, depths, {k: stats(best, k) for k in ("C", "compositional", "fit", "test_r2")}
+    def score(s, need_fit):
+        c, ok = stats(s, "C")[0], stats(s, "fit")[0] >= 0.5
+        c = np.where(ok, c, np.nan) if need_fit else c
+        return np.nanmax(c) if np.isfinite(c).any() else -np.inf
+
+    need_fit = any(np.isfinite(score(s, True)) for s in sparsities)
+    best = sparsities[int(np.argmax([score(s, need_fit) for s in sparsities]))]
+    out = {k: stats(best, k) for k in ("C", "compositional", "fit", "test_r2")}
+    fit_ok = out["fit"][0] >= 0.5 if need_fit else np.ones(len(depths), bool)
+    return best, depths, out, fit_ok
 
 
 def target_depth_of(run) -> int:
@@ -51,10 +56,19 @@ def target_depth_of(run) -> int:
 
 
 def peak_depth(run) -> int | None:
-    """argmax over depth of mean C at the best sparsity (None when C is undefined, e.g. dense_teacher)."""
-    _, depths, c = curves(run)
-    mean = c["C"][0]
+    """argmax over depth of mean C at the best sparsity, among the depths where at least half the seeds fit (all
+    depths when none fits; `curves`). None when C is undefined (e.g. dense_teacher)."""
+    _, depths, c, fit_ok = curves(run)
+    mean = np.where(fit_ok, c["C"][0], np.nan)
     return int(depths[int(np.nanargmax(mean))]) if np.isfinite(mean).any() else None
+
+
+def any_fit(run) -> bool:
+    """Whether at least half the seeds fit at some (depth, sparsity) cell."""
+    cells = {}
+    for r in run.rows:
+        cells.setdefault((r["depth"], r["sparsity"]), []).append(report.num(r["fit"]))
+    return any(np.mean(v) >= 0.5 for v in cells.values())
 
 
 def make(runs, out):
@@ -66,7 +80,7 @@ def make(runs, out):
     )
     table = []
     for ax, run in zip(axes.flat, runs, strict=False):
-        best, depths, c = curves(run)
+        best, depths, c, _ = curves(run)
         for key, colour, label in (
             ("C", "C0", "mean C"),
             ("compositional", "C3", "frac. compositional"),
@@ -79,7 +93,8 @@ def make(runs, out):
         pk = peak_depth(run)
         if pk is not None:
             ax.axvline(pk, color="grey", ls=":", lw=1)
-        ax.set_title(f"{run.experiment[3:]} (target depth {target_depth}), sparsity {best:g}", fontsize=9)
+        fits = "" if any_fit(run) else ", NO cell fits"
+        ax.set_title(f"{run.experiment[3:]} (target depth {target_depth}), sparsity {best:g}{fits}", fontsize=9)
         ax.set_xlabel("depth (hidden layers)")
         ax.set_ylim(-0.05, 1.05)
         ax.set_xticks(depths)
@@ -123,7 +138,8 @@ def make(runs, out):
     table_name = report.write_table(out, "e2_peaks", header, table)
     moved = sorted({t[4] for t in table if t[4] != ""})
     text = (
-        "Peak depth = argmax over depth of mean C at the target's best sparsity. Peak depths seen across targets: "
+        "Peak depth = argmax over depth of mean C at the target's best sparsity, among depths where at least half "
+        "the seeds fit (all depths for a target that fits nowhere). Peak depths seen across targets: "
         f"{moved}. " + "; ".join(f"{t[0]}: peak {t[4] or 'n/a'} (target depth {t[2]})" for t in table) + "."
     )
     return report.Section(TITLE, text, [figure], [table_name])

@@ -58,6 +58,7 @@ def test_report_writes_every_section(runs, tmp_path):
         "E5 generalization to held-out combinations",
         "E6 Neural Sculpting protocol",
         "Wiring: a compositional and a fractured network",
+        "Depth predictor against the E2 peaks",
     ]
     for s in sections:
         for f in s.figures:
@@ -115,8 +116,8 @@ def test_e2_peak_and_shuffled_density_match(runs):
     report._load_analysis("e1_regime")  # puts analysis/ on sys.path
     e2, e3 = load("e2_depth"), load("e3_connectivity")
     run2 = report.load_run(runs["e2_tree"])
-    best, depths, c = e2.curves(run2)
-    assert best in (0.0, 0.5) and depths == [1, 2, 3]
-    assert e2.peak_depth(run2) == depths[int(np.nanargmax(c["C"][0]))]
+    best, depths, c, fit_ok = e2.curves(run2)
+    assert best in (0.0, 0.5) and depths == [1, 2, 3] and fit_ok.shape == (3,)
+    assert e2.peak_depth(run2) == depths[int(np.nanargmax(np.where(fit_ok, c["C"][0], np.nan)))]
     run3 = report.load_run(runs["e3_tree"])
     assert e3.density_mismatch(run3.rows, "sp") < 1e-6  # shuffling keeps every layer's density

@@ -21,7 +21,16 @@ import numpy as np
 
 from sweetspot import results as res_lib
 
-ANALYSES = ("e1_regime", "e2_depth", "e3_connectivity", "e4_fractured", "e5_generalization", "e6_sculpting", "wiring")
+ANALYSES = (
+    "e1_regime",
+    "e2_depth",
+    "e3_connectivity",
+    "e4_fractured",
+    "e5_generalization",
+    "e6_sculpting",
+    "wiring",
+    "t0_depth_predictor",
+)
 ANALYSIS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "analysis")
 
 
