@@ -1,0 +1,389 @@
+"""T3 feature interference bounds (src/sweetspot/theory.py, theorems 1-3) checked on every saved network.
+
+For each saved network of a run with metrics, each active hidden layer l and each probe node v, on the
+probe-train inputs (metrics.make_probe(target, cfg.metrics, seed=cfg.target.data_seed)):
+  z = the layer's activations in float64, standardised as metrics.standardise does (probe-train mean and
+      population std; a unit with std <= 1e-6 reads 0);
+  live units and units local to v selected exactly as metrics.compute does (float32 jax signatures on x_sig,
+      metrics.live_units, sum_{i in S_v} g_{u,i} >= local_tau);
+  theorem 1: theory.gap_decomposition -> attained = in-sample OLS r2_restricted, bound = r2_any -
+      lam_max(Sigma_{O|S}) rho |w|^2 / Var(v) (theory.interference_bound's formula); must hold attained >= bound;
+      the Rayleigh factor q = quad / (lam_max rho |w|^2 / Var) in [0, 1] measures how tight it is;
+  theorem 2: theory.cos2_bound on the OLS readouts w of same-level probe-node pairs with disjoint local sets:
+      cos^2(w_v, w_v') <= min(1, (sqrt rho_v + sqrt rho_v')^2);
+  theorem 3: per layer and level with k >= 2 probe nodes of nonzero readout: mean over ordered pairs of
+      cos^2 >= theory.welch_bound(k, d), with d = the layer's live units (and, tighter, d = rank of the k
+      readouts).
+The OLS quantities depend on (z, y) only through the Gram matrix of the centred [z, y]; each layer is reduced
+exactly to 2 (W + P) rows [R; -R] from a thin QR of the centred [z, y] (zero-mean columns, Gram doubled; every
+ratio the theorems use is invariant), which makes gap_decomposition ~30x cheaper than on 2,048 rows.
+
+    python -m sweetspot report runs/e1 runs/e2_* --out report   (once listed in report.ANALYSES)
+    python analysis/t3_interference.py runs/e1 runs/e2_* --out /tmp/t3 [--max-networks N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import functools
+import glob
+import os
+import time
+
+import matplotlib
+
+matplotlib.use("Agg")
+import jax  # noqa: E402
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from sweetspot import metrics, report, sweep, targets, theory  # noqa: E402
+
+TITLE = "T3 feature interference bounds (theorems 1-3)"
+TOL = 1e-6  # an inequality holds when it holds up to this float tolerance
+MAX_NETWORKS_PER_RUN = 400  # evenly spaced over the run's point indices when a run saved more (work cap)
+
+
+def select(runs):
+    return [r for r in runs if r.has("C") and os.path.isdir(os.path.join(r.path, "params"))]
+
+
+# --------------------------------------------------------------------------------------- per network
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Runs numpy's bundled OpenBLAS on one thread inside the block (restored after). On the shared 2-core
+    machine a multi-threaded QR of a 2,048 x 38 matrix took ~200 ms against ~3 ms on one thread (busy-waiting
+    threads). A no-op when numpy's OpenBLAS (numpy.libs/*openblas*) or its symbol is not found."""
+    lib = None
+    try:
+        paths = glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "*openblas*"))
+        lib = ctypes.CDLL(paths[0]) if paths else None
+        get, put = lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_
+    except (OSError, AttributeError):
+        lib = None
+    if lib is None:
+        yield
+        return
+    before = get()
+    put(1)
+    try:
+        yield
+    finally:
+        put(before)
+
+
+@functools.lru_cache(maxsize=None)
+def _signature_fn(activation: str):
+    return jax.jit(lambda params, masks, depth, x: metrics.signatures(params, masks, depth, activation, x))
+
+
+def unit_selections(params, masks, depth, activation, probe, mcfg) -> tuple[np.ndarray, np.ndarray]:
+    """(live (n_slots, W), local (n_slots, W, n_nodes)) as bool numpy, computed exactly as metrics.compute does."""
+    sig = _signature_fn(activation)(params, masks, depth, probe["x_sig"])
+    total = sig.sum(-1)
+    live = metrics.live_units(masks, depth, total, mcfg.dead_eps)
+    g = sig / np.maximum(total, 1e-30)[..., None]
+    local = (g @ probe["support"].T >= mcfg.local_tau) & live[..., None]
+    return np.asarray(live), np.asarray(local)
+
+
+def hidden64(params, masks, depth, activation, x) -> list[np.ndarray]:
+    """Float64 post-activations (B, W) of the active hidden layers 0..depth-1."""
+    h, out = np.asarray(x, np.float64), []
+    for l in range(int(depth)):
+        w = np.asarray(params[f"h{l}"]["w"], np.float64) * np.asarray(masks[f"h{l}"], np.float64)
+        h, _ = metrics._np_act(activation, h @ w + np.asarray(params[f"h{l}"]["b"], np.float64))
+        out.append(h)
+    return out
+
+
+def standardise64(a) -> np.ndarray:
+    """metrics.standardise in float64 on probe-train: z-scores, units with std <= STD_EPS read 0."""
+    mu, sd = a.mean(0), a.std(0)
+    ok = sd > metrics.STD_EPS
+    return np.where(ok, (a - mu) / np.where(ok, sd, 1.0), 0.0)
+
+
+def reduce_rows(z, y) -> tuple[np.ndarray, np.ndarray]:
+    """(z', y') with 2 (W + P) rows, zero column means and Gram [z', y']'[z', y'] = 2 [zc, yc]'[zc, yc]
+    (zc, yc centred): every in-sample OLS ratio of gap_decomposition is unchanged."""
+    y = y[:, None] if y.ndim == 1 else y
+    a = np.concatenate([z - z.mean(0), y - y.mean(0)], 1)
+    r = np.linalg.qr(a, mode="r")
+    rr = np.concatenate([r, -r], 0)
+    return rr[:, : z.shape[1]], rr[:, z.shape[1] :]
+
+
+def layer_checks(z, y, sel_local, sel_live, level, reduce: bool = True) -> dict:
+    """Theorems 1-3 on one layer. z (B, W) standardised activations, y (B, P) probe-node values, sel_local
+    (P, W), sel_live (W,), level (P,) the nodes' levels. Returns per node (P,): r2_any, attained, bound, gap,
+    quad, q, n_local, n_out; per same-level disjoint pair: cos2_bound, cos2; per level with >= 2 nonzero
+    readouts: welch_k, welch_d_live, welch_d_rank, welch_attained, welch_bound_live, welch_bound_rank."""
+    z, y = np.asarray(z, np.float64), np.asarray(y, np.float64)
+    if reduce:
+        z, y = reduce_rows(z, y)
+    live = np.asarray(sel_live, bool)
+    local = np.asarray(sel_local, bool) & live
+    d = theory.gap_decomposition(z, y, local, live)
+    penalty = d["lam_max"] * d["rho"] * d["w_norm2"] / d["var_y"]
+    bound = d["r2_any"] - penalty  # theory.interference_bound's formula (same decomposition)
+    with np.errstate(all="ignore"):
+        q = np.where(penalty > 1e-12, d["quad"] / penalty, np.nan)
+    out = {
+        "r2_any": d["r2_any"],
+        "attained": d["r2_restricted"],
+        "bound": bound,
+        "gap": d["gap"],
+        "quad": d["quad"],
+        "q": q,
+        "n_local": local.sum(1),
+        "n_out": (live & ~local).sum(1),
+    }
+    level = np.asarray(level)
+    w = d["w"]
+    nonzero = (w**2).sum(1) > 1e-24  # a node with no live unit (or r2_any = 0) has no readout direction
+    with np.errstate(all="ignore"):
+        cb, ca = theory.cos2_bound(w, local)
+    same = (level[:, None] == level[None, :]) & np.triu(np.ones_like(cb, bool), 1) & np.isfinite(cb)
+    pairs = same & nonzero[:, None] & nonzero[None, :]
+    out["cos2_bound"], out["cos2"] = cb[pairs], ca[pairs]
+    out["cos2_undefined"] = np.array([int((same & ~pairs).sum())])
+    welch = {k: [] for k in ("k", "d_live", "d_rank", "attained", "bound_live", "bound_rank")}
+    for lv in np.unique(level):
+        idx = np.flatnonzero((level == lv) & nonzero)
+        if len(idx) < 2:
+            continue
+        u = w[idx] / np.linalg.norm(w[idx], axis=1, keepdims=True)
+        c2 = (u @ u.T) ** 2
+        k = len(idx)
+        d_live, d_rank = int(live.sum()), int(np.linalg.matrix_rank(u))
+        welch["k"].append(k)
+        welch["d_live"].append(d_live)
+        welch["d_rank"].append(d_rank)
+        welch["attained"].append((c2.sum() - np.trace(c2)) / (k * (k - 1)))
+        welch["bound_live"].append(theory.welch_bound(k, d_live))
+        welch["bound_rank"].append(theory.welch_bound(k, d_rank))
+    out.update({f"welch_{k}": np.asarray(v, float) for k, v in welch.items()})
+    return out
+
+
+def network_checks(params, masks, depth, activation, probe, mcfg) -> list[dict]:
+    """layer_checks for every active hidden layer of one network (probe from metrics.make_probe)."""
+    live, local = unit_selections(params, masks, depth, activation, probe, mcfg)
+    nodes = np.asarray(probe["probe_nodes"])
+    y = np.asarray(probe["h_train"], np.float64)[:, nodes]
+    level = np.asarray(probe["node_level"])[nodes]
+    hs = hidden64(params, masks, depth, activation, probe["x_train"])
+    return [layer_checks(standardise64(h), y, local[l][:, nodes].T, live[l], level) for l, h in enumerate(hs)]
+
+
+# ------------------------------------------------------------------------------------------ per run
+CASE_KEYS = ("r2_any", "attained", "bound", "gap", "quad", "q", "n_local", "n_out")
+PAIR_KEYS = ("cos2_bound", "cos2", "cos2_undefined")
+WELCH_KEYS = ("welch_k", "welch_d_live", "welch_d_rank", "welch_attained", "welch_bound_live", "welch_bound_rank")
+
+
+def run_checks(run, max_networks: int = MAX_NETWORKS_PER_RUN) -> dict:
+    """Every check on (at most max_networks evenly spaced) saved networks of one run: flat arrays over cases,
+    with point index, layer and fit label per case, plus counts."""
+    cfg = sweep.config_from_meta(run.meta)
+    target = targets.make_target(cfg.target)
+    probe = metrics.make_probe(target, cfg.metrics, seed=int(cfg.target.data_seed))
+    n_points = len(run.rows)
+    keep = set(np.unique(np.linspace(0, n_points - 1, min(max_networks, n_points)).round().astype(int)).tolist())
+    acc = {k: [] for k in CASE_KEYS + PAIR_KEYS + WELCH_KEYS + ("point", "layer", "fit", "pair_point")}
+    n_done = 0
+    if len(probe["probe_nodes"]) == 0:
+        return {"networks": 0, "saved": n_points, "skipped": "no probe nodes"} | {k: np.zeros(0) for k in acc}
+    for i, params, masks, depth in sweep.iter_networks(run.path):
+        if i not in keep or run.rows[i].get("diverged") == "True":
+            continue
+        fit = report.num(run.rows[i].get("fit", "nan"))
+        for l, c in enumerate(network_checks(params, masks, depth, cfg.model.activation, probe, cfg.metrics)):
+            for k in CASE_KEYS + PAIR_KEYS + WELCH_KEYS:
+                acc[k].append(c[k])
+            m = len(c["attained"])
+            acc["point"].append(np.full(m, i))
+            acc["layer"].append(np.full(m, l))
+            acc["fit"].append(np.full(m, fit))
+            acc["pair_point"].append(np.full(len(c["cos2"]), i))
+        n_done += 1
+    out = {k: np.concatenate(v) if v else np.zeros(0) for k, v in acc.items()}
+    out.update(networks=n_done, saved=n_points, skipped="")
+    return out
+
+
+def summarise(c) -> dict:
+    """Hold fractions, violations and tightness of the three inequalities."""
+    slack1 = c["attained"] - c["bound"]
+    slack2 = c["cos2_bound"] - c["cos2"]
+    slack3 = c["welch_attained"] - c["welch_bound_live"]
+    slack3r = c["welch_attained"] - c["welch_bound_rank"]
+    q = c["q"][np.isfinite(c["q"])]
+    pct = lambda x, p: float(np.percentile(x, p)) if len(x) else float("nan")
+    frac = lambda s: float(np.mean(s >= -TOL)) if len(s) else float("nan")
+    return {
+        "t1_cases": len(slack1),
+        "t1_hold": frac(slack1),
+        "t1_violations": slack1[slack1 < -TOL],
+        "t1_min_slack": float(slack1.min()) if len(slack1) else float("nan"),
+        "t1_slack_q": [pct(slack1, p) for p in (25, 50, 75)],
+        "t1_trivial": int(np.sum(c["n_out"] == 0)),
+        "t1_nonvacuous": int(np.sum(c["bound"] > 0)),
+        "t1_identity_err": float(np.max(np.abs(c["gap"] - c["quad"]))) if len(slack1) else float("nan"),
+        "t1_identity_bad": int(np.sum(np.abs(c["gap"] - c["quad"]) > TOL)),
+        "q_n": len(q),
+        "q_q": [pct(q, p) for p in (25, 50, 75)],
+        "t2_pairs": len(slack2),
+        "t2_hold": frac(slack2),
+        "t2_violations": slack2[slack2 < -TOL],
+        "t2_slack_q": [pct(slack2, p) for p in (25, 50, 75)],
+        "t2_vacuous": int(np.sum(c["cos2_bound"] >= 1.0)),
+        "t2_hold_nonvacuous": frac(slack2[c["cos2_bound"] < 1.0]),
+        "t2_undefined": int(c["cos2_undefined"].sum()),
+        "t3_cases": len(slack3),
+        "t3_hold": frac(slack3),
+        "t3_hold_rank": frac(slack3r),
+        "t3_violations": np.concatenate([slack3[slack3 < -TOL], slack3r[slack3r < -TOL]]),
+        "t3_nonvacuous_live": int(np.sum(c["welch_bound_live"] > 0)),
+        "t3_nonvacuous_rank": int(np.sum(c["welch_bound_rank"] > 0)),
+    }
+
+
+def _merge(checks: list[dict]) -> dict:
+    keys = CASE_KEYS + PAIR_KEYS + WELCH_KEYS + ("point", "layer", "fit", "pair_point")
+    return {k: np.concatenate([c[k] for c in checks]) for k in keys}
+
+
+# --------------------------------------------------------------------------------------------- report
+def make(runs, out, max_networks: int = MAX_NETWORKS_PER_RUN):
+    t0 = time.time()
+    runs = sorted(runs, key=lambda r: r.name)
+    with single_threaded_blas():
+        checks = {r.name: run_checks(r, max_networks) for r in runs}
+    allc = _merge(list(checks.values()))
+    s_all = summarise(allc)
+    n_nets = sum(c["networks"] for c in checks.values())
+    wall = time.time() - t0
+
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.6))
+    for fitv, colour, label in ((0.0, "C1", "unfit"), (1.0, "C0", "fit")):
+        m = allc["fit"] == fitv
+        axes[0].scatter(
+            allc["bound"][m], allc["attained"][m], s=3, alpha=0.3, color=colour, label=f"{label} ({m.sum()})"
+        )
+    axes[0].set_xscale("symlog", linthresh=1.0)
+    axes[0].set_xlim(min(-1.0, np.percentile(allc["bound"], 1) if len(allc["bound"]) else -1.0), 1.5)
+    xs = np.linspace(0, 1, 20)
+    axes[0].plot(xs, xs, "k:", lw=1, label="attained = bound")
+    axes[0].axvline(0, color="grey", lw=0.6)
+    axes[0].set_ylim(-0.05, 1.05)
+    axes[0].set_xlabel("theorem 1 bound (symlog x; < 0 is vacuous)")
+    axes[0].set_ylabel("attained $r2_{restricted}$ (in-sample OLS)")
+    axes[0].set_title(
+        f"Thm 1 holds in {s_all['t1_hold']:.4%} of {s_all['t1_cases']} cases;\n"
+        f"bound > 0 (non-vacuous) in {s_all['t1_nonvacuous']}",
+        fontsize=9,
+    )
+    axes[0].legend(fontsize=7, markerscale=3, loc="center left")
+    slack = allc["attained"] - allc["bound"]
+    pos = slack[allc["n_out"] > 0]
+    pos = pos[pos > 0]
+    if len(pos):
+        axes[1].hist(np.log10(pos), bins=60, color="C0")
+    axes[1].set_xlabel("log10(attained - bound)\n(cases with live units outside the local set)")
+    axes[1].set_ylabel("cases")
+    sq = s_all["t1_slack_q"]
+    axes[1].set_title(f"Thm 1 slack quartiles {sq[0]:.3g} / {sq[1]:.3g} / {sq[2]:.3g}", fontsize=9)
+    qv = allc["q"][np.isfinite(allc["q"])]
+    axes[2].hist(qv, bins=50, range=(0, 1), color="C2")
+    axes[2].set_xlabel("Rayleigh factor q = w_O' Sigma w_O / (lam_max |w_O|^2)")
+    axes[2].set_ylabel("cases")
+    qq = s_all["q_q"]
+    axes[2].set_title(f"Thm 1 tightness (1 = tight): q quartiles {qq[0]:.2g} / {qq[1]:.2g} / {qq[2]:.2g}", fontsize=9)
+    axes[3].scatter(allc["cos2_bound"], allc["cos2"], s=3, alpha=0.3, color="C4")
+    axes[3].plot([0, 1], [0, 1], "k:", lw=1)
+    axes[3].set_xlabel("theorem 2 bound min(1, (sqrt rho_v + sqrt rho_v')^2)")
+    axes[3].set_ylabel("attained cos^2(w_v, w_v'), same-level pairs")
+    axes[3].set_title(
+        f"Thm 2 holds in {s_all['t2_hold']:.4%} of {s_all['t2_pairs']} pairs;\nbound < 1 in "
+        f"{s_all['t2_pairs'] - s_all['t2_vacuous']}",
+        fontsize=9,
+    )
+    fig.suptitle(
+        f"T3: interference bounds on {n_nets} saved networks of {len(checks)} runs "
+        f"(every active hidden layer x probe node; in-sample OLS on probe-train)",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    figure = report.save_figure(fig, out, "t3_interference")
+
+    header = [
+        "run", "networks", "saved", "t1_cases", "t1_hold", "t1_min_slack", "t1_slack_q25", "t1_slack_median",
+        "t1_slack_q75", "t1_bound_positive", "t1_no_outside_units", "identity_max_err", "identity_err_gt_tol",
+        "q_cases", "q_q25", "q_median", "q_q75", "t2_pairs", "t2_hold", "t2_slack_median", "t2_bound_lt_1",
+        "t2_hold_bound_lt_1", "t2_zero_readout_pairs", "t3_cases", "t3_hold", "t3_hold_rank",
+        "t3_nonvacuous_live", "t3_nonvacuous_rank",
+    ]  # fmt: skip
+    rows = []
+    for name, c in [*checks.items(), ("all", None)]:
+        s = s_all if c is None else summarise(c)
+        nets = n_nets if c is None else c["networks"]
+        saved = sum(x["saved"] for x in checks.values()) if c is None else c["saved"]
+        rows.append(
+            [name, nets, saved, s["t1_cases"], s["t1_hold"], s["t1_min_slack"], *s["t1_slack_q"]]
+            + [s["t1_nonvacuous"], s["t1_trivial"], s["t1_identity_err"], s["t1_identity_bad"]]
+            + [s["q_n"], *s["q_q"], s["t2_pairs"], s["t2_hold"], s["t2_slack_q"][1]]
+            + [s["t2_pairs"] - s["t2_vacuous"], s["t2_hold_nonvacuous"], s["t2_undefined"]]
+            + [s["t3_cases"], s["t3_hold"], s["t3_hold_rank"], s["t3_nonvacuous_live"], s["t3_nonvacuous_rank"]]
+        )
+    table = report.write_table(out, "t3_interference", header, rows)
+
+    viol = [
+        f"{k[:2]}: {len(s_all[k])} violation(s), worst {s_all[k].min():.3g}"
+        for k in ("t1_violations", "t2_violations", "t3_violations")
+        if len(s_all[k])
+    ]
+    capped = [f"{n} ({c['networks']} of {c['saved']})" for n, c in checks.items() if c["networks"] < c["saved"]]
+    skipped = [f"{n} ({c['skipped']})" for n, c in checks.items() if c["skipped"]]
+    t2q = s_all["t2_slack_q"]
+    text = (
+        f"Checked on {n_nets} saved networks of {len(checks)} run(s) in {wall:.0f} s: every active hidden layer "
+        f"and probe node, in-sample OLS on the probe-train inputs with float64 activations and the live/local unit "
+        f"selections of metrics.compute. Theorem 1 (r2_restricted >= r2_any - lam_max rho |w|^2 / Var): holds in "
+        f"{s_all['t1_hold']:.6f} of {s_all['t1_cases']} (network, layer, node) cases (tolerance {TOL:g}; smallest "
+        f"slack {s_all['t1_min_slack']:.2g}). It is loose: slack attained - bound has quartiles {sq[0]:.3g} / "
+        f"{sq[1]:.3g} / {sq[2]:.3g}, the bound is positive (non-vacuous) in only {s_all['t1_nonvacuous']} cases, "
+        f"and the Rayleigh factor q (1 = tight; how close w_O is to the top eigenvector of Sigma_O|S) has quartiles "
+        f"{qq[0]:.3g} / {qq[1]:.3g} / {qq[2]:.3g} over {s_all['q_n']} cases; {s_all['t1_trivial']} cases have no "
+        f"live unit outside the local set, where the bound is exact. The exact gap identity gap = w_O' Sigma w_O / "
+        f"Var is met to {TOL:g} in all but {s_all['t1_identity_bad']} case(s) (max error "
+        f"{s_all['t1_identity_err']:.1e}, in numerically rank-deficient layers). Theorem 2 (same-level cos^2 <= "
+        f"(sqrt rho_v + sqrt rho_v')^2): holds in {s_all['t2_hold']:.6f} of {s_all['t2_pairs']} pairs (slack "
+        f"quartiles {t2q[0]:.3g} / {t2q[1]:.3g} / {t2q[2]:.3g}); the bound is below 1 in only "
+        f"{s_all['t2_pairs'] - s_all['t2_vacuous']} pairs ({s_all['t2_undefined']} pairs with a zero readout are "
+        f"undefined and left out). Theorem 3 (Welch, mean same-level cos^2 >= max(0, (k - d) / (d (k - 1))), d = the "
+        f"layer's live units): holds in {s_all['t3_hold']:.6f} of {s_all['t3_cases']} (layer, level) cases but is "
+        f"non-vacuous in only {s_all['t3_nonvacuous_live']}; with d = the rank of the k readouts it holds in "
+        f"{s_all['t3_hold_rank']:.6f}, non-vacuous in {s_all['t3_nonvacuous_rank']}. "
+        + ("Violations: " + "; ".join(viol) + ". " if viol else "No violations beyond the tolerance. ")
+        + (
+            f"Work cap: at most {max_networks} evenly spaced networks per run: " + ", ".join(capped) + ". "
+            if capped
+            else "Every saved network was checked. "
+        )
+        + ("Skipped: " + ", ".join(skipped) + "." if skipped else "")
+    )
+    return report.Section(TITLE, text, [figure], [table])
+
+
+if __name__ == "__main__":
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--out", required=True)
+    p.add_argument("--max-networks", type=int, default=MAX_NETWORKS_PER_RUN, help="per run (evenly spaced)")
+    a = p.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    print(make(select([report.load_run(d) for d in a.run_dirs]), a.out, a.max_networks).text)
