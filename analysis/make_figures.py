@@ -1,5 +1,6 @@
-"""`make figures`: runs the CPU defaults of E1-E6 (each sweep skipped when its run is already complete, resumed
-when interrupted) and then writes the report from the saved runs.
+"""`make figures`: runs the CPU defaults of E1-E6 and of the theory checks T1-T2 (each sweep skipped when its run
+is already complete, resumed when interrupted) and then writes the report from the saved runs (T3 and the
+depth-predictor validation read those runs).
 
     python analysis/make_figures.py [--runs runs] [--out report] [--only e1,e2,...]
 
@@ -21,6 +22,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 E2_TARGETS = ("tree_L2", "tree_L3", "tree_L4", "tree_k3", "boolean", "parity", "modular", "expr", "additive")
 E3_TARGETS = ("tree_L3", "boolean")
 E6_TASKS = ("424", "414", "41216", "6333")
+T1_LEVELS = ("L2", "L3", "L4", "L5")
 
 
 def sweep(config: str, out: str, extra=()) -> float:
@@ -51,7 +53,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", default="runs")
     p.add_argument("--out", default="report")
-    p.add_argument("--only", default="e1,e2,e3,e6", help="comma-separated experiments to (re)run before the report")
+    p.add_argument("--only", default="e1,e2,e3,e6,t1,t2", help="comma-separated experiments to run before the report")
     a = p.parse_args(argv)
     only = set(a.only.split(","))
     os.makedirs(a.out, exist_ok=True)
@@ -73,6 +75,11 @@ def main(argv=None):
     if "e6" in only:
         for t in E6_TASKS:
             run(f"e6_{t}", f"sweeps/e6_sculpting.py:{t}")
+    if "t1" in only:
+        for t in T1_LEVELS:
+            run(f"t1_{t}", f"sweeps/t1_sparsity.py:{t}")
+    if "t2" in only:
+        run("t2", "sweeps/t2_volume.py")
     with open(os.path.join(a.out, "timings.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["run", "config", "wall_s (0 = already complete)"])

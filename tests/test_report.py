@@ -59,6 +59,7 @@ def test_report_writes_every_section(runs, tmp_path):
         "E6 Neural Sculpting protocol",
         "Wiring: a compositional and a fractured network",
         "Depth predictor against the E2 peaks",
+        "T3 feature interference bounds (theorems 1-3)",
     ]
     for s in sections:
         for f in s.figures:

@@ -30,6 +30,9 @@ ANALYSES = (
     "e6_sculpting",
     "wiring",
     "t0_depth_predictor",
+    "t1_sparsity",
+    "t2_volume",
+    "t3_interference",
 )
 ANALYSIS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "analysis")
 
