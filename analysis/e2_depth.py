@@ -56,8 +56,10 @@ def target_depth_of(run) -> int:
 
 
 def peak_depth(run) -> int | None:
-    """argmax over depth of mean C at the best sparsity, among the depths where at least half the seeds fit (all
-    depths when none fits; `curves`). None when C is undefined (e.g. dense_teacher)."""
+    """argmax over depth of mean C at the best sparsity, among the depths where at least half the seeds fit. None
+    when no cell fits (no empirical peak) or C is undefined (e.g. dense_teacher)."""
+    if not any_fit(run):
+        return None
     _, depths, c, fit_ok = curves(run)
     mean = np.where(fit_ok, c["C"][0], np.nan)
     return int(depths[int(np.nanargmax(mean))]) if np.isfinite(mean).any() else None
