@@ -88,3 +88,22 @@ def test_data_only_curve():
     assert len(d["curve"]) == 5 and 0 <= d["layer"] <= 4 and d["d_hat"] == 1 + d["layer"]
     assert d["curve"][d["layer"]] >= max(d["curve"]) - d["eps"]
     assert np.all(np.array(d["curve"]) <= 1.0)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "tree:levels=2,arity=2,reuse=True",
+        "expr:expr=sum(absdiff(x0,x1),x2)",
+        "additive:levels=2",
+        "dense_teacher:levels=2",
+        "boolean:levels=2,gates=xor/and",
+        "parity:levels=2,n_distractors=2",
+        "modular:modular_spec=4/2/4",
+    ],
+)
+def test_structural_prediction_works_on_every_family(spec, tmp_path):
+    target_cfg, _ = dp.parse_target_spec(spec)
+    res = dp.predict(target_cfg, 8, cache_dir=None, d_max=1, seeds=1, steps=20, n_fit=64)
+    assert res["d_hat_low"] <= res["d_hat"] <= res["d_hat_high"]
+    assert res["d_hat"] >= 1 and res["path"]
