@@ -79,6 +79,12 @@ def make(runs, out):
     for group in ("main", "held out"):
         rows = [t for t in table if t[1] == group and np.isfinite(t[3])]
         if not rows:
+            if group == "main":  # no target with an empirical peak: say so in the table
+                summary += [
+                    [group, label, 0, float("nan"), 0, float("nan"), float("nan")]
+                    for label in ("structural", "data-only")
+                ]
+                lines.append("no main target has an empirical peak (none fits at any depth)")
             continue
         peak = [t[3] for t in rows]
         for label, col in (("structural", 4), ("data-only", 7)):
