@@ -2,7 +2,7 @@
 
 CPU default, one target (54 points, about 1 minute on 2 cores each):
     python -m sweetspot sweep sweeps/e2_depth.py:tree_L3 --out runs/e2_tree_L3
-Every target of the CPU report: tree_L2 tree_L3 tree_L4 tree_k3 boolean parity modular expr additive
+Every target of the CPU report: tree_L2 tree_L3 tree_L4 tree_k3 boolean parity modular expr additive dense_teacher
 GPU-sized: append ',full' to the argument, e.g. sweeps/e2_depth.py:tree_L3,full (depths 1-8, 8 seeds, 8k steps).
 Figures: python -m sweetspot report runs/e2_* --out report
 """
