@@ -19,7 +19,18 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-E2_TARGETS = ("tree_L2", "tree_L3", "tree_L4", "tree_k3", "boolean", "parity", "modular", "expr", "additive", "dense_teacher")
+E2_TARGETS = (
+    "tree_L2",
+    "tree_L3",
+    "tree_L4",
+    "tree_k3",
+    "boolean",
+    "parity",
+    "modular",
+    "expr",
+    "additive",
+    "dense_teacher",
+)
 E3_TARGETS = ("tree_L3", "boolean")
 E6_TASKS = ("424", "414", "41216", "6333")
 T1_LEVELS = ("L2", "L3", "L4", "L5")
