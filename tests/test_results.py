@@ -23,6 +23,27 @@ def test_orbax_round_trip(tmp_path):
     np.testing.assert_array_equal(np.asarray(back["nested"]["k"]), tree["nested"]["k"])
 
 
+def test_zero_size_arrays_round_trip(tmp_path):
+    tree = {"per_node": np.zeros((4, 0), np.float32), "x": np.arange(4, dtype=np.float32)}
+    res_lib.save_checkpoint(str(tmp_path / "ck"), 0, tree)
+    _, back = res_lib.restore_checkpoint(str(tmp_path / "ck"), {k: np.zeros_like(v) for k, v in tree.items()})
+    assert back["per_node"].shape == (4, 0)
+    np.testing.assert_array_equal(back["x"], tree["x"])
+
+
+def test_target_without_constituents_runs_end_to_end(cfg, tmp_path):
+    from sweetspot import sweep
+
+    cfg.target.family, cfg.target.levels = "dense_teacher", 2
+    cfg.metrics.enabled = True
+    cfg.metrics.n_signature, cfg.metrics.n_probe_train, cfg.metrics.n_probe_test = 32, 64, 32
+    cfg.grid.depth, cfg.grid.sparsity, cfg.grid.seed = (1, 2), (0.0,), (0,)
+    _, res = sweep.run_sweep(cfg, str(tmp_path / "run"), progress=lambda m: None)
+    assert res["r2_restricted"].shape == (2, 0) and np.isnan(res["C"]).all() and not res["compositional"].any()
+    _, res2 = sweep.run_sweep(cfg, str(tmp_path / "run"), resume=True, progress=lambda m: None)
+    np.testing.assert_array_equal(res2["test_loss"], res["test_loss"])
+
+
 def test_missing_and_corrupt_checkpoints_are_clear_errors(tmp_path):
     with pytest.raises(res_lib.ResultsError, match="no checkpoint"):
         res_lib.restore_checkpoint(str(tmp_path / "none"), {})

@@ -29,11 +29,21 @@ class ResultsError(RuntimeError):
     """A run directory is missing, corrupt, or written by another schema or config."""
 
 
+def _is_empty(a) -> bool:
+    return int(np.prod(a.shape)) == 0
+
+
+def _fill_empty(tree):
+    """Zero-size arrays (e.g. per-constituent metrics of a target without constituents) as one-element
+    placeholders: orbax cannot store zero-size arrays."""
+    return jax.tree.map(lambda a: np.zeros((1,), a.dtype) if _is_empty(a) else a, tree)
+
+
 def save_checkpoint(directory: str, step: int, tree: dict, keep: int | None = None) -> None:
     """Saves a dict of arrays as `step` under `directory` and waits for the (async) save to finish."""
     options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
     with ocp.CheckpointManager(os.path.abspath(directory), options=options) as mngr:
-        mngr.save(step, args=ocp.args.StandardSave(tree), force=True)
+        mngr.save(step, args=ocp.args.StandardSave(_fill_empty(tree)), force=True)
         mngr.wait_until_finished()
 
 
@@ -48,12 +58,13 @@ def restore_checkpoint(directory: str, template: dict, step: int | None = None) 
             step = mngr.latest_step() if step is None else step
             if step is None:
                 raise ResultsError(f"no saved step in {directory}")
-            tree = mngr.restore(step, args=ocp.args.StandardRestore(template))
+            tree = mngr.restore(step, args=ocp.args.StandardRestore(_fill_empty(template)))
     except ResultsError:
         raise
     except Exception as e:  # orbax/tensorstore raise many types for truncated or mismatched files
         raise ResultsError(f"checkpoint {directory} step {step} is corrupt or does not match this run: {e}") from e
-    return step, jax.tree.map(np.asarray, tree)
+    restore_empty = lambda t, r: np.zeros(t.shape, t.dtype) if _is_empty(t) else np.asarray(r)
+    return step, jax.tree.map(restore_empty, template, tree)
 
 
 # ------------------------------------------------------------------------------------------------- meta
