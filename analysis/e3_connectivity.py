@@ -6,9 +6,6 @@ for every pruning method (mean ± std over seeds), and the matched-density check
 
 from __future__ import annotations
 
-import argparse
-import os
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -112,9 +109,4 @@ def make(runs, out):
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run_dirs", nargs="+")
-    p.add_argument("--out", required=True)
-    a = p.parse_args()
-    os.makedirs(a.out, exist_ok=True)
-    print(make(select([report.load_run(d) for d in a.run_dirs]), a.out).text)
+    report.analysis_main(__doc__, select, make)

@@ -138,6 +138,19 @@ def write_table(out: str, name: str, header: list[str], rows: list[list]) -> str
     return f"{name}.csv"
 
 
+def analysis_main(doc: str, select, make, argv=None) -> None:
+    """The command line of an analysis module: `python analysis/NAME.py RUN_DIR [RUN_DIR ...] --out DIR` runs
+    its `make` on the runs its `select` keeps and prints the section's text."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--out", required=True)
+    a = p.parse_args(argv)
+    os.makedirs(a.out, exist_ok=True)
+    print(make(select([load_run(d) for d in a.run_dirs]), a.out).text)
+
+
 # --------------------------------------------------------------------------------------------- report
 def _load_analysis(name: str):
     path = os.path.join(ANALYSIS_DIR, f"{name}.py")
