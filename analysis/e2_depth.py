@@ -141,7 +141,7 @@ def make(runs, out):
     moved = sorted({t[4] for t in table if t[4] != ""})
     text = (
         "Peak depth = argmax over depth of mean C at the target's best sparsity, among depths where at least half "
-        "the seeds fit (all depths for a target that fits nowhere). Peak depths seen across targets: "
+        "the seeds fit (a target that fits nowhere has none). Peak depths seen across targets: "
         f"{moved}. " + "; ".join(f"{t[0]}: peak {t[4] or 'n/a'} (target depth {t[2]})" for t in table) + "."
     )
     return report.Section(TITLE, text, [figure], [table_name])
