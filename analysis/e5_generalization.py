@@ -12,7 +12,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from scipy import stats  # noqa: E402
 
 from sweetspot import report  # noqa: E402
 
@@ -21,14 +20,6 @@ TITLE = "E5 generalization to held-out combinations"
 
 def select(runs):
     return [r for r in runs if r.has("C") and r.has("gen_ratio") and not r.experiment.startswith("e6/")]
-
-
-def spearman(x, y):
-    ok = np.isfinite(x) & np.isfinite(y)
-    if ok.sum() < 3 or np.ptp(x[ok]) == 0 or np.ptp(y[ok]) == 0:
-        return float("nan"), float("nan"), int(ok.sum())
-    r = stats.spearmanr(x[ok], y[ok])
-    return float(r.statistic), float(r.pvalue), int(ok.sum())
 
 
 def make(runs, out):
@@ -41,14 +32,14 @@ def make(runs, out):
         for j, run in enumerate(sorted(group, key=lambda r: r.name)):
             c, g, fit = (report.column(run.rows, k) for k in ("C", key, "fit"))
             ax.scatter(c, g, s=6, alpha=0.5, color=f"C{j % 10}", label=run.name)
-            rho, p, n = spearman(c, g)
-            rho_f, p_f, n_f = spearman(c[fit == 1], g[fit == 1])
+            rho, p, n = report.spearman(c, g)
+            rho_f, p_f, n_f = report.spearman(c[fit == 1], g[fit == 1])
             table.append([run.name, key, n, rho, p, n_f, rho_f, p_f])
         c_all = np.concatenate([report.column(r.rows, "C") for r in group])
         g_all = np.concatenate([report.column(r.rows, key) for r in group])
         f_all = np.concatenate([report.column(r.rows, "fit") for r in group])
-        rho, p, n = spearman(c_all, g_all)
-        rho_f, p_f, n_f = spearman(c_all[f_all == 1], g_all[f_all == 1])
+        rho, p, n = report.spearman(c_all, g_all)
+        rho_f, p_f, n_f = report.spearman(c_all[f_all == 1], g_all[f_all == 1])
         table.append(["all", key, n, rho, p, n_f, rho_f, p_f])
         if key != "heldout_acc":
             ax.set_yscale("log")

@@ -16,7 +16,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from scipy import stats  # noqa: E402
 
 import e2_depth  # noqa: E402
 from sweetspot import depth_predictor, report, sweep  # noqa: E402
@@ -27,15 +26,6 @@ HELD_OUT = ("expr", "modular")
 
 def select(runs):
     return [r for r in runs if r.experiment.startswith("e2/")]
-
-
-def _spearman(a, b):
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
-        return float("nan"), float("nan")
-    r = stats.spearmanr(a[ok], b[ok])
-    return float(r.statistic), float(r.pvalue)
 
 
 def make(runs, out):
@@ -89,7 +79,7 @@ def make(runs, out):
         for label, col in (("structural", 4), ("data-only", 7)):
             pred = [t[col] for t in rows]
             err = np.abs(np.array(pred, float) - np.array(peak, float))
-            rho, p = _spearman(pred, peak)
+            rho, p, _ = report.spearman(pred, peak)
             summary.append([group, label, len(rows), float(np.nanmean(err)), int(np.sum(err == 0)), rho, p])
             lines.append(
                 f"{group}, {label}: mean |D_hat - peak| = {np.nanmean(err):.2f} over {len(rows)} targets "

@@ -47,7 +47,6 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from scipy import stats  # noqa: E402
 
 from sweetspot import report, sweep, theory, train  # noqa: E402
 
@@ -308,16 +307,6 @@ def cells(run, est) -> list[dict]:
     return out
 
 
-def spearman(a, b):
-    """(rho, p, n) over the pairs where both are finite; NaN when fewer than 3."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    ok = np.isfinite(a) & np.isfinite(b)
-    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
-        return float("nan"), float("nan"), int(ok.sum())
-    res = stats.spearmanr(a[ok], b[ok])
-    return float(res.statistic), float(res.pvalue), int(ok.sum())
-
-
 def _binom_se(p, n):
     return np.sqrt(np.maximum(p * (1 - p), 0) / np.maximum(n, 1))
 
@@ -426,13 +415,13 @@ KEYS = [
 def correlations(table) -> dict:
     col = lambda k: [t[k] for t in table]
     return {
-        "strict": spearman(col("p_comp"), col("ratio")),
-        "strict_per_p": spearman(col("p_comp"), col("ratio_per_p")),
-        "c08": spearman(col("p_c08"), col("ratio08")),
-        "c08_per_p": spearman(col("p_c08"), col("ratio08_per_p")),
+        "strict": report.spearman(col("p_comp"), col("ratio")),
+        "strict_per_p": report.spearman(col("p_comp"), col("ratio_per_p")),
+        "c08": report.spearman(col("p_c08"), col("ratio08")),
+        "c08_per_p": report.spearman(col("p_c08"), col("ratio08_per_p")),
         # "shrinks outside the sweet spot": the ratio should rise with the cell's mean C
-        "meanC_strict": spearman(col("mean_c"), col("ratio")),
-        "meanC_c08": spearman(col("mean_c"), col("ratio08")),
+        "meanC_strict": report.spearman(col("mean_c"), col("ratio")),
+        "meanC_c08": report.spearman(col("mean_c"), col("ratio08")),
     }
 
 

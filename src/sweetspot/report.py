@@ -113,6 +113,18 @@ def mean_std(values) -> tuple[float, float, int]:
     return (float(v.mean()), float(v.std()), len(v)) if len(v) else (float("nan"), float("nan"), 0)
 
 
+def spearman(a, b) -> tuple[float, float, int]:
+    """(Spearman rho, p-value, n) over the pairs where both are finite; NaN when fewer than 3 or one is constant."""
+    from scipy import stats
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
+        return float("nan"), float("nan"), int(ok.sum())
+    res = stats.spearmanr(a[ok], b[ok])
+    return float(res.statistic), float(res.pvalue), int(ok.sum())
+
+
 def fit_column(run: Run) -> np.ndarray:
     """1.0 where the point fits (the run's `fit` label), else 0.0 (NaN for runs without metrics)."""
     return column(run.rows, "fit")
