@@ -82,10 +82,7 @@ def _signature_fn(activation: str):
 def unit_selections(params, masks, depth, activation, probe, mcfg) -> tuple[np.ndarray, np.ndarray]:
     """(live (n_slots, W), local (n_slots, W, n_nodes)) as bool numpy, computed exactly as metrics.compute does."""
     sig = _signature_fn(activation)(params, masks, depth, probe["x_sig"])
-    total = sig.sum(-1)
-    live = metrics.live_units(masks, depth, total, mcfg.dead_eps)
-    g = sig / np.maximum(total, 1e-30)[..., None]
-    local = (g @ probe["support"].T >= mcfg.local_tau) & live[..., None]
+    live, local = metrics.locality(sig, masks, depth, probe["support"], mcfg)
     return np.asarray(live), np.asarray(local)
 
 

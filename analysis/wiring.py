@@ -50,15 +50,9 @@ def unit_homes(params, masks, depth, activation, target, mcfg, x) -> np.ndarray:
     """Int (n_slots, width): each hidden unit's home node id (docs/method.md, "Module purity"), -1 for dead
     units, units local to no node and padded layers. x are the signature inputs (make_probe's x_sig)."""
     support = np.asarray(target.structure.support, np.float32)  # (n_nodes, n)
-    n_nodes = support.shape[0]
-    sig = np.asarray(metrics.signatures(params, masks, depth, activation, np.asarray(x, np.float32)))
-    total = sig.sum(-1)
-    live = np.asarray(metrics.live_units(masks, depth, total, mcfg.dead_eps))
-    g = sig / np.maximum(total, 1e-30)[..., None]
-    local = (g @ support.T >= mcfg.local_tau) & live[..., None]  # (L, W, n_nodes)
-    rank = support.sum(1) * n_nodes + np.arange(n_nodes)
-    home = np.argmin(np.where(local, rank, np.inf), axis=-1)
-    return np.where(local.any(-1), home, -1).astype(np.int64)
+    sig = metrics.signatures(params, masks, depth, activation, np.asarray(x, np.float32))
+    _, local = metrics.locality(sig, masks, depth, support, mcfg)
+    return np.asarray(metrics.home_nodes(local, support)).astype(np.int64)
 
 
 def _signature_centres(params, masks, depth, activation, x) -> np.ndarray:
@@ -69,15 +63,9 @@ def _signature_centres(params, masks, depth, activation, x) -> np.ndarray:
         return np.where(total > 0, sig @ np.arange(sig.shape[-1]) / total, np.nan)
 
 
-def output_nodes(structure) -> tuple[int, ...]:
-    """The output node ids: the last n_outputs nodes (the root alone for single-output targets)."""
-    n_out = int(getattr(structure, "n_outputs", 1))
-    return tuple(range(structure.n_nodes - n_out, structure.n_nodes))
-
-
 def node_colours(structure) -> dict[int, tuple]:
     """Colour of every structure node: constituents strong (tab10, Dark2), leaves pale (tab20), outputs grey."""
-    colours = {v: OUTPUT_GREYS[j % len(OUTPUT_GREYS)] for j, v in enumerate(output_nodes(structure))}
+    colours = {v: OUTPUT_GREYS[j % len(OUTPUT_GREYS)] for j, v in enumerate(structure.outputs)}
     for j, v in enumerate(structure.probe_nodes):
         colours[v] = STRONG[j % len(STRONG)]
     for i in range(structure.n_inputs):
@@ -91,7 +79,7 @@ def node_label(structure, v: int) -> str:
         return f"x{int(np.flatnonzero(structure.support[v])[0])} only"
     sup = np.flatnonzero(structure.support[v])
     inputs = "all inputs" if len(sup) == structure.n_inputs else ",".join(f"x{i}" for i in sup)
-    kind = (" (root)" if len(output_nodes(structure)) == 1 else " (output)") if v in output_nodes(structure) else ""
+    kind = (" (root)" if len(structure.outputs) == 1 else " (output)") if v in structure.outputs else ""
     return f"v{v}{kind}: {inputs}"
 
 
@@ -225,7 +213,7 @@ def draw_wiring(ax, params, masks, depth, target, cfg, title, probe_seed=None):
 
     counts = {v: int((homes[:depth] == v).sum()) for v in used}
     handles = []
-    outs = output_nodes(structure)
+    outs = structure.outputs
     inner = sorted(u for u in used if u >= structure.n_inputs and u not in outs)
     leaves = sorted(u for u in used if 0 <= u < structure.n_inputs)
     for v in inner + [v for v in outs if v in used] + leaves:

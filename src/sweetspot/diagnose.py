@@ -65,19 +65,13 @@ def _fmt(x, spec=".3f"):
     return "  -  " if np.isnan(x) else format(x, spec)
 
 
-def s_out(target):
-    """Column index of the output node(s) among the node values: the root, or the last n_outputs nodes."""
-    n_out = target.structure.n_outputs
-    return -1 if n_out == 1 else slice(-n_out, None)
-
-
 def report(params, masks, depth, activation, target, mcfg, fit_r2=None, seed: int = 0) -> str:
     """One network's report as text. fit_r2 defaults to the network's R^2 on the probe-test inputs; for Boolean
     targets fit is the probe-test accuracy >= mcfg.fit_accuracy (docs/method.md, "Training")."""
     probe = metrics.make_probe(target, mcfg, seed)
     depth = int(depth)
     y = mlp.apply(params, masks, depth, jnp.asarray(probe["x_test"]), activation)
-    yt = probe["h_test"][:, s_out(target)]
+    yt = target.outputs_of(probe["h_test"])
     if target.binary:
         acc = float(jnp.mean((y > 0) == (yt > 0)))
         fit_r2 = 1.0 - float(jnp.mean((2 * jax.nn.sigmoid(y) - 1 - yt) ** 2)) / float(np.var(yt))

@@ -72,6 +72,24 @@ def live_units(masks, depth, sig_total, dead_eps):
     return jnp.stack(rows) & (sig_total >= dead_eps)
 
 
+def locality(sig, masks, depth, support, mcfg):
+    """(live (n_slots, W), local (n_slots, W, n_nodes)) bools from signatures `sig` (n_slots, W, n): live units
+    (`live_units`), and unit u local to node v when >= mcfg.local_tau of its normalised signature lies in S_v."""
+    total = sig.sum(-1)
+    live = live_units(masks, depth, total, mcfg.dead_eps)
+    g = sig / jnp.maximum(total, 1e-30)[..., None]
+    return live, (g @ support.T >= mcfg.local_tau) & live[..., None]
+
+
+def home_nodes(local, support):
+    """Int (n_slots, W): each unit's home, the node it is local to with the smallest support (ties: lowest id);
+    -1 for units local to no node (dead and padded units included)."""
+    n_nodes = support.shape[0]
+    rank = support.sum(1) * n_nodes + jnp.arange(n_nodes)
+    home = jnp.argmin(jnp.where(local, rank, jnp.inf), axis=-1)
+    return jnp.where(local.any(-1), home, -1)
+
+
 def standardise(a_train, a_test):
     """Per-unit z-scores with probe-train mean and std; units with std <= STD_EPS read 0."""
     mu, sd = a_train.mean(-2, keepdims=True), a_train.std(-2, keepdims=True)
@@ -132,14 +150,11 @@ def compute(params, masks, depth, activation, probe, fit_r2, mcfg, fit=None) -> 
     active = jnp.arange(n_slots) < depth
     support = probe["support"]  # (n_nodes, n)
     nodes = probe["probe_nodes"]
-    n_nodes, n_probe = support.shape[0], nodes.shape[0]
+    n_probe = nodes.shape[0]
 
     # Signatures, dead units, locality.
     sig = signatures(params, masks, depth, activation, probe["x_sig"])  # (L, W, n)
-    total = sig.sum(-1)
-    live = live_units(masks, depth, total, mcfg.dead_eps)
-    g = sig / jnp.maximum(total, 1e-30)[..., None]
-    local = (g @ support.T >= mcfg.local_tau) & live[..., None]  # (L, W, n_nodes)
+    live, local = locality(sig, masks, depth, support, mcfg)  # (L, W), (L, W, n_nodes)
 
     # Probes: for every layer l and probe node v, ridge from the local units and from all live units.
     _, h_tr = mlp.apply(params, masks, depth, probe["x_train"], activation, True)
@@ -173,12 +188,10 @@ def compute(params, masks, depth, activation, probe, fit_r2, mcfg, fit=None) -> 
     interference_layers = jnp.where(active & (n_pairs > 0), mean_cos2, jnp.nan)
 
     # Module purity: fraction of live units whose home (smallest local node; ties: lowest id) is not an output.
-    size = support.sum(1)
-    rank = size * n_nodes + jnp.arange(n_nodes)
-    home = jnp.argmin(jnp.where(local, rank, jnp.inf), axis=-1)  # (L, W)
-    non_root = local.any(-1) & (home < probe["first_output"]) & live
+    home = home_nodes(local, support)  # (L, W)
+    non_output = (home >= 0) & (home < probe["first_output"]) & live
     n_live = live.sum(1)
-    purity_layers = jnp.where(active & (n_live > 0), non_root.sum(1) / jnp.maximum(n_live, 1), jnp.nan)
+    purity_layers = jnp.where(active & (n_live > 0), non_output.sum(1) / jnp.maximum(n_live, 1), jnp.nan)
 
     nan_pad = lambda x: jnp.where(active, x, jnp.nan)
     dead = (~live & active[:, None]).sum()

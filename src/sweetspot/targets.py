@@ -108,7 +108,10 @@ class Target:
 
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
         """The target output: h_root(x), shape (batch,), or (batch, n_outputs) for several outputs."""
-        h = self.node_values(x)
+        return self.outputs_of(self.node_values(x))
+
+    def outputs_of(self, h):
+        """The output columns of node values h (batch, n_nodes): (batch,) for one output, else (batch, n_outputs)."""
         return h[:, -1] if self.structure.n_outputs == 1 else h[:, -self.structure.n_outputs :]
 
     def sample(self, rng: np.random.Generator, count: int) -> np.ndarray:
