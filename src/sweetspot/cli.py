@@ -66,10 +66,11 @@ def _sweep(args, overrides):
     from sweetspot import config as config_lib
     from sweetspot import results as res_lib
     from sweetspot import sweep
+    from sweetspot.validation import validate
 
     cfg = load_config(args.config, overrides)
     try:
-        config_lib.validate(cfg)
+        validate(cfg)
         engine, results = sweep.run_sweep(cfg, args.out, resume=args.resume, overwrite=args.overwrite)
     except (config_lib.ConfigError, res_lib.ResultsError) as e:
         raise SystemExit(f"error: {e}") from None
@@ -86,10 +87,10 @@ def _diagnose(args, overrides):
             if not args.target:
                 raise SystemExit("error: --npz needs --target CONFIG (a sweep config whose target block names it)")
             cfg = load_config(args.target, overrides)
-            from sweetspot import config as config_lib
             from sweetspot import targets
+            from sweetspot.validation import validate
 
-            config_lib.validate(cfg)
+            validate(cfg)
             params, masks, depth = diagnose.load_npz_network(args.npz)
             target = targets.make_target(cfg.target)
             print(

@@ -1,7 +1,9 @@
-"""The config schema, its defaults and its validation. docs/method.md, section "Configuration".
+"""The config schema and its defaults: the leaf every other module reads. docs/method.md, "Configuration".
 
-`default_config()` is the schema: a sweep config may change values but not add keys. `validate(cfg)` raises
-`ConfigError` naming the field and the allowed values; the CLI calls it before any compute starts.
+`default_config()` is the schema: a sweep config may change values but not add keys. `check_schema(cfg)` checks
+keys, types and ranges; the names that registries own (target families, methods, activations, optimizers) are
+checked by `sweetspot.validation.validate`, which the CLI calls before any compute starts. `parse_arg` reads
+the one string argument of a sweep config's `get_config(arg)` (big_vision's convention).
 """
 
 from __future__ import annotations
@@ -9,15 +11,6 @@ from __future__ import annotations
 import numbers
 
 import ml_collections
-
-ACTIVATIONS = ("relu", "gelu", "tanh")
-OPTIMIZERS = ("adam", "adamw", "sgd")
-METHODS = ("dense", "random", "snip", "synflow", "oracle", "magnitude", "imp", "sp")  # and "shuffled:<method>"
-SCOPES = ("layer", "global")
-SP_SIMILARITIES = ("overlap", "cosine", "correlation")
-DEPTH_MODES = ("group", "pad")
-TARGET_FAMILIES = ("tree", "expr", "additive", "dense_teacher", "boolean", "parity", "modular")
-BINARY_FAMILIES = ("boolean", "parity", "modular")  # +-1 outputs: BCE on logits, fit = accuracy
 
 # Grid axes in the order points are enumerated (the last axis varies fastest).
 AXES = ("method", "depth", "sparsity", "lr", "weight_decay", "seed")
@@ -102,104 +95,113 @@ def default_config() -> ml_collections.ConfigDict:
     return c
 
 
-def _fail(field, value, allowed):
+def fail(field, value, allowed):
+    """Raises ConfigError naming config.FIELD, its value and the allowed values."""
     raise ConfigError(f"config.{field}={value!r} is invalid: allowed values are {allowed}")
+
+
+def check_choice(field, value, allowed) -> None:
+    if value not in allowed:
+        fail(field, value, tuple(allowed))
 
 
 def _check_keys(cfg, schema, prefix=""):
     for key in cfg.keys():
         if key not in schema:
-            _fail(f"{prefix}{key}", cfg[key], f"the keys of config.{prefix or ''}: {sorted(schema.keys())}")
+            fail(f"{prefix}{key}", cfg[key], f"the keys of config.{prefix or ''}: {sorted(schema.keys())}")
         if isinstance(schema[key], ml_collections.ConfigDict):
             if not isinstance(cfg[key], ml_collections.ConfigDict):
-                _fail(f"{prefix}{key}", cfg[key], "a ConfigDict")
+                fail(f"{prefix}{key}", cfg[key], "a ConfigDict")
             _check_keys(cfg[key], schema[key], f"{prefix}{key}.")
 
 
-def _int(field, value, low):
+def check_int(field, value, low):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        _fail(field, value, f"an integer >= {low}")
+        fail(field, value, f"an integer >= {low}")
     return int(value)
 
 
-def validate(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
-    """Checks every field against the schema; raises ConfigError before any compute. Returns cfg."""
-    _check_keys(cfg, default_config())
-    t, m, tr, g, e = cfg.target, cfg.model, cfg.train, cfg.grid, cfg.engine
-    if t.family not in TARGET_FAMILIES:
-        _fail("target.family", t.family, TARGET_FAMILIES)
-    if t.family == "expr":
-        from sweetspot import expr
+def _check_real(field, value, ok, allowed):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not ok(value):
+        fail(field, value, allowed)
 
-        try:
-            expr.parse(t.expr)
-        except ValueError as err:
-            raise ConfigError(f"config.target.expr={t.expr!r} is invalid: {err}") from None
-    _int("target.arity", t.arity, 2)
-    _int("target.levels", t.levels, 1)
-    _int("target.n_distractors", t.n_distractors, 0)
-    if isinstance(t.input_noise, bool) or not isinstance(t.input_noise, numbers.Real) or not t.input_noise >= 0:
-        _fail("target.input_noise", t.input_noise, "a number >= 0")
-    if t.family in ("boolean", "parity", "modular"):
-        from sweetspot import boolean, targets
 
-        if t.family == "boolean" and (isinstance(t.gates, str) or not t.gates or set(t.gates) - set(boolean.GATES)):
-            _fail("target.gates", t.gates, f"a non-empty tuple of gates from {sorted(boolean.GATES)}")
-        try:
-            targets.make_target(t)
-        except ValueError as err:
-            raise ConfigError(f"config.target is invalid for family {t.family!r}: {err}") from None
+def _check_target(t):
+    check_int("target.arity", t.arity, 2)
+    check_int("target.levels", t.levels, 1)
+    check_int("target.n_distractors", t.n_distractors, 0)
+    _check_real("target.input_noise", t.input_noise, lambda v: v >= 0, "a number >= 0")
     for f in ("n_reference", "n_train", "n_test", "n_heldout"):
-        _int(f"target.{f}", t[f], 16)
-    if m.activation not in ACTIVATIONS:
-        _fail("model.activation", m.activation, ACTIVATIONS)
-    _int("model.width", m.width, 1)
-    if tr.optimizer not in OPTIMIZERS:
-        _fail("train.optimizer", tr.optimizer, OPTIMIZERS)
-    _int("train.steps", tr.steps, 1)
-    _int("train.batch_size", tr.batch_size, 0)
+        check_int(f"target.{f}", t[f], 16)
+
+
+def _check_train(tr, t):
+    check_int("train.steps", tr.steps, 1)
+    check_int("train.batch_size", tr.batch_size, 0)
     if tr.batch_size > t.n_train:
-        _fail("train.batch_size", tr.batch_size, f"0 (full batch) or 1..target.n_train={t.n_train}")
-    _int("train.eval_every", tr.eval_every, 1)
+        fail("train.batch_size", tr.batch_size, f"0 (full batch) or 1..target.n_train={t.n_train}")
+    check_int("train.eval_every", tr.eval_every, 1)
     if tr.steps % tr.eval_every:
-        _fail("train.eval_every", tr.eval_every, f"a divisor of train.steps={tr.steps}")
+        fail("train.eval_every", tr.eval_every, f"a divisor of train.steps={tr.steps}")
+
+
+def _check_grid(g):
     for axis in AXES:
         values = g[axis]
-        if isinstance(values, (str, numbers.Number)):
-            _fail(f"grid.{axis}", values, "a non-empty tuple of values")
-        if len(values) == 0:
-            _fail(f"grid.{axis}", values, "a non-empty tuple of values")
+        if isinstance(values, (str, numbers.Number)) or len(values) == 0:
+            fail(f"grid.{axis}", values, "a non-empty tuple of values")
         if len(set(values)) != len(values):
-            _fail(f"grid.{axis}", values, "distinct values")
-    for v in g.method:
-        base = v[len("shuffled:") :] if isinstance(v, str) and v.startswith("shuffled:") else v
-        if base not in METHODS or (base == "dense" and v != base):
-            _fail("grid.method", v, METHODS + tuple(f"shuffled:{m}" for m in METHODS if m != "dense"))
-    p = cfg.pruning
-    _int("pruning.rounds", p.rounds, 1)
-    _int("pruning.snip_batch", p.snip_batch, 1)
-    _int("pruning.synflow_rounds", p.synflow_rounds, 1)
-    _int("pruning.sp_inputs", p.sp_inputs, 1)
-    if not 0.0 <= p.rewind_frac < 1.0:
-        _fail("pruning.rewind_frac", p.rewind_frac, "a number in [0, 1)")
-    if p.scope not in SCOPES:
-        _fail("pruning.scope", p.scope, SCOPES)
-    if p.sp_similarity not in SP_SIMILARITIES:
-        _fail("pruning.sp_similarity", p.sp_similarity, SP_SIMILARITIES)
+            fail(f"grid.{axis}", values, "distinct values")
     for v in g.depth:
-        _int("grid.depth", v, 1)
+        check_int("grid.depth", v, 1)
     for v in g.seed:
-        _int("grid.seed", v, 0)
+        check_int("grid.seed", v, 0)
     for v in g.sparsity:
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0.0 <= v < 1.0:
-            _fail("grid.sparsity", v, "numbers in [0, 1)")
+        _check_real("grid.sparsity", v, lambda v: 0.0 <= v < 1.0, "numbers in [0, 1)")
     for v in g.lr:
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v > 0:
-            _fail("grid.lr", v, "numbers > 0")
+        _check_real("grid.lr", v, lambda v: v > 0, "numbers > 0")
     for v in g.weight_decay:
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not v >= 0:
-            _fail("grid.weight_decay", v, "numbers >= 0")
-    if e.depth_mode not in DEPTH_MODES:
-        _fail("engine.depth_mode", e.depth_mode, DEPTH_MODES)
-    _int("engine.chunk_size", e.chunk_size, 0)
+        _check_real("grid.weight_decay", v, lambda v: v >= 0, "numbers >= 0")
+
+
+def _check_pruning(p):
+    check_int("pruning.rounds", p.rounds, 1)
+    check_int("pruning.snip_batch", p.snip_batch, 1)
+    check_int("pruning.synflow_rounds", p.synflow_rounds, 1)
+    check_int("pruning.sp_inputs", p.sp_inputs, 1)
+    _check_real("pruning.rewind_frac", p.rewind_frac, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
+
+
+def check_schema(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
+    """Checks keys against the schema, and the types and ranges of every field that no registry owns; raises
+    ConfigError naming the field and the allowed values. Returns cfg."""
+    _check_keys(cfg, default_config())
+    _check_target(cfg.target)
+    check_int("model.width", cfg.model.width, 1)
+    _check_train(cfg.train, cfg.target)
+    _check_grid(cfg.grid)
+    _check_pruning(cfg.pruning)
+    check_int("engine.chunk_size", cfg.engine.chunk_size, 0)
     return cfg
+
+
+def parse_arg(arg: str | None, **spec) -> ml_collections.ConfigDict:
+    """The one string argument of `get_config(arg)` as named fields (big_vision's parse_arg). `spec` gives each
+    field's default, or (default, allowed values). Comma-separated tokens fill the fields in order
+    ("tree_L3,full") or by name ("size=full"); a value outside a field's allowed values is a ValueError that
+    names the field and the allowed values."""
+    out = ml_collections.ConfigDict({k: v[0] if isinstance(v, tuple) else v for k, v in spec.items()})
+    names = list(spec)
+    for i, token in enumerate(t for t in (arg or "").split(",") if t):
+        key, eq, value = token.partition("=")
+        if not eq:
+            if i >= len(names):
+                raise ValueError(f"get_config(arg={arg!r}): at most {len(names)} values ({', '.join(names)})")
+            key, value = names[i], token
+        if key not in spec:
+            raise ValueError(f"get_config(arg={arg!r}): {key!r} is not a field: allowed values are {names}")
+        allowed = spec[key][1] if isinstance(spec[key], tuple) else None
+        if allowed is not None and value not in allowed:
+            raise ValueError(f"get_config(arg={arg!r}): {key}={value!r}: allowed values are {list(allowed)}")
+        out[key] = value
+    return out

@@ -61,7 +61,8 @@ def path_depth(structure, cost) -> tuple[float, list[int]]:
 def node_key(target, v, target_cfg=None) -> tuple[str, float | None]:
     """(cache key without settings, closed-form d_v or None) of internal node v: `gate:NAME/k` for Boolean gates,
     `expr:NAME/k` for expr primitives, `table:k:HEX` for other Boolean nodes, else `node:HASH:v`."""
-    from sweetspot import boolean, expr, modular, targets
+    from sweetspot import targets
+    from sweetspot.targets import boolean, expr, modular
 
     c, k = target.constituents[v - target.structure.n_inputs], len(target.structure.children[v])
     named = {id(f): (n, 0 if n in boolean.LINEARLY_SEPARABLE else 1) for n, f in boolean.GATES.items()}
@@ -144,10 +145,9 @@ def measure(jobs, binary, width, activation="relu", **fit) -> dict:
     names = ("x_train", "y_train", "x_test", "y_test")
     data = {name: jnp.asarray(np.stack([c[i] for c in cols])) for i, name in enumerate(names)}
     cfg = config_lib.default_config()
-    cfg.target.family = "boolean" if binary else "tree"  # picks the loss: BCE on +-1 labels, else MSE
     cfg.model.width, cfg.model.activation = int(width), activation
     cfg.train.steps, cfg.train.eval_every, cfg.train.batch_size = steps, steps, 0  # full batch
-    fit_fn = train_lib.make_fit(cfg)
+    fit_fn = train_lib.make_fit(cfg, binary)
 
     def one(depth, key, dat):
         params = mlp.init(jax.random.fold_in(key, 0), k, int(width), depth, activation)
@@ -191,7 +191,8 @@ def _cache(path, table=None) -> dict | None:
 def check_closed_form(gates=("and", "or", "xor"), arities=(2,), width=32, activation="relu", **fit) -> dict:
     """Measures every (gate, arity) with the sweep on its truth table; {(gate, k): {closed, d (measured), low, high,
     first, scores, agree}}; agree = the measured d equals the closed form (0 linearly separable, 1 xor/xnor)."""
-    from sweetspot import boolean, targets
+    from sweetspot import targets
+    from sweetspot.targets import boolean
 
     pairs = [(g, k) for g in gates for k in arities]
     tables = [
@@ -235,7 +236,7 @@ def data_only(target_cfg, width, activation="relu", depth=8, steps=3000, lr=3e-3
     params = mlp.init(jax.random.fold_in(key, 0), x_tr.shape[1], int(width), depth, activation, n_out)
     masks = mlp.ones_masks(params)
     point = {"depth": depth, "lr": jnp.float32(lr), "weight_decay": jnp.float32(0.0)}
-    params = jax.jit(train_lib.make_fit(cfg))(params, masks, point, data, jax.random.fold_in(key, 2))[0]
+    params = jax.jit(train_lib.make_fit(cfg, target.binary))(params, masks, point, data, jax.random.fold_in(key, 2))[0]
     fwd = lambda x: mlp.apply(params, masks, depth, x, activation, return_hidden=True)
     (out_te, h_te), (_, h_tr) = fwd(x_te), fwd(x_tr)
     y_tr, y_te = (data[f"y_{s}"].reshape(len(data[f"y_{s}"]), -1) for s in ("train", "test"))
@@ -325,17 +326,20 @@ def parse_target_spec(spec: str):
     cli.load_config) or `FAMILY[:key=value,key=value,...]` applied onto config.default_config(). Items split on
     commas outside parentheses, so `expr:expr=sum(absdiff(x0,x1),x2),seed=1` works; tuple values are written
     with '/' (gates=xor/and, modular_spec=6/3/3/3) or parenthesised. Errors name the field and allowed values."""
+    from sweetspot.validation import validate
 
     if spec.split(":", 1)[0].endswith(".py"):
         from sweetspot.cli import load_config
 
         cfg = load_config(spec, [])
-        config_lib.validate(cfg)
+        validate(cfg)
         return cfg.target, cfg.model
     cfg = config_lib.default_config()
     family, _, rest = spec.partition(":")
-    if family not in config_lib.TARGET_FAMILIES:
-        raise ValueError(f"target.family={family!r} is invalid: allowed values are {config_lib.TARGET_FAMILIES}")
+    from sweetspot import targets
+
+    if family not in targets.FAMILIES:
+        raise ValueError(f"target.family={family!r} is invalid: allowed values are {tuple(targets.FAMILIES)}")
     cfg.target.family = family
     for item in _split_top(rest):
         field, eq, value = (w.strip() for w in item.partition("="))
@@ -344,7 +348,7 @@ def parse_target_spec(spec: str):
         if field == "family":
             raise ValueError("target.family is given before the ':' (FAMILY:key=value,...)")
         cfg.target[field] = _coerce(field, value, cfg.target[field])
-    config_lib.validate(cfg)
+    validate(cfg)
     return cfg.target, cfg.model
 
 

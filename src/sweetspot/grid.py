@@ -20,8 +20,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from sweetspot import targets
 from sweetspot import train as train_lib
 from sweetspot.config import AXES
+
+DEPTH_MODES = ("group", "pad")  # group: one program per (method, depth); pad: identity-padded layers, per method
 
 # engine.chunk_size = 0 on CPU: about this many points per device per call (activations stay in cache; measured
 # 1.31x over one whole-grid call in docs/performance.md). Accelerators take each group whole.
@@ -107,8 +110,9 @@ class Engine:
         self.data = self._put(data, self._replicated)
         self.keys = point_keys(int(cfg.seed), self.grid.coords["seed"])
         n_result_slots = max(self.grid.axes["depth"])
+        binary = targets.family(cfg.target.family).binary
         self._train = {
-            g.name: jax.vmap(train_lib.make_train(cfg, g.n_slots, g.method, n_result_slots), in_axes=(0, None))
+            g.name: jax.vmap(train_lib.make_train(cfg, g.n_slots, g.method, n_result_slots, binary), in_axes=(0, None))
             for g in self.groups
         }
         self.compile_count = 0

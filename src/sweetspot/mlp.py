@@ -64,6 +64,24 @@ def ones_masks(params: dict) -> dict:
     return {k: jnp.ones_like(p["w"]) for k, p in params.items()}
 
 
+def propagate(h: jax.Array, step, n_slots: int, depth: jax.Array) -> tuple[jax.Array, list[jax.Array]]:
+    """The identity-padding loop every layer-by-layer pass shares: h <- step(l, h) for hidden layer l, where a
+    layer l >= depth (padding) passes h through unchanged. Returns (last h, [h after each slot])."""
+    hidden = []
+    for l in range(n_slots):
+        new = step(l, h)
+        h = new if l == 0 else jnp.where(l < depth, new, h)
+        hidden.append(h)
+    return h, hidden
+
+
+def active_layers(tree: dict, depth: jax.Array) -> tuple[list[str], jax.Array]:
+    """(layer names h0 .. out, bool (n_slots + 1,) of the layers a depth-`depth` network uses) of a params or
+    masks dict."""
+    names = layer_names(len(tree) - 1)
+    return names, layer_active(depth, len(names) - 1)
+
+
 def apply(
     params: dict, masks: dict, depth: jax.Array, x: jax.Array, activation: str = "relu", return_hidden: bool = False
 ):
@@ -71,13 +89,8 @@ def apply(
     return_hidden also the hidden activations (n_slots, batch, width), where a padded layer repeats the last
     active one."""
     act = ACTIVATIONS[activation]
-    n_slots = n_slots_of(params)
-    h, hidden = x, []
-    for l in range(n_slots):
-        p = params[f"h{l}"]
-        new = act(h @ (p["w"] * masks[f"h{l}"]) + p["b"])
-        h = new if l == 0 else jnp.where(l < depth, new, h)
-        hidden.append(h)
+    layer = lambda l, h: act(h @ (params[f"h{l}"]["w"] * masks[f"h{l}"]) + params[f"h{l}"]["b"])
+    h, hidden = propagate(x, layer, n_slots_of(params), depth)
     p = params["out"]
     y = h @ (p["w"] * masks["out"]) + p["b"]
     y = y[..., 0] if y.shape[-1] == 1 else y
@@ -86,8 +99,7 @@ def apply(
 
 def layer_counts(masks: dict, depth: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(live, total) weight counts per layer, (n_slots + 1,) each; padded layers count 0 in both."""
-    names = layer_names(len(masks) - 1)
-    active = layer_active(depth, len(names) - 1)
+    names, active = active_layers(masks, depth)
     live = jnp.stack([masks[k].sum() for k in names]) * active
     total = jnp.array([masks[k].size for k in names], jnp.float32) * active
     return live, total

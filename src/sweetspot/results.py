@@ -22,6 +22,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from sweetspot import result_keys
+
 SCHEMA = "sweetspot.results/1"
 
 
@@ -128,27 +130,18 @@ def read_meta(run_dir: str) -> dict:
 
 
 # -------------------------------------------------------------------------------------------------- csv
-NODE_KEYS = ("r2_restricted", "r2_any", "fracture_gap")  # (n_points, P): one column per probe node
-LAYER_KEYS = ("interference_layers", "purity_layers", "live_units_layers")  # (n_points, n_slots)
-
-
 def scalar_columns(results: dict, n_slots: int, probe_nodes=()) -> dict[str, np.ndarray]:
-    """Flattens results to CSV columns: scalars as they are; `layer_sparsity` as layer_sparsity_h0 ..
-    layer_sparsity_out; per-layer metrics as NAME_h{l}; per-node metrics as NAME_v{node id}. Other arrays (loss
-    curves, per-node-per-layer tables) stay in the checkpoint only."""
+    """Flattens results to CSV columns, named by result_keys.csv_columns: scalars as they are, per-layer values
+    as NAME_h{l} (layer_sparsity: .._h0 .. _out), per-node values as NAME_v{node id}. Loss curves and
+    per-node-per-layer tables stay in the checkpoint only."""
     cols = {}
     for k, v in results.items():
-        if v.ndim == 1:
+        names = result_keys.csv_columns(k, n_slots, probe_nodes)
+        if result_keys.kind(k) == result_keys.SCALAR:
             cols[k] = v
-        elif k == "layer_sparsity":
-            for i, name in enumerate([f"h{l}" for l in range(n_slots)] + ["out"]):
-                cols[f"{k}_{name}"] = v[:, i]
-        elif k in LAYER_KEYS:
-            for l in range(n_slots):
-                cols[f"{k[: -len('_layers')]}_h{l}"] = v[:, l]
-        elif k in NODE_KEYS:
-            for i, node in enumerate(probe_nodes):
-                cols[f"{k}_v{node}"] = v[:, i]
+            continue
+        for i, name in enumerate(names):
+            cols[name] = v[:, i]
     return cols
 
 

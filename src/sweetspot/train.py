@@ -13,23 +13,26 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from sweetspot import metrics, mlp, pruning
-from sweetspot.config import BINARY_FAMILIES
+from sweetspot import metrics, mlp, pruning, result_keys
 
 # Purposes folded into a point's key (docs/method.md, "Keys").
 KEY_INIT, KEY_MASK, KEY_DATA, KEY_SHUFFLE, KEY_PRUNE_DATA = 0, 1, 2, 3, 4
 
 
+# Optimizers by name: (lr, weight_decay) -> optax transform. lr and weight_decay may be traced (one compile serves
+# every value). adam: L2 decay added to the gradient; adamw: decoupled decay; sgd: plain SGD with L2 decay.
+OPTIMIZERS = {
+    "adam": lambda lr, wd: optax.chain(optax.add_decayed_weights(wd), optax.adam(lr)),
+    "adamw": lambda lr, wd: optax.adamw(lr, weight_decay=wd),
+    "sgd": lambda lr, wd: optax.chain(optax.add_decayed_weights(wd), optax.sgd(lr)),
+}
+
+
 def make_optimizer(name: str, lr: jax.Array, weight_decay: jax.Array) -> optax.GradientTransformation:
-    """adam: L2 decay added to the gradient; adamw: decoupled decay; sgd: plain SGD with L2 decay.
-    lr and weight_decay may be traced (one compile serves every value)."""
-    if name == "adam":
-        return optax.chain(optax.add_decayed_weights(weight_decay), optax.adam(lr))
-    if name == "adamw":
-        return optax.adamw(lr, weight_decay=weight_decay)
-    if name == "sgd":
-        return optax.chain(optax.add_decayed_weights(weight_decay), optax.sgd(lr))
-    raise ValueError(f"config.train.optimizer={name!r}: allowed values are ('adam', 'adamw', 'sgd')")
+    """OPTIMIZERS[name] at (lr, weight_decay); ValueError naming config.train.optimizer and the allowed values."""
+    if name not in OPTIMIZERS:
+        raise ValueError(f"config.train.optimizer={name!r}: allowed values are {tuple(OPTIMIZERS)}")
+    return OPTIMIZERS[name](lr, weight_decay)
 
 
 def mse(params, masks, depth, x, y, activation):
@@ -47,9 +50,9 @@ def accuracy(params, masks, depth, x, y, activation):
     return jnp.mean((mlp.apply(params, masks, depth, x, activation) > 0) == (y > 0))
 
 
-def make_loss(cfg):
-    """The training loss of cfg's target: bce for the Boolean families (config.BINARY_FAMILIES), else mse."""
-    return bce if cfg.target.family in BINARY_FAMILIES else mse
+def make_loss(binary: bool):
+    """The training loss: bce for targets with +-1 outputs (`Target.binary`, the family's `binary`), else mse."""
+    return bce if binary else mse
 
 
 def mse_blocked(params, masks, depth, x, y, activation, block: int = 512, loss=mse):
@@ -66,13 +69,14 @@ def rewind_step(cfg) -> int:
     return int(round(cfg.pruning.rewind_frac * cfg.train.steps))
 
 
-def make_fit(cfg, capture_at: int | None = None):
+def make_fit(cfg, binary: bool = False, capture_at: int | None = None):
     """Returns fit(params, masks, point, data, key) -> (params, curve_train, curve_test, params at step
-    `capture_at`): train.steps masked optimizer steps from `params`, one `lax.scan` of `lax.scan`s."""
+    `capture_at`): train.steps masked optimizer steps from `params`, one `lax.scan` of `lax.scan`s, on the bce
+    loss when `binary`, else mse."""
     act = cfg.model.activation
     steps, every, batch = int(cfg.train.steps), int(cfg.train.eval_every), int(cfg.train.batch_size)
     optimizer = cfg.train.optimizer
-    loss_fn, noise = make_loss(cfg), float(cfg.target.input_noise)
+    loss_fn, noise = make_loss(binary), float(cfg.target.input_noise)
     loss_grad = jax.value_and_grad(loss_fn)
 
     def fit(params, masks, point, data, key):
@@ -110,70 +114,39 @@ def make_fit(cfg, capture_at: int | None = None):
     return fit
 
 
-def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None):
+def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None, binary: bool = False):
     """Returns the pure `train(point, data)` for networks with `n_slots` hidden-layer slots and a static `method`
-    (docs/method.md, "Masks and pruning" for each method's schedule).
+    (a name of pruning.METHODS, or shuffled:<name>; docs/method.md, "Masks and pruning" for each schedule).
+    `binary`: the target's outputs are +-1 labels (bce loss, fit = accuracy).
 
     `n_result_slots` (>= n_slots) fixes the length of per-layer result vectors so groups of different depths
     concatenate; missing layers read NaN.
     """
     n_result_slots = n_slots if n_result_slots is None else n_result_slots
     base, shuffled = pruning.parse_method(method)
+    m = pruning.METHODS[base]
     width, act = int(cfg.model.width), cfg.model.activation
-    pc = cfg.pruning
-    rounds = 1 if base == "magnitude" else int(pc.rounds)
-    k_rewind = rewind_step(cfg)
-    fit, fit_capture = make_fit(cfg), make_fit(cfg, capture_at=k_rewind)
-    binary = cfg.target.family in BINARY_FAMILIES
+    fit = make_fit(cfg, binary)
+    fit_capture = make_fit(cfg, binary, capture_at=rewind_step(cfg))
+    loss = make_loss(binary)
 
-    def scores(params, masks, point, data):
-        if base == "sp":
-            x = data["x_train"][: int(pc.sp_inputs)]
-            return pruning.sp_scores(params, masks, point["depth"], x, act, pc.sp_similarity, float(pc.sp_gamma))
-        return pruning.magnitude_scores(params)
-
-    def initial_masks(key, params, point, data):
-        depth, density = point["depth"], 1.0 - point["sparsity"]
-        if base == "dense":
-            return mlp.ones_masks(params)
-        if base == "random":
-            return pruning.random_masks(key, params, density, depth)
-        if base == "oracle":
-            return pruning.oracle_masks(key, data["oracle"], params, density, depth)
-        ones = mlp.ones_masks(params)
-        if base == "snip":
-            idx = jax.random.randint(key, (int(pc.snip_batch),), 0, data["x_train"].shape[0])
-            s = pruning.snip_scores(
-                params, ones, depth, data["x_train"][idx], data["y_train"][idx], act, make_loss(cfg)
-            )
-            return pruning.prune(s, ones, density, depth, pc.scope)
-        return pruning.synflow_masks(params, density, depth, int(pc.synflow_rounds), pc.scope)  # synflow
+    def masks_of(point, data, params):
+        key, density = point["key"], 1.0 - point["sparsity"]
+        inp = pruning.ScoreInputs(jax.random.fold_in(key, KEY_MASK), point, data, act, cfg.pruning, loss)
+        if m.schedule == pruning.INIT:
+            masks = pruning.init_masks(m, inp, params, density)
+        else:
+            fit_key = lambda r: jax.random.fold_in(jax.random.fold_in(key, KEY_PRUNE_DATA), r)
+            masks, params = pruning.rewind_masks(m, inp, params, density, fit, fit_capture, fit_key)
+        if shuffled:
+            masks = pruning.shuffle_masks(jax.random.fold_in(key, KEY_SHUFFLE), masks, point["depth"])
+        return masks, params
 
     def train(point: dict, data: dict):
         key, depth = point["key"], point["depth"]
         n_inputs, n_outputs = data["x_train"].shape[1], mlp.outputs_of(data["y_train"])
         params = mlp.init(jax.random.fold_in(key, KEY_INIT), n_inputs, width, n_slots, act, n_outputs)
-        if base in pruning.AT_INIT:
-            masks = initial_masks(jax.random.fold_in(key, KEY_MASK), params, point, data)
-        else:  # train dense, then R rounds of prune -> rewind to step k -> retrain (the last retrain is below)
-            prune_key = lambda r: jax.random.fold_in(jax.random.fold_in(key, KEY_PRUNE_DATA), r)
-            ones = mlp.ones_masks(params)
-            trained, _, _, params = fit_capture(params, ones, point, data, prune_key(0))
-            density = 1.0 - point["sparsity"]
-
-            def one_round(carry, r):
-                masks, trained = carry
-                target = density ** ((r + 1.0) / rounds)
-                masks = pruning.prune(scores(trained, masks, point, data), masks, target, depth, pc.scope)
-                trained = fit(mlp.mask_params(params, masks), masks, point, data, prune_key(r + 1))[0]
-                return (masks, trained), None
-
-            masks = ones
-            if rounds > 1:
-                (masks, trained), _ = jax.lax.scan(one_round, (masks, trained), jnp.arange(rounds - 1))
-            masks = pruning.prune(scores(trained, masks, point, data), masks, density, depth, pc.scope)
-        if shuffled:
-            masks = pruning.shuffle_masks(jax.random.fold_in(key, KEY_SHUFFLE), masks, depth)
+        masks, params = masks_of(point, data, params)
         data_key = jax.random.fold_in(key, KEY_DATA)
         params, curve_train, curve_test, _ = fit(mlp.mask_params(params, masks), masks, point, data, data_key)
         results = evaluate(params, masks, depth, data, act, n_result_slots, binary)
@@ -182,27 +155,18 @@ def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None
         results["disconnected_inputs"] = pruning.disconnected_inputs(masks, depth)
         if "probe" in data:
             is_fit = results["test_acc"] >= cfg.metrics.fit_accuracy if binary else None
-            m = metrics.compute(params, masks, depth, act, data["probe"], results["test_r2"], cfg.metrics, is_fit)
-            results.update(pad_layer_axis(m, n_slots, n_result_slots))
+            mt = metrics.compute(params, masks, depth, act, data["probe"], results["test_r2"], cfg.metrics, is_fit)
+            results.update(pad_layer_axis(mt, n_slots, n_result_slots))
         return results, {"params": params, "masks": masks}
 
     return train
 
 
-LAYER_AXIS_KEYS = (
-    "interference_layers",
-    "purity_layers",
-    "live_units_layers",
-    "n_local",
-    "r2_restricted_layers",
-    "r2_any_layers",
-)
-
-
 def pad_layer_axis(m: dict, n_slots: int, n_result_slots: int) -> dict:
-    """Pads the per-layer (last) axis of the metrics in LAYER_AXIS_KEYS to n_result_slots with NaN."""
+    """Pads the per-layer (last) axis of the per-layer metrics (result_keys PER_LAYER, PER_NODE_LAYER) to
+    n_result_slots with NaN."""
     out = dict(m)
-    for k in LAYER_AXIS_KEYS:
+    for k in result_keys.keys_of(result_keys.PER_LAYER, result_keys.PER_NODE_LAYER):
         v = m[k].astype(jnp.float32)
         out[k] = jnp.concatenate([v, jnp.full((*v.shape[:-1], n_result_slots - n_slots), jnp.nan)], axis=-1)
     return out

@@ -33,7 +33,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-from sweetspot import targets
+from sweetspot.targets.core import Target, make_structure
 
 TASKS = {
     "[4,2,4]": (4, 2, 4),
@@ -44,7 +44,6 @@ TASKS = {
 MAX_FAN_IN = 10  # largest k of a drawn truth table (2^k rows)
 
 
-truth_table = targets.truth_table  # (2^n, n) +-1 rows; column j = +1 iff bit (n-1-j) of the row index is set
 
 
 def _fail(spec, why):
@@ -147,16 +146,16 @@ def build(spec, seed: int = 0):
                 gate = _table_gate(table)
             constituents.append(gate)
             tables.append(np.asarray(table, np.float32))
-    structure = targets.make_structure(s[0], children, n_outputs=s[-1])
+    structure = make_structure(s[0], children, n_outputs=s[-1])
     return structure, constituents, tables
 
 
-def modular_target(cfg) -> targets.Target:
+def modular_target(cfg) -> Target:
     """The Neural Sculpting task named by cfg.modular_spec (gates drawn from cfg.seed); bits domain, +-1 outputs."""
     s = validate_spec(cfg.modular_spec)
     structure, constituents, _ = build(s, int(cfg.seed))
     n_int = len(structure.internal)
     name = "modular[" + ",".join(map(str, s)) + "]"
-    return targets.Target(
+    return Target(
         name, structure, tuple(constituents), np.zeros(n_int), np.ones(n_int), domain="bits", binary=True
     )

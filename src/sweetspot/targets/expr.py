@@ -1,9 +1,9 @@
 """User-declared targets: an expression over named primitives and inputs. docs/method.md, section "Targets".
 
 `sum(absdiff(x0, x1), absdiff(x2, x3))` is parsed with `ast` (never eval): every call is an internal node of a
-`targets.Structure` whose children are its arguments, the inputs x0..x{n-1} are the leaves, the outermost call
+`Structure` (targets/core.py) whose children are its arguments, the inputs x0..x{n-1} are the leaves, the outermost call
 is the root. Identical subexpressions are one node (the structure is a DAG). Every node is normalised to zero
-mean and unit variance on a reference sample, as in every family (`targets.normalised_target`).
+mean and unit variance on a reference sample, as in every family (`core.normalised_target`).
 """
 
 from __future__ import annotations
@@ -13,9 +13,8 @@ import re
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
-from sweetspot import targets
+from sweetspot.targets.core import Target, make_structure, normalised_target, reference_inputs
 
 # name -> (min args, max args or None, constituent z (batch, k) -> (batch,)).
 PIECEWISE_LINEAR = {
@@ -100,10 +99,10 @@ def parse(text: str) -> tuple[int, list[tuple[int, ...]], list]:
     return n, children, constituents
 
 
-def expr_target(cfg) -> targets.Target:
+def expr_target(cfg) -> Target:
     """The target declared by cfg.expr; the normalisation reference sample is drawn from cfg.seed + 1
     (cfg.n_reference points, uniform on [-1, 1]^n), as in the tree family."""
     n, children, constituents = parse(cfg.expr)
-    structure = targets.make_structure(n, children)
-    ref_x = np.random.default_rng(int(cfg.seed) + 1).uniform(-1, 1, size=(int(cfg.n_reference), n))
-    return targets.normalised_target(f"expr({cfg.expr})", structure, constituents, ref_x)
+    structure = make_structure(n, children)
+    ref_x = reference_inputs(cfg, n)
+    return normalised_target(f"expr({cfg.expr})", structure, constituents, ref_x)

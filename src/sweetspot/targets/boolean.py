@@ -1,8 +1,8 @@
 """Boolean targets: gate trees and compositional sparse parity over bits. docs/method.md, section "Targets".
 
 Bits are +-1 (+1 = true); every node value is +-1 and is not normalised. Fit is accuracy and the network is
-trained with BCE on the root's logit (docs/method.md, "Training"). With n <= targets.TABLE_MAX_INPUTS inputs the
-splits are the full truth table (targets.make_splits).
+trained with BCE on the root's logit (docs/method.md, "Training"). With n <= core.TABLE_MAX_INPUTS inputs the
+splits are the full truth table (splits.make_splits).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import dataclasses
 import jax.numpy as jnp
 import numpy as np
 
-from sweetspot import targets
+from sweetspot.targets.core import Target, make_structure
 
 
 def _count_true(z):
@@ -37,7 +37,7 @@ GATES = {
 LINEARLY_SEPARABLE = ("and", "or", "nand", "nor", "maj")
 
 
-def gate_tree(name, k, levels, gates, n_distractors=0, permute_seed=None) -> targets.Target:
+def gate_tree(name, k, levels, gates, n_distractors=0, permute_seed=None) -> Target:
     """Complete k-ary tree of gates over k^levels bits plus `n_distractors` unused bits (appended); level l
     (1 = next to the inputs) uses gates[(l - 1) % len(gates)]. permute_seed shuffles which input each leaf reads."""
     for g in gates:
@@ -55,18 +55,18 @@ def gate_tree(name, k, levels, gates, n_distractors=0, permute_seed=None) -> tar
             next_id += 1
         frontier = new_frontier
     # Node ids: inputs 0..n-1 (distractors n_tree..n-1 feed nothing), then the gates.
-    structure = targets.make_structure(n, children)
+    structure = make_structure(n, children)
     perm = None
     if permute_seed is not None:
         perm = np.random.default_rng(int(permute_seed)).permutation(n)
         structure = dataclasses.replace(structure, support=structure.support[:, np.argsort(perm)])
     n_int = len(children)
-    return targets.Target(
+    return Target(
         name, structure, tuple(constituents), np.zeros(n_int), np.ones(n_int), perm, domain="bits", binary=True
     )
 
 
-def boolean_target(cfg) -> targets.Target:
+def boolean_target(cfg) -> Target:
     """Gate tree over n = arity^levels bits with per-level gates cfg.gates (cycled), plus cfg.n_distractors
     unused bits; cfg.permute_leaves shuffles the leaves (from cfg.seed)."""
     k, levels, gates = int(cfg.arity), int(cfg.levels), tuple(cfg.gates)
@@ -74,7 +74,7 @@ def boolean_target(cfg) -> targets.Target:
     return gate_tree(name, k, levels, gates, cfg.n_distractors, cfg.seed if cfg.permute_leaves else None)
 
 
-def parity_target(cfg) -> targets.Target:
+def parity_target(cfg) -> Target:
     """Compositional sparse parity: XOR of disjoint groups of `arity` bits, composed by XOR for cfg.levels
     levels (the parity of arity^levels relevant bits), plus cfg.n_distractors irrelevant bits."""
     k, levels = int(cfg.arity), int(cfg.levels)

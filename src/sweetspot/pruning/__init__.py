@@ -1,0 +1,184 @@
+"""Pruning: the one registry of connectivity methods. docs/method.md, section "Masks and pruning".
+
+As in jaxpruner, a method is its score; masks (top-k per layer or global), the density schedule and the
+shuffled controls are shared. A `Method` is a score plus a schedule:
+  - `INIT`: the mask is fixed before training, pruning to density^((r+1)/R) over R rounds of re-scoring;
+  - `REWIND`: train dense, then R rounds of prune -> rewind to step k -> retrain (the last retrain is the
+    point's own training).
+`METHODS` is read by config validation, the engine and the docs; `shuffled:<method>` permutes each layer of
+<method>'s final mask (same per-layer density, other wiring). Layout: masks (top-k, schedule, optax transform),
+scores (magnitude, uniform, SNIP, SynFlow, SP), oracle (the wiring a target implies).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from sweetspot import mlp
+from sweetspot.pruning.masks import (
+    SCOPES,
+    disconnected_inputs,
+    keep_count,
+    layer_masks,
+    mask_updates,
+    prune,
+    rank_mask,
+    rank_mask_sorted,
+    round_density,
+    shuffle_masks,
+    topk_mask,
+)
+from sweetspot.pruning.oracle import alive_nodes, oracle_allowed, oracle_levels, oracle_table
+from sweetspot.pruning.scores import (
+    SP_SIMILARITIES,
+    magnitude_scores,
+    snip_scores,
+    sp_scores,
+    synflow_masks,
+    synflow_scores,
+    uniform_scores,
+)
+
+INIT, REWIND = "init", "rewind"
+SHUFFLED = "shuffled:"
+
+
+class ScoreInputs(NamedTuple):
+    """What a score may read: the point's mask key, its traced values, the data, and static settings."""
+
+    key: jax.Array
+    point: dict
+    data: dict
+    activation: str
+    pcfg: Any  # config.pruning
+    loss: Callable  # the training loss (params, masks, depth, x, y, activation) -> scalar
+
+
+class Method(NamedTuple):
+    schedule: str  # INIT or REWIND
+    score: Callable | None  # score(inp, params, masks) -> {layer: scores}; None keeps every weight (dense)
+    rounds: Callable  # config.pruning -> R
+    scope: str | None = None  # "layer" fixes per-layer top-k; None follows config.pruning.scope
+    allowed: Callable | None = None  # inp -> {layer: 0/1}: the only edges the method may keep (oracle)
+    doc: str = ""
+
+
+def _one(pcfg) -> int:
+    return 1
+
+
+def _snip(inp, params, masks):
+    x, y = inp.data["x_train"], inp.data["y_train"]
+    idx = jax.random.randint(inp.key, (int(inp.pcfg.snip_batch),), 0, x.shape[0])
+    return snip_scores(params, masks, inp.point["depth"], x[idx], y[idx], inp.activation, inp.loss)
+
+
+def _sp(inp, params, masks):
+    x = inp.data["x_train"][: int(inp.pcfg.sp_inputs)]
+    p = inp.pcfg
+    return sp_scores(params, masks, inp.point["depth"], x, inp.activation, p.sp_similarity, float(p.sp_gamma))
+
+
+def _oracle_allowed(inp) -> dict:
+    return {k: t[inp.point["depth"] - 1] for k, t in inp.data["oracle"].items()}
+
+
+def _oracle(inp, params, masks):
+    allowed = _oracle_allowed(inp)
+    return {k: jnp.where(allowed[k] > 0, u, -1.0) for k, u in uniform_scores(inp.key, params).items()}
+
+
+METHODS: dict[str, Method] = {
+    "dense": Method(INIT, None, _one, doc="every weight live; sparsity is ignored"),
+    "random": Method(INIT, lambda inp, p, m: uniform_scores(inp.key, p), _one, "layer", doc="uniform random wiring"),
+    "snip": Method(INIT, _snip, _one, doc="|dL/dw * w| at init on one batch"),
+    "synflow": Method(
+        INIT, lambda inp, p, m: synflow_scores(p, m, inp.point["depth"]), lambda pc: int(pc.synflow_rounds),
+        doc="data-free synaptic flow, iterated",
+    ),
+    "oracle": Method(INIT, _oracle, _one, "layer", _oracle_allowed, doc="random edges of the target's wiring"),
+    "magnitude": Method(REWIND, lambda inp, p, m: magnitude_scores(p), _one, doc="|w|, one round"),
+    "imp": Method(REWIND, lambda inp, p, m: magnitude_scores(p), lambda pc: int(pc.rounds), doc="iterative |w|"),
+    "sp": Method(REWIND, _sp, lambda pc: int(pc.rounds), doc="similarity-based pruning (signature similarity)"),
+}
+AT_INIT = tuple(k for k, m in METHODS.items() if m.schedule == INIT)
+REWIND_METHODS = tuple(k for k, m in METHODS.items() if m.schedule == REWIND)
+
+
+def method_names() -> tuple[str, ...]:
+    """Every name the grid's method axis accepts: the registry and the shuffled controls."""
+    return tuple(METHODS) + tuple(SHUFFLED + m for m in METHODS if m != "dense")
+
+
+def parse_method(method: str) -> tuple[str, bool]:
+    """'shuffled:imp' -> ('imp', True); 'sp' -> ('sp', False). Raises ValueError naming the allowed values."""
+    shuffled = isinstance(method, str) and method.startswith(SHUFFLED)
+    base = method[len(SHUFFLED) :] if shuffled else method
+    if base not in METHODS or (shuffled and base == "dense"):
+        raise ValueError(f"config.grid.method={method!r}: allowed values are {list(method_names())}")
+    return base, shuffled
+
+
+def init_masks(m: Method, inp: ScoreInputs, params: dict, density: jax.Array) -> dict:
+    """The INIT schedule: R rounds of score -> prune to density^((r+1)/R), from all ones."""
+    ones = mlp.ones_masks(params)
+    if m.score is None:
+        return ones
+    depth = inp.point["depth"]
+    scope, rounds = m.scope or inp.pcfg.scope, m.rounds(inp.pcfg)
+    if rounds == 1:
+        masks = prune(m.score(inp, params, ones), ones, density, depth, scope)
+    else:
+        target = lambda r: round_density(density, r, rounds)
+        step = lambda r, masks: prune(m.score(inp, params, masks), masks, target(r), depth, scope)
+        masks = jax.lax.fori_loop(0, rounds, step, ones)
+    if m.allowed is not None:
+        allowed = m.allowed(inp)
+        masks = {k: v * allowed[k] for k, v in masks.items()}
+    return masks
+
+
+def rewind_masks(m: Method, inp: ScoreInputs, params: dict, density, fit: Callable, fit_capture: Callable, fit_key):
+    """The REWIND schedule: train dense (capturing the weights at the rewind step), then R rounds of prune to
+    density^((r+1)/R) -> rewind -> retrain; the R-th retrain is the caller's. Returns (masks, rewound params).
+    fit / fit_capture are train.make_fit's; fit_key(r) is round r's data key."""
+    depth = inp.point["depth"]
+    scope, rounds = m.scope or inp.pcfg.scope, m.rounds(inp.pcfg)
+    ones = mlp.ones_masks(params)
+    trained, _, _, params = fit_capture(params, ones, inp.point, inp.data, fit_key(0))
+
+    def one_round(carry, r):
+        masks, trained = carry
+        masks = prune(m.score(inp, trained, masks), masks, round_density(density, r, rounds), depth, scope)
+        trained = fit(mlp.mask_params(params, masks), masks, inp.point, inp.data, fit_key(r + 1))[0]
+        return (masks, trained), None
+
+    masks = ones
+    if rounds > 1:
+        (masks, trained), _ = jax.lax.scan(one_round, (masks, trained), jnp.arange(rounds - 1))
+    return prune(m.score(inp, trained, masks), masks, density, depth, scope), params
+
+
+def random_masks(key: jax.Array, params: dict, density: jax.Array, depth: jax.Array) -> dict:
+    """Uniformly random wiring at `density` per active layer (the `random` method's masks)."""
+    return layer_masks(uniform_scores(key, params), density, mlp.layer_active(depth, len(params) - 1))
+
+
+def oracle_masks(key, table: dict, params: dict, density, depth) -> dict:
+    """A uniformly random subset of the allowed edges at `density` per layer (the `oracle` method's masks); when
+    the structure allows fewer edges than asked for, all of them (never a disallowed edge)."""
+    inp = ScoreInputs(key, {"depth": depth}, {"oracle": table}, "relu", None, None)
+    return init_masks(METHODS["oracle"], inp, params, density)
+
+
+__all__ = [
+    "AT_INIT", "INIT", "METHODS", "Method", "REWIND", "REWIND_METHODS", "SCOPES", "SHUFFLED", "SP_SIMILARITIES",
+    "ScoreInputs", "alive_nodes", "disconnected_inputs", "init_masks", "keep_count", "layer_masks",
+    "magnitude_scores", "mask_updates", "method_names", "oracle_allowed", "oracle_levels", "oracle_masks",
+    "oracle_table", "parse_method", "prune", "random_masks", "rank_mask", "rank_mask_sorted", "rewind_masks",
+    "round_density", "shuffle_masks", "snip_scores", "sp_scores", "synflow_masks", "synflow_scores", "topk_mask",
+    "uniform_scores",
+]

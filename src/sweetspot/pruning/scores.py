@@ -1,0 +1,94 @@
+"""Pruning scores: a method is its score (docs/method.md, "Masks and pruning"). Each returns {layer: array shaped
+like that layer's weights}; higher is kept. The registry in `sweetspot.pruning` names them.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from sweetspot import metrics, mlp
+from sweetspot.pruning.masks import prune, round_density
+
+
+def magnitude_scores(params: dict) -> dict:
+    """|w| (magnitude and IMP)."""
+    return {k: jnp.abs(p["w"]) for k, p in params.items()}
+
+
+def uniform_scores(key: jax.Array, params: dict) -> dict:
+    """U(0, 1) per weight from mlp.layer_key (random wiring): the masks of one key are nested across densities
+    and equal across slot counts."""
+    return {k: jax.random.uniform(mlp.layer_key(key, k), p["w"].shape) for k, p in params.items()}
+
+
+def snip_scores(params: dict, masks: dict, depth, x, y, activation, loss_fn=None) -> dict:
+    """SNIP: |dL/dw * w| at initialisation on one batch (x, y); L = loss_fn(params, masks, depth, x, y,
+    activation), the training loss (mean squared error when None)."""
+    if loss_fn is None:
+        loss = lambda p: jnp.mean((mlp.apply(p, masks, depth, x, activation) - y) ** 2)
+    else:
+        loss = lambda p: loss_fn(p, masks, depth, x, y, activation)
+    g = jax.grad(loss)(params)
+    return {k: jnp.abs(g[k]["w"] * params[k]["w"]) for k in params}
+
+
+def synflow_scores(params: dict, masks: dict, depth) -> dict:
+    """SynFlow (data-free): |dR/dw * w| with R = 1^T (prod_l |W_l| * M_l) 1 on the linearised network (no biases,
+    no activation)."""
+    absw = {k: jnp.abs(p["w"]) for k, p in params.items()}
+
+    def flow(w, masks):
+        h, _ = mlp.propagate(jnp.ones((1, w["h0"].shape[0])), lambda l, h: h @ (w[f"h{l}"] * masks[f"h{l}"]),
+                             len(w) - 1, depth)
+        return (h @ (w["out"] * masks["out"])).sum()
+
+    g = jax.grad(flow)(absw, masks)
+    return {k: g[k] * absw[k] for k in absw}
+
+
+def synflow_masks(params: dict, density, depth, rounds: int, scope: str = "layer") -> dict:
+    """SynFlow's iterative schedule on its own: `rounds` times, score and prune to density^((r+1)/rounds)."""
+
+    def body(r, masks):
+        return prune(synflow_scores(params, masks, depth), masks, round_density(density, r, rounds), depth, scope)
+
+    return jax.lax.fori_loop(0, rounds, body, mlp.ones_masks(params))
+
+
+def _unit(g):
+    return g / jnp.maximum(jnp.linalg.norm(g, axis=-1, keepdims=True), 1e-30)
+
+
+def _zscore_columns(a):
+    z = a - a.mean(0)
+    return z / jnp.maximum(jnp.linalg.norm(z, axis=0), 1e-30)
+
+
+# SP's similarity between the units of two consecutive layers: (signatures a (U, n), b (V, n), activations
+# a (B, U), b (B, V)) -> (U, V).
+SP_SIMILARITIES = {
+    "overlap": lambda ga, gb, aa, ab: jnp.minimum(ga[:, None, :], gb[None, :, :]).sum(-1),
+    "cosine": lambda ga, gb, aa, ab: _unit(ga) @ _unit(gb).T,
+    "correlation": lambda ga, gb, aa, ab: jnp.abs(_zscore_columns(aa).T @ _zscore_columns(ab)),
+}
+
+
+def sp_scores(params: dict, masks: dict, depth, x, activation, similarity: str = "overlap", gamma: float = 1.0) -> dict:
+    """Similarity-based pruning: s_uv = |w_uv| * sim(g_u, g_v)^gamma for the edge from unit u to unit v, where g is
+    a unit's input signature E_x |d a / d x| normalised to sum 1 (inputs: one-hot; the readout: E |dy/dx|).
+    sim (SP_SIMILARITIES): 'overlap' = sum_i min(g_u,i, g_v,i); 'cosine'; 'correlation' = |corr(a_u, a_v)|."""
+    if similarity not in SP_SIMILARITIES:
+        raise ValueError(f"config.pruning.sp_similarity={similarity!r}: allowed values are {tuple(SP_SIMILARITIES)}")
+    sim_fn = SP_SIMILARITIES[similarity]
+    names = mlp.layer_names(len(params) - 1)
+    n = x.shape[1]
+    sig, sig_out = metrics.signatures_with_output(params, masks, depth, activation, x)
+    norm = lambda s: s / jnp.maximum(s.sum(-1, keepdims=True), 1e-30)
+    sigs = [jnp.eye(n)] + list(norm(sig)) + [norm(sig_out)[None]]  # per layer of units, input to output
+    y, hidden = mlp.apply(params, masks, depth, x, activation, True)
+    acts = [x] + list(hidden) + [y.reshape(y.shape[0], -1)]
+    return {
+        k: jnp.abs(params[k]["w"]) * sim_fn(sigs[i], sigs[i + 1], acts[i], acts[i + 1]) ** gamma
+        for i, k in enumerate(names)
+    }
