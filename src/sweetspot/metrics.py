@@ -8,8 +8,6 @@ and count nowhere. `reference_compute` is a slow float64 numpy implementation of
 
 from __future__ import annotations
 
-import math
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -216,36 +214,6 @@ def compute(params, masks, depth, activation, probe, fit_r2, mcfg, fit=None) -> 
 
 
 # ------------------------------------------------------------------------------------- numpy reference
-def _np_act(activation, a):
-    """(value, derivative) of the activation, float64 (gelu: jax's default tanh approximation)."""
-    if activation == "relu":
-        return np.maximum(a, 0.0), (a > 0).astype(float)
-    if activation == "tanh":
-        t = np.tanh(a)
-        return t, 1.0 - t**2
-    if activation == "gelu":
-        c = math.sqrt(2 / math.pi)
-        t = np.tanh(c * (a + 0.044715 * a**3))
-        return 0.5 * a * (1 + t), 0.5 * (1 + t) + 0.5 * a * (1 - t**2) * c * (1 + 3 * 0.044715 * a**2)
-    raise ValueError(activation)
-
-
-def _np_forward(params, masks, depth, activation, x):
-    """Hidden activations (L, B, W) and exact Jacobians (L, B, W, n), looping over layers."""
-    h = x
-    jac = np.broadcast_to(np.eye(x.shape[1]), (x.shape[0], x.shape[1], x.shape[1]))  # (B, n, n)
-    hs, js = [], []
-    for l in range(len(params) - 1):
-        w = params[f"h{l}"]["w"] * masks[f"h{l}"]
-        if l < depth:
-            a, da = _np_act(activation, h @ w + params[f"h{l}"]["b"])
-            jac = da[:, :, None] * np.einsum("iu,bin->bun", w, jac)
-            h = a
-        hs.append(h)
-        js.append(jac)
-    return np.stack(hs), np.stack(js)
-
-
 def reference_compute(params, masks, depth, activation, probe, fit_r2, mcfg) -> dict[str, np.ndarray]:
     """Slow float64 numpy version of `compute` (loops, exact Jacobians, np.linalg.solve on the selected
     units with an unpenalised intercept column)."""
@@ -259,9 +227,9 @@ def reference_compute(params, masks, depth, activation, probe, fit_r2, mcfg) -> 
     n_nodes, n_probe = support.shape[0], len(nodes)
     nan = float("nan")
 
-    _, jac = _np_forward(params, masks, depth, activation, probe["x_sig"].astype(np.float64))
-    h_tr, _ = _np_forward(params, masks, depth, activation, probe["x_train"].astype(np.float64))
-    h_te, _ = _np_forward(params, masks, depth, activation, probe["x_test"].astype(np.float64))
+    _, jac = mlp.np_forward(params, masks, depth, activation, probe["x_sig"].astype(np.float64))
+    h_tr, _ = mlp.np_forward(params, masks, depth, activation, probe["x_train"].astype(np.float64))
+    h_te, _ = mlp.np_forward(params, masks, depth, activation, probe["x_test"].astype(np.float64))
     width = h_tr.shape[-1]
     live = np.zeros((n_slots, width), bool)
     local = np.zeros((n_slots, width, n_nodes), bool)

@@ -8,8 +8,11 @@ serves every depth <= L; padded layers get zero gradient and count nowhere (see 
 
 from __future__ import annotations
 
+import math
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 ACTIVATIONS = {"relu": jax.nn.relu, "gelu": jax.nn.gelu, "tanh": jnp.tanh}
 
@@ -103,3 +106,35 @@ def layer_counts(masks: dict, depth: jax.Array) -> tuple[jax.Array, jax.Array]:
     live = jnp.stack([masks[k].sum() for k in names]) * active
     total = jnp.array([masks[k].size for k in names], jnp.float32) * active
     return live, total
+
+
+# ------------------------------------------------------------------------------ float64 numpy reference
+def np_act(activation, a):
+    """(value, derivative) of the activation, float64 (gelu: jax's default tanh approximation)."""
+    if activation == "relu":
+        return np.maximum(a, 0.0), (a > 0).astype(float)
+    if activation == "tanh":
+        t = np.tanh(a)
+        return t, 1.0 - t**2
+    if activation == "gelu":
+        c = math.sqrt(2 / math.pi)
+        t = np.tanh(c * (a + 0.044715 * a**3))
+        return 0.5 * a * (1 + t), 0.5 * (1 + t) + 0.5 * a * (1 - t**2) * c * (1 + 3 * 0.044715 * a**2)
+    raise ValueError(f"config.model.activation={activation!r}: allowed values are {tuple(ACTIVATIONS)}")
+
+
+def np_forward(params, masks, depth, activation, x):
+    """Float64 numpy reference of `apply`'s hidden layers: activations (L, B, W) and exact Jacobians d h / d x
+    (L, B, W, n), looping over layers (padded layers repeat the last active one)."""
+    h = x
+    jac = np.broadcast_to(np.eye(x.shape[1]), (x.shape[0], x.shape[1], x.shape[1]))  # (B, n, n)
+    hs, js = [], []
+    for l in range(len(params) - 1):
+        w = params[f"h{l}"]["w"] * masks[f"h{l}"]
+        if l < depth:
+            a, da = np_act(activation, h @ w + params[f"h{l}"]["b"])
+            jac = da[:, :, None] * np.einsum("iu,bin->bun", w, jac)
+            h = a
+        hs.append(h)
+        js.append(jac)
+    return np.stack(hs), np.stack(js)
