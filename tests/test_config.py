@@ -7,6 +7,7 @@ import pytest
 from sweetspot import config as config_lib
 from sweetspot import sweep
 from sweetspot.cli import HOST_DEVICE_FLAG
+from sweetspot.validation import validate
 
 BAD = [
     ("grid.method", ("random", "nope"), r"grid.method='nope'.*allowed values are .*shuffled:sp"),
@@ -29,7 +30,7 @@ def test_bad_values_name_field_and_allowed_values(cfg, field, value, message):
     with cfg[section].unlocked() if hasattr(cfg[section], "unlocked") else nullcontext():
         cfg[section][key] = value
     with pytest.raises(config_lib.ConfigError, match=message):
-        config_lib.validate(cfg)
+        validate(cfg)
 
 
 def nullcontext():
@@ -41,7 +42,7 @@ def nullcontext():
 def test_unknown_key_is_an_error(cfg):
     cfg.train.stepz = 3
     with pytest.raises(config_lib.ConfigError, match="train.stepz.*steps"):
-        config_lib.validate(cfg)
+        validate(cfg)
 
 
 def test_errors_come_before_any_compute_or_directory(cfg, tmp_path):
@@ -56,8 +57,8 @@ def test_default_and_full_configs_are_valid():
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "sweeps"))
     import regime_map
 
-    config_lib.validate(regime_map.get_config())
-    config_lib.validate(regime_map.get_config("full"))
+    validate(regime_map.get_config())
+    validate(regime_map.get_config("full"))
     with pytest.raises(ValueError, match="allowed values"):
         regime_map.get_config("huge")
 

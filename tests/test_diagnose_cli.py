@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from sweetspot import cli, sweep
+from sweetspot import cli, rundir, sweep
+from sweetspot import grid as grid_lib
 from sweetspot import results as res_lib
 
 
@@ -52,12 +53,12 @@ def test_point_table_and_report(run_dir, capsys):
 
 
 def test_load_network_returns_the_saved_point(run_dir):
-    cfg, target, params, masks, depth, r2 = sweep.load_network(run_dir, "method=oracle,depth=2,sparsity=0.5,seed=1")
+    cfg, target, params, masks, depth, r2 = rundir.load_network(run_dir, "method=oracle,depth=2,sparsity=0.5,seed=1")
     assert depth == 2 and set(params) == {"h0", "h1", "out"}
     for k in masks:
         assert np.all(np.asarray(params[k]["w"])[np.asarray(masks[k]) == 0] == 0)
     rows = res_lib.read_csv(f"{run_dir}/results.csv")
-    i = sweep.find_point(sweep.grid_lib.make_grid(cfg), "method=oracle,depth=2,sparsity=0.5,seed=1")
+    i = rundir.find_point(grid_lib.make_grid(cfg), "method=oracle,depth=2,sparsity=0.5,seed=1")
     assert rows[i]["method"] == "oracle" and float(rows[i]["test_r2"]) == pytest.approx(r2)
     live = sum(float(np.asarray(m).sum()) for m in masks.values())
     assert live == pytest.approx(float(rows[i]["live_params"]))
@@ -73,4 +74,4 @@ def test_load_network_returns_the_saved_point(run_dir):
 )
 def test_bad_point_is_a_clear_error(run_dir, spec, match):
     with pytest.raises(res_lib.ResultsError, match=match):
-        sweep.load_network(run_dir, spec)
+        rundir.load_network(run_dir, spec)

@@ -2,7 +2,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from sweetspot import expr
+from sweetspot.targets import expr
 
 
 def _cfg(text, seed=0):

@@ -6,7 +6,9 @@ import itertools
 import numpy as np
 import pytest
 
-from sweetspot import boolean, config, pruning, sweep, targets
+from sweetspot import config, pruning, sweep, targets
+from sweetspot.targets import boolean
+from sweetspot.validation import validate
 
 
 def _target(family, **kw):
@@ -126,14 +128,14 @@ def test_bad_family_fields_are_rejected(field, value, match):
     c.target.family = "boolean"
     c.target[field] = value
     with pytest.raises(config.ConfigError, match=match):
-        config.validate(c)
+        validate(c)
 
 
 def test_boolean_sweep_reports_accuracy_and_trains_with_bce(tmp_path, cfg):
     cfg.target.family, cfg.target.levels, cfg.target.gates = "boolean", 2, ("xor", "and")
     cfg.train.steps, cfg.train.eval_every = 600, 100
     cfg.grid.method, cfg.grid.depth, cfg.grid.sparsity, cfg.grid.seed = ("dense",), (2,), (0.0,), (0,)
-    config.validate(cfg)
+    validate(cfg)
     _, res = sweep.run_sweep(cfg, str(tmp_path / "run"))
     assert float(res["test_acc"][0]) == 1.0  # 12 rows of a 4-bit function: a dense net fits them
     assert float(res["test_loss"][0]) < 0.1  # BCE, not MSE against +-1 labels

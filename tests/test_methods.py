@@ -7,6 +7,7 @@ import pytest
 
 from sweetspot import config as config_lib
 from sweetspot import grid, mlp, pruning, sweep, targets
+from sweetspot.validation import validate
 
 ALL = ("dense", "random", "magnitude", "imp", "snip", "synflow", "sp", "oracle", "shuffled:sp", "shuffled:imp")
 
@@ -22,7 +23,7 @@ def all_methods_run():
     cfg.grid.seed = (0,)
     cfg.pruning.synflow_rounds = 5
     cfg.pruning.rounds = 2
-    config_lib.validate(cfg)
+    validate(cfg)
     _, data = sweep.make_data(cfg)
     eng = grid.Engine(cfg, data)
     out = eng.run_chunk(0)
@@ -184,6 +185,6 @@ def test_invalid_method_or_schedule_is_a_clear_error(cfg, field, value, match):
     section, key = field.split(".")
     cfg[section][key] = value
     with pytest.raises(config_lib.ConfigError, match=match):
-        config_lib.validate(cfg)
+        validate(cfg)
     with pytest.raises(ValueError):
         pruning.parse_method("shuffled:dense")

@@ -6,7 +6,8 @@ import ml_collections
 import numpy as np
 import pytest
 
-from sweetspot import config, diagnose, expr, metrics, mlp
+from sweetspot import config, diagnose, metrics, mlp
+from sweetspot.targets import expr
 
 PAIRS = "sum(absdiff(x0, x1), absdiff(x2, x3))"
 

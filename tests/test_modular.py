@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from sweetspot import config as config_lib
-from sweetspot import modular, sculpting, targets
+from sweetspot import sculpting, targets
+from sweetspot.targets import modular
 
 
 def _cfg(spec, seed=0):
@@ -20,15 +21,15 @@ def _depends_on_all(table):
 
 
 def test_truth_table_rows():
-    t = modular.truth_table(2)
+    t = targets.truth_table(2)
     assert t.dtype == np.float32 and t.tolist() == [[-1, -1], [-1, 1], [1, -1], [1, 1]]
-    assert modular.truth_table(4).shape == (16, 4)
+    assert targets.truth_table(4).shape == (16, 4)
 
 
 def test_424_is_xor_xnor_pairs_by_hand():
     t = targets.make_target(_cfg((4, 2, 4)))
     assert t.domain == "bits" and t.binary and t.structure.n_outputs == 4
-    y = np.asarray(t(modular.truth_table(4)))
+    y = np.asarray(t(targets.truth_table(4)))
     assert y.shape == (16, 4)
     xor01 = [-1] * 4 + [1] * 4 + [1] * 4 + [-1] * 4  # x0 x1 = bits 3, 2 of the row index
     xor23 = [-1, 1, 1, -1] * 4  # x2 x3 = bits 1, 0
@@ -41,7 +42,7 @@ def test_424_is_xor_xnor_pairs_by_hand():
 
 
 def test_6333_by_hand():
-    x = modular.truth_table(6)
+    x = targets.truth_table(6)
     t = targets.make_target(_cfg((6, 3, 3, 3), seed=3))
     h = np.asarray(t.node_values(x))
     for i in range(3):  # f_i = x_{2i} XOR x_{2i+1}
@@ -62,7 +63,7 @@ def test_6333_by_hand():
 
 
 def test_414_and_41216_reuse_one_subfunction():
-    x = modular.truth_table(4)
+    x = targets.truth_table(4)
     h4 = np.asarray(targets.make_target(_cfg((4, 1, 4))).node_values(x))
     sub = h4[:, 4]
     assert sub.sum() == 0 and _depends_on_all(sub)
@@ -73,7 +74,7 @@ def test_414_and_41216_reuse_one_subfunction():
 
 
 def test_seed_draws_tables_reproducibly():
-    x = modular.truth_table(4)
+    x = targets.truth_table(4)
     a = np.asarray(targets.make_target(_cfg((4, 1, 4), seed=0))(x))
     b = np.asarray(targets.make_target(_cfg((4, 1, 4), seed=0))(x))
     others = [np.asarray(targets.make_target(_cfg((4, 1, 4), seed=s))(x)) for s in (1, 2, 3)]

@@ -5,6 +5,7 @@ defaults (docs/method.md, "Metrics"); nothing here is tuned."""
 import numpy as np
 
 from sweetspot import config, grid, sweep
+from sweetspot.validation import validate
 
 
 def test_oracle_is_compositional_in_most_seeds_and_dense_is_not():
@@ -13,7 +14,7 @@ def test_oracle_is_compositional_in_most_seeds_and_dense_is_not():
     cfg.grid.depth = (3,)
     cfg.grid.sparsity = (0.7,)
     cfg.grid.seed = (0, 1, 2, 3)
-    config.validate(cfg)
+    validate(cfg)
     _, data = sweep.make_data(cfg)
     eng = grid.Engine(cfg, data)
     res, _ = grid.run(eng)

@@ -3,6 +3,7 @@ import pytest
 
 from sweetspot import config as config_lib
 from sweetspot import targets
+from sweetspot.validation import validate
 
 
 def _tree(levels=3, arity=2, **kw):
@@ -95,4 +96,4 @@ def test_expr_family_registered_and_validated(cfg):
     assert t.structure.n_inputs == 4 and len(t.structure.probe_nodes) == 2
     cfg.target.expr = "sum(absdiff(x0, x1), nosuch(x2))"
     with pytest.raises(config_lib.ConfigError, match="target.expr.*nosuch"):
-        config_lib.validate(cfg)
+        validate(cfg)

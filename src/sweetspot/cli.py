@@ -34,24 +34,6 @@ def enable_compilation_cache() -> None:
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0)
 
 
-def load_config(spec: str, overrides: list[str]):
-    """Loads `path[:arg]` through get_config(arg) and applies `--config.x.y=value` overrides
-    (ml_collections config_flags: unknown keys and wrong types are errors)."""
-    from absl import flags
-    from ml_collections import config_flags
-
-    fv = flags.FlagValues()
-    config_flags.DEFINE_config_file("config", None, "sweep config file", flag_values=fv, lock_config=True)
-    bad = [o for o in overrides if not o.startswith("--config.")]
-    if bad:
-        raise SystemExit(f"error: unknown option(s) {bad}: overrides look like --config.train.steps=500")
-    try:
-        fv(["sweetspot", f"--config={spec}", *overrides])
-    except (flags.Error, AttributeError, KeyError, ValueError, TypeError) as e:
-        raise SystemExit(f"error: bad config or override: {e}") from None
-    return fv.config
-
-
 def _sweep(args, overrides):
     if not args.no_host_devices:
         set_host_devices(os.cpu_count() or 1)
@@ -68,9 +50,8 @@ def _sweep(args, overrides):
     from sweetspot import sweep
     from sweetspot.validation import validate
 
-    cfg = load_config(args.config, overrides)
     try:
-        validate(cfg)
+        cfg = validate(config_lib.load_config(args.config, overrides))
         engine, results = sweep.run_sweep(cfg, args.out, resume=args.resume, overwrite=args.overwrite)
     except (config_lib.ConfigError, res_lib.ResultsError) as e:
         raise SystemExit(f"error: {e}") from None
@@ -79,8 +60,9 @@ def _sweep(args, overrides):
 
 
 def _diagnose(args, overrides):
-    from sweetspot import diagnose, sweep
+    from sweetspot import diagnose, rundir
     from sweetspot import results as res_lib
+    from sweetspot.config import load_config
 
     try:
         if args.npz:
@@ -105,7 +87,7 @@ def _diagnose(args, overrides):
                 )
             )
         elif args.point:
-            cfg, target, params, masks, depth, r2 = sweep.load_network(args.run_dir, args.point)
+            cfg, target, params, masks, depth, r2 = rundir.load_network(args.run_dir, args.point)
             print(
                 diagnose.report(
                     params,
@@ -119,14 +101,14 @@ def _diagnose(args, overrides):
                 )
             )
         else:
-            print(sweep.point_table(args.run_dir))
+            print(rundir.point_table(args.run_dir))
     except (res_lib.ResultsError, ValueError) as e:
         raise SystemExit(f"error: {e}") from None
 
 
 def _report(args):
-    from sweetspot import report
     from sweetspot import results as res_lib
+    from sweetspot.analysis import report
 
     try:
         report.report(args.run_dirs, args.out)
@@ -134,14 +116,35 @@ def _report(args):
         raise SystemExit(f"error: {e}") from None
 
 
-def main(argv=None):
-    argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["predict-depth"]:  # its own parser: sweetspot.depth_predictor
-        from sweetspot import depth_predictor
+def _predict_depth_args(args, fit: dict) -> None:
+    """SystemExit with a one-line error for a flag of predict-depth out of range (width and the sweep settings)."""
+    rules = {"tol": ("a number in (0, 1]", lambda v: 0 < v <= 1), "lr": ("a number > 0", lambda v: v > 0)}
+    for name in ("width", *fit):
+        value, (allowed, ok) = getattr(args, name), rules.get(name, ("an integer >= 1", lambda v: v >= 1))
+        if value is not None and not ok(value):
+            raise SystemExit(f"error: --{name.replace('_', '-')}={value!r} is invalid: allowed values are {allowed}")
 
-        return depth_predictor.main(argv[1:])
-    parser = argparse.ArgumentParser(prog="sweetspot", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+
+def _predict_depth(args) -> dict:
+    """Prints the depth prediction of args.target (depth_predictor.format_report); returns predict's dict."""
+    from sweetspot import depth_predictor, targets
+    from sweetspot.targets.zoo import parse_target_spec
+
+    fit = {k: getattr(args, k) for k in depth_predictor.FIT}
+    _predict_depth_args(args, fit)
+    try:
+        tcfg, mcfg = parse_target_spec(args.target)
+        cache = None if args.no_cache else args.cache
+        dkw = {} if args.data_only or args.both else None
+        width, act = args.width or int(mcfg.width), mcfg.activation
+        res = depth_predictor.predict(tcfg, width, act, cache, not args.data_only, dkw, **fit)
+        print(depth_predictor.format_report(res, targets.make_target(tcfg).structure))
+    except ValueError as e:
+        raise SystemExit(f"error: {e}") from None
+    return res
+
+
+def _add_sweep(sub) -> None:
     p = sub.add_parser("sweep", help="train a grid and save its results")
     p.add_argument("config", help="sweep config file, optionally with :arg for get_config(arg)")
     p.add_argument("--out", required=True, help="run directory to create")
@@ -156,27 +159,69 @@ def main(argv=None):
     p.add_argument("--coordinator", help="multi-process run: coordinator host:port (process 0's address)")
     p.add_argument("--num-processes", type=int, help="multi-process run: number of processes")
     p.add_argument("--process-id", type=int, help="multi-process run: this process's id (0 writes the results)")
+
+
+def _add_diagnose(sub) -> None:
     d = sub.add_parser("diagnose", help="is a network compositional? per-point table or one network's report")
     d.add_argument("run_dir", nargs="?", help="a run directory written by `sweep`")
     d.add_argument("--point", help="one grid point, e.g. depth=3,sparsity=0.9,seed=0 (axes with one value may go)")
     d.add_argument("--npz", help="your own MLP: .npz with W0, b0, ..., WD, bD (last = linear readout)")
     d.add_argument("--target", help="with --npz: a sweep config file whose `target` block is the target")
     d.add_argument("--activation", help="with --npz: relu, gelu or tanh (default: the config's)")
+
+
+def _add_report(sub) -> None:
     r = sub.add_parser("report", help="every figure and table (PNG, PDF, CSV, index.html) from saved runs")
     r.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     r.add_argument("--out", required=True, help="report directory (created; files in it are replaced)")
-    sub.add_parser("predict-depth", help="predicted peak depth of a target (see predict-depth --help)")
-    args, rest = parser.parse_known_args(argv)
+
+
+def _add_predict_depth(sub) -> None:
+    from sweetspot import depth_predictor  # does not import jax
+
+    doc = depth_predictor.__doc__.splitlines()[0]
+    p = sub.add_parser("predict-depth", help="predicted peak depth of a target", description=doc)
+    p.add_argument("target", help="sweeps/FILE.py[:arg] or FAMILY[:key=value,...], e.g. tree:levels=3,arity=2")
+    p.add_argument("--width", type=int, help="network width (default: the config's model.width)")
+    p.add_argument("--data-only", action="store_true", help="only the data-only predictor (structure unknown)")
+    p.add_argument("--both", action="store_true", help="structural and data-only predictors")
+    p.add_argument(
+        "--cache", default=depth_predictor.DEFAULT_CACHE, help="cache dir of measured d_v (default %(default)s)"
+    )
+    p.add_argument("--no-cache", action="store_true", help="measure every node afresh and write nothing")
+    for name, val in depth_predictor.FIT.items():
+        p.add_argument(f"--{name.replace('_', '-')}", type=type(val), default=val, help=f"sweep (default {val})")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    """The parser of every command: sweep, diagnose, report, predict-depth."""
+    parser = argparse.ArgumentParser(prog="sweetspot", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for add in (_add_sweep, _add_diagnose, _add_report, _add_predict_depth):
+        add(sub)
+    for p in sub.choices.values():
+        p.set_defaults(command_parser=p)  # errors of a command print that command's usage
+    return parser
+
+
+def main(argv=None):
+    """Runs one command; returns predict-depth's result dict (None for the other commands)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = make_parser()
+    args, rest = parser.parse_known_args(argv)  # sweep and diagnose take --config.x=y overrides
+    if rest and args.command in ("report", "predict-depth"):
+        args.command_parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "report":
-        if rest:
-            parser.error(f"unrecognized arguments: {' '.join(rest)}")
         _report(args)
     elif args.command == "sweep":
         _sweep(args, rest)
     elif args.command == "diagnose":
         if not args.run_dir and not args.npz:
-            parser.error("diagnose needs RUN_DIR or --npz FILE --target CONFIG")
+            args.command_parser.error("diagnose needs RUN_DIR or --npz FILE --target CONFIG")
         _diagnose(args, rest)
+    elif args.command == "predict-depth":
+        return _predict_depth(args)
+    return None
 
 
 if __name__ == "__main__":

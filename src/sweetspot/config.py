@@ -25,74 +25,80 @@ def default_config() -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.seed = 0  # root of every key: a point's key is fold_in(PRNGKey(seed), its seed coordinate)
     c.experiment = ""  # which experiment a run belongs to, e.g. "e2/tree_L3": `sweetspot report` groups by it
-
-    c.target = ml_collections.ConfigDict()
-    c.target.family = "tree"
-    c.target.expr = "sum(absdiff(x0, x1), absdiff(x2, x3))"  # family 'expr' only (src/sweetspot/expr.py)
-    c.target.arity = 2
-    c.target.levels = 3
-    c.target.seed = 0  # draws the constituents' parameters
-    c.target.gain = 1.5
-    c.target.product_low = 0.5
-    c.target.product_high = 1.0
-    c.target.permute_leaves = False
-    c.target.reuse = False  # tree only: a DAG in which some nodes feed two parents (targets.tree_target)
-    c.target.gates = ("xor", "and")  # boolean only: gate of each level, cycled (boolean.GATES)
-    c.target.n_distractors = 0  # boolean and parity: extra input bits that no node reads
-    c.target.modular_spec = (4, 2, 4)  # modular only: [inputs, sub-function widths..., outputs] (modular.py)
-    c.target.input_noise = 0.0  # std of Gaussian noise added to training inputs (Neural Sculpting: 0.1)
-    c.target.n_reference = 16384  # reference sample for normalisation
-    c.target.data_seed = 0
-    c.target.n_train = 4096
-    c.target.n_test = 2048
-    c.target.n_heldout = 1024
-    c.target.heldout_q = 0.5
-
-    c.model = ml_collections.ConfigDict()
-    c.model.width = 32
-    c.model.activation = "relu"
-
+    c.target = _target_block()
+    c.model = ml_collections.ConfigDict({"width": 32, "activation": "relu"})  # activation: mlp.ACTIVATIONS
     c.train = ml_collections.ConfigDict()
-    c.train.optimizer = "adam"
+    c.train.optimizer = "adam"  # train.OPTIMIZERS
     c.train.steps = 3000
     c.train.batch_size = 256  # 0 = full batch
     c.train.eval_every = 100  # the loss curves are sampled every eval_every steps
-
-    c.grid = ml_collections.ConfigDict()
+    c.grid = ml_collections.ConfigDict()  # the axes, in AXES order; method: pruning.METHODS or shuffled:<name>
     c.grid.method = ("random",)
     c.grid.depth = (1, 2, 3, 4, 5, 6)
     c.grid.sparsity = (0.0, 0.5, 0.7, 0.8, 0.9)
     c.grid.lr = (3e-3,)
     c.grid.weight_decay = (0.0,)
     c.grid.seed = (0, 1, 2, 3)
-
-    c.pruning = ml_collections.ConfigDict()
-    c.pruning.rounds = 3  # R for imp and sp (magnitude is one round)
-    c.pruning.rewind_frac = 0.01  # rewind to step k = round(rewind_frac * train.steps)
-    c.pruning.scope = "layer"  # top-k per layer, or 'global' over all active layers
-    c.pruning.snip_batch = 256
-    c.pruning.synflow_rounds = 100
-    c.pruning.sp_similarity = "overlap"
-    c.pruning.sp_gamma = 1.0
-    c.pruning.sp_inputs = 512  # training inputs used for SP's signatures
-
-    c.metrics = ml_collections.ConfigDict()
-    c.metrics.enabled = True  # compute the compositionality metrics for every point inside the run
-    c.metrics.fit_r2 = 0.95  # fit = test R^2 >= fit_r2
-    c.metrics.fit_accuracy = 0.99  # Boolean families: fit = test accuracy >= fit_accuracy
-    c.metrics.local_tau = 0.9  # a unit is local to node v when >= tau of its signature lies in S_v
-    c.metrics.compositional_r2 = 0.9  # compositional = fit and min_v r2_restricted[v] >= this
-    c.metrics.ridge = 1e-3  # ridge penalty of the probes (on standardised units)
-    c.metrics.dead_eps = 1e-6  # a unit whose mean |d a_u / d x| total is below this is dead
-    c.metrics.n_signature = 1024  # inputs used to estimate unit signatures
-    c.metrics.n_probe_train = 2048
-    c.metrics.n_probe_test = 1024
-
+    c.pruning = _pruning_block()
+    c.metrics = _metrics_block()
     c.engine = ml_collections.ConfigDict()
-    c.engine.depth_mode = "group"  # group: one program per depth inside the jit; pad: identity layers
+    c.engine.depth_mode = "group"  # grid.DEPTH_MODES: one program per depth inside the jit, or identity padding
     c.engine.chunk_size = 0  # points per (method, depth) group per call; 0 = auto (CPU: ~8 per device, else all)
     c.engine.save_params = True
     return c
+
+
+def _target_block() -> ml_collections.ConfigDict:
+    t = ml_collections.ConfigDict()
+    t.family = "tree"  # targets.FAMILIES
+    t.expr = "sum(absdiff(x0, x1), absdiff(x2, x3))"  # family 'expr' only (targets/expr.py)
+    t.arity = 2
+    t.levels = 3
+    t.seed = 0  # draws the constituents' parameters
+    t.gain = 1.5
+    t.product_low = 0.5
+    t.product_high = 1.0
+    t.permute_leaves = False
+    t.reuse = False  # tree only: a DAG in which some nodes feed two parents (targets/tree.py)
+    t.gates = ("xor", "and")  # boolean only: gate of each level, cycled (targets/boolean.py GATES)
+    t.n_distractors = 0  # boolean and parity: extra input bits that no node reads
+    t.modular_spec = (4, 2, 4)  # modular only: [inputs, sub-function widths..., outputs] (targets/modular.py)
+    t.input_noise = 0.0  # std of Gaussian noise added to training inputs (Neural Sculpting: 0.1)
+    t.n_reference = 16384  # reference sample for normalisation
+    t.data_seed = 0
+    t.n_train = 4096
+    t.n_test = 2048
+    t.n_heldout = 1024
+    t.heldout_q = 0.5
+    return t
+
+
+def _pruning_block() -> ml_collections.ConfigDict:
+    p = ml_collections.ConfigDict()
+    p.rounds = 3  # R for imp and sp (magnitude is one round)
+    p.rewind_frac = 0.01  # rewind to step k = round(rewind_frac * train.steps)
+    p.scope = "layer"  # pruning.SCOPES: top-k per layer, or 'global' over all active layers
+    p.snip_batch = 256
+    p.synflow_rounds = 100
+    p.sp_similarity = "overlap"  # pruning.SP_SIMILARITIES
+    p.sp_gamma = 1.0
+    p.sp_inputs = 512  # training inputs used for SP's signatures
+    return p
+
+
+def _metrics_block() -> ml_collections.ConfigDict:
+    m = ml_collections.ConfigDict()
+    m.enabled = True  # compute the compositionality metrics for every point inside the run
+    m.fit_r2 = 0.95  # fit = test R^2 >= fit_r2
+    m.fit_accuracy = 0.99  # Boolean families: fit = test accuracy >= fit_accuracy
+    m.local_tau = 0.9  # a unit is local to node v when >= tau of its signature lies in S_v
+    m.compositional_r2 = 0.9  # compositional = fit and min_v r2_restricted[v] >= this
+    m.ridge = 1e-3  # ridge penalty of the probes (on standardised units)
+    m.dead_eps = 1e-6  # a unit whose mean |d a_u / d x| total is below this is dead
+    m.n_signature = 1024  # inputs used to estimate unit signatures
+    m.n_probe_train = 2048
+    m.n_probe_test = 1024
+    return m
 
 
 def fail(field, value, allowed):
@@ -205,3 +211,23 @@ def parse_arg(arg: str | None, **spec) -> ml_collections.ConfigDict:
             raise ValueError(f"get_config(arg={arg!r}): {key}={value!r}: allowed values are {list(allowed)}")
         out[key] = value
     return out
+
+
+def load_config(spec: str, overrides: list[str]) -> ml_collections.ConfigDict:
+    """Loads a sweep config file `path[:arg]` through its get_config(arg) and applies `--config.x.y=value`
+    overrides (ml_collections config_flags: unknown keys and wrong types are errors). Raises ConfigError."""
+    from absl import flags
+    from ml_collections import config_flags
+
+    fv = flags.FlagValues()
+    config_flags.DEFINE_config_file("config", None, "sweep config file", flag_values=fv, lock_config=True)
+    bad = [o for o in overrides if not o.startswith("--config.")]
+    if bad:
+        raise ConfigError(f"unknown option(s) {bad}: overrides look like --config.train.steps=500")
+    try:
+        fv(["sweetspot", f"--config={spec}", *overrides])
+        cfg = fv.config
+        cfg.keys()  # a file that failed to load raises here (ml_collections defers the error)
+    except (flags.Error, AttributeError, KeyError, ValueError, TypeError, OSError) as e:
+        raise ConfigError(f"bad config or override: {' '.join(str(e).split())}") from None
+    return cfg

@@ -123,6 +123,11 @@ def _xor(z):
     return jnp.where((z[:, 0] > 0) != (z[:, 1] > 0), 1.0, -1.0)
 
 
+# The named gates of k <= 2 children: name -> (gate, closed-form depth: the fewest hidden layers that compute it;
+# identity and NOT are linear readouts, XOR needs one hidden layer). Read by depth_predictor (like boolean.GATES).
+NAMED_GATES = {"identity": (_identity, 0), "not": (_negation, 0), "xor": (_xor, 1)}
+
+
 def build(spec, seed: int = 0):
     """(structure, constituents, tables): tables[j] is node j's +-1 truth table over its children (id order)."""
     s = validate_spec(spec)

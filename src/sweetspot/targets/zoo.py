@@ -1,9 +1,14 @@
 """Named targets shared by the experiment configs (sweeps/e*.py) and `predict-depth`. docs/results.md.
 
 `TARGETS[name]` holds overrides of the `target` config block; `apply(cfg, name)` writes them onto a config.
+`parse_target_spec` reads the TARGET_SPEC of `predict-depth`: a sweep config file or FAMILY[:key=value,...].
 """
 
 from __future__ import annotations
+
+import ast
+
+from sweetspot import config as config_lib
 
 TARGETS: dict[str, dict] = {
     "tree_L2": {"family": "tree", "arity": 2, "levels": 2},
@@ -28,3 +33,57 @@ def apply(cfg, name: str):
     for k, v in TARGETS[name].items():
         cfg.target[k] = v
     return cfg
+
+
+def _split_top(text: str) -> list[str]:
+    """Splits on commas outside parentheses/brackets (so expr=sum(a(x0,x1),x2) stays one item)."""
+    parts, depth = [""], 0
+    for ch in text:
+        depth += (ch in "([") - (ch in ")]")
+        parts[-1:] = [parts[-1], ""] if ch == "," and depth == 0 else [parts[-1] + ch]
+    return [q for q in parts if q.strip()]
+
+
+def _coerce(field, text, default):
+    """text as the type of the field's default; tuples are '/'-separated (or a parenthesised Python tuple)."""
+    kind = type(default[0]) if isinstance(default, tuple) and default else type(default)
+    bools = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+    try:
+        if isinstance(default, tuple):
+            items = ast.literal_eval(text) if text.strip()[:1] in "([" else text.split("/")
+            return tuple(kind(i.strip() if isinstance(i, str) else i) for i in items)
+        return bools[text.strip().lower()] if kind is bool else kind(text)
+    except (ValueError, SyntaxError, KeyError, TypeError):
+        example = "/".join(map(str, default)) if isinstance(default, tuple) else default
+        allowed = {bool: "true or false", int: "an integer", float: "a number"}.get(kind, f"like {example!r}")
+        if isinstance(default, tuple):
+            allowed = f"a '/'-separated list of {kind.__name__}s, e.g. {example}"
+        raise ValueError(f"target.{field}={text!r} is invalid: allowed values are {allowed}") from None
+
+
+def parse_target_spec(spec: str):
+    """(target config block, model config block) of TARGET_SPEC: `PATH.py[:arg]` (a sweep config, loaded with
+    config.load_config) or `FAMILY[:key=value,key=value,...]` applied onto config.default_config(). Items split
+    on commas outside parentheses, so `expr:expr=sum(absdiff(x0,x1),x2),seed=1` works; tuple values are written
+    with '/' (gates=xor/and, modular_spec=6/3/3/3) or parenthesised. Errors (ValueError, config.ConfigError)
+    name the field and the allowed values."""
+    from sweetspot import targets
+    from sweetspot.validation import validate  # above the targets package: imported when called
+
+    if spec.split(":", 1)[0].endswith(".py"):
+        cfg = validate(config_lib.load_config(spec, []))
+        return cfg.target, cfg.model
+    cfg = config_lib.default_config()
+    family, _, rest = spec.partition(":")
+    if family not in targets.FAMILIES:
+        raise ValueError(f"target.family={family!r} is invalid: allowed values are {tuple(targets.FAMILIES)}")
+    cfg.target.family = family
+    for item in _split_top(rest):
+        field, eq, value = (w.strip() for w in item.partition("="))
+        if not eq or field not in cfg.target:
+            raise ValueError(f"{item!r} in TARGET_SPEC: expected key=value with key one of {sorted(cfg.target.keys())}")
+        if field == "family":
+            raise ValueError("target.family is given before the ':' (FAMILY:key=value,...)")
+        cfg.target[field] = _coerce(field, value, cfg.target[field])
+    validate(cfg)
+    return cfg.target, cfg.model
