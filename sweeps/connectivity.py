@@ -8,20 +8,19 @@ GPU-sized (8 seeds, width 64):
 Another depth: --config.grid.depth='(4,)'.
 """
 
-from sweetspot.config import default_config
+from sweetspot.config import default_config, parse_arg
 
 METHODS = ("dense", "random", "magnitude", "imp", "snip", "synflow", "sp", "oracle", "shuffled:sp", "shuffled:imp")
 
 
 def get_config(arg: str | None = None):
+    a = parse_arg(arg, size=("cpu", ("cpu", "full")))
     cfg = default_config()
     cfg.grid.method = METHODS
     cfg.grid.depth = (3,)
     cfg.grid.sparsity = (0.5, 0.7, 0.8, 0.9, 0.95)
     cfg.grid.seed = (0, 1)
-    if arg == "full":
+    if a.size == "full":
         cfg.model.width = 64
         cfg.grid.seed = tuple(range(8))
-    elif arg not in (None, "", "cpu"):
-        raise ValueError(f"get_config(arg={arg!r}): allowed values are None, 'cpu', 'full'")
     return cfg

@@ -7,12 +7,13 @@ GPU-sized: append ',full' to the argument, e.g. sweeps/e2_depth.py:tree_L3,full 
 Figures: python -m sweetspot report runs/e2_* --out report
 """
 
-from sweetspot import zoo
-from sweetspot.config import default_config
+from sweetspot.config import default_config, parse_arg
+from sweetspot.targets import zoo
 
 
 def get_config(arg: str | None = None):
-    name, _, size = (arg or "tree_L3").partition(",")
+    a = parse_arg(arg, target=("tree_L3", tuple(zoo.TARGETS)), size=("cpu", ("cpu", "full")))
+    name = a.target
     cfg = zoo.apply(default_config(), name)
     cfg.experiment = f"e2/{name}"
     cfg.grid.method = ("sp",)
@@ -20,12 +21,10 @@ def get_config(arg: str | None = None):
     cfg.grid.sparsity = (0.0, 0.5, 0.8)
     cfg.grid.seed = (0, 1, 2)
     cfg.train.steps = 2000
-    if size == "full":
+    if a.size == "full":
         cfg.model.width = 64
         cfg.train.steps = 8000
         cfg.grid.depth = (1, 2, 3, 4, 5, 6, 7, 8)
         cfg.grid.sparsity = (0.0, 0.5, 0.7, 0.8, 0.9)
         cfg.grid.seed = tuple(range(8))
-    elif size not in ("", "cpu"):
-        raise ValueError(f"get_config(arg={arg!r}): the size after ',' must be 'cpu' or 'full'")
     return cfg

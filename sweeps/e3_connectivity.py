@@ -8,24 +8,23 @@ GPU-sized: sweeps/e3_connectivity.py:tree_L3,full (8 seeds, width 64, 8k steps).
 Figures: python -m sweetspot report runs/e3_* --out report
 """
 
-from sweetspot import zoo
-from sweetspot.config import default_config
+from sweetspot.config import default_config, parse_arg
+from sweetspot.targets import zoo
 
 METHODS = ("sp", "imp", "magnitude", "snip", "synflow", "random", "oracle", "shuffled:sp", "shuffled:imp")
 
 
 def get_config(arg: str | None = None):
-    name, _, size = (arg or "tree_L3").partition(",")
+    a = parse_arg(arg, target=("tree_L3", tuple(zoo.TARGETS)), size=("cpu", ("cpu", "full")))
+    name = a.target
     cfg = zoo.apply(default_config(), name)
     cfg.experiment = f"e3/{name}"
     cfg.grid.method = METHODS
     cfg.grid.depth = (3,)
     cfg.grid.sparsity = (0.5, 0.7, 0.8, 0.9, 0.95)
     cfg.grid.seed = (0, 1, 2)
-    if size == "full":
+    if a.size == "full":
         cfg.model.width = 64
         cfg.train.steps = 8000
         cfg.grid.seed = tuple(range(8))
-    elif size not in ("", "cpu"):
-        raise ValueError(f"get_config(arg={arg!r}): the size after ',' must be 'cpu' or 'full'")
     return cfg

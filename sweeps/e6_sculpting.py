@@ -9,15 +9,15 @@ GPU-sized: sweeps/e6_sculpting.py:424,full (10 seeds, width 64, 10k steps).
 Figures: python -m sweetspot report runs/e6_* --out report
 """
 
-from sweetspot.config import default_config
+from sweetspot.config import default_config, parse_arg
+from sweetspot.targets import modular
 
-TASKS = {"424": (4, 2, 4), "414": (4, 1, 4), "41216": (4, 1, 2, 16), "6333": (6, 3, 3, 3)}
+TASKS = {"".join(map(str, spec)): spec for spec in modular.TASKS.values()}  # "424" -> (4, 2, 4), ...
 
 
 def get_config(arg: str | None = None):
-    name, _, size = (arg or "424").partition(",")
-    if name not in TASKS:
-        raise ValueError(f"get_config(arg={arg!r}): the task must be one of {sorted(TASKS)}")
+    a = parse_arg(arg, task=("424", tuple(TASKS)), size=("cpu", ("cpu", "full")))
+    name = a.task
     cfg = default_config()
     cfg.experiment = f"e6/{name}"
     cfg.target.family = "modular"
@@ -29,10 +29,8 @@ def get_config(arg: str | None = None):
     cfg.grid.sparsity = (0.5, 0.8, 0.9)
     cfg.grid.seed = (0, 1, 2)
     cfg.train.steps = 2000
-    if size == "full":
+    if a.size == "full":
         cfg.model.width = 64
         cfg.train.steps = 10000
         cfg.grid.seed = tuple(range(10))
-    elif size not in ("", "cpu"):
-        raise ValueError(f"get_config(arg={arg!r}): the size after ',' must be 'cpu' or 'full'")
     return cfg

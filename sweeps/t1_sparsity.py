@@ -17,16 +17,14 @@ Figures: python analysis/t1_sparsity.py runs/t1_L* --out report   (or python -m 
 when the sparsity asks for more than its structural density, so its low-sparsity points share one live count.
 """
 
-from sweetspot.config import default_config
+from sweetspot.config import default_config, parse_arg
 
 LEVELS = (2, 3, 4, 5)
 
 
 def get_config(arg: str | None = None):
-    name, _, size = (arg or "L3").partition(",")
-    if name not in tuple(f"L{lv}" for lv in LEVELS):
-        raise ValueError(f"get_config(arg={arg!r}): the target must be one of {[f'L{lv}' for lv in LEVELS]}")
-    levels = int(name[1:])
+    a = parse_arg(arg, target=("L3", tuple(f"L{lv}" for lv in LEVELS)), size=("cpu", ("cpu", "full")))
+    levels = int(a.target[1:])
     cfg = default_config()
     cfg.experiment = f"t1/L{levels}"
     cfg.target.family = "tree"
@@ -38,11 +36,9 @@ def get_config(arg: str | None = None):
     cfg.grid.seed = (0, 1)
     cfg.train.steps = 2000
     cfg.metrics.enabled = True
-    if size == "full":
+    if a.size == "full":
         cfg.model.width = 64
         cfg.train.steps = 8000
         cfg.grid.sparsity = (0.0, 0.5, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97)
         cfg.grid.seed = tuple(range(8))
-    elif size not in ("", "cpu"):
-        raise ValueError(f"get_config(arg={arg!r}): the size after ',' must be 'cpu' or 'full'")
     return cfg

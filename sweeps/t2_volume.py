@@ -13,12 +13,12 @@ GPU-sized: sweeps/t2_volume.py:full (64 seeds, 6000 steps):
 Analysis: python analysis/t2_volume.py runs/t2 --out /tmp/t2
 """
 
-from sweetspot import zoo
-from sweetspot.config import default_config
+from sweetspot.config import default_config, parse_arg
+from sweetspot.targets import zoo
 
 
 def get_config(arg: str | None = None):
-    size = (arg or "").lstrip(",")
+    a = parse_arg(arg, size=("cpu", ("cpu", "full")))
     cfg = zoo.apply(default_config(), "tree_L3")
     cfg.experiment = "t2"
     cfg.grid.method = ("oracle", "sp", "random", "dense")
@@ -29,9 +29,7 @@ def get_config(arg: str | None = None):
     cfg.engine.save_params = True
     cfg.train.steps = 1500
     cfg.train.eval_every = 100
-    if size == "full":
+    if a.size == "full":
         cfg.grid.seed = tuple(range(64))
         cfg.train.steps = 6000
-    elif size not in ("", "cpu"):
-        raise ValueError(f"get_config(arg={arg!r}): allowed values are None, 'cpu', 'full' (or ',full')")
     return cfg
