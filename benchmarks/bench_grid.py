@@ -188,6 +188,7 @@ def run_worker(kind: str, spec: dict, devices: int | None = None, timeout: float
 def make_cfg(spec: dict):
     """The engine config of a worker spec: the default schema with the benchmark's shape and grid."""
     from sweetspot import config
+    from sweetspot.validation import validate
 
     cfg = config.default_config()
     cfg.target.arity, cfg.target.levels = int(spec["arity"]), int(spec["levels"])
@@ -206,7 +207,7 @@ def make_cfg(spec: dict):
     cfg.engine.chunk_size = int(spec.get("chunk_size", 0))
     if "metrics" in cfg and "enabled" in cfg.metrics:
         cfg.metrics.enabled = bool(spec.get("metrics", False))
-    return config.validate(cfg)
+    return validate(cfg)
 
 
 class CompileClock:
@@ -243,13 +244,10 @@ def executed_flops(engine, n_in: int, width: int, batch: int, steps: int) -> tup
 def aot_compile(engine) -> float | None:
     """Seconds to trace, lower and compile the engine's one jitted call without running it (None when the
     engine's internals this relies on have changed)."""
-    import jax
 
     try:
-        plan = engine.chunk_indices(0)
-        pts = jax.device_put({n: engine.points(idx) for n, (idx, _) in plan.items()}, engine._point_sharding)
         t0 = time.perf_counter()
-        engine._run.lower(pts, engine.data).compile()
+        engine.compile_chunk(0)
         return time.perf_counter() - t0
     except AttributeError:
         return None
@@ -362,9 +360,7 @@ def profile_job(job: dict, data: dict, trace_dir: str) -> dict:
     grid.run(engine)
     hlo = {}
     try:
-        plan = engine.chunk_indices(0)
-        pts = jax.device_put({n: engine.points(idx) for n, (idx, _) in plan.items()}, engine._point_sharding)
-        text = engine._run.lower(pts, engine.data).compile().as_text()
+        text = engine.compile_chunk(0).as_text()
         for line in text.splitlines():
             m = re.match(r"\s*(?:ROOT )?%?([\w.\-]+) = (\S+) (\w[\w\-]*)\((.*)", line)
             if m:

@@ -74,11 +74,11 @@ def report(params, masks, depth, activation, target, mcfg, fit_r2=None, seed: in
     yt = target.outputs_of(probe["h_test"])
     if target.binary:
         acc = float(jnp.mean((y > 0) == (yt > 0)))
-        fit_r2 = 1.0 - float(jnp.mean((2 * jax.nn.sigmoid(y) - 1 - yt) ** 2)) / float(np.var(yt))
+        fit_r2 = float(metrics.r2(2 * jax.nn.sigmoid(y) - 1, yt))
         fit, fit_text = acc >= mcfg.fit_accuracy, f"fit accuracy = {acc:.4f} (fit >= {mcfg.fit_accuracy})"
     else:
         if fit_r2 is None:
-            fit_r2 = 1.0 - float(jnp.mean((y - yt) ** 2)) / float(np.var(yt))
+            fit_r2 = float(metrics.r2(y, yt))
         fit, fit_text = fit_r2 >= mcfg.fit_r2, f"fit R^2 = {fit_r2:.4f} (fit >= {mcfg.fit_r2})"
     compute = jax.jit(lambda p, m, pr, f, ok: metrics.compute(p, m, depth, activation, pr, f, mcfg, ok))
     m = {k: np.asarray(v) for k, v in compute(params, masks, probe, jnp.float32(fit_r2), jnp.asarray(fit)).items()}

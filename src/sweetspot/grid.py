@@ -104,7 +104,7 @@ class Engine:
         self.chunk_size = n_dev * math.ceil(math.ceil(largest / n_chunks) / n_dev)  # balanced chunks
         self.n_chunks = math.ceil(largest / self.chunk_size)
         self.mesh = Mesh(np.array(self.devices), ("grid",))
-        self._point_sharding = NamedSharding(self.mesh, PartitionSpec("grid"))
+        self.point_sharding = NamedSharding(self.mesh, PartitionSpec("grid"))
         self._replicated = NamedSharding(self.mesh, PartitionSpec())
         self.multiprocess = jax.process_count() > 1
         self.data = self._put(data, self._replicated)
@@ -176,8 +176,14 @@ class Engine:
         """Trains chunk c. Returns {group: (indices, valid, results, state)} with host numpy arrays."""
         plan = self.chunk_indices(c)
         pts = self.chunk_points(plan)
-        out = self._get(self._run(self._put(pts, self._point_sharding), self.data))
+        out = self._get(self._run(self._put(pts, self.point_sharding), self.data))
         return {name: (idx, valid, *out[name]) for name, (idx, valid) in plan.items()}
+
+    def compile_chunk(self, c: int = 0):
+        """Traces, lowers and compiles the one jitted call for chunk c without running it (benchmarks: compile
+        time, HLO text via `.as_text()`); returns jax's compiled object."""
+        pts = self._put(self.chunk_points(self.chunk_indices(c)), self.point_sharding)
+        return self._run.lower(pts, self.data).compile()
 
     def result_template(self) -> dict:
         """Zero-filled full-grid results (n_points, ...) with the dtypes and shapes `run` produces."""

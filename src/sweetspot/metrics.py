@@ -17,6 +17,11 @@ from sweetspot import mlp
 STD_EPS = 1e-6  # a unit whose probe-train std is <= this is a constant: its standardised value is 0
 
 
+def r2(pred, y, eps: float = 0.0):
+    """R^2 = 1 - mean((pred - y)^2) / max(Var(y), eps), over every sample and output."""
+    return 1.0 - jnp.mean((pred - y) ** 2) / jnp.maximum(jnp.var(y), eps)
+
+
 def make_probe(target, mcfg, seed: int = 0) -> dict[str, np.ndarray]:
     """Probe data for `compute`: x from the target's domain for signatures, probe-train and probe-test (seed),
     their node values, and the target structure as arrays."""
@@ -140,21 +145,10 @@ def _masked_max(x, valid, axis):
     return jnp.where(valid.any(axis), jnp.max(jnp.where(valid, x, -jnp.inf), axis=axis), jnp.nan)
 
 
-def compute(params, masks, depth, activation, probe, fit_r2, mcfg, fit=None) -> dict[str, jax.Array]:
-    """Every metric of one network (definitions in docs/method.md, "Metrics"). Shapes depend only on
-    (n_slots, P): scalars, (P,), (n_slots,) and (P, n_slots); padded layers read NaN. `fit` (bool), when given,
-    replaces `fit_r2 >= mcfg.fit_r2` (Boolean targets: accuracy >= mcfg.fit_accuracy)."""
-    n_slots = len(params) - 1
-    active = jnp.arange(n_slots) < depth
-    support = probe["support"]  # (n_nodes, n)
+def _probes(params, masks, depth, activation, probe, live, local, ridge):
+    """Held-out R^2 (L, P) of every probe node from every layer's local units and from all its live units, and
+    the unrestricted probe weights (L, P, W)."""
     nodes = probe["probe_nodes"]
-    n_probe = nodes.shape[0]
-
-    # Signatures, dead units, locality.
-    sig = signatures(params, masks, depth, activation, probe["x_sig"])  # (L, W, n)
-    live, local = locality(sig, masks, depth, support, mcfg)  # (L, W), (L, W, n_nodes)
-
-    # Probes: for every layer l and probe node v, ridge from the local units and from all live units.
     _, h_tr = mlp.apply(params, masks, depth, probe["x_train"], activation, True)
     _, h_te = mlp.apply(params, masks, depth, probe["x_test"], activation, True)
     z_tr, z_te = standardise(h_tr, h_te)  # (L, B, W)
@@ -163,36 +157,53 @@ def compute(params, masks, depth, activation, probe, fit_r2, mcfg, fit=None) -> 
     sel_any = jnp.broadcast_to(live[:, None, :], sel_restricted.shape).astype(z_tr.dtype)
     per_node = jax.vmap(ridge_r2, in_axes=(None, None, 1, 1, 0, None))  # over P
     per_layer = jax.vmap(per_node, in_axes=(0, 0, None, None, 0, None))  # over L
-    r2_res_l, _ = per_layer(z_tr, z_te, y_tr, y_te, sel_restricted, mcfg.ridge)  # (L, P)
-    r2_any_l, w_any = per_layer(z_tr, z_te, y_tr, y_te, sel_any, mcfg.ridge)  # (L, P), (L, P, W)
-    r2_restricted = _masked_max(r2_res_l, active[:, None], 0)
-    r2_any = _masked_max(r2_any_l, active[:, None], 0)
+    r2_res_l, _ = per_layer(z_tr, z_te, y_tr, y_te, sel_restricted, ridge)  # (L, P)
+    r2_any_l, w_any = per_layer(z_tr, z_te, y_tr, y_te, sel_any, ridge)  # (L, P), (L, P, W)
+    return r2_res_l, r2_any_l, w_any
 
-    # Labels.
-    fit = fit_r2 >= mcfg.fit_r2 if fit is None else jnp.asarray(fit, bool)
-    if n_probe:
-        c_score = jnp.clip(r2_restricted, 0.0, 1.0).mean()
-        compositional = fit & (r2_restricted.min() >= mcfg.compositional_r2)
-    else:  # a target without constituents (one node reads every input) has nothing to be compositional about
-        c_score, compositional = jnp.array(jnp.nan, jnp.float32), jnp.zeros((), bool)
 
-    # Feature interference: mean squared cosine between unrestricted probe directions of same-level nodes.
+def _interference_layers(w_any, probe, active):
+    """Per layer: mean squared cosine between the unrestricted probe directions of same-level nodes (NaN where
+    no such pair exists or the layer is padding)."""
+    nodes = probe["probe_nodes"]
     level = probe["node_level"][nodes]
-    pairs = (level[:, None] == level[None, :]) & ~jnp.eye(n_probe, dtype=bool)
+    pairs = (level[:, None] == level[None, :]) & ~jnp.eye(nodes.shape[0], dtype=bool)
     unit = w_any / jnp.maximum(jnp.linalg.norm(w_any, axis=-1, keepdims=True), 1e-30)
     cos2 = jnp.einsum("lpw,lqw->lpq", unit, unit) ** 2
     n_pairs = pairs.sum()
     mean_cos2 = (cos2 * pairs).sum((1, 2)) / jnp.maximum(n_pairs, 1)
-    interference_layers = jnp.where(active & (n_pairs > 0), mean_cos2, jnp.nan)
+    return jnp.where(active & (n_pairs > 0), mean_cos2, jnp.nan), active & (n_pairs > 0)
 
-    # Module purity: fraction of live units whose home (smallest local node; ties: lowest id) is not an output.
-    home = home_nodes(local, support)  # (L, W)
+
+def _purity_layers(local, live, probe, active):
+    """Per layer: fraction of live units whose home (smallest local node; ties: lowest id) is not an output."""
+    home = home_nodes(local, probe["support"])  # (L, W)
     non_output = (home >= 0) & (home < probe["first_output"]) & live
     n_live = live.sum(1)
-    purity_layers = jnp.where(active & (n_live > 0), non_output.sum(1) / jnp.maximum(n_live, 1), jnp.nan)
+    return jnp.where(active & (n_live > 0), non_output.sum(1) / jnp.maximum(n_live, 1), jnp.nan), n_live
 
+
+def compute(params, masks, depth, activation, probe, fit_r2, mcfg, fit=None) -> dict[str, jax.Array]:
+    """Every metric of one network (definitions in docs/method.md, "Metrics"). Shapes depend only on
+    (n_slots, P): scalars, (P,), (n_slots,) and (P, n_slots); padded layers read NaN. `fit` (bool), when given,
+    replaces `fit_r2 >= mcfg.fit_r2` (Boolean targets: accuracy >= mcfg.fit_accuracy)."""
+    n_slots = len(params) - 1
+    active = jnp.arange(n_slots) < depth
+    nodes = probe["probe_nodes"]
+    sig = signatures(params, masks, depth, activation, probe["x_sig"])  # (L, W, n)
+    live, local = locality(sig, masks, depth, probe["support"], mcfg)  # (L, W), (L, W, n_nodes)
+    r2_res_l, r2_any_l, w_any = _probes(params, masks, depth, activation, probe, live, local, mcfg.ridge)
+    r2_restricted = _masked_max(r2_res_l, active[:, None], 0)
+    r2_any = _masked_max(r2_any_l, active[:, None], 0)
+    fit = fit_r2 >= mcfg.fit_r2 if fit is None else jnp.asarray(fit, bool)
+    if nodes.shape[0]:
+        c_score = jnp.clip(r2_restricted, 0.0, 1.0).mean()
+        compositional = fit & (r2_restricted.min() >= mcfg.compositional_r2)
+    else:  # a target without constituents (one node reads every input) has nothing to be compositional about
+        c_score, compositional = jnp.array(jnp.nan, jnp.float32), jnp.zeros((), bool)
+    interference_layers, has_pairs = _interference_layers(w_any, probe, active)
+    purity_layers, n_live = _purity_layers(local, live, probe, active)
     nan_pad = lambda x: jnp.where(active, x, jnp.nan)
-    dead = (~live & active[:, None]).sum()
     return {
         "fit": fit,
         "unfit": ~fit,
@@ -205,11 +216,11 @@ def compute(params, masks, depth, activation, probe, fit_r2, mcfg, fit=None) -> 
         "r2_restricted_layers": nan_pad(r2_res_l.T),  # (P, L)
         "r2_any_layers": nan_pad(r2_any_l.T),
         "n_local": nan_pad(local[:, :, nodes].sum(1).T.astype(jnp.float32)),
-        "interference": _masked_max(interference_layers, active & (n_pairs > 0), 0),
+        "interference": _masked_max(interference_layers, has_pairs, 0),
         "interference_layers": interference_layers,
         "purity_layers": purity_layers,
         "live_units_layers": nan_pad(n_live.astype(jnp.float32)),
-        "dead_units": dead,
+        "dead_units": (~live & active[:, None]).sum(),
     }
 
 

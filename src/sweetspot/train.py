@@ -188,7 +188,7 @@ def evaluate(params, masks, depth, data, act, n_result_slots, binary: bool = Fal
     per_layer = jnp.concatenate([per_layer[:-1], jnp.full((pad,), jnp.nan), per_layer[-1:]])
     if binary:
         y_hat = 2.0 * jax.nn.sigmoid(mlp.apply(params, masks, depth, data["x_test"], act)) - 1.0
-        test_r2 = 1.0 - jnp.mean((y_hat - data["y_test"]) ** 2) / jnp.var(data["y_test"])
+        test_r2 = metrics.r2(y_hat, data["y_test"])
         extra = {
             f"{s}_acc": accuracy(params, masks, depth, data[f"x_{s}"], data[f"y_{s}"], act) for s in ("test", "heldout")
         }

@@ -35,7 +35,9 @@ def score(out, y, binary):
     """Accuracy of the sign (binary, +-1 labels) or R^2 = 1 - MSE / Var(y)."""
     import jax.numpy as jnp
 
-    return jnp.mean((out > 0) == (y > 0)) if binary else 1.0 - jnp.mean((out - y) ** 2) / jnp.maximum(jnp.var(y), 1e-12)
+    from sweetspot import metrics
+
+    return jnp.mean((out > 0) == (y > 0)) if binary else metrics.r2(out, y, 1e-12)
 
 
 def _stack_jobs(jobs) -> tuple[int, dict]:

@@ -1,0 +1,147 @@
+"""The layering of docs/architecture.md: imports go one way, each concept is named in one registry, the result
+schema covers every key the engine returns, and no function in src/ is over 60 lines."""
+
+import ast
+import os
+
+import numpy as np
+import pytest
+
+from sweetspot import config as config_lib
+from sweetspot import grid, mlp, pruning, result_keys, targets, train
+from sweetspot.validation import validate
+
+SRC = os.path.join(os.path.dirname(__file__), "..", "src", "sweetspot")
+# float64 numpy references: deliberately written as one loop nest each, to be read against the definitions.
+LONG_ALLOWED = {"reference_compute"}
+
+
+def _modules():
+    out = {}
+    for root, _, files in os.walk(SRC):
+        for f in files:
+            if f.endswith(".py"):
+                rel = os.path.relpath(os.path.join(root, f), os.path.join(SRC, ".."))
+                name = rel[:-3].replace(os.sep, ".").removesuffix(".__init__")
+                out[name] = os.path.join(root, f)
+    return out
+
+
+def _imports(path, modules):
+    """sweetspot modules imported anywhere in the file (module level or inside functions)."""
+    found = set()
+    for node in ast.walk(ast.parse(open(path).read())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("sweetspot"):
+            for a in node.names:
+                sub = f"{node.module}.{a.name}"
+                found.add(sub if sub in modules else node.module)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("sweetspot")}
+    return found
+
+
+def _graph():
+    modules = _modules()
+    return {m: _imports(p, modules) - {m} for m, p in modules.items()}
+
+
+def test_no_import_cycle():
+    g = _graph()
+    state, stack = {}, []
+
+    def visit(m):
+        state[m] = "open"
+        stack.append(m)
+        for d in sorted(g.get(m, ())):
+            if d.startswith(m + "."):  # a package's __init__ re-exporting its own submodules
+                continue
+            if state.get(d) == "open":
+                raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(d) :] + [d]))
+            if d not in state:
+                visit(d)
+        stack.pop()
+        state[m] = "done"
+
+    for m in sorted(g):
+        if m not in state:
+            visit(m)
+
+
+def test_config_and_result_schema_are_leaves():
+    g = _graph()
+    assert g["sweetspot.config"] == set()
+    assert g["sweetspot.result_keys"] == set()
+
+
+def test_the_library_never_reads_the_scripts_folder():
+    for name, path in _modules().items():
+        text = open(path).read()
+        assert "sys.path.insert" not in text, name
+        assert "spec_from_file_location" not in text, name
+
+
+def test_no_function_over_60_lines():
+    long = []
+    for name, path in _modules().items():
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name not in LONG_ALLOWED:
+                n = node.end_lineno - node.lineno + 1
+                if n > 60:
+                    long.append(f"{name}.{node.name}: {n} lines")
+    assert not long, long
+
+
+@pytest.mark.parametrize(
+    "field,registry",
+    [
+        ("target.family", targets.FAMILIES),
+        ("model.activation", mlp.ACTIVATIONS),
+        ("train.optimizer", train.OPTIMIZERS),
+        ("pruning.sp_similarity", pruning.SP_SIMILARITIES),
+        ("pruning.scope", pruning.SCOPES),
+        ("engine.depth_mode", grid.DEPTH_MODES),
+    ],
+)
+def test_validation_reads_the_registries(cfg, field, registry):
+    """Every registered name validates, an unregistered one is refused naming the registry's names."""
+    section, key = field.split(".")
+    for name in registry:
+        cfg[section][key] = name
+        validate(cfg)
+    cfg[section][key] = "not-registered"
+    with pytest.raises(config_lib.ConfigError, match=f"{field}.*{list(registry)[0]}"):
+        validate(cfg)
+
+
+def test_every_method_validates_and_families_agree_on_binary(cfg):
+    cfg.grid.method = pruning.method_names()
+    validate(cfg)
+    for name, fam in targets.FAMILIES.items():
+        c = config_lib.default_config().target
+        c.family = name
+        assert targets.make_target(c).binary == fam.binary, name
+
+
+def test_result_schema_covers_every_key_with_its_shape(cfg, data):
+    cfg.metrics.enabled = True
+    cfg.metrics.n_signature, cfg.metrics.n_probe_train, cfg.metrics.n_probe_test = 64, 128, 64
+    cfg.grid.depth, cfg.grid.sparsity, cfg.grid.seed = (1, 2), (0.5,), (0,)
+    from sweetspot import sweep
+
+    _, data = sweep.make_data(cfg)
+    res = grid.run_grid(cfg, data)
+    n, L, P = 2, 2, len(targets.make_target(cfg.target).structure.probe_nodes)
+    E = cfg.train.steps // cfg.train.eval_every
+    shapes = {
+        result_keys.SCALAR: (n,),
+        result_keys.LAYERS_READOUT: (n, L + 1),
+        result_keys.PER_LAYER: (n, L),
+        result_keys.PER_NODE: (n, P),
+        result_keys.PER_NODE_LAYER: (n, P, L),
+        result_keys.CURVE: (n, E),
+    }
+    assert set(res) <= set(result_keys.RESULT_KEYS)
+    for k, v in res.items():
+        assert np.shape(v) == shapes[result_keys.kind(k)], k
+    with pytest.raises(KeyError, match="not declared"):
+        result_keys.kind("no_such_key")
