@@ -12,7 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sweetspot import mlp
+from sweetspot import causal, mlp
+from sweetspot.probe_data import make_probe  # noqa: F401  (the probe data's home is probe_data.py)
 
 STD_EPS = 1e-6  # a unit whose probe-train std is <= this is a constant: its standardised value is 0
 
@@ -20,26 +21,6 @@ STD_EPS = 1e-6  # a unit whose probe-train std is <= this is a constant: its sta
 def r2(pred, y, eps: float = 0.0):
     """R^2 = 1 - mean((pred - y)^2) / max(Var(y), eps), over every sample and output."""
     return 1.0 - jnp.mean((pred - y) ** 2) / jnp.maximum(jnp.var(y), eps)
-
-
-def make_probe(target, mcfg, seed: int = 0) -> dict[str, np.ndarray]:
-    """Probe data for `compute`: x from the target's domain for signatures, probe-train and probe-test (seed),
-    their node values, and the target structure as arrays."""
-    s = target.structure
-    rng = np.random.default_rng([int(seed), 7])
-    draw = lambda m: target.sample(rng, int(m))
-    x_sig, x_train, x_test = draw(mcfg.n_signature), draw(mcfg.n_probe_train), draw(mcfg.n_probe_test)
-    return {
-        "x_sig": x_sig,
-        "x_train": x_train,
-        "h_train": np.asarray(target.node_values(x_train), np.float32),
-        "x_test": x_test,
-        "h_test": np.asarray(target.node_values(x_test), np.float32),
-        "support": s.support.astype(np.float32),
-        "probe_nodes": np.asarray(s.probe_nodes, np.int32),
-        "node_level": np.asarray(s.level, np.int32),
-        "first_output": np.asarray(s.n_nodes - s.n_outputs, np.int32),
-    }
 
 
 def signatures_with_output(params, masks, depth, activation, x):
@@ -145,21 +126,20 @@ def _masked_max(x, valid, axis):
     return jnp.where(valid.any(axis), jnp.max(jnp.where(valid, x, -jnp.inf), axis=axis), jnp.nan)
 
 
-def _probes(params, masks, depth, activation, probe, live, local, ridge):
-    """Held-out R^2 (L, P) of every probe node from every layer's local units and from all its live units, and
-    the unrestricted probe weights (L, P, W)."""
+def _layer_probes(params, masks, depth, activation, probe):
+    """Standardised hidden activations on probe-train and probe-test (L, B, W) and the probe nodes' values."""
     nodes = probe["probe_nodes"]
     _, h_tr = mlp.apply(params, masks, depth, probe["x_train"], activation, True)
     _, h_te = mlp.apply(params, masks, depth, probe["x_test"], activation, True)
     z_tr, z_te = standardise(h_tr, h_te)  # (L, B, W)
-    y_tr, y_te = probe["h_train"][:, nodes], probe["h_test"][:, nodes]  # (B, P)
-    sel_restricted = jnp.moveaxis(local[:, :, nodes], -1, 1).astype(z_tr.dtype)  # (L, P, W)
-    sel_any = jnp.broadcast_to(live[:, None, :], sel_restricted.shape).astype(z_tr.dtype)
+    return z_tr, z_te, probe["h_train"][:, nodes], probe["h_test"][:, nodes]
+
+
+def _probe_r2(z_tr, z_te, y_tr, y_te, sel, ridge):
+    """Held-out R^2 (L, P) and weights (L, P, W) of every probe node from the units sel (L, P, W) of each layer."""
     per_node = jax.vmap(ridge_r2, in_axes=(None, None, 1, 1, 0, None))  # over P
     per_layer = jax.vmap(per_node, in_axes=(0, 0, None, None, 0, None))  # over L
-    r2_res_l, _ = per_layer(z_tr, z_te, y_tr, y_te, sel_restricted, ridge)  # (L, P)
-    r2_any_l, w_any = per_layer(z_tr, z_te, y_tr, y_te, sel_any, ridge)  # (L, P), (L, P, W)
-    return r2_res_l, r2_any_l, w_any
+    return per_layer(z_tr, z_te, y_tr, y_te, sel.astype(z_tr.dtype), ridge)
 
 
 def _interference_layers(w_any, probe, active):
@@ -175,47 +155,120 @@ def _interference_layers(w_any, probe, active):
     return jnp.where(active & (n_pairs > 0), mean_cos2, jnp.nan), active & (n_pairs > 0)
 
 
-def _purity_layers(local, live, probe, active):
+def _purity_layers(home, live, probe, active):
     """Per layer: fraction of live units whose home (smallest local node; ties: lowest id) is not an output."""
-    home = home_nodes(local, probe["support"])  # (L, W)
     non_output = (home >= 0) & (home < probe["first_output"]) & live
     n_live = live.sum(1)
     return jnp.where(active & (n_live > 0), non_output.sum(1) / jnp.maximum(n_live, 1), jnp.nan), n_live
 
 
-def compute(params, masks, depth, activation, probe, fit_r2, mcfg, fit=None) -> dict[str, jax.Array]:
-    """Every metric of one network (definitions in docs/method.md, "Metrics"). Shapes depend only on
-    (n_slots, P): scalars, (P,), (n_slots,) and (P, n_slots); padded layers read NaN. `fit` (bool), when given,
-    replaces `fit_r2 >= mcfg.fit_r2` (Boolean targets: accuracy >= mcfg.fit_accuracy)."""
-    n_slots = len(params) - 1
-    active = jnp.arange(n_slots) < depth
-    nodes = probe["probe_nodes"]
+def node_mean(v, keep):
+    """Mean of per-node values v (P,) over the kept nodes whose value is finite; NaN when there is none."""
+    ok = keep & jnp.isfinite(v)
+    return jnp.where(ok.any(), jnp.where(ok, v, 0.0).sum() / jnp.maximum(ok.sum(), 1), jnp.nan)
+
+
+def node_min(v, keep):
+    """Min of v (P,) over the kept nodes (NaN if a kept node is NaN, or when none is kept)."""
+    return jnp.where(keep.any(), jnp.where(keep, v, jnp.inf).min(), jnp.nan)
+
+
+def _over_layers(per_layer, active):
+    """(L, P) -> (P,): max over the active layers of the finite values (NaN where there is none)."""
+    return _masked_max(per_layer, active[:, None] & jnp.isfinite(per_layer), 0)
+
+
+def core(params, masks, depth, activation, probe, mcfg, binary: bool = False) -> dict:
+    """What a network's compositionality rests on, and all the null calibration needs: signatures and locality,
+    restricted probes, interventions on the local units, C and IIA over the non-vacuous probe nodes."""
+    active = jnp.arange(len(params) - 1) < depth
     sig = signatures(params, masks, depth, activation, probe["x_sig"])  # (L, W, n)
     live, local = locality(sig, masks, depth, probe["support"], mcfg)  # (L, W), (L, W, n_nodes)
-    r2_res_l, r2_any_l, w_any = _probes(params, masks, depth, activation, probe, live, local, mcfg.ridge)
-    r2_restricted = _masked_max(r2_res_l, active[:, None], 0)
-    r2_any = _masked_max(r2_any_l, active[:, None], 0)
-    fit = fit_r2 >= mcfg.fit_r2 if fit is None else jnp.asarray(fit, bool)
-    if nodes.shape[0]:
-        c_score = jnp.clip(r2_restricted, 0.0, 1.0).mean()
-        compositional = fit & (r2_restricted.min() >= mcfg.compositional_r2)
-    else:  # a target without constituents (one node reads every input) has nothing to be compositional about
-        c_score, compositional = jnp.array(jnp.nan, jnp.float32), jnp.zeros((), bool)
-    interference_layers, has_pairs = _interference_layers(w_any, probe, active)
-    purity_layers, n_live = _purity_layers(local, live, probe, active)
-    nan_pad = lambda x: jnp.where(active, x, jnp.nan)
+    home = home_nodes(local, probe["support"])  # (L, W)
+    sel_local, sel_home = causal.alignments(local, home, probe["probe_nodes"])  # (L, P, W)
+    z = _layer_probes(params, masks, depth, activation, probe)
+    r2_res_l, _ = _probe_r2(*z, sel_local, mcfg.ridge)  # (L, P)
+    iia_l = causal.intervention_scores(params, masks, depth, activation, probe, sel_local, binary)  # (L, P)
+    keep = ~probe["vacuous"]
+    r2_restricted, iia = _masked_max(r2_res_l, active[:, None], 0), _over_layers(iia_l, active)
+    return {
+        "active": active,
+        "live": live,
+        "local": local,
+        "home": home,
+        "sel_local": sel_local,
+        "sel_home": sel_home,
+        "z": z,
+        "r2_res_l": r2_res_l,
+        "iia_l": iia_l,
+        "keep": keep,
+        "r2_restricted": r2_restricted,
+        "iia": iia,
+        "C": node_mean(jnp.clip(r2_restricted, 0.0, 1.0), keep),
+        "IIA": node_mean(iia, keep),
+    }
+
+
+def _causal_extras(params, masks, depth, activation, probe, k, binary):
+    """Interventions on the units whose home is each node, and on as many random live units (the control,
+    read at the layer where the local intervention scores best)."""
+    active = k["active"]
+    iia_home = _over_layers(
+        causal.intervention_scores(params, masks, depth, activation, probe, k["sel_home"], binary), active
+    )
+    key = jax.random.PRNGKey(probe["control_seed"])
+    sel_ctrl = causal.random_units_like(key, k["sel_local"], k["live"])
+    ctrl_l = causal.intervention_scores(params, masks, depth, activation, probe, sel_ctrl, binary)
+    best = jnp.argmax(jnp.where(active[:, None] & jnp.isfinite(k["iia_l"]), k["iia_l"], -1.0), axis=0)  # (P,)
+    iia_control = jnp.take_along_axis(ctrl_l, best[None], 0)[0]
+    return iia_home, iia_control
+
+
+def _labels(fit, k, iia_home, mcfg) -> dict:
+    keep = k["keep"]
+    probe_ok = fit & keep.any() & (node_min(k["r2_restricted"], keep) >= mcfg.compositional_r2)
+    compositional = probe_ok & (node_min(k["iia"], keep) >= mcfg.compositional_iia)
     return {
         "fit": fit,
         "unfit": ~fit,
         "compositional": compositional,
         "fractured": fit & ~compositional,
-        "C": c_score,
-        "r2_restricted": r2_restricted,
+        "compositional_probe": probe_ok,
+        "compositional_home": probe_ok & (node_min(iia_home, keep) >= mcfg.compositional_iia),
+    }
+
+
+def compute(params, masks, depth, activation, probe, fit_r2, mcfg, fit=None, binary: bool = False) -> dict:
+    """Every metric of one network (definitions in docs/method.md, "Metrics" and "Causal score"). Shapes depend
+    only on (n_slots, P): scalars, (P,), (n_slots,) and (P, n_slots); padded layers read NaN. `fit` (bool),
+    when given, replaces `fit_r2 >= mcfg.fit_r2` (Boolean targets: accuracy >= mcfg.fit_accuracy); `binary`
+    scores interventions by the accuracy of flipped labels."""
+    k = core(params, masks, depth, activation, probe, mcfg, binary)
+    active, live, nodes = k["active"], k["live"], probe["probe_nodes"]
+    r2_any_l, w_any = _probe_r2(*k["z"], jnp.broadcast_to(live[:, None, :], k["sel_local"].shape), mcfg.ridge)
+    r2_any = _masked_max(r2_any_l, active[:, None], 0)
+    fit = fit_r2 >= mcfg.fit_r2 if fit is None else jnp.asarray(fit, bool)
+    iia_home, iia_control = _causal_extras(params, masks, depth, activation, probe, k, binary)
+    interference_layers, has_pairs = _interference_layers(w_any, probe, active)
+    purity_layers, n_live = _purity_layers(k["home"], live, probe, active)
+    nan_pad = lambda x: jnp.where(active, x, jnp.nan)
+    return _labels(fit, k, iia_home, mcfg) | {
+        "C": k["C"],
+        "IIA": k["IIA"],
+        "IIA_home": node_mean(iia_home, k["keep"]),
+        "IIA_control": node_mean(iia_control, k["keep"]),
+        "iia_min": node_min(k["iia"], k["keep"]),
+        "vacuous_nodes": probe["vacuous"].sum(),
+        "r2_restricted": k["r2_restricted"],
         "r2_any": r2_any,
-        "fracture_gap": r2_any - r2_restricted,
-        "r2_restricted_layers": nan_pad(r2_res_l.T),  # (P, L)
+        "fracture_gap": r2_any - k["r2_restricted"],
+        "iia": k["iia"],
+        "iia_home": iia_home,
+        "iia_control": iia_control,
+        "r2_restricted_layers": nan_pad(k["r2_res_l"].T),  # (P, L)
         "r2_any_layers": nan_pad(r2_any_l.T),
-        "n_local": nan_pad(local[:, :, nodes].sum(1).T.astype(jnp.float32)),
+        "iia_layers": nan_pad(k["iia_l"].T),
+        "n_local": nan_pad(k["local"][:, :, nodes].sum(1).T.astype(jnp.float32)),
         "interference": _masked_max(interference_layers, has_pairs, 0),
         "interference_layers": interference_layers,
         "purity_layers": purity_layers,
@@ -225,9 +278,45 @@ def compute(params, masks, depth, activation, probe, fit_r2, mcfg, fit=None) -> 
 
 
 # ------------------------------------------------------------------------------------- numpy reference
-def reference_compute(params, masks, depth, activation, probe, fit_r2, mcfg) -> dict[str, np.ndarray]:
+def _np_outputs(params, masks, depth, activation, x, layer=None, units=(), values=None):
+    """Float64 outputs (B, m) of the network on x, with hidden layer `layer`'s `units` set to `values`."""
+    h = x
+    for l in range(depth):
+        w = params[f"h{l}"]["w"] * masks[f"h{l}"]
+        h, _ = mlp.np_act(activation, h @ w + params[f"h{l}"]["b"])
+        if l == layer:
+            h = h.copy()
+            h[:, units] = values[:, units]
+    return h @ (params["out"]["w"] * masks["out"]) + params["out"]["b"]
+
+
+def _np_change_score(out, y0, cf, dy, binary):
+    """causal.change_score in float64."""
+    if binary:
+        flipped = (cf > 0) != ((cf - dy) > 0)
+        return float(((out > 0) == (cf > 0))[flipped].mean()) if flipped.any() else float("nan")
+    r2 = 1 - np.sum((out - y0 - dy) ** 2) / max(np.sum((dy - dy.mean(0)) ** 2), 1e-12)
+    return float(np.clip(r2, 0.0, 1.0))
+
+
+def reference_iia(params, masks, depth, activation, probe, aligned, binary=False) -> np.ndarray:
+    """(P, L) float64 intervention scores; aligned(l, p) lists the units of layer l aligned to probe node p."""
+    x, xp = probe["iia_x"].astype(np.float64), probe["iia_xp"].astype(np.float64)
+    y0 = _np_outputs(params, masks, depth, activation, x)
+    hs_xp, _ = mlp.np_forward(params, masks, depth, activation, xp)
+    n_probe, out = len(probe["probe_nodes"]), np.full((len(probe["probe_nodes"]), len(params) - 1), np.nan)
+    for l in range(depth):
+        for p in range(n_probe):
+            units = aligned(l, p)
+            o = _np_outputs(params, masks, depth, activation, x, l, units, hs_xp[l]) if units else None
+            cf, dy = probe["iia_cf"][p].astype(np.float64), probe["iia_dy"][p].astype(np.float64)
+            out[p, l] = _np_change_score(o, y0, cf, dy, binary) if units else 0.0
+    return out
+
+
+def reference_compute(params, masks, depth, activation, probe, fit_r2, mcfg, binary=False) -> dict[str, np.ndarray]:
     """Slow float64 numpy version of `compute` (loops, exact Jacobians, np.linalg.solve on the selected
-    units with an unpenalised intercept column)."""
+    units with an unpenalised intercept column); the control intervention (random units) is not covered."""
     params = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
     masks = jax.tree.map(lambda a: np.asarray(a, np.float64), masks)
     probe = {k: np.asarray(v) for k, v in probe.items()}
@@ -284,14 +373,28 @@ def reference_compute(params, masks, depth, activation, probe, fit_r2, mcfg) -> 
     r2_restricted = np.nanmax(r2_res_l, 1) if n_probe else np.zeros(0)
     r2_any = np.nanmax(r2_any_l, 1) if n_probe else np.zeros(0)
 
+    size = support.sum(1)
+    home = lambda l, u: min([(size[v], v) for v in range(n_nodes) if local[l, u, v]] or [(0, -1)])[1]
+    on_local = lambda l, p: [u for u in range(width) if local[l, u, nodes[p]]]
+    on_home = lambda l, p: [u for u in range(width) if live[l, u] and home(l, u) == nodes[p]]
+    with np.errstate(all="ignore"):
+        iia_l = reference_iia(params, masks, depth, activation, probe, on_local, binary)
+        iia_home_l = reference_iia(params, masks, depth, activation, probe, on_home, binary)
+        iia = np.array([np.nanmax(r) if np.isfinite(r).any() else nan for r in iia_l])
+        iia_home = np.array([np.nanmax(r) if np.isfinite(r).any() else nan for r in iia_home_l])
+    keep = ~probe["vacuous"].astype(bool)
+    kept = lambda v: v[keep & np.isfinite(v)]
+    node_mean = lambda v: float(np.mean(kept(v))) if len(kept(v)) else nan
+    node_min = lambda v: float(np.min(v[keep])) if keep.any() else nan
+
     fit = bool(fit_r2 >= mcfg.fit_r2)
-    c_score = float(np.mean(np.clip(r2_restricted, 0, 1))) if n_probe else nan
-    compositional = fit and bool(n_probe) and bool(r2_restricted.min() >= mcfg.compositional_r2)
+    c_score = node_mean(np.clip(r2_restricted, 0, 1))
+    probe_ok = fit and bool(keep.any()) and bool(node_min(r2_restricted) >= mcfg.compositional_r2)
+    compositional = probe_ok and bool(node_min(iia) >= mcfg.compositional_iia)
 
     level = probe["node_level"]
     interference_layers = np.full(n_slots, nan)
     purity_layers = np.full(n_slots, nan)
-    size = support.sum(1)
     for l in range(depth):
         cos2 = [
             (w_any[l, p] @ w_any[l, q]) ** 2 / max(np.sum(w_any[l, p] ** 2) * np.sum(w_any[l, q] ** 2), 1e-300)
@@ -316,7 +419,16 @@ def reference_compute(params, masks, depth, activation, probe, fit_r2, mcfg) -> 
         "unfit": not fit,
         "compositional": compositional,
         "fractured": fit and not compositional,
+        "compositional_probe": probe_ok,
+        "compositional_home": probe_ok and bool(node_min(iia_home) >= mcfg.compositional_iia),
         "C": c_score,
+        "IIA": node_mean(iia),
+        "IIA_home": node_mean(iia_home),
+        "iia_min": node_min(iia),
+        "vacuous_nodes": int((~keep).sum()),
+        "iia": iia,
+        "iia_home": iia_home,
+        "iia_layers": iia_l,
         "r2_restricted": r2_restricted,
         "r2_any": r2_any,
         "fracture_gap": r2_any - r2_restricted,

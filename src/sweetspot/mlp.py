@@ -86,13 +86,24 @@ def active_layers(tree: dict, depth: jax.Array) -> tuple[list[str], jax.Array]:
 
 
 def apply(
-    params: dict, masks: dict, depth: jax.Array, x: jax.Array, activation: str = "relu", return_hidden: bool = False
+    params: dict,
+    masks: dict,
+    depth: jax.Array,
+    x: jax.Array,
+    activation: str = "relu",
+    return_hidden: bool = False,
+    patch=None,
 ):
     """Output (batch,) of the depth-`depth` network on x (batch, n), or (batch, m) with m > 1 outputs; with
     return_hidden also the hidden activations (n_slots, batch, width), where a padded layer repeats the last
-    active one."""
+    active one. `patch(l, a)`, when given, replaces hidden layer l's activations a before the next layer reads
+    them (an intervention; causal.py)."""
     act = ACTIVATIONS[activation]
-    layer = lambda l, h: act(h @ (params[f"h{l}"]["w"] * masks[f"h{l}"]) + params[f"h{l}"]["b"])
+
+    def layer(l, h):
+        a = act(h @ (params[f"h{l}"]["w"] * masks[f"h{l}"]) + params[f"h{l}"]["b"])
+        return a if patch is None else patch(l, a)
+
     h, hidden = propagate(x, layer, n_slots_of(params), depth)
     p = params["out"]
     y = h @ (p["w"] * masks["out"]) + p["b"]

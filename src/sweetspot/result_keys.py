@@ -37,18 +37,34 @@ RESULT_KEYS: dict[str, str] = {
     "unfit": SCALAR,
     "compositional": SCALAR,
     "fractured": SCALAR,
+    "compositional_probe": SCALAR,  # the probe-only label: fit and min_v r2_restricted >= compositional_r2
+    "compositional_home": SCALAR,  # the label with iia_home in place of iia
     "C": SCALAR,
+    "IIA": SCALAR,
+    "IIA_home": SCALAR,
+    "IIA_control": SCALAR,
+    "iia_min": SCALAR,
+    "vacuous_nodes": SCALAR,
     "r2_restricted": PER_NODE,
     "r2_any": PER_NODE,
     "fracture_gap": PER_NODE,
+    "iia": PER_NODE,
+    "iia_home": PER_NODE,
+    "iia_control": PER_NODE,
     "r2_restricted_layers": PER_NODE_LAYER,
     "r2_any_layers": PER_NODE_LAYER,
+    "iia_layers": PER_NODE_LAYER,
     "n_local": PER_NODE_LAYER,
     "interference": SCALAR,
     "interference_layers": PER_LAYER,
     "purity_layers": PER_LAYER,
     "live_units_layers": PER_LAYER,
     "dead_units": SCALAR,
+    # the null: the same masks on the weights training started from (train.make_train)
+    "C_init": SCALAR,
+    "IIA_init": SCALAR,
+    "C_gain": SCALAR,
+    "IIA_gain": SCALAR,
 }
 
 

@@ -147,17 +147,25 @@ def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None
         n_inputs, n_outputs = data["x_train"].shape[1], mlp.outputs_of(data["y_train"])
         params = mlp.init(jax.random.fold_in(key, KEY_INIT), n_inputs, width, n_slots, act, n_outputs)
         masks, params = masks_of(point, data, params)
+        start = mlp.mask_params(params, masks)  # the init (or rewind point) under the final mask: the null
         data_key = jax.random.fold_in(key, KEY_DATA)
-        params, curve_train, curve_test, _ = fit(mlp.mask_params(params, masks), masks, point, data, data_key)
+        params, curve_train, curve_test, _ = fit(start, masks, point, data, data_key)
         results = evaluate(params, masks, depth, data, act, n_result_slots, binary)
         results["curve_train"], results["curve_test"] = curve_train, curve_test
         results["diverged"] = ~jnp.isfinite(curve_train).all() | ~jnp.isfinite(results["test_loss"])
         results["disconnected_inputs"] = pruning.disconnected_inputs(masks, depth)
         if "probe" in data:
-            is_fit = results["test_acc"] >= cfg.metrics.fit_accuracy if binary else None
-            mt = metrics.compute(params, masks, depth, act, data["probe"], results["test_r2"], cfg.metrics, is_fit)
-            results.update(pad_layer_axis(mt, n_slots, n_result_slots))
+            results.update(measure(params, start, masks, depth, data["probe"], results, binary))
         return results, {"params": params, "masks": masks}
+
+    def measure(params, start, masks, depth, probe, results, binary):
+        """The metrics of the trained network, and C and IIA of the same wiring untrained (the null)."""
+        is_fit = results["test_acc"] >= cfg.metrics.fit_accuracy if binary else None
+        mt = metrics.compute(params, masks, depth, act, probe, results["test_r2"], cfg.metrics, is_fit, binary)
+        null = metrics.core(start, masks, depth, act, probe, cfg.metrics, binary)
+        mt |= {"C_init": null["C"], "IIA_init": null["IIA"], "C_gain": mt["C"] - null["C"]}
+        mt["IIA_gain"] = mt["IIA"] - null["IIA"]
+        return pad_layer_axis(mt, n_slots, n_result_slots)
 
     return train
 

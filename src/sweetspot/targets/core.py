@@ -100,9 +100,11 @@ class Target:
     domain: str = "cube"
     binary: bool = False
 
-    def node_values(self, x: jnp.ndarray) -> jnp.ndarray:
-        """(batch, n) -> (batch, n_nodes): h_v(x) for every node (leaves are the inputs)."""
-        return _node_values(self.structure, self.constituents, self.mean, self.std, self.input_perm, x)
+    def node_values(self, x: jnp.ndarray, forced: dict | None = None) -> jnp.ndarray:
+        """(batch, n) -> (batch, n_nodes): h_v(x) for every node (leaves are the inputs). `forced` {v: (batch,)}
+        sets internal node v to the given values and evaluates the rest of the DAG from them (an intervention
+        h_v := value, docs/method.md "Causal score")."""
+        return _node_values(self.structure, self.constituents, self.mean, self.std, self.input_perm, x, forced)
 
     def __call__(self, x: jnp.ndarray) -> jnp.ndarray:
         """The target output: h_root(x), shape (batch,), or (batch, n_outputs) for several outputs."""
@@ -120,12 +122,15 @@ class Target:
         return rng.uniform(-1, 1, size=shape).astype(np.float32)
 
 
-def _node_values(structure, constituents, mean, std, perm, x):
+def _node_values(structure, constituents, mean, std, perm, x, forced=None):
     x = jnp.asarray(x)
     if perm is not None:
         x = x[:, perm]
     vals = [x[:, i] for i in range(structure.n_inputs)]
     for j, v in enumerate(structure.internal):
+        if forced is not None and v in forced:
+            vals.append(jnp.asarray(forced[v], x.dtype))
+            continue
         z = jnp.stack([vals[c] for c in structure.children[v]], axis=1)
         vals.append((constituents[j](z) - mean[j]) / std[j])
     return jnp.stack(vals, axis=1)

@@ -1,0 +1,73 @@
+"""Causal scores: interchange interventions on the units aligned to a constituent. docs/method.md, "Causal score".
+
+A probe shows that a constituent is decodable; it does not show that the output is computed through it. For
+pairs (x, x') of held-out inputs, the network runs on x with the aligned units' activations replaced by their
+values on x', and the *change* of its output is compared with the change of the target when node v is set to
+its value on x' (Geiger et al. 2021, interchange intervention accuracy). Every function is pure and jittable;
+shapes depend only on (n_slots, P, width, pairs), so they vmap over grid points.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from sweetspot import mlp
+
+DENOM_EPS = 1e-12
+
+
+def change_score(out, y0, cf, dy, binary: bool) -> jax.Array:
+    """Score of one intervention. out: the intervened network outputs (N, m); y0: its outputs without the
+    intervention; cf, dy: the target's counterfactual outputs and their change (N, m). Real-valued: R^2 of the
+    network's change out - y0 against dy, clipped to [0, 1]. Binary (+-1 labels, logits): the fraction of the
+    outputs the intervention flips (sign(cf) != sign(cf - dy)) whose intervened logit has the counterfactual
+    label; NaN when no output flips."""
+    if binary:
+        flipped = (cf > 0) != ((cf - dy) > 0)
+        hit = ((out > 0) == (cf > 0)) & flipped
+        return jnp.where(flipped.any(), hit.sum() / jnp.maximum(flipped.sum(), 1), jnp.nan)
+    resid = jnp.sum(((out - y0) - dy) ** 2)
+    total = jnp.sum((dy - dy.mean(0)) ** 2)
+    return jnp.clip(1.0 - resid / jnp.maximum(total, DENOM_EPS), 0.0, 1.0)
+
+
+def _outputs(params, masks, depth, activation, x, patch=None):
+    y = mlp.apply(params, masks, depth, x, activation, patch=patch)
+    return y.reshape(x.shape[0], -1)
+
+
+def intervention_scores(params, masks, depth, activation, probe, sel, binary: bool) -> jax.Array:
+    """(L, P) scores of interchanging, at hidden layer l, the units sel[l, p] (0/1, (L, P, W)) between the pair
+    inputs, against node probe_nodes[p]'s counterfactual (`change_score`); 0 where sel[l, p] is empty. Layers
+    run one after another (lax.map) and nodes side by side (vmap), so memory holds one layer's P forwards."""
+    x, xp = probe["iia_x"], probe["iia_xp"]
+    y0 = _outputs(params, masks, depth, activation, x)
+    _, h_xp = mlp.apply(params, masks, depth, xp, activation, return_hidden=True)  # (L, N, W)
+
+    def per_layer(l):
+        def per_node(units, cf, dy):
+            patch = lambda k, h: jnp.where((k == l) & (units > 0), h_xp[l], h)
+            out = _outputs(params, masks, depth, activation, x, patch)
+            return jnp.where(units.sum() > 0, change_score(out, y0, cf, dy, binary), 0.0)
+
+        return jax.vmap(per_node)(sel[l], probe["iia_cf"], probe["iia_dy"])
+
+    return jax.lax.map(per_layer, jnp.arange(sel.shape[0]))
+
+
+def random_units_like(key, sel, live) -> jax.Array:
+    """For every (layer, node) selection in sel (L, P, W), as many live units of the same layer drawn uniformly
+    at random (the specificity control)."""
+    n_layers, n_nodes, width = sel.shape
+    u = jax.random.uniform(key, sel.shape)
+    score = jnp.where(live[:, None, :], u, -1.0)
+    rank = jnp.argsort(jnp.argsort(-score, axis=-1), axis=-1)
+    return (rank < sel.sum(-1, keepdims=True)).astype(sel.dtype)
+
+
+def alignments(local, home, nodes) -> tuple[jax.Array, jax.Array]:
+    """(units local to each probe node, units whose home is each probe node), both 0/1 (L, P, W)."""
+    sel_local = jnp.moveaxis(local[:, :, nodes], -1, 1).astype(jnp.float32)
+    sel_home = (home[:, None, :] == nodes[None, :, None]).astype(jnp.float32)
+    return sel_local, sel_home
