@@ -23,6 +23,7 @@ if "jax" not in sys.modules:  # shard over the CPU cores, as the CLI does
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 from sweetspot import config, grid, sweep  # noqa: E402
+from sweetspot.validation import validate  # noqa: E402
 
 TARGETS = {  # name: (overrides of config.target, depth, role)
     "tree-L3-s0": ({}, 3, "tuning"),
@@ -45,7 +46,7 @@ def run(target_over, depth, methods, seeds, similarity="overlap", gamma=1.0):
     cfg.grid.method, cfg.grid.depth, cfg.grid.sparsity = methods, (depth,), (0.7, 0.8, 0.9)
     cfg.grid.seed = tuple(range(seeds))
     cfg.pruning.sp_similarity, cfg.pruning.sp_gamma = similarity, gamma
-    config.validate(cfg)
+    validate(cfg)
     _, data = sweep.make_data(cfg)
     eng = grid.Engine(cfg, data)
     return eng.grid, grid.run(eng)[0]

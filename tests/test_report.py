@@ -1,14 +1,18 @@
 """`sweetspot report`: every analysis runs on tiny saved runs and writes its files; bad run dirs fail first;
-iter_networks returns the same networks as load_network."""
+iter_networks returns the same networks as load_network; the report works from an installed copy of the package."""
 
 import json
 import os
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
 
-from sweetspot import cli, report, sweep
+from sweetspot import cli, rundir, sweep
 from sweetspot import results as res_lib
+from sweetspot.analysis import e2_depth, e3_connectivity, report
 
 
 def _tiny(cfg, experiment, **target):
@@ -93,11 +97,11 @@ def test_report_rejects_bad_run_dirs_before_drawing(runs, tmp_path):
 
 def test_iter_networks_matches_load_network(runs):
     rows = res_lib.read_csv(os.path.join(runs["e3_tree"], "results.csv"))
-    seen = {i: (p, m, d) for i, p, m, d in sweep.iter_networks(runs["e3_tree"])}
+    seen = {i: (p, m, d) for i, p, m, d in rundir.iter_networks(runs["e3_tree"])}
     assert sorted(seen) == list(range(len(rows)))
     for i in (0, len(rows) - 1):
         spec = ",".join(f"{a}={rows[i][a]}" for a in ("method", "sparsity", "seed"))
-        _, _, params, masks, depth, _ = sweep.load_network(runs["e3_tree"], spec)
+        _, _, params, masks, depth, _ = rundir.load_network(runs["e3_tree"], spec)
         p, m, d = seen[i]
         assert d == depth
         for k in masks:
@@ -106,16 +110,7 @@ def test_iter_networks_matches_load_network(runs):
 
 
 def test_e2_peak_and_shuffled_density_match(runs):
-    import importlib.util
-
-    def load(name):
-        spec = importlib.util.spec_from_file_location(name, os.path.join(report.ANALYSIS_DIR, f"{name}.py"))
-        mod = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(mod)
-        return mod
-
-    report._load_analysis("e1_regime")  # puts analysis/ on sys.path
-    e2, e3 = load("e2_depth"), load("e3_connectivity")
+    e2, e3 = e2_depth, e3_connectivity
     run2 = report.load_run(runs["e2_tree"])
     best, depths, c, fit_ok = e2.curves(run2)
     assert depths == [1, 2, 3] and fit_ok.shape == (3,)
@@ -154,3 +149,57 @@ def test_e2_peak_and_shuffled_density_match(runs):
     assert e2.peak_depth(fake) is None
     run3 = report.load_run(runs["e3_tree"])
     assert e3.density_mismatch(run3.rows, "sp") < 1e-6  # shuffling keeps every layer's density
+
+
+def test_report_runs_from_a_copy_of_the_package_outside_the_checkout(runs, tmp_path):
+    """`python -m sweetspot report` with only a copy of src/sweetspot on PYTHONPATH (as after `pip install .`),
+    run from a directory outside the repository: no analysis/ scripts, no source checkout. The run is E1's
+    without params/ (E1, E4, E5 draw; wiring and T3 need saved networks), to stay fast."""
+    import sweetspot
+
+    site = tmp_path / "site"
+    shutil.copytree(os.path.dirname(sweetspot.__file__), site / "sweetspot", ignore=shutil.ignore_patterns("*.pyc"))
+    run = tmp_path / "e1_no_params"
+    shutil.copytree(runs["e1"], run, ignore=shutil.ignore_patterns("params"))
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    out = tmp_path / "installed_report"
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(site)}
+    where = subprocess.run(
+        [sys.executable, "-c", "import sweetspot.analysis.report as r; print(r.__file__)"],
+        cwd=cwd, env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert where.stdout.strip().startswith(str(site))  # the copy, not the checkout's editable install
+    cmd = [sys.executable, "-m", "sweetspot", "report", str(run), "--out", str(out)]
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    index = open(out / "index.html").read()
+    assert "E1 regime map" in index and "E5 generalization" in index
+    assert os.path.getsize(out / "e1_C.png") > 1000
+
+
+def test_analysis_imports_go_one_way():
+    """Only report imports the analyses' registry; no module of sweetspot imports report or the analysis/
+    scripts, and the core modules never import sweetspot.analysis."""
+    import ast
+
+    import sweetspot
+
+    root = os.path.dirname(sweetspot.__file__)
+    for dirpath, _, files in os.walk(root):
+        for f in files:
+            if not f.endswith(".py"):
+                continue
+            path = os.path.join(dirpath, f)
+            mod = os.path.relpath(path, root)
+            names = set()
+            for node in ast.walk(ast.parse(open(path).read())):
+                if isinstance(node, ast.ImportFrom) and node.module:
+                    names |= {f"{node.module}.{a.name}" for a in node.names} | {node.module}
+                elif isinstance(node, ast.Import):
+                    names |= {a.name for a in node.names}
+            if mod != "cli.py":  # the command line runs the report
+                assert "sweetspot.analysis.report" not in names, mod
+            if not mod.startswith("analysis") and mod != "cli.py":
+                assert not any(n.startswith("sweetspot.analysis") for n in names), mod
+            assert not any(n.split(".")[0] in {"e1_regime", "e2_depth", "regime_heatmap"} for n in names), mod

@@ -1,4 +1,5 @@
-"""The theory checks' own pieces (analysis/t1_sparsity.py, analysis/t3_interference.py, sweeps/t1_sparsity.py):
+"""The theory checks' own pieces (sweetspot.analysis.t1_sparsity, .interference, .t3_interference and
+sweeps/t1_sparsity.py):
 per-layer bounds agree with theory.py on the same activations, the unit selections are metrics.compute's, the
 power-law table and parameters-needed interpolation on synthetic rows."""
 
@@ -10,27 +11,29 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sweetspot import config, metrics, mlp, report, targets, theory
+from sweetspot import config, metrics, mlp, targets, theory
+from sweetspot.analysis import base, interference
+from sweetspot.analysis import t1_sparsity as t1
+from sweetspot.analysis import t3_interference as t3
+from sweetspot.validation import validate
 
 ROOT = os.path.join(os.path.dirname(__file__), "..")
 
 
-def _load(rel):
+def _load(rel):  # a sweep config is a file by design (sweetspot sweep FILE.py:ARG), not a module
     spec = importlib.util.spec_from_file_location(rel.replace("/", "_")[:-3], os.path.join(ROOT, rel))
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
     return mod
 
 
-t1 = _load("analysis/t1_sparsity.py")
-t3 = _load("analysis/t3_interference.py")
 sweep_t1 = _load("sweeps/t1_sparsity.py")
 
 
 # ------------------------------------------------------------------------------------------------ T3
 def _random_layer(seed=0, b=600, w=12, p=4):
     rng = np.random.default_rng(seed)
-    z = t3.standardise64(np.maximum(rng.normal(size=(b, w)) @ rng.normal(size=(w, w)), 0.0))
+    z = interference.standardise64(np.maximum(rng.normal(size=(b, w)) @ rng.normal(size=(w, w)), 0.0))
     y = np.tanh(z[:, :p] @ rng.normal(size=(p, p)) + 0.3 * rng.normal(size=(b, p)))
     local = rng.random((p, w)) < 0.35
     live = rng.random(w) < 0.85
@@ -41,7 +44,7 @@ def _random_layer(seed=0, b=600, w=12, p=4):
 def test_layer_checks_match_theory_on_full_rows(seed):
     z, y, local, live = _random_layer(seed)
     level = np.array([1, 1, 2, 2])
-    got = t3.layer_checks(z, y, local, live, level)  # on the 2 (W + P) reduced rows
+    got = interference.layer_checks(z, y, local, live, level)  # on the 2 (W + P) reduced rows
     d = theory.gap_decomposition(z, y, local, live)  # on all rows
     bound, attained = theory.interference_bound(z, y, local, live)
     np.testing.assert_allclose(got["attained"], attained, atol=1e-9)
@@ -61,7 +64,7 @@ def test_layer_checks_match_theory_on_full_rows(seed):
 def test_reduce_rows_keeps_the_gram_and_centres():
     rng = np.random.default_rng(3)
     z, y = rng.normal(size=(200, 5)) + 2.0, rng.normal(size=(200, 2)) - 1.0
-    zr, yr = t3.reduce_rows(z, y)
+    zr, yr = interference.reduce_rows(z, y)
     assert zr.shape == (14, 5) and yr.shape == (14, 2)
     a = np.concatenate([z - z.mean(0), y - y.mean(0)], 1)
     b = np.concatenate([zr, yr], 1)
@@ -75,11 +78,11 @@ def test_welch_part():
     w = np.zeros((3, 4))
     w[:, 0], w[:, 1] = np.cos(ang), np.sin(ang)
     rng = np.random.default_rng(0)
-    z = t3.standardise64(rng.normal(size=(500, 4)))
+    z = interference.standardise64(rng.normal(size=(500, 4)))
     z[:, 2:] = 0.0  # dead in value, and not live
     y = z @ w.T
     live = np.array([True, True, False, False])
-    got = t3.layer_checks(z, y, np.zeros((3, 4), bool), live, np.array([1, 1, 1]))
+    got = interference.layer_checks(z, y, np.zeros((3, 4), bool), live, np.array([1, 1, 1]))
     assert got["welch_k"].tolist() == [3] and got["welch_d_live"].tolist() == [2]
     assert got["welch_bound_live"][0] == pytest.approx(theory.welch_bound(3, 2)) == pytest.approx(0.25)
     assert got["welch_attained"][0] >= got["welch_bound_live"][0] - 1e-9
@@ -102,18 +105,18 @@ def _tiny_network(seed=0, width=6, depth=2):
 
 def test_network_checks_use_metrics_selections_and_match_theory():
     cfg, probe, params, masks, depth = _tiny_network()
-    live, local = t3.unit_selections(params, masks, depth, "relu", probe, cfg.metrics)
+    live, local = interference.unit_selections(params, masks, depth, "relu", probe, cfg.metrics)
     ref = metrics.compute(params, masks, depth, "relu", probe, jnp.float32(1.0), cfg.metrics)
     nodes = np.asarray(probe["probe_nodes"])
     np.testing.assert_array_equal(live.sum(1), np.asarray(ref["live_units_layers"]))
     np.testing.assert_array_equal(local[:, :, nodes].sum(1).T, np.asarray(ref["n_local"]))
     assert not live[0, 0]
-    checks = t3.network_checks(params, masks, depth, "relu", probe, cfg.metrics)
+    checks = interference.network_checks(params, masks, depth, "relu", probe, cfg.metrics)
     assert len(checks) == depth
-    # independent activations: the float64 numpy reference forward of metrics
+    # independent activations: the float64 numpy reference forward (mlp.np_forward)
     p64 = jax.tree.map(lambda a: np.asarray(a, np.float64), params)
     m64 = jax.tree.map(lambda a: np.asarray(a, np.float64), masks)
-    hs, _ = metrics._np_forward(p64, m64, depth, "relu", np.asarray(probe["x_train"], np.float64))
+    hs, _ = mlp.np_forward(p64, m64, depth, "relu", np.asarray(probe["x_train"], np.float64))
     y = np.asarray(probe["h_train"], np.float64)[:, nodes]
     for l in range(depth):
         a = hs[l]
@@ -159,7 +162,7 @@ def _rows(method, live_loss, diverged=()):
 
 def _run(levels, rows):
     meta = {"config": {"experiment": f"t1/L{levels}", "target": {"arity": 2, "levels": levels}}, "axes": {}}
-    return report.Run(f"/nowhere/t1_L{levels}", meta, rows)
+    return base.Run(f"/nowhere/t1_L{levels}", meta, rows)
 
 
 def test_power_law_table_on_synthetic_rows():
@@ -199,10 +202,10 @@ def test_params_to_reach_edges():
 
 def test_t1_config():
     for lv in (2, 3, 4, 5):
-        cfg = config.validate(sweep_t1.get_config(f"L{lv}"))
+        cfg = validate(sweep_t1.get_config(f"L{lv}"))
         assert cfg.experiment == f"t1/L{lv}" and cfg.grid.depth == (lv,) and cfg.target.levels == lv
         assert cfg.grid.method == ("oracle", "sp", "dense") and cfg.metrics.enabled
-    full = config.validate(sweep_t1.get_config("L4,full"))
+    full = validate(sweep_t1.get_config("L4,full"))
     assert full.model.width == 64 and len(full.grid.seed) == 8
     with pytest.raises(ValueError):
         sweep_t1.get_config("L6")

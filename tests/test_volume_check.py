@@ -1,8 +1,6 @@
-"""Theory check 2 (analysis/t2_volume.py): live-parameter flattening, the radius/volume pipeline on a loss with a
-closed-form basin, and the per-cell ratio bookkeeping."""
-
-import importlib.util
-import os
+"""Theory check 2 (sweetspot.analysis.t2_volume, with the live-parameter coordinates in sweetspot.theory):
+live-parameter flattening, the radius/volume pipeline on a loss with a closed-form basin, and the per-cell ratio
+bookkeeping."""
 
 import jax
 import jax.numpy as jnp
@@ -10,11 +8,7 @@ import numpy as np
 import pytest
 
 from sweetspot import mlp, theory, train
-
-_PATH = os.path.join(os.path.dirname(__file__), "..", "analysis", "t2_volume.py")
-_spec = importlib.util.spec_from_file_location("t2_volume", _PATH)
-T = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(T)
+from sweetspot.analysis import t2_volume as T
 
 
 def _network(depth=2, n_slots=3, seed=0):
@@ -34,7 +28,7 @@ def _network(depth=2, n_slots=3, seed=0):
 
 def test_theta_counts_only_live_weights_and_active_biases():
     params, masks, depth, _, _ = _network()
-    theta, base, idx, lay = T.theta_of(params, masks, depth)
+    theta, base, idx, lay = theory.live_theta(params, masks, depth)
     active = [f"h{l}" for l in range(depth)] + ["out"]
     expected = sum(int(masks[k].sum()) + params[k]["b"].size for k in active)
     assert theta.shape == (expected,)
@@ -44,20 +38,20 @@ def test_theta_counts_only_live_weights_and_active_biases():
 
 def test_flatten_round_trip_and_loss_equals_network_loss():
     params, masks, depth, x, y = _network()
-    theta, base, idx, lay = T.theta_of(params, masks, depth)
-    back = T.unflatten(jnp.asarray(base).at[idx].set(theta), params, lay)
+    theta, base, idx, lay = theory.live_theta(params, masks, depth)
+    back = theory.unflatten_params(jnp.asarray(base).at[idx].set(theta), params, lay)
     for k in params:
         for p in ("w", "b"):
             np.testing.assert_array_equal(np.asarray(back[k][p]), params[k][p])
-    f = T.make_loss_fn(params, masks, depth, base, idx, lay, x, y, "relu")
+    f = theory.live_loss_fn(train.mse, params, masks, depth, base, idx, lay, x, y, "relu")
     np.testing.assert_allclose(float(f(jnp.asarray(theta))), float(train.mse(params, masks, depth, x, y, "relu")),
                                rtol=1e-6)  # fmt: skip
 
 
 def test_perturbing_theta_leaves_pruned_and_padded_weights_alone():
     params, masks, depth, x, y = _network(seed=1)
-    theta, base, idx, lay = T.theta_of(params, masks, depth)
-    new = T.unflatten(jnp.asarray(base).at[idx].set(theta + 1.0), params, lay)
+    theta, base, idx, lay = theory.live_theta(params, masks, depth)
+    new = theory.unflatten_params(jnp.asarray(base).at[idx].set(theta + 1.0), params, lay)
     for k in [f"h{l}" for l in range(depth)] + ["out"]:
         w = np.asarray(new[k]["w"])
         np.testing.assert_array_equal(w[masks[k] == 0], 0.0)  # pruned weights stay exactly zero
@@ -65,11 +59,11 @@ def test_perturbing_theta_leaves_pruned_and_padded_weights_alone():
         np.testing.assert_allclose(np.asarray(new[k]["b"]), params[k]["b"] + 1.0, rtol=1e-6)
     np.testing.assert_array_equal(np.asarray(new["h2"]["w"]), params["h2"]["w"])  # padded slot untouched
     # and the live coordinates are exactly the ones the network's loss depends on through W * M:
-    f = T.make_loss_fn(params, masks, depth, base, idx, lay, x, y, "relu")
+    f = theory.live_loss_fn(train.mse, params, masks, depth, base, idx, lay, x, y, "relu")
     g = jax.grad(f)(jnp.asarray(theta))
     full = jax.grad(lambda p: train.mse(p, masks, depth, x, y, "relu"))(jax.tree.map(jnp.asarray, params))
-    np.testing.assert_allclose(np.asarray(g), T.flatten(jax.tree.map(np.asarray, full), lay)[idx], rtol=1e-5,
-                               atol=1e-7)  # fmt: skip
+    want = theory.flatten_params(jax.tree.map(np.asarray, full), lay)[idx]
+    np.testing.assert_allclose(np.asarray(g), want, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("p", [3, 5])

@@ -1,7 +1,4 @@
-"""analysis/wiring.py: unit homes on a hand-built network whose answer is known, and the drawing runs."""
-
-import importlib.util
-import os
+"""sweetspot.analysis.wiring: unit homes on a hand-built network whose answer is known, and the drawing runs."""
 
 import jax
 import matplotlib
@@ -12,11 +9,7 @@ import numpy as np  # noqa: E402
 
 from sweetspot import config as config_lib  # noqa: E402
 from sweetspot import metrics, mlp, targets  # noqa: E402
-
-_PATH = os.path.join(os.path.dirname(__file__), "..", "analysis", "wiring.py")
-_spec = importlib.util.spec_from_file_location("wiring", _PATH)
-wiring = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(wiring)
+from sweetspot.analysis import wiring  # noqa: E402
 
 
 def _setup():

@@ -35,6 +35,11 @@ def enable_compilation_cache() -> None:
 
 
 def _sweep(args, overrides):
+    if args.resume and args.overwrite:
+        raise SystemExit(
+            "error: --resume and --overwrite exclude each other: --resume continues the run in --out, "
+            "--overwrite replaces it"
+        )
     if not args.no_host_devices:
         set_host_devices(os.cpu_count() or 1)
     if args.distributed or args.coordinator:
@@ -55,6 +60,8 @@ def _sweep(args, overrides):
         engine, results = sweep.run_sweep(cfg, args.out, resume=args.resume, overwrite=args.overwrite)
     except (config_lib.ConfigError, res_lib.ResultsError) as e:
         raise SystemExit(f"error: {e}") from None
+    except OSError as e:  # e.g. the disk filled up, or permissions changed, during the run
+        raise SystemExit(f"error: --out {args.out}: {e.strerror or e}: {e.filename or ''}") from None
     print(sweep.summary_table(engine, results))
     print(f"results: {os.path.join(args.out, 'results.csv')}")
 
@@ -73,8 +80,13 @@ def _diagnose(args, overrides):
             from sweetspot.validation import validate
 
             validate(cfg)
-            params, masks, depth = diagnose.load_npz_network(args.npz)
             target = targets.make_target(cfg.target)
+            if target.structure.n_outputs != 1:
+                raise SystemExit(
+                    f"error: --target {args.target}: the target has {target.structure.n_outputs} outputs; "
+                    "--npz networks have one readout output: allowed are targets with one output"
+                )
+            params, masks, depth = diagnose.load_npz_network(args.npz, n_inputs=target.structure.n_inputs)
             print(
                 diagnose.report(
                     params,
@@ -104,6 +116,8 @@ def _diagnose(args, overrides):
             print(rundir.point_table(args.run_dir))
     except (res_lib.ResultsError, ValueError) as e:
         raise SystemExit(f"error: {e}") from None
+    except OSError as e:
+        raise SystemExit(f"error: diagnose: {e.strerror or e}: {e.filename or ''}") from None
 
 
 def _report(args):
@@ -114,6 +128,14 @@ def _report(args):
         report.report(args.run_dirs, args.out)
     except res_lib.ResultsError as e:
         raise SystemExit(f"error: {e}") from None
+
+
+def _check_report_out(out: str) -> None:
+    """SystemExit with a one-line error for a report --out that cannot be a directory."""
+    if not out.strip():
+        raise SystemExit("error: report --out '' is empty: give the report directory, e.g. --out report")
+    if os.path.lexists(out) and not os.path.isdir(out):
+        raise SystemExit(f"error: report --out {out} is a file: give a directory (created if missing)")
 
 
 def _predict_depth_args(args, fit: dict) -> None:
@@ -212,7 +234,11 @@ def main(argv=None):
     if rest and args.command in ("report", "predict-depth"):
         args.command_parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "report":
-        _report(args)
+        _check_report_out(args.out)
+        try:
+            _report(args)
+        except OSError as e:
+            raise SystemExit(f"error: report: {e.strerror or e}: {e.filename or ''}") from None
     elif args.command == "sweep":
         _sweep(args, rest)
     elif args.command == "diagnose":

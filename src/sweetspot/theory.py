@@ -1,7 +1,9 @@
 """Estimators for three theory checks, as pure functions (docs/theory.md).
 
-1. Basin volume: `basin_radii` (jittable ray search of the sub-threshold region along random directions) and
-   `log_volume` / `log_volume_ratio` (the star-body volume identity V = vol(B_P) * E_u[r(u)^P]).
+1. Basin volume: `basin_radii` (jittable ray search of the sub-threshold region along random directions),
+   `log_volume` / `log_volume_ratio` (the star-body volume identity V = vol(B_P) * E_u[r(u)^P]), and the
+   live-parameter coordinates of a masked network (`live_theta`, `live_loss_fn`, `flatten_params`,
+   `unflatten_params`) in which the basin is measured.
 2. Scaling exponents: `fit_power_law` (log-log least squares with a bootstrap interval).
 3. Feature interference vs restricted probes: `gap_decomposition` (the exact OLS identity
    R2_any - R2_restricted = w_O' Sigma_{O|S} w_O / Var y), `interference_bound` (the lower bound on R2_restricted
@@ -233,3 +235,58 @@ def welch_bound(k: int, d: int) -> float:
     """Lower bound on the mean of cos^2 over ordered pairs of k nonzero vectors spanning <= d dimensions:
     max(0, (k - d) / (d (k - 1))) (Welch 1974; tight for equiangular tight frames, e.g. a simplex, k = d + 1)."""
     return max(0.0, (k - d) / (d * (k - 1))) if k > 1 else float("nan")
+
+
+# ---------------------------------------------------------------- live parameters of a masked network (basin volume)
+def param_layout(params: dict, depth: int) -> list[tuple[str, str, tuple, int]]:
+    """(layer, 'w' | 'b', shape, offset) of every array of the active layers h0 .. h{depth-1} and out (padded
+    slots excluded), in the order of the flat parameter vector."""
+    out, off = [], 0
+    for name in [f"h{l}" for l in range(depth)] + ["out"]:
+        for part in ("w", "b"):
+            shape = tuple(np.shape(params[name][part]))
+            out.append((name, part, shape, off))
+            off += int(np.prod(shape))
+    return out
+
+
+def flatten_params(params: dict, lay) -> np.ndarray:
+    """The active layers' weights and biases as one flat float32 vector (layout order)."""
+    return np.concatenate([np.ravel(np.asarray(params[n][p], np.float32)) for n, p, _, _ in lay])
+
+
+def unflatten_params(flat, params: dict, lay) -> dict:
+    """params with the active layers' arrays read from `flat` (layout order); other (padded) layers unchanged."""
+    out = {k: dict(v) for k, v in params.items()}
+    for n, p, shape, off in lay:
+        out[n][p] = flat[off : off + int(np.prod(shape))].reshape(shape)
+    return out
+
+
+def live_index(masks: dict, lay) -> np.ndarray:
+    """Flat indices (into the layout vector) of the live parameters: weights whose mask is 1 and all biases."""
+    idx = []
+    for n, p, shape, off in lay:
+        keep = np.ravel(np.asarray(masks[n]) > 0.5) if p == "w" else np.ones(int(np.prod(shape)), bool)
+        idx.append(off + np.flatnonzero(keep))
+    return np.concatenate(idx).astype(np.int32)
+
+
+def live_theta(params: dict, masks: dict, depth: int):
+    """(theta (P,), base flat vector, live index, layout) of one network: theta holds its live parameters (the
+    unmasked weights and every bias of the active layers); pruned weights and padded layers stay in `base`."""
+    lay = param_layout(params, depth)
+    base = flatten_params(params, lay)
+    idx = live_index(masks, lay)
+    return base[idx], base, idx, lay
+
+
+def live_loss_fn(loss, params, masks, depth, base, idx, lay, x, y, activation):
+    """loss_fn(theta) = loss(params, masks, depth, x, y, activation) of the network whose live parameters are
+    theta (the rest read from `base`); `loss` is e.g. train.mse. Pruned weights stay 0 through the mask."""
+
+    def loss_fn(theta):
+        flat = jnp.asarray(base).at[idx].set(theta)
+        return loss(unflatten_params(flat, params, lay), masks, depth, x, y, activation)
+
+    return loss_fn

@@ -14,8 +14,7 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 
-import regime_heatmap  # noqa: E402
-from sweetspot import report  # noqa: E402
+from sweetspot.analysis import base, regime_heatmap, stats  # noqa: E402
 
 TITLE = "E1 regime map"
 METRICS = ("compositional", "C", "test_r2")
@@ -36,8 +35,8 @@ def cells(run):
             for r in run.rows
             if (r["method"], int(r["depth"]), float(r["sparsity"])) == (m, d, s) and r.get("diverged") != "True"
         ]
-        stats = {k: report.mean_std(report.column(rows, k)) for k in ("compositional", "C", "fit", "test_r2")}
-        out.append((m, d, s, stats))
+        cell = {k: stats.mean_std(stats.column(rows, k)) for k in ("compositional", "C", "fit", "test_r2")}
+        out.append((m, d, s, cell))
     return out
 
 
@@ -55,7 +54,7 @@ def make(runs, out):
                 [m, d, s, st["C"][2], st["compositional"][0], st["C"][0], st["C"][1], st["fit"][0], st["test_r2"][0]]
             )
         tables.append(
-            report.write_table(
+            base.write_table(
                 out,
                 f"{tag}_cells",
                 [
@@ -83,8 +82,12 @@ def make(runs, out):
         "Mean over seeds of the compositional label, of C and of test R^2 per (depth, sparsity) cell; each cell "
         "prints mean ± std. " + " ".join(lines)
     )
-    return report.Section(TITLE, text, figures, tables)
+    return base.Section(TITLE, text, figures, tables)
+
+
+def main(argv=None) -> None:
+    base.analysis_main(__doc__, select, make, argv)
 
 
 if __name__ == "__main__":
-    report.analysis_main(__doc__, select, make)
+    main()

@@ -15,7 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sweetspot import report  # noqa: E402
+from sweetspot.analysis import base, stats  # noqa: E402
 
 TITLE = "E4 fractured solutions"
 QUANTITIES = ("test_r2", "C", "r2_any", "r2_restricted", "fracture_gap", "interference")
@@ -31,10 +31,10 @@ def split(run):
     cells = {}
     for r in run.rows:
         cells.setdefault(key(r), []).append(r)
-    ok = {k: v for k, v in cells.items() if np.nanmean(report.column(v, "fit")) >= 0.5}
+    ok = {k: v for k, v in cells.items() if np.nanmean(stats.column(v, "fit")) >= 0.5}
     if not ok:
         return [], []
-    mean_c = {k: np.nanmean(report.column(v, "C")) for k, v in ok.items()}
+    mean_c = {k: np.nanmean(stats.column(v, "C")) for k, v in ok.items()}
     cut = np.nanpercentile(list(mean_c.values()), 75)
     fit_rows = lambda v: [r for r in v if r["fit"] == "True"]
     inside = [r for k, v in ok.items() if mean_c[k] >= cut for r in fit_rows(v)]
@@ -44,12 +44,12 @@ def split(run):
 
 def values(rows):
     return {
-        "test_r2": report.column(rows, "test_r2"),
-        "C": report.column(rows, "C"),
-        "r2_any": report.node_mean(rows, "r2_any"),
-        "r2_restricted": report.node_mean(rows, "r2_restricted"),
-        "fracture_gap": report.node_mean(rows, "fracture_gap"),
-        "interference": report.column(rows, "interference"),
+        "test_r2": stats.column(rows, "test_r2"),
+        "C": stats.column(rows, "C"),
+        "r2_any": stats.node_mean(rows, "r2_any"),
+        "r2_restricted": stats.node_mean(rows, "r2_restricted"),
+        "fracture_gap": stats.node_mean(rows, "fracture_gap"),
+        "interference": stats.column(rows, "interference"),
     }
 
 
@@ -75,24 +75,24 @@ def make(runs, out):
             ax.set_ylabel(q)
         fig.suptitle(f"E4 {run.name}: fit networks inside vs outside the sweet spot", fontsize=10)
         fig.tight_layout()
-        figures.append(report.save_figure(fig, out, f"{tag}_fractured"))
+        figures.append(base.save_figure(fig, out, f"{tag}_fractured"))
         table = []
         for name, v, rows in (("sweet spot", vi, inside), ("outside", vo, outside)):
             row = [name, len(rows)]
             for q in QUANTITIES:
-                m, s, _ = report.mean_std(v[q])
+                m, s, _ = stats.mean_std(v[q])
                 row += [m, s]
             table.append(row)
         matched = vo["test_r2"] >= np.nanmedian(vi["test_r2"])
         low_c = matched & (vo["C"] < np.nanpercentile(vi["C"], 25))
         table.append(
             ["outside, fit >= inside median", int(matched.sum())]
-            + [x for q in QUANTITIES for x in report.mean_std(vo[q][matched])[:2]]
+            + [x for q in QUANTITIES for x in stats.mean_std(vo[q][matched])[:2]]
         )
         header = ["group", "n"] + [f"{q}_{s}" for q in QUANTITIES for s in ("mean", "std")]
-        tables.append(report.write_table(out, f"{tag}_fractured", header, table))
+        tables.append(base.write_table(out, f"{tag}_fractured", header, table))
         med, q25 = np.nanmedian(vi["test_r2"]), np.nanpercentile(vi["C"], 25)
-        mean = lambda v, q: report.mean_std(v[q])[0]
+        mean = lambda v, q: stats.mean_std(v[q])[0]
         lines.append(
             f"{run.name}: {int(matched.sum())} of {len(outside)} fit networks outside the sweet spot fit at least "
             f"as well as the median inside one (test R^2 >= {med:.3f}); {int(low_c.sum())} of them have C below "
@@ -100,8 +100,12 @@ def make(runs, out):
             f"outside {mean(vo, 'interference'):.3f}; mean fracture gap {mean(vi, 'fracture_gap'):.3f} vs "
             f"{mean(vo, 'fracture_gap'):.3f}."
         )
-    return report.Section(TITLE, " ".join(lines), figures, tables)
+    return base.Section(TITLE, " ".join(lines), figures, tables)
+
+
+def main(argv=None) -> None:
+    base.analysis_main(__doc__, select, make, argv)
 
 
 if __name__ == "__main__":
-    report.analysis_main(__doc__, select, make)
+    main()

@@ -13,7 +13,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sweetspot import report  # noqa: E402
+from sweetspot.analysis import base, stats  # noqa: E402
 
 TITLE = "E5 generalization to held-out combinations"
 
@@ -30,16 +30,16 @@ def make(runs, out):
     table = []
     for ax, (group, key) in zip(axes[0], panels, strict=True):
         for j, run in enumerate(sorted(group, key=lambda r: r.name)):
-            c, g, fit = (report.column(run.rows, k) for k in ("C", key, "fit"))
+            c, g, fit = (stats.column(run.rows, k) for k in ("C", key, "fit"))
             ax.scatter(c, g, s=6, alpha=0.5, color=f"C{j % 10}", label=run.name)
-            rho, p, n = report.spearman(c, g)
-            rho_f, p_f, n_f = report.spearman(c[fit == 1], g[fit == 1])
+            rho, p, n = stats.spearman(c, g)
+            rho_f, p_f, n_f = stats.spearman(c[fit == 1], g[fit == 1])
             table.append([run.name, key, n, rho, p, n_f, rho_f, p_f])
-        c_all = np.concatenate([report.column(r.rows, "C") for r in group])
-        g_all = np.concatenate([report.column(r.rows, key) for r in group])
-        f_all = np.concatenate([report.column(r.rows, "fit") for r in group])
-        rho, p, n = report.spearman(c_all, g_all)
-        rho_f, p_f, n_f = report.spearman(c_all[f_all == 1], g_all[f_all == 1])
+        c_all = np.concatenate([stats.column(r.rows, "C") for r in group])
+        g_all = np.concatenate([stats.column(r.rows, key) for r in group])
+        f_all = np.concatenate([stats.column(r.rows, "fit") for r in group])
+        rho, p, n = stats.spearman(c_all, g_all)
+        rho_f, p_f, n_f = stats.spearman(c_all[f_all == 1], g_all[f_all == 1])
         table.append(["all", key, n, rho, p, n_f, rho_f, p_f])
         if key != "heldout_acc":
             ax.set_yscale("log")
@@ -53,9 +53,9 @@ def make(runs, out):
         ax.legend(fontsize=6, markerscale=2)
     fig.suptitle("E5: generalization to held-out combinations against C, every point", fontsize=10)
     fig.tight_layout()
-    figure = report.save_figure(fig, out, "e5_generalization")
+    figure = base.save_figure(fig, out, "e5_generalization")
     header = ["run", "measure", "n", "spearman_rho", "p", "n_fit", "spearman_rho_fit", "p_fit"]
-    name = report.write_table(out, "e5_generalization", header, table)
+    name = base.write_table(out, "e5_generalization", header, table)
     text = (
         "Rank correlation of C with the held-out measure (a lower loss ratio or a higher accuracy is better). "
         + "; ".join(
@@ -65,8 +65,12 @@ def make(runs, out):
         )
         + "."
     )
-    return report.Section(TITLE, text, [figure], [name])
+    return base.Section(TITLE, text, [figure], [name])
+
+
+def main(argv=None) -> None:
+    base.analysis_main(__doc__, select, make, argv)
 
 
 if __name__ == "__main__":
-    report.analysis_main(__doc__, select, make)
+    main()

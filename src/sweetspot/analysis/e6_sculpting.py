@@ -12,7 +12,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sweetspot import report, sculpting, sweep, targets  # noqa: E402
+from sweetspot import rundir, sculpting, targets  # noqa: E402
+from sweetspot.analysis import base, stats  # noqa: E402
 
 TITLE = "E6 Neural Sculpting protocol"
 
@@ -23,10 +24,10 @@ def select(runs):
 
 def detect_all(run):
     """{point index: sculpting.success(...) dict} for every saved network of the run."""
-    target = targets.make_target(sweep.config_from_meta(run.meta).target)
+    target = targets.make_target(rundir.config_from_meta(run.meta).target)
     s = target.structure
     out = {}
-    for i, _, masks, depth in sweep.iter_networks(run.path):
+    for i, _, masks, depth in rundir.iter_networks(run.path):
         found = sculpting.detect_modules(masks, depth, s.n_inputs, s.n_outputs)
         out[i] = sculpting.success(found, s)
     return out
@@ -44,8 +45,8 @@ def make(runs, out):
             rows = [run.rows[i] for i in idx]
             succ = np.array([found[i]["success"] for i in idx], float)
             score = np.array([found[i]["score"] for i in idx], float)
-            fit = report.column(rows, "fit")
-            c = report.column(rows, "C")
+            fit = stats.column(rows, "fit")
+            c = stats.column(rows, "C")
             table.append(
                 [
                     task,
@@ -55,8 +56,8 @@ def make(runs, out):
                     succ.mean(),
                     score.mean(),
                     fit.mean(),
-                    report.mean_std(c)[0],
-                    report.mean_std(report.column(rows, "test_acc"))[0],
+                    stats.mean_std(c)[0],
+                    stats.mean_std(stats.column(rows, "test_acc"))[0],
                 ]
             )
     methods = sorted({t[1] for t in table})
@@ -80,9 +81,9 @@ def make(runs, out):
         fontsize=9,
     )
     fig.tight_layout()
-    figure = report.save_figure(fig, out, "e6_sculpting")
+    figure = base.save_figure(fig, out, "e6_sculpting")
     header = ["task", "method", "depth", "networks", "success_rate", "mean_score", "frac_fit", "C_mean", "test_acc"]
-    name = report.write_table(out, "e6_sculpting", header, table)
+    name = base.write_table(out, "e6_sculpting", header, table)
     best = {task: max((t for t in table if t[0] == task), key=lambda t: t[4]) for task in tasks}
     text = (
         "Success = their detected modules partition inputs and outputs as the task's sub-functions do "
@@ -90,8 +91,12 @@ def make(runs, out):
         + "; ".join(f"{k}: {v[4]:.2f} ({v[1]}, {v[2]} hidden layers; mean C {v[7]:.2f})" for k, v in best.items())
         + "."
     )
-    return report.Section(TITLE, text, [figure], [name])
+    return base.Section(TITLE, text, [figure], [name])
+
+
+def main(argv=None) -> None:
+    base.analysis_main(__doc__, select, make, argv)
 
 
 if __name__ == "__main__":
-    report.analysis_main(__doc__, select, make)
+    main()

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
-from sweetspot import results as res_lib  # noqa: E402
+from sweetspot import results as res_lib
 
 DEFAULT = ("test_r2", "realised_sparsity", "C", "compositional", "disconnected_inputs")
 

@@ -17,8 +17,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-import e2_depth  # noqa: E402
-from sweetspot import depth_predictor, report, sweep  # noqa: E402
+from sweetspot import depth_predictor, rundir  # noqa: E402
+from sweetspot.analysis import base, e2_depth, stats  # noqa: E402
 
 TITLE = "Depth predictor against the E2 peaks"
 HELD_OUT = ("expr", "modular")
@@ -28,42 +28,33 @@ def select(runs):
     return [r for r in runs if r.experiment.startswith("e2/")]
 
 
-def make(runs, out):
-    cache = os.path.join(out, "depth_cache")
-    table = []
-    for run in sorted(runs, key=lambda r: r.experiment):
-        cfg = sweep.config_from_meta(run.meta)
-        name = run.experiment[3:]
-        pred = depth_predictor.predict(
-            cfg.target, int(cfg.model.width), cfg.model.activation, cache_dir=cache, data_only_kw={}
-        )
-        peak = e2_depth.peak_depth(run)
-        data = pred["data_only"] or {}
-        table.append(
-            [
-                name,
-                "held out" if name in HELD_OUT else "main",
-                e2_depth.target_depth_of(run),
-                peak if peak is not None else float("nan"),
-                pred["d_hat"],
-                pred["d_hat_low"],
-                pred["d_hat_high"],
-                data.get("d_hat", float("nan")),
-                bool(data.get("fit", False)),
-            ]
-        )
-    header = [
-        "target",
-        "set",
-        "target_depth",
-        "peak_depth",
-        "d_hat",
-        "d_hat_low",
-        "d_hat_high",
-        "d_hat_data",
-        "data_fit",
+HEADER = ["target", "set", "target_depth", "peak_depth", "d_hat", "d_hat_low", "d_hat_high", "d_hat_data", "data_fit"]
+
+
+def _row(run, cache) -> list:
+    """One HEADER row: the run's target, its empirical peak depth and both predictors' depths."""
+    cfg = rundir.config_from_meta(run.meta)
+    name = run.experiment[3:]
+    pred = depth_predictor.predict(
+        cfg.target, int(cfg.model.width), cfg.model.activation, cache_dir=cache, data_only_kw={}
+    )
+    peak = e2_depth.peak_depth(run)
+    data = pred["data_only"] or {}
+    return [
+        name,
+        "held out" if name in HELD_OUT else "main",
+        e2_depth.target_depth_of(run),
+        peak if peak is not None else float("nan"),
+        pred["d_hat"],
+        pred["d_hat_low"],
+        pred["d_hat_high"],
+        data.get("d_hat", float("nan")),
+        bool(data.get("fit", False)),
     ]
-    name = report.write_table(out, "depth_predictor", header, table)
+
+
+def _summary(table) -> tuple[list[list], list[str]]:
+    """(depth_predictor_summary rows, sentences): error and rank correlation per (set, predictor)."""
     lines, summary = [], []
     for group in ("main", "held out"):
         rows = [t for t in table if t[1] == group and np.isfinite(t[3])]
@@ -79,18 +70,16 @@ def make(runs, out):
         for label, col in (("structural", 4), ("data-only", 7)):
             pred = [t[col] for t in rows]
             err = np.abs(np.array(pred, float) - np.array(peak, float))
-            rho, p, _ = report.spearman(pred, peak)
+            rho, p, _ = stats.spearman(pred, peak)
             summary.append([group, label, len(rows), float(np.nanmean(err)), int(np.sum(err == 0)), rho, p])
             lines.append(
                 f"{group}, {label}: mean |D_hat - peak| = {np.nanmean(err):.2f} over {len(rows)} targets "
                 f"({int(np.sum(err == 0))} exact), Spearman rho = {rho:.2f} (p = {p:.2g})"
             )
-    s_name = report.write_table(
-        out,
-        "depth_predictor_summary",
-        ["set", "predictor", "targets", "mean_abs_error", "exact", "spearman_rho", "p"],
-        summary,
-    )
+    return summary, lines
+
+
+def _figure(table, out) -> str:
     fig, ax = plt.subplots(figsize=(5, 4.2))
     for t in table:
         marker = "s" if t[1] == "held out" else "o"
@@ -103,9 +92,27 @@ def make(runs, out):
     ax.set_ylabel("predicted depth")
     ax.set_title("squares: held-out targets", fontsize=9)
     ax.legend(fontsize=7)
-    figure = report.save_figure(fig, out, "depth_predictor")
-    return report.Section(TITLE, "; ".join(lines) + ".", [figure], [name, s_name])
+    return base.save_figure(fig, out, "depth_predictor")
+
+
+def make(runs, out):
+    cache = os.path.join(out, "depth_cache")
+    table = [_row(run, cache) for run in sorted(runs, key=lambda r: r.experiment)]
+    name = base.write_table(out, "depth_predictor", HEADER, table)
+    summary, lines = _summary(table)
+    s_name = base.write_table(
+        out,
+        "depth_predictor_summary",
+        ["set", "predictor", "targets", "mean_abs_error", "exact", "spearman_rho", "p"],
+        summary,
+    )
+    figure = _figure(table, out)
+    return base.Section(TITLE, "; ".join(lines) + ".", [figure], [name, s_name])
+
+
+def main(argv=None) -> None:
+    base.analysis_main(__doc__, select, make, argv)
 
 
 if __name__ == "__main__":
-    report.analysis_main(__doc__, select, make)
+    main()

@@ -26,7 +26,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sweetspot import report, theory  # noqa: E402
+from sweetspot import theory  # noqa: E402
+from sweetspot.analysis import base, stats  # noqa: E402
 
 TITLE = "T1 compositional sparsity: loss against live parameters"
 METHODS = ("oracle", "sp", "dense")
@@ -48,11 +49,11 @@ def points(rows, method, connected: bool = False) -> tuple[np.ndarray, np.ndarra
     (its other points repeat the same network). connected: only points with no disconnected input."""
     rows = [r for r in rows if r["method"] == method and r.get("diverged") != "True"]
     if connected:
-        rows = [r for r in rows if report.num(r.get("disconnected_inputs", "0")) == 0]
+        rows = [r for r in rows if stats.num(r.get("disconnected_inputs", "0")) == 0]
     if method == "dense":
         rows = [r for r in rows if float(r["sparsity"]) == 0.0]
-    x, y = report.column(rows, "live_params"), report.column(rows, "test_loss")
-    s = report.column(rows, "sparsity")
+    x, y = stats.column(rows, "live_params"), stats.column(rows, "test_loss")
+    s = stats.column(rows, "sparsity")
     ok = np.isfinite(x) & np.isfinite(y) & (x > 0) & (y > 0)
     return x[ok], y[ok], s[ok]
 
@@ -124,44 +125,37 @@ def reach_rows(runs) -> list[list]:
     return out
 
 
-def make(runs, out):
-    runs = sorted(runs, key=n_inputs)
-    law = power_law_rows(runs)
-    reach = reach_rows(runs)
-    ns = [n_inputs(r) for r in runs]
+def _loss_panel(ax, run, law, reach) -> None:
+    """Test loss against live parameters of one run (one n): per method the geometric mean over seeds with the
+    seed range, the power-law fit, the fixed loss level and the dense network's loss."""
+    n = n_inputs(run)
+    dense_loss = next((r[3] for r in reach if r[1] == n and r[2] == "dense loss"), np.nan)
+    for m in METHODS:
+        x, y, s = points(run.rows, m)
+        if not len(x):
+            continue
+        cx, gm, lo, hi = curve(x, y, s)
+        ax.errorbar(cx, gm, yerr=[gm - lo, hi - gm], color=COLOURS[m], marker="o", ms=4, capsize=2, label=m)
+        row = next(r for r in law if r[0] == m and r[1] == n)
+        if np.isfinite(row[2]):
+            xs = np.geomspace(x.min(), x.max(), 20)
+            fit = theory.fit_power_law(x, y)
+            ax.plot(xs, np.exp(fit.intercept) * xs**fit.exponent, color=COLOURS[m], ls="--", lw=0.8)
+    ax.axhline(LOSS_LEVEL, color="grey", ls=":", lw=1)
+    if np.isfinite(dense_loss):
+        ax.axhline(dense_loss, color=COLOURS["dense"], ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax.set_title(
+        f"n = {n} (L = {run.meta['config']['target']['levels']}, depth {run.meta['axes']['depth'][0]})", fontsize=9
+    )
+    ax.set_xlabel("live parameters")
+    ax.set_ylabel("test loss (MSE)")
 
-    cols = max(len(runs), 3)
-    fig, axes = plt.subplots(2, cols, figsize=(4.3 * cols, 7.6), squeeze=False)
-    for ax, run in zip(axes[0], runs, strict=False):
-        n = n_inputs(run)
-        dense_loss = next((r[3] for r in reach if r[1] == n and r[2] == "dense loss"), np.nan)
-        for m in METHODS:
-            x, y, s = points(run.rows, m)
-            if not len(x):
-                continue
-            cx, gm, lo, hi = curve(x, y, s)
-            ax.errorbar(cx, gm, yerr=[gm - lo, hi - gm], color=COLOURS[m], marker="o", ms=4, capsize=2, label=m)
-            row = next(r for r in law if r[0] == m and r[1] == n)
-            if np.isfinite(row[2]):
-                xs = np.geomspace(x.min(), x.max(), 20)
-                fit = theory.fit_power_law(x, y)
-                ax.plot(xs, np.exp(fit.intercept) * xs**fit.exponent, color=COLOURS[m], ls="--", lw=0.8)
-        ax.axhline(LOSS_LEVEL, color="grey", ls=":", lw=1)
-        if np.isfinite(dense_loss):
-            ax.axhline(dense_loss, color=COLOURS["dense"], ls=":", lw=1)
-        ax.set_xscale("log")
-        ax.set_yscale("log")
-        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
-        ax.set_title(
-            f"n = {n} (L = {run.meta['config']['target']['levels']}, depth {run.meta['axes']['depth'][0]})", fontsize=9
-        )
-        ax.set_xlabel("live parameters")
-        ax.set_ylabel("test loss (MSE)")
-    for ax in list(axes[0])[len(runs) :]:
-        ax.axis("off")
-    axes[0][0].legend(fontsize=7, title="geo. mean, bars: seed range\n-- power-law fit", title_fontsize=6)
 
-    ax = axes[1][0]
+def _exponent_panel(ax, law, ns) -> None:
+    """The power-law exponent of oracle and SP against n, with its 95% interval."""
     for k, m in enumerate(("oracle", "sp")):
         rows = [r for r in law if r[0] == m and np.isfinite(r[2])]
         x = np.array([r[1] for r in rows]) * (1 + 0.04 * (2 * k - 1))
@@ -182,78 +176,106 @@ def make(runs, out):
     ax.set_ylabel("exponent of loss ~ live^a (95% CI)")
     ax.set_title("power-law exponent per (method, n)", fontsize=9)
     ax.legend(fontsize=7)
+
+
+def _reach_panel(ax, reach, name, ns) -> None:
+    """Live parameters each method needs to reach the loss level `name`, against n (x: not reached)."""
+    for m in METHODS:
+        rows = [r for r in reach if r[0] == m and r[2] == name]
+        x = np.array([r[1] for r in rows], float)
+        need = np.array([r[4] for r in rows])
+        ax.plot(x, need, color=COLOURS[m], marker="o", label=m)
+        for xi, ni, r in zip(x, need, rows, strict=True):
+            if r[5] == "<= min":
+                ax.annotate("<=", (xi, ni), fontsize=7, color=COLOURS[m], xytext=(3, -8), textcoords="offset points")
+        miss = x[~np.isfinite(need)]
+        if len(miss):
+            ax.scatter(
+                miss, np.full(len(miss), ax.get_ylim()[1] if ax.has_data() else 1e4), marker="x", color=COLOURS[m]
+            )
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(ns, [str(n) for n in ns])
+    ax.set_xlabel("n (inputs)")
+    ax.set_ylabel("live parameters needed")
+    ax.set_title(f"live parameters to reach {name} (x: not reached)", fontsize=9)
+    ax.legend(fontsize=7)
+
+
+def _figure(runs, law, reach, out) -> str:
+    ns = [n_inputs(r) for r in runs]
+    cols = max(len(runs), 3)
+    fig, axes = plt.subplots(2, cols, figsize=(4.3 * cols, 7.6), squeeze=False)
+    for ax, run in zip(axes[0], runs, strict=False):
+        _loss_panel(ax, run, law, reach)
+    for ax in list(axes[0])[len(runs) :]:
+        ax.axis("off")
+    axes[0][0].legend(fontsize=7, title="geo. mean, bars: seed range\n-- power-law fit", title_fontsize=6)
+    _exponent_panel(axes[1][0], law, ns)
     for ax, name in zip(axes[1][1:3], (f"loss {LOSS_LEVEL:g}", "dense loss"), strict=True):
-        for m in METHODS:
-            rows = [r for r in reach if r[0] == m and r[2] == name]
-            x = np.array([r[1] for r in rows], float)
-            need = np.array([r[4] for r in rows])
-            ax.plot(x, need, color=COLOURS[m], marker="o", label=m)
-            for xi, ni, r in zip(x, need, rows, strict=True):
-                if r[5] == "<= min":
-                    ax.annotate(
-                        "<=", (xi, ni), fontsize=7, color=COLOURS[m], xytext=(3, -8), textcoords="offset points"
-                    )
-            miss = x[~np.isfinite(need)]
-            if len(miss):
-                ax.scatter(
-                    miss, np.full(len(miss), ax.get_ylim()[1] if ax.has_data() else 1e4), marker="x", color=COLOURS[m]
-                )
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xticks(ns, [str(n) for n in ns])
-        ax.set_xlabel("n (inputs)")
-        ax.set_ylabel("live parameters needed")
-        ax.set_title(f"live parameters to reach {name} (x: not reached)", fontsize=9)
-        ax.legend(fontsize=7)
+        _reach_panel(ax, reach, name, ns)
     for ax in list(axes[1])[3:]:
         ax.axis("off")
     fig.suptitle("T1: test loss against live parameters on binary trees (k = 2), depth = levels", fontsize=10)
     fig.tight_layout()
-    figure = report.save_figure(fig, out, "t1_sparsity")
+    return base.save_figure(fig, out, "t1_sparsity")
 
-    t_law = report.write_table(
-        out, "t1_power_law",
-        ["method", "n", "exponent", "ci_lo", "ci_hi", "points", "loglog_r2", "live_min", "live_max"]
-        + [f"connected_{k}" for k in ("exponent", "ci_lo", "ci_hi", "points", "loglog_r2", "live_min", "live_max")],
-        law,
-    )  # fmt: skip
-    t_reach = report.write_table(
-        out, "t1_params_to_reach", ["method", "n", "level", "loss", "live_params_needed", "how", "dense_over_needed"],
-        reach,
+
+def _fmt_law(law, m, off=0) -> str:
+    return ", ".join(
+        f"n={r[1]}: {r[2 + off]:.2f} [{r[3 + off]:.2f}, {r[4 + off]:.2f}] ({r[5 + off]} pts, R^2 {r[6 + off]:.2f})"
+        for r in law if r[0] == m and np.isfinite(r[2 + off])
     )  # fmt: skip
 
-    def fmt_law(m, off=0):
-        return ", ".join(
-            f"n={r[1]}: {r[2 + off]:.2f} [{r[3 + off]:.2f}, {r[4 + off]:.2f}] ({r[5 + off]} pts, R^2 {r[6 + off]:.2f})"
-            for r in law if r[0] == m and np.isfinite(r[2 + off])
-        )  # fmt: skip
 
-    def fmt_reach(m, name):
-        rows = [r for r in reach if r[0] == m and r[2] == name]
-        return ", ".join(
-            f"n={r[1]}: "
-            + ("not reached" if r[5] == "not reached" else f"{'<=' if r[5] == '<= min' else ''}{r[4]:.0f}")
-            for r in rows
-        )
+def _fmt_reach(reach, m, name) -> str:
+    rows = [r for r in reach if r[0] == m and r[2] == name]
+    return ", ".join(
+        f"n={r[1]}: " + ("not reached" if r[5] == "not reached" else f"{'<=' if r[5] == '<= min' else ''}{r[4]:.0f}")
+        for r in rows
+    )
 
+
+def _text(law, reach) -> str:
     dense = [r for r in reach if r[0] == "dense" and r[2] == "dense loss"]
-    text = (
+    return (
         "Exponent a of test loss ~ live_params^a (fit_power_law over both seeds, 95% bootstrap interval): "
-        f"oracle {fmt_law('oracle')}; SP {fmt_law('sp')}. Over the points with every input still connected: "
-        f"oracle {fmt_law('oracle', 7)}; SP {fmt_law('sp', 7)}. Dense has one live count per n (no exponent); its "
-        "test loss at sparsity 0 is "
+        f"oracle {_fmt_law(law, 'oracle')}; SP {_fmt_law(law, 'sp')}. Over the points with every input still "
+        f"connected: oracle {_fmt_law(law, 'oracle', 7)}; SP {_fmt_law(law, 'sp', 7)}. Dense has one live count per "
+        "n (no exponent); its test loss at sparsity 0 is "
         + ", ".join(f"n={r[1]}: {r[3]:.3g} with {r[4]:.0f} live" for r in dense)
         + f". Live parameters needed to reach test loss {LOSS_LEVEL:g}: "
-        + "; ".join(f"{m} {fmt_reach(m, f'loss {LOSS_LEVEL:g}')}" for m in METHODS)
+        + "; ".join(f"{m} {_fmt_reach(reach, m, f'loss {LOSS_LEVEL:g}')}" for m in METHODS)
         + ". To reach the dense network's own loss: "
-        + "; ".join(f"{m} {fmt_reach(m, 'dense loss')}" for m in ("oracle", "sp"))
+        + "; ".join(f"{m} {_fmt_reach(reach, m, 'dense loss')}" for m in ("oracle", "sp"))
         + " ('<=' = already at the sparsest grid point, so the true need is at most that). "
         "The claim (oracle and SP curves governed by k, similar across n; dense needs far more parameters for "
         "the same error) holds where the exponents' intervals overlap across n and the needed counts stay flat "
         "in n while dense's grow; read it off the numbers above, not from this sentence."
     )
-    return report.Section(TITLE, text, [figure], [t_law, t_reach])
+
+
+def make(runs, out):
+    runs = sorted(runs, key=n_inputs)
+    law = power_law_rows(runs)
+    reach = reach_rows(runs)
+    figure = _figure(runs, law, reach, out)
+    t_law = base.write_table(
+        out, "t1_power_law",
+        ["method", "n", "exponent", "ci_lo", "ci_hi", "points", "loglog_r2", "live_min", "live_max"]
+        + [f"connected_{k}" for k in ("exponent", "ci_lo", "ci_hi", "points", "loglog_r2", "live_min", "live_max")],
+        law,
+    )  # fmt: skip
+    t_reach = base.write_table(
+        out, "t1_params_to_reach", ["method", "n", "level", "loss", "live_params_needed", "how", "dense_over_needed"],
+        reach,
+    )  # fmt: skip
+    return base.Section(TITLE, _text(law, reach), [figure], [t_law, t_reach])
+
+
+def main(argv=None) -> None:
+    base.analysis_main(__doc__, select, make, argv)
 
 
 if __name__ == "__main__":
-    report.analysis_main(__doc__, select, make)
+    main()

@@ -36,19 +36,15 @@ Definitions (fixed before any result was looked at):
 
 from __future__ import annotations
 
-import argparse
 import os
 import time
 
-import matplotlib
+import jax
+import jax.numpy as jnp
+import numpy as np
 
-matplotlib.use("Agg")
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from sweetspot import report, sweep, theory, train  # noqa: E402
+from sweetspot import rundir, targets, theory, train
+from sweetspot.analysis import base, stats, t2_figures
 
 TITLE = "T2 volume ratio"
 N_TRAIN = 1024
@@ -62,7 +58,6 @@ FLOOR = 1e-3
 THRESHOLD = "double"  # primary rule; "additive" (loss* + DELTA, one absolute increment for every network) is a
 DELTA = 0.01  # sensitivity check added after the primary results were seen (loss* differs between the classes)
 METHODS = ("oracle", "sp", "random", "dense")
-COLOURS = {"oracle": "C2", "sp": "C0", "random": "C1", "dense": "C7"}
 
 
 def select(runs):
@@ -75,63 +70,6 @@ def threshold_of(loss0):
     if THRESHOLD == "additive":
         return loss0 + DELTA
     return loss0 + jnp.maximum(loss0, FLOOR)
-
-
-# ------------------------------------------------------------------------------ live parameters <-> params
-def active_layers(params: dict, depth: int) -> list[str]:
-    """The active weight layers of a depth-`depth` network: h0 .. h{depth-1} and out (padded slots excluded)."""
-    return [f"h{l}" for l in range(depth)] + ["out"]
-
-
-def layout(params: dict, depth: int) -> list[tuple[str, str, tuple, int]]:
-    """(layer, 'w' | 'b', shape, offset) of every array of the active layers, in the order of the flat vector."""
-    out, off = [], 0
-    for name in active_layers(params, depth):
-        for part in ("w", "b"):
-            shape = tuple(np.shape(params[name][part]))
-            out.append((name, part, shape, off))
-            off += int(np.prod(shape))
-    return out
-
-
-def flatten(params: dict, lay) -> np.ndarray:
-    """The active layers' weights and biases as one flat float32 vector (layout order)."""
-    return np.concatenate([np.ravel(np.asarray(params[n][p], np.float32)) for n, p, _, _ in lay])
-
-
-def live_index(masks: dict, lay) -> np.ndarray:
-    """Flat indices (into the layout vector) of the live parameters: weights whose mask is 1 and all biases."""
-    idx = []
-    for n, p, shape, off in lay:
-        keep = np.ravel(np.asarray(masks[n]) > 0.5) if p == "w" else np.ones(int(np.prod(shape)), bool)
-        idx.append(off + np.flatnonzero(keep))
-    return np.concatenate(idx).astype(np.int32)
-
-
-def unflatten(flat, params: dict, lay) -> dict:
-    """params with the active layers' arrays read from `flat` (layout order); other (padded) layers unchanged."""
-    out = {k: dict(v) for k, v in params.items()}
-    for n, p, shape, off in lay:
-        out[n][p] = flat[off : off + int(np.prod(shape))].reshape(shape)
-    return out
-
-
-def theta_of(params: dict, masks: dict, depth: int):
-    """(theta (P,), base flat vector, live index, layout) of one network."""
-    lay = layout(params, depth)
-    base = flatten(params, lay)
-    idx = live_index(masks, lay)
-    return base[idx], base, idx, lay
-
-
-def make_loss_fn(params, masks, depth, base, idx, lay, x, y, activation, loss=train.mse):
-    """loss_fn(theta) = the training loss of the network whose live parameters are theta."""
-
-    def loss_fn(theta):
-        flat = jnp.asarray(base).at[idx].set(theta)
-        return loss(unflatten(flat, params, lay), masks, depth, x, y, activation)
-
-    return loss_fn
 
 
 # ------------------------------------------------------------------------------------------- estimation
@@ -148,7 +86,7 @@ def radii_of(loss_fn, theta, key, n_directions: int = N_DIRECTIONS):
 
 def train_subsample(cfg):
     """(x, y): the fixed N_TRAIN-point subsample of the run's training split (rng 0, no replacement)."""
-    _, data = sweep.make_data(cfg)
+    data = targets.make_splits(targets.make_target(cfg.target), cfg.target)
     x, y = np.asarray(data["x_train"], np.float32), np.asarray(data["y_train"], np.float32)
     pick = np.sort(np.random.default_rng(0).choice(len(x), size=min(N_TRAIN, len(x)), replace=False))
     return jnp.asarray(x[pick]), jnp.asarray(y[pick])
@@ -164,7 +102,7 @@ def chosen_points(rows) -> dict:
     for rs in cells.values():
         rs = sorted(rs, key=lambda r: int(r["seed"]))
         fit = [r for r in rs if r["fit"] == "True" and r.get("diverged") != "True"]
-        c = lambda r: report.num(r["C"])
+        c = lambda r: stats.num(r["C"])
         for cls in (
             [r for r in fit if r["compositional"] == "True"],
             [r for r in fit if r["fractured"] == "True"],
@@ -186,8 +124,8 @@ def _run_cell(items, depth, x, y, act, loss):
     @jax.jit
     def run_cell(thetas, bases, idxs, masks, keys):
         def one(args):
-            theta, base, idx, m, key = args
-            return radii_of(make_loss_fn(params0, m, depth, base, idx, lay, x, y, act, loss), theta, key)
+            theta, flat0, idx, m, key = args
+            return radii_of(theory.live_loss_fn(loss, params0, m, depth, flat0, idx, lay, x, y, act), theta, key)
 
         return jax.lax.map(one, (thetas, bases, idxs, masks, keys))
 
@@ -198,21 +136,21 @@ def estimate(run, progress=print) -> dict:
     """{point index: dict(P, loss0, threshold, radii, censored, log_v, log_v_se, jensen)} for the chosen
     networks of the run. One jitted program per (method, depth, P) group (P is fixed within a cell of the t2
     grid, whose top-k densities are exact): networks run sequentially (lax.map), directions vmapped."""
-    cfg = sweep.config_from_meta(run.meta)
+    cfg = rundir.config_from_meta(run.meta)
     act = cfg.model.activation
-    loss = train.make_loss(cfg)
+    loss = train.make_loss(targets.family(cfg.target.family).binary)
     x, y = train_subsample(cfg)
     want = chosen_points(run.rows)
     method_of = {int(r["point"]): r["method"] for r in run.rows}
     groups = {}
-    for i, params, masks, depth in sweep.iter_networks(run.path):
+    for i, params, masks, depth in rundir.iter_networks(run.path):
         if i in want:
             groups.setdefault((method_of[i], depth), []).append((i, params, masks))
     out = {}
     cellwise = {}
     for (method, depth), nets in sorted(groups.items()):
         for i, params, masks in nets:
-            t = (i, params, masks, *theta_of(params, masks, depth))
+            t = (i, params, masks, *theory.live_theta(params, masks, depth))
             cellwise.setdefault((method, depth, len(t[3])), []).append(t)
     for (method, depth, _), items in sorted(cellwise.items()):
         t0 = time.time()
@@ -254,150 +192,57 @@ def ratio(est, pos, neg, key="log_v"):
     return a[0] - b[0], float(np.hypot(a[1], b[1])), a[2], b[2]
 
 
+def _cell(rs, method, depth, est) -> dict:
+    """One (method, depth) cell's rows rs: p_comp, p_C08, C stats and the volume ratios."""
+    comp = stats.column(rs, "compositional")
+    fit = stats.column(rs, "fit") * (stats.column(rs, "diverged") != 1)
+    c = stats.column(rs, "C")
+    pts = lambda sel: [int(r["point"]) for r, s in zip(rs, sel, strict=True) if s and int(r["point"]) in est]
+    is_comp = comp == 1
+    is_frac = stats.column(rs, "fractured") == 1
+    hi, lo = (fit == 1) & (c >= 0.8), (fit == 1) & (c < 0.8)
+    rat, se, nc, nf = ratio(est, pts(is_comp), pts(is_frac))
+    jr, jse, _, _ = ratio(est, pts(is_comp), pts(is_frac), key="jensen")
+    r08, se08, nh, nl = ratio(est, pts(hi), pts(lo))
+    used = [est[i] for i in pts(fit == 1)]
+    n_p = used[0]["P"] if used else int(round(np.nanmean(stats.column(rs, "live_params")))) or 0
+    return dict(
+        method=method,
+        depth=depth,
+        n=len(rs),
+        n_fit=int(np.nansum(fit)),
+        n_comp=int(is_comp.sum()),
+        n_frac=int(is_frac.sum()),
+        p_comp=float(np.mean(is_comp)),
+        p_c08=float(np.mean(hi)),
+        mean_c=stats.mean_std(c)[0],
+        std_c=stats.mean_std(c)[1],
+        P=n_p if used else float("nan"),
+        n_comp_est=nc,
+        n_frac_est=nf,
+        ratio=rat,
+        ratio_se=se,
+        ratio_per_p=rat / n_p if used else float("nan"),
+        ratio_jensen=jr,
+        ratio08=r08,
+        ratio08_se=se08,
+        ratio08_per_p=r08 / n_p if used else float("nan"),
+        n_hi_est=nh,
+        n_lo_est=nl,
+        censored=float(np.mean([e["censored"].mean() for e in used])) if used else float("nan"),
+        loss0=float(np.mean([e["loss0"] for e in used])) if used else float("nan"),
+    )
+
+
 def cells(run, est) -> list[dict]:
-    """One dict per (method, depth) cell: p_comp, p_C08, C stats and the volume ratios."""
-    out = []
+    """One dict per (method, depth) cell (`_cell`), methods in METHODS order, depths ascending."""
     methods = [m for m in METHODS if any(r["method"] == m for r in run.rows)]
     depths = sorted({int(r["depth"]) for r in run.rows})
-    for m in methods:
-        for d in depths:
-            rs = [r for r in run.rows if r["method"] == m and int(r["depth"]) == d]
-            comp = report.column(rs, "compositional")
-            fit = report.column(rs, "fit") * (report.column(rs, "diverged") != 1)
-            c = report.column(rs, "C")
-            pts = lambda sel, rs=rs: [
-                int(r["point"]) for r, s in zip(rs, sel, strict=True) if s and int(r["point"]) in est
-            ]
-            is_comp = comp == 1
-            is_frac = report.column(rs, "fractured") == 1
-            hi, lo = (fit == 1) & (c >= 0.8), (fit == 1) & (c < 0.8)
-            rat, se, nc, nf = ratio(est, pts(is_comp), pts(is_frac))
-            jr, jse, _, _ = ratio(est, pts(is_comp), pts(is_frac), key="jensen")
-            r08, se08, nh, nl = ratio(est, pts(hi), pts(lo))
-            used = [est[i] for i in pts(fit == 1)]
-            n_p = used[0]["P"] if used else int(round(np.nanmean(report.column(rs, "live_params")))) or 0
-            out.append(
-                dict(
-                    method=m,
-                    depth=d,
-                    n=len(rs),
-                    n_fit=int(np.nansum(fit)),
-                    n_comp=int(is_comp.sum()),
-                    n_frac=int(is_frac.sum()),
-                    p_comp=float(np.mean(is_comp)),
-                    p_c08=float(np.mean(hi)),
-                    mean_c=report.mean_std(c)[0],
-                    std_c=report.mean_std(c)[1],
-                    P=n_p if used else float("nan"),
-                    n_comp_est=nc,
-                    n_frac_est=nf,
-                    ratio=rat,
-                    ratio_se=se,
-                    ratio_per_p=rat / n_p if used else float("nan"),
-                    ratio_jensen=jr,
-                    ratio08=r08,
-                    ratio08_se=se08,
-                    ratio08_per_p=r08 / n_p if used else float("nan"),
-                    n_hi_est=nh,
-                    n_lo_est=nl,
-                    censored=float(np.mean([e["censored"].mean() for e in used])) if used else float("nan"),
-                    loss0=float(np.mean([e["loss0"] for e in used])) if used else float("nan"),
-                )
-            )
-    return out
-
-
-def _binom_se(p, n):
-    return np.sqrt(np.maximum(p * (1 - p), 0) / np.maximum(n, 1))
-
-
-# ------------------------------------------------------------------------------------------- figures
-def figure_p_comp(table, out):
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
-    for m in dict.fromkeys(t["method"] for t in table):
-        rows = [t for t in table if t["method"] == m]
-        d = np.array([t["depth"] for t in rows])
-        p = np.array([t["p_comp"] for t in rows])
-        p8 = np.array([t["p_c08"] for t in rows])
-        n = np.array([t["n"] for t in rows])
-        col = COLOURS.get(m)
-        axes[0].errorbar(d, p, yerr=_binom_se(p, n), color=col, marker="o", ms=4, capsize=2, label=f"{m}: strict")
-        axes[0].plot(d, p8, color=col, ls="--", marker="x", ms=4, label=f"{m}: C>=0.8 (sens.)")
-        mc, sc = np.array([t["mean_c"] for t in rows]), np.array([t["std_c"] for t in rows])
-        axes[1].errorbar(d, mc, yerr=sc, color=col, marker="o", ms=4, capsize=2, label=m)
-    axes[0].set_ylabel("fraction of seeds")
-    axes[0].set_title("p_comp (solid, ± binomial se) and p_(C>=0.8) (dashed)", fontsize=9)
-    axes[1].set_ylabel("C")
-    axes[1].set_title("mean C ± std over seeds", fontsize=9)
-    for ax in axes:
-        ax.set_xlabel("depth (hidden layers)")
-        ax.set_ylim(-0.05, 1.05)
-        ax.set_xticks(sorted({t["depth"] for t in table}))
-    axes[0].legend(fontsize=6.5, ncol=2, loc="upper left")
-    axes[1].legend(fontsize=7)
-    fig.suptitle("T2: compositional fraction and C against depth (tree k=2 L=3, sparsity 0.8, dense at 0)", fontsize=10)
-    fig.tight_layout()
-    return report.save_figure(fig, out, "t2_p_comp")
-
-
-def figure_ratio(table, corr, out):
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
-    for m in dict.fromkeys(t["method"] for t in table):
-        rows = [t for t in table if t["method"] == m]
-        d = np.array([t["depth"] for t in rows], float)
-        col = COLOURS.get(m)
-        for key, se_key, ls, lab, off in (
-            ("ratio", "ratio_se", "-", "strict", -0.06),
-            ("ratio08", "ratio08_se", "--", "C>=0.8 (sens.)", 0.06),
-        ):
-            v, s = np.array([t[key] for t in rows]), np.array([t[se_key] for t in rows])
-            if np.isfinite(v).any():
-                axes[0].errorbar(d + off, v, yerr=s, color=col, ls=ls, marker="o", ms=4, capsize=2, label=f"{m}: {lab}")
-            vp = np.array([t[key + "_per_p"] for t in rows])
-            if np.isfinite(vp).any():
-                axes[1].errorbar(
-                    d + off, vp, yerr=s / np.array([t["P"] for t in rows], float), color=col, ls=ls, marker="o", ms=4
-                )
-        for t in rows:
-            if np.isfinite(t["ratio"]):
-                axes[2].scatter(t["ratio"], t["p_comp"], color=col, marker="o", s=30)
-                axes[2].annotate(
-                    f"{t['depth']}", (t["ratio"], t["p_comp"]), fontsize=7, xytext=(3, 2), textcoords="offset points"
-                )
-            if np.isfinite(t["ratio08"]):
-                axes[2].scatter(t["ratio08"], t["p_c08"], facecolor="none", edgecolor=col, marker="s", s=30)
-                axes[2].annotate(
-                    f"{t['depth']}",
-                    (t["ratio08"], t["p_c08"]),
-                    fontsize=7,
-                    xytext=(3, -8),
-                    textcoords="offset points",
-                    color="grey",
-                )
-    axes[2].scatter([], [], color="k", marker="o", label="strict: p_comp vs ratio")
-    axes[2].scatter([], [], facecolor="none", edgecolor="k", marker="s", label="sens.: p_(C>=0.8) vs its ratio")
-    for ax in axes:
-        ax.axhline(0, color="grey", lw=0.6) if ax is not axes[2] else ax.axvline(0, color="grey", lw=0.6)
-    axes[0].set_title("log V_comp - log V_frac (mean over nets ± se)", fontsize=9)
-    axes[1].set_title("per live parameter: (1/P) log V_comp / V_frac", fontsize=9)
-    rho, p, n = corr["strict"]
-    r8, p8, n8 = corr["c08"]
-    axes[2].set_title(
-        f"Spearman strict: rho={rho:.2f} (p={p:.2g}, {n} cells)\nsens.: rho={r8:.2f} (p={p8:.2g}, {n8} cells)",
-        fontsize=9,
-    )
-    for ax in axes[:2]:
-        ax.set_xlabel("depth (hidden layers)")
-        ax.set_xticks(sorted({t["depth"] for t in table}))
-    axes[0].set_ylabel("log volume ratio (nats)")
-    axes[1].set_ylabel("nats per parameter")
-    axes[2].set_xlabel("log V_comp - log V_frac (labels: depth)")
-    axes[2].set_ylabel("p_comp (or p_(C>=0.8))")
-    axes[0].legend(fontsize=6.5)
-    axes[2].legend(fontsize=7, loc="best")
-    fig.suptitle("T2: basin log-volume ratio of compositional to fractured minima", fontsize=10)
-    fig.tight_layout()
-    return report.save_figure(fig, out, "t2_volume_ratio")
+    return [
+        _cell([r for r in run.rows if r["method"] == m and int(r["depth"]) == d], m, d, est)
+        for m in methods
+        for d in depths
+    ]
 
 
 HEADER = [
@@ -415,43 +260,34 @@ KEYS = [
 def correlations(table) -> dict:
     col = lambda k: [t[k] for t in table]
     return {
-        "strict": report.spearman(col("p_comp"), col("ratio")),
-        "strict_per_p": report.spearman(col("p_comp"), col("ratio_per_p")),
-        "c08": report.spearman(col("p_c08"), col("ratio08")),
-        "c08_per_p": report.spearman(col("p_c08"), col("ratio08_per_p")),
+        "strict": stats.spearman(col("p_comp"), col("ratio")),
+        "strict_per_p": stats.spearman(col("p_comp"), col("ratio_per_p")),
+        "c08": stats.spearman(col("p_c08"), col("ratio08")),
+        "c08_per_p": stats.spearman(col("p_c08"), col("ratio08_per_p")),
         # "shrinks outside the sweet spot": the ratio should rise with the cell's mean C
-        "meanC_strict": report.spearman(col("mean_c"), col("ratio")),
-        "meanC_c08": report.spearman(col("mean_c"), col("ratio08")),
+        "meanC_strict": stats.spearman(col("mean_c"), col("ratio")),
+        "meanC_c08": stats.spearman(col("mean_c"), col("ratio08")),
     }
 
 
-def make(runs, out, progress=print):
-    run = runs[0]
-    t0 = time.time()
-    est = estimate(run, progress)
-    wall = time.time() - t0
-    table = cells(run, est)
-    corr = correlations(table)
-    figs = [figure_p_comp(table, out), figure_ratio(table, corr, out)]
-    tname = report.write_table(out, "t2_cells", HEADER, [[t[k] for k in KEYS] for t in table])
+def _network_rows(run, est) -> list[list]:
+    """One t2_networks row per estimated network."""
     by_point = {int(r["point"]): r for r in run.rows}
     per_net = []
     for i, e in sorted(est.items()):
         r = by_point[i]
         label = "compositional" if r["compositional"] == "True" else "fractured"
-        per_net.append([i, r["method"], int(r["depth"]), int(r["seed"]), label, report.num(r["C"]), e["P"], e["loss0"],
+        per_net.append([i, r["method"], int(r["depth"]), int(r["seed"]), label, stats.num(r["C"]), e["P"], e["loss0"],
                         e["log_v"], e["log_v_se"], e["jensen"], float(np.median(e["radii"])), float(e["radii"].max()),
                         float(e["censored"].mean())])  # fmt: skip
-    nname = report.write_table(
-        out, "t2_networks",
-        ["point", "method", "depth", "seed", "label", "C", "P", "loss0", "logV", "logV_se_delta", "jensen_logV",
-         "median_r", "max_r", "censored_frac"], per_net,
-    )  # fmt: skip
-    cens = float(np.mean(np.concatenate([e["censored"] for e in est.values()]))) if est else float("nan")
+    return per_net
+
+
+def _text(est, table, corr, wall, cens) -> str:
     fmt = lambda c: f"rho = {c[0]:.2f} (p = {c[1]:.2g}, {c[2]} cells)"
     rule = f"loss* + {DELTA:g}" if THRESHOLD == "additive" else f"loss* + max(loss*, {FLOOR:g})"
     single = [f"{t['method']} depth {t['depth']}" for t in table if 1 in (t["n_comp_est"], t["n_frac_est"])]
-    text = (
+    return (
         f"{len(est)} networks estimated ({N_DIRECTIONS} directions each, {N_TRAIN} training points, threshold "
         f"{rule}, r_max {R_MAX:g}) in {wall:.0f}s; censored fraction {cens:.4f}. "
         f"Spearman across cells, p_comp vs log V_comp/V_frac: {fmt(corr['strict'])}; per-P ratio "
@@ -464,25 +300,46 @@ def make(runs, out, progress=print):
             else ""
         )
     )
-    section = report.Section(TITLE, text, figs, [tname, nname])
+
+
+def make(runs, out, progress=print):
+    run = runs[0]
+    t0 = time.time()
+    est = estimate(run, progress)
+    wall = time.time() - t0
+    table = cells(run, est)
+    corr = correlations(table)
+    figs = [t2_figures.figure_p_comp(table, out), t2_figures.figure_ratio(table, corr, out)]
+    tname = base.write_table(out, "t2_cells", HEADER, [[t[k] for k in KEYS] for t in table])
+    nname = base.write_table(
+        out, "t2_networks",
+        ["point", "method", "depth", "seed", "label", "C", "P", "loss0", "logV", "logV_se_delta", "jensen_logV",
+         "median_r", "max_r", "censored_frac"], _network_rows(run, est),
+    )  # fmt: skip
+    cens = float(np.mean(np.concatenate([e["censored"] for e in est.values()]))) if est else float("nan")
+    section = base.Section(TITLE, _text(est, table, corr, wall, cens), figs, [tname, nname])
     section.estimates, section.table, section.corr, section.wall_s, section.censored = est, table, corr, wall, cens
     return section
 
 
-if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run_dirs", nargs="+")
-    p.add_argument("--out", required=True)
-    p.add_argument(
+def main(argv=None) -> None:
+    """`RUN_DIR [RUN_DIR ...] --out DIR [--threshold double|additive]`: the section of the first t2 run."""
+    global THRESHOLD
+    a = base.parse_args(__doc__, argv, [(
         "--threshold",
-        choices=("double", "additive"),
-        default=THRESHOLD,
-        help=f"double (primary): loss* + max(loss*, {FLOOR:g}); additive (sensitivity): loss* + {DELTA:g}",
-    )
-    a = p.parse_args()
+        dict(
+            choices=("double", "additive"),
+            default=THRESHOLD,
+            help=f"double (primary): loss* + max(loss*, {FLOOR:g}); additive (sensitivity): loss* + {DELTA:g}",
+        ),
+    )])  # fmt: skip
     THRESHOLD = a.threshold
     os.makedirs(a.out, exist_ok=True)
-    chosen = select([report.load_run(d) for d in a.run_dirs])
+    chosen = select([base.load_run(d) for d in a.run_dirs])
     if not chosen:
         raise SystemExit("no run with experiment 't2' and metrics among the given run directories")
     print(make(chosen, a.out).text)
+
+
+if __name__ == "__main__":
+    main()

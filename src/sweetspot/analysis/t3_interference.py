@@ -14,32 +14,26 @@ probe-train inputs (metrics.make_probe(target, cfg.metrics, seed=cfg.target.data
   theorem 3: per layer and level with k >= 2 probe nodes of nonzero readout: mean over ordered pairs of
       cos^2 >= theory.welch_bound(k, d), with d = the layer's live units (and, tighter, d = rank of the k
       readouts).
-The OLS quantities depend on (z, y) only through the Gram matrix of the centred [z, y]; each layer is reduced
-exactly to 2 (W + P) rows [R; -R] from a thin QR of the centred [z, y] (zero-mean columns, Gram doubled; every
-ratio the theorems use is invariant), which makes gap_decomposition ~30x cheaper than on 2,048 rows.
+Each layer is first reduced exactly to 2 (W + P) rows (interference.reduce_rows, ~30x cheaper); the per-network
+numerics live in sweetspot.analysis.interference.
 
-    python -m sweetspot report runs/e1 runs/e2_* --out report   (once listed in report.ANALYSES)
+    python -m sweetspot report runs/e1 runs/e2_* --out report
     python analysis/t3_interference.py runs/e1 runs/e2_* --out /tmp/t3 [--max-networks N]
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
-import ctypes
-import functools
-import glob
 import os
 import time
 
 import matplotlib
 
 matplotlib.use("Agg")
-import jax  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sweetspot import metrics, report, sweep, targets, theory  # noqa: E402
+from sweetspot import metrics, rundir, targets  # noqa: E402
+from sweetspot.analysis import base, interference, stats  # noqa: E402
 
 TITLE = "T3 feature interference bounds (theorems 1-3)"
 TOL = 1e-6  # an inequality holds when it holds up to this float tolerance
@@ -48,132 +42,6 @@ MAX_NETWORKS_PER_RUN = 400  # evenly spaced over the run's point indices when a 
 
 def select(runs):
     return [r for r in runs if r.has("C") and os.path.isdir(os.path.join(r.path, "params"))]
-
-
-# --------------------------------------------------------------------------------------- per network
-@contextlib.contextmanager
-def single_threaded_blas():
-    """Runs numpy's bundled OpenBLAS on one thread inside the block (restored after). On the shared 2-core
-    machine a multi-threaded QR of a 2,048 x 38 matrix took ~200 ms against ~3 ms on one thread (busy-waiting
-    threads). A no-op when numpy's OpenBLAS (numpy.libs/*openblas*) or its symbol is not found."""
-    lib = None
-    try:
-        paths = glob.glob(os.path.join(os.path.dirname(np.__file__), "..", "numpy.libs", "*openblas*"))
-        lib = ctypes.CDLL(paths[0]) if paths else None
-        get, put = lib.scipy_openblas_get_num_threads64_, lib.scipy_openblas_set_num_threads64_
-    except (OSError, AttributeError):
-        lib = None
-    if lib is None:
-        yield
-        return
-    before = get()
-    put(1)
-    try:
-        yield
-    finally:
-        put(before)
-
-
-@functools.lru_cache(maxsize=None)
-def _signature_fn(activation: str):
-    return jax.jit(lambda params, masks, depth, x: metrics.signatures(params, masks, depth, activation, x))
-
-
-def unit_selections(params, masks, depth, activation, probe, mcfg) -> tuple[np.ndarray, np.ndarray]:
-    """(live (n_slots, W), local (n_slots, W, n_nodes)) as bool numpy, computed exactly as metrics.compute does."""
-    sig = _signature_fn(activation)(params, masks, depth, probe["x_sig"])
-    live, local = metrics.locality(sig, masks, depth, probe["support"], mcfg)
-    return np.asarray(live), np.asarray(local)
-
-
-def hidden64(params, masks, depth, activation, x) -> list[np.ndarray]:
-    """Float64 post-activations (B, W) of the active hidden layers 0..depth-1."""
-    h, out = np.asarray(x, np.float64), []
-    for l in range(int(depth)):
-        w = np.asarray(params[f"h{l}"]["w"], np.float64) * np.asarray(masks[f"h{l}"], np.float64)
-        h, _ = metrics._np_act(activation, h @ w + np.asarray(params[f"h{l}"]["b"], np.float64))
-        out.append(h)
-    return out
-
-
-def standardise64(a) -> np.ndarray:
-    """metrics.standardise in float64 on probe-train: z-scores, units with std <= STD_EPS read 0."""
-    mu, sd = a.mean(0), a.std(0)
-    ok = sd > metrics.STD_EPS
-    return np.where(ok, (a - mu) / np.where(ok, sd, 1.0), 0.0)
-
-
-def reduce_rows(z, y) -> tuple[np.ndarray, np.ndarray]:
-    """(z', y') with 2 (W + P) rows, zero column means and Gram [z', y']'[z', y'] = 2 [zc, yc]'[zc, yc]
-    (zc, yc centred): every in-sample OLS ratio of gap_decomposition is unchanged."""
-    y = y[:, None] if y.ndim == 1 else y
-    a = np.concatenate([z - z.mean(0), y - y.mean(0)], 1)
-    r = np.linalg.qr(a, mode="r")
-    rr = np.concatenate([r, -r], 0)
-    return rr[:, : z.shape[1]], rr[:, z.shape[1] :]
-
-
-def layer_checks(z, y, sel_local, sel_live, level, reduce: bool = True) -> dict:
-    """Theorems 1-3 on one layer. z (B, W) standardised activations, y (B, P) probe-node values, sel_local
-    (P, W), sel_live (W,), level (P,) the nodes' levels. Returns per node (P,): r2_any, attained, bound, gap,
-    quad, q, n_local, n_out; per same-level disjoint pair: cos2_bound, cos2; per level with >= 2 nonzero
-    readouts: welch_k, welch_d_live, welch_d_rank, welch_attained, welch_bound_live, welch_bound_rank."""
-    z, y = np.asarray(z, np.float64), np.asarray(y, np.float64)
-    if reduce:
-        z, y = reduce_rows(z, y)
-    live = np.asarray(sel_live, bool)
-    local = np.asarray(sel_local, bool) & live
-    d = theory.gap_decomposition(z, y, local, live)
-    penalty = d["lam_max"] * d["rho"] * d["w_norm2"] / d["var_y"]
-    bound = d["r2_any"] - penalty  # theory.interference_bound's formula (same decomposition)
-    with np.errstate(all="ignore"):
-        q = np.where(penalty > 1e-12, d["quad"] / penalty, np.nan)
-    out = {
-        "r2_any": d["r2_any"],
-        "attained": d["r2_restricted"],
-        "bound": bound,
-        "gap": d["gap"],
-        "quad": d["quad"],
-        "q": q,
-        "n_local": local.sum(1),
-        "n_out": (live & ~local).sum(1),
-    }
-    level = np.asarray(level)
-    w = d["w"]
-    nonzero = (w**2).sum(1) > 1e-24  # a node with no live unit (or r2_any = 0) has no readout direction
-    with np.errstate(all="ignore"):
-        cb, ca = theory.cos2_bound(w, local)
-    same = (level[:, None] == level[None, :]) & np.triu(np.ones_like(cb, bool), 1) & np.isfinite(cb)
-    pairs = same & nonzero[:, None] & nonzero[None, :]
-    out["cos2_bound"], out["cos2"] = cb[pairs], ca[pairs]
-    out["cos2_undefined"] = np.array([int((same & ~pairs).sum())])
-    welch = {k: [] for k in ("k", "d_live", "d_rank", "attained", "bound_live", "bound_rank")}
-    for lv in np.unique(level):
-        idx = np.flatnonzero((level == lv) & nonzero)
-        if len(idx) < 2:
-            continue
-        u = w[idx] / np.linalg.norm(w[idx], axis=1, keepdims=True)
-        c2 = (u @ u.T) ** 2
-        k = len(idx)
-        d_live, d_rank = int(live.sum()), int(np.linalg.matrix_rank(u))
-        welch["k"].append(k)
-        welch["d_live"].append(d_live)
-        welch["d_rank"].append(d_rank)
-        welch["attained"].append((c2.sum() - np.trace(c2)) / (k * (k - 1)))
-        welch["bound_live"].append(theory.welch_bound(k, d_live))
-        welch["bound_rank"].append(theory.welch_bound(k, d_rank))
-    out.update({f"welch_{k}": np.asarray(v, float) for k, v in welch.items()})
-    return out
-
-
-def network_checks(params, masks, depth, activation, probe, mcfg) -> list[dict]:
-    """layer_checks for every active hidden layer of one network (probe from metrics.make_probe)."""
-    live, local = unit_selections(params, masks, depth, activation, probe, mcfg)
-    nodes = np.asarray(probe["probe_nodes"])
-    y = np.asarray(probe["h_train"], np.float64)[:, nodes]
-    level = np.asarray(probe["node_level"])[nodes]
-    hs = hidden64(params, masks, depth, activation, probe["x_train"])
-    return [layer_checks(standardise64(h), y, local[l][:, nodes].T, live[l], level) for l, h in enumerate(hs)]
 
 
 # ------------------------------------------------------------------------------------------ per run
@@ -185,7 +53,7 @@ WELCH_KEYS = ("welch_k", "welch_d_live", "welch_d_rank", "welch_attained", "welc
 def run_checks(run, max_networks: int = MAX_NETWORKS_PER_RUN) -> dict:
     """Every check on (at most max_networks evenly spaced) saved networks of one run: flat arrays over cases,
     with point index, layer and fit label per case, plus counts."""
-    cfg = sweep.config_from_meta(run.meta)
+    cfg = rundir.config_from_meta(run.meta)
     target = targets.make_target(cfg.target)
     probe = metrics.make_probe(target, cfg.metrics, seed=int(cfg.target.data_seed))
     n_points = len(run.rows)
@@ -194,11 +62,12 @@ def run_checks(run, max_networks: int = MAX_NETWORKS_PER_RUN) -> dict:
     n_done = 0
     if len(probe["probe_nodes"]) == 0:
         return {"networks": 0, "saved": n_points, "skipped": "no probe nodes"} | {k: np.zeros(0) for k in acc}
-    for i, params, masks, depth in sweep.iter_networks(run.path):
+    for i, params, masks, depth in rundir.iter_networks(run.path):
         if i not in keep or run.rows[i].get("diverged") == "True":
             continue
-        fit = report.num(run.rows[i].get("fit", "nan"))
-        for l, c in enumerate(network_checks(params, masks, depth, cfg.model.activation, probe, cfg.metrics)):
+        fit = stats.num(run.rows[i].get("fit", "nan"))
+        layers = interference.network_checks(params, masks, depth, cfg.model.activation, probe, cfg.metrics)
+        for l, c in enumerate(layers):
             for k in CASE_KEYS + PAIR_KEYS + WELCH_KEYS:
                 acc[k].append(c[k])
             m = len(c["attained"])
@@ -255,17 +124,8 @@ def _merge(checks: list[dict]) -> dict:
 
 
 # --------------------------------------------------------------------------------------------- report
-def make(runs, out, max_networks: int = MAX_NETWORKS_PER_RUN):
-    t0 = time.time()
-    runs = sorted(runs, key=lambda r: r.name)
-    with single_threaded_blas():
-        checks = {r.name: run_checks(r, max_networks) for r in runs}
-    allc = _merge(list(checks.values()))
-    s_all = summarise(allc)
-    n_nets = sum(c["networks"] for c in checks.values())
-    wall = time.time() - t0
-
-    fig, axes = plt.subplots(1, 4, figsize=(19, 4.6))
+def _theorem1_panels(axes, allc, s_all) -> None:
+    """Attained against bound (axes[0]) and the histogram of log10 slack (axes[1])."""
     for fitv, colour, label in ((0.0, "C1", "unfit"), (1.0, "C0", "fit")):
         m = allc["fit"] == fitv
         axes[0].scatter(
@@ -294,36 +154,51 @@ def make(runs, out, max_networks: int = MAX_NETWORKS_PER_RUN):
     axes[1].set_ylabel("cases")
     sq = s_all["t1_slack_q"]
     axes[1].set_title(f"Thm 1 slack quartiles {sq[0]:.3g} / {sq[1]:.3g} / {sq[2]:.3g}", fontsize=9)
+
+
+def _tightness_panels(axes, allc, s_all) -> None:
+    """The Rayleigh factor q (axes[0]) and theorem 2's attained cos^2 against its bound (axes[1])."""
     qv = allc["q"][np.isfinite(allc["q"])]
-    axes[2].hist(qv, bins=50, range=(0, 1), color="C2")
-    axes[2].set_xlabel("Rayleigh factor q = w_O' Sigma w_O / (lam_max |w_O|^2)")
-    axes[2].set_ylabel("cases")
+    axes[0].hist(qv, bins=50, range=(0, 1), color="C2")
+    axes[0].set_xlabel("Rayleigh factor q = w_O' Sigma w_O / (lam_max |w_O|^2)")
+    axes[0].set_ylabel("cases")
     qq = s_all["q_q"]
-    axes[2].set_title(f"Thm 1 tightness (1 = tight): q quartiles {qq[0]:.2g} / {qq[1]:.2g} / {qq[2]:.2g}", fontsize=9)
-    axes[3].scatter(allc["cos2_bound"], allc["cos2"], s=3, alpha=0.3, color="C4")
-    axes[3].plot([0, 1], [0, 1], "k:", lw=1)
-    axes[3].set_xlabel("theorem 2 bound min(1, (sqrt rho_v + sqrt rho_v')^2)")
-    axes[3].set_ylabel("attained cos^2(w_v, w_v'), same-level pairs")
-    axes[3].set_title(
+    axes[0].set_title(f"Thm 1 tightness (1 = tight): q quartiles {qq[0]:.2g} / {qq[1]:.2g} / {qq[2]:.2g}", fontsize=9)
+    axes[1].scatter(allc["cos2_bound"], allc["cos2"], s=3, alpha=0.3, color="C4")
+    axes[1].plot([0, 1], [0, 1], "k:", lw=1)
+    axes[1].set_xlabel("theorem 2 bound min(1, (sqrt rho_v + sqrt rho_v')^2)")
+    axes[1].set_ylabel("attained cos^2(w_v, w_v'), same-level pairs")
+    axes[1].set_title(
         f"Thm 2 holds in {s_all['t2_hold']:.4%} of {s_all['t2_pairs']} pairs;\nbound < 1 in "
         f"{s_all['t2_pairs'] - s_all['t2_vacuous']}",
         fontsize=9,
     )
+
+
+def _figure(allc, s_all, n_nets, n_runs, out) -> str:
+    fig, axes = plt.subplots(1, 4, figsize=(19, 4.6))
+    _theorem1_panels(axes[:2], allc, s_all)
+    _tightness_panels(axes[2:], allc, s_all)
     fig.suptitle(
-        f"T3: interference bounds on {n_nets} saved networks of {len(checks)} runs "
+        f"T3: interference bounds on {n_nets} saved networks of {n_runs} runs "
         f"(every active hidden layer x probe node; in-sample OLS on probe-train)",
         fontsize=10,
     )
     fig.tight_layout()
-    figure = report.save_figure(fig, out, "t3_interference")
+    return base.save_figure(fig, out, "t3_interference")
 
-    header = [
-        "run", "networks", "saved", "t1_cases", "t1_hold", "t1_min_slack", "t1_slack_q25", "t1_slack_median",
-        "t1_slack_q75", "t1_bound_positive", "t1_no_outside_units", "identity_max_err", "identity_err_gt_tol",
-        "q_cases", "q_q25", "q_median", "q_q75", "t2_pairs", "t2_hold", "t2_slack_median", "t2_bound_lt_1",
-        "t2_hold_bound_lt_1", "t2_zero_readout_pairs", "t3_cases", "t3_hold", "t3_hold_rank",
-        "t3_nonvacuous_live", "t3_nonvacuous_rank",
-    ]  # fmt: skip
+
+HEADER = [
+    "run", "networks", "saved", "t1_cases", "t1_hold", "t1_min_slack", "t1_slack_q25", "t1_slack_median",
+    "t1_slack_q75", "t1_bound_positive", "t1_no_outside_units", "identity_max_err", "identity_err_gt_tol",
+    "q_cases", "q_q25", "q_median", "q_q75", "t2_pairs", "t2_hold", "t2_slack_median", "t2_bound_lt_1",
+    "t2_hold_bound_lt_1", "t2_zero_readout_pairs", "t3_cases", "t3_hold", "t3_hold_rank",
+    "t3_nonvacuous_live", "t3_nonvacuous_rank",
+]  # fmt: skip
+
+
+def _table_rows(checks, s_all, n_nets) -> list[list]:
+    """One HEADER row per run, then one for all runs together."""
     rows = []
     for name, c in [*checks.items(), ("all", None)]:
         s = s_all if c is None else summarise(c)
@@ -336,8 +211,11 @@ def make(runs, out, max_networks: int = MAX_NETWORKS_PER_RUN):
             + [s["t2_pairs"] - s["t2_vacuous"], s["t2_hold_nonvacuous"], s["t2_undefined"]]
             + [s["t3_cases"], s["t3_hold"], s["t3_hold_rank"], s["t3_nonvacuous_live"], s["t3_nonvacuous_rank"]]
         )
-    table = report.write_table(out, "t3_interference", header, rows)
+    return rows
 
+
+def _text(checks, s_all, n_nets, wall, max_networks) -> str:
+    sq, qq, t2q = s_all["t1_slack_q"], s_all["q_q"], s_all["t2_slack_q"]
     viol = [
         f"{k[:2]}: {len(s_all[k])} violation(s), worst {s_all[k].min():.3g}"
         for k in ("t1_violations", "t2_violations", "t3_violations")
@@ -345,8 +223,7 @@ def make(runs, out, max_networks: int = MAX_NETWORKS_PER_RUN):
     ]
     capped = [f"{n} ({c['networks']} of {c['saved']})" for n, c in checks.items() if c["networks"] < c["saved"]]
     skipped = [f"{n} ({c['skipped']})" for n, c in checks.items() if c["skipped"]]
-    t2q = s_all["t2_slack_q"]
-    text = (
+    return (
         f"Checked on {n_nets} saved networks of {len(checks)} run(s) in {wall:.0f} s: every active hidden layer "
         f"and probe node, in-sample OLS on the probe-train inputs with float64 activations and the live/local unit "
         f"selections of metrics.compute. Theorem 1 (r2_restricted >= r2_any - lam_max rho |w|^2 / Var): holds in "
@@ -373,14 +250,30 @@ def make(runs, out, max_networks: int = MAX_NETWORKS_PER_RUN):
         )
         + ("Skipped: " + ", ".join(skipped) + "." if skipped else "")
     )
-    return report.Section(TITLE, text, [figure], [table])
+
+
+def make(runs, out, max_networks: int = MAX_NETWORKS_PER_RUN):
+    t0 = time.time()
+    runs = sorted(runs, key=lambda r: r.name)
+    with interference.single_threaded_blas():
+        checks = {r.name: run_checks(r, max_networks) for r in runs}
+    allc = _merge(list(checks.values()))
+    s_all = summarise(allc)
+    n_nets = sum(c["networks"] for c in checks.values())
+    wall = time.time() - t0
+    figure = _figure(allc, s_all, n_nets, len(checks), out)
+    table = base.write_table(out, "t3_interference", HEADER, _table_rows(checks, s_all, n_nets))
+    return base.Section(TITLE, _text(checks, s_all, n_nets, wall, max_networks), [figure], [table])
+
+
+def main(argv=None) -> None:
+    """`RUN_DIR [RUN_DIR ...] --out DIR [--max-networks N]`."""
+    a = base.parse_args(__doc__, argv, [
+        ("--max-networks", dict(type=int, default=MAX_NETWORKS_PER_RUN, help="per run (evenly spaced)")),
+    ])  # fmt: skip
+    os.makedirs(a.out, exist_ok=True)
+    print(make(select([base.load_run(d) for d in a.run_dirs]), a.out, a.max_networks).text)
 
 
 if __name__ == "__main__":
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("run_dirs", nargs="+")
-    p.add_argument("--out", required=True)
-    p.add_argument("--max-networks", type=int, default=MAX_NETWORKS_PER_RUN, help="per run (evenly spaced)")
-    a = p.parse_args()
-    os.makedirs(a.out, exist_ok=True)
-    print(make(select([report.load_run(d) for d in a.run_dirs]), a.out, a.max_networks).text)
+    main()

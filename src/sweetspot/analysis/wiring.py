@@ -2,7 +2,7 @@
 
     python analysis/wiring.py RUN_DIR [--a SPEC --b SPEC] [--out DIR]
 
-Loads two saved grid points of RUN_DIR (engine.save_params runs; `sweep.load_network`, no retraining) and
+Loads two saved grid points of RUN_DIR (engine.save_params runs; `rundir.load_network`, no retraining) and
 draws them side by side, writing wiring_pair.png and wiring_pair.pdf to --out (default RUN_DIR). Without
 --a/--b it picks the most compositional network (highest C among the `compositional` points, else among the
 fit ones) and the most fractured one (the fit point with the lowest C). A SPEC is 'axis=value,...' as for
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 import matplotlib
 
@@ -30,12 +29,12 @@ import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 from sweetspot import grid as grid_lib  # noqa: E402
-from sweetspot import metrics, sweep  # noqa: E402
+from sweetspot import metrics, rundir  # noqa: E402
 from sweetspot import results as res_lib  # noqa: E402
+from sweetspot.analysis import base, stats  # noqa: E402
+from sweetspot.config import AXES  # noqa: E402
 
-AXES = ("method", "depth", "sparsity", "lr", "weight_decay", "seed")
 POS, NEG = np.array([0.80, 0.15, 0.10]), np.array([0.10, 0.30, 0.80])  # edge colours by weight sign
 NO_HOME_FACE = "white"
 OUTPUT_GREYS = [(0.6, 0.6, 0.6), (0.42, 0.42, 0.42), (0.75, 0.75, 0.75), (0.3, 0.3, 0.3)]
@@ -124,33 +123,15 @@ def _draw_tree(ax, structure, y_inputs, colours, x0=-0.2, step=0.22):
     return min(p[0] for p in pos.values())
 
 
-def draw_wiring(ax, params, masks, depth, target, cfg, title, probe_seed=None):
-    """Draws the depth-`depth` network (params, masks as from sweep.load_network) on `ax`: inputs x0.. at the
-    left (with the target's tree beside them), hidden layers h0..h{depth-1}, the output at the right. Live
-    weights are edges (alpha and width by |w| normalised per layer; red > 0, blue < 0); hidden units are dots
-    coloured by their home node (outputs grey, no home white); units with no live input or output are faint.
-    Returns the homes (n_slots, width) from `unit_homes`."""
-    structure = target.structure
-    activation = cfg.model.activation
-    seed = int(cfg.target.data_seed) if probe_seed is None else probe_seed
-    x_sig = metrics.make_probe(target, cfg.metrics, seed=seed)["x_sig"]
-    depth = int(depth)
-    params = {k: {kk: np.asarray(vv) for kk, vv in p.items()} for k, p in params.items()}
-    masks = {k: np.asarray(m) for k, m in masks.items()}
-    homes = unit_homes(params, masks, depth, activation, target, cfg.metrics, x_sig)
-    centres = _signature_centres(params, masks, depth, activation, x_sig)
-    colours = node_colours(structure)
+def _positions(weights, homes, centres, structure, depth):
+    """(ys, x_of): the heights of every column (inputs, hidden layers sorted by where their home sits in the tree,
+    outputs) and the columns' x positions. Connected units first; homeless ones by their signature's centre."""
     n = structure.n_inputs
-    width = params["h0"]["w"].shape[1]
+    width = weights[0].shape[1]
     node_centre = structure.support.astype(float) @ np.arange(n) / structure.support.sum(1)
-    weights = [params[f"h{l}"]["w"] * masks[f"h{l}"] for l in range(depth)] + [params["out"]["w"] * masks["out"]]
-
-    y_in = _spread(n)
-    ys, x_of = [y_in], [0.0]
+    ys, x_of = [_spread(n)], [0.0]
     for l in range(depth):
-        has_in = (weights[l] != 0).any(0)
-        has_out = (weights[l + 1] != 0).any(1)
-        connected = has_in & has_out
+        connected = (weights[l] != 0).any(0) & (weights[l + 1] != 0).any(1)
         h = homes[l]
         key_y = np.where(h >= 0, node_centre[np.maximum(h, 0)], np.nan_to_num(centres[l], nan=n))
         key_size = np.where(h >= 0, structure.support.sum(1)[np.maximum(h, 0)], n + 1)
@@ -159,30 +140,33 @@ def draw_wiring(ax, params, masks, depth, target, cfg, title, probe_seed=None):
         y[order] = _spread(width)
         ys.append(y)
         x_of.append(l + 1.0)
-    n_out = weights[-1].shape[1]
-    ys.append(_spread(n_out))
+    ys.append(_spread(weights[-1].shape[1]))
     x_of.append(depth + 1.0)
+    return ys, x_of
 
-    for l, w in enumerate(weights):
-        _edges(ax, w, ys[l], ys[l + 1], x_of[l], x_of[l + 1], zorder=2)
 
-    ax.scatter(np.zeros(n), y_in, s=60, marker="s", color="0.2", zorder=4)
+def _draw_units(ax, weights, ys, x_of, homes, colours, depth) -> set:
+    """Inputs (squares, labelled), hidden units (dots coloured by home; faint when unconnected) and outputs
+    (diamonds); returns the set of homes drawn."""
+    n, n_out = len(ys[0]), len(ys[-1])
+    ax.scatter(np.zeros(n), ys[0], s=60, marker="s", color="0.2", zorder=4)
+    label_box = dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.7)
     for i in range(n):
         ax.annotate(
             f"x{i}",
-            (0, y_in[i]),
+            (0, ys[0][i]),
             xytext=(5, 0),
             textcoords="offset points",
             va="center",
             fontsize=7,
             zorder=5,
-            bbox=dict(boxstyle="round,pad=0.1", fc="white", ec="none", alpha=0.7),
+            bbox=label_box,
         )
     used = set()
     for l in range(depth):
         has_in = (weights[l] != 0).any(0)
         has_out = (weights[l + 1] != 0).any(1)
-        for u in range(width):
+        for u in range(len(ys[l + 1])):
             h = homes[l, u]
             if not (has_in[u] and has_out[u]):
                 ax.scatter(x_of[l + 1], ys[l + 1][u], s=8, color="0.85", zorder=3)
@@ -192,32 +176,21 @@ def draw_wiring(ax, params, masks, depth, target, cfg, title, probe_seed=None):
             ax.scatter(x_of[l + 1], ys[l + 1][u], s=42, color=face, edgecolors="k", linewidths=0.6, zorder=4)
     ax.scatter(np.full(n_out, x_of[-1]), ys[-1], s=70, marker="D", color="k", zorder=4)
     for j in range(n_out):
-        ax.annotate(
-            "y" if n_out == 1 else f"y{j}",
-            (x_of[-1], ys[-1][j]),
-            xytext=(7, 0),
-            textcoords="offset points",
-            va="center",
-            fontsize=7,
-        )
+        name = "y" if n_out == 1 else f"y{j}"
+        ax.annotate(name, (x_of[-1], ys[-1][j]), xytext=(7, 0), textcoords="offset points", va="center", fontsize=7)
+    return used
 
-    x_left = _draw_tree(ax, structure, y_in, colours)
-    labels = ["inputs"] + [f"h{l}" for l in range(depth)] + ["output"]
-    for x, lab in zip(x_of, labels, strict=True):
-        ax.text(x, -0.035, lab, ha="center", va="top", fontsize=8)
-    ax.text(x_left, -0.035, "target", ha="left", va="top", fontsize=8, color="0.4")
-    ax.set_xlim(x_left - 0.12, x_of[-1] + 0.2)
-    ax.set_ylim(-0.09, 1.03)
-    ax.axis("off")
-    ax.set_title(title, fontsize=9)
 
+def _legend(ax, structure, homes, used, colours, depth) -> None:
+    """The home nodes drawn (constituents, outputs, leaves, no home) with their unit counts, and the edge signs."""
     counts = {v: int((homes[:depth] == v).sum()) for v in used}
-    handles = []
     outs = structure.outputs
     inner = sorted(u for u in used if u >= structure.n_inputs and u not in outs)
     leaves = sorted(u for u in used if 0 <= u < structure.n_inputs)
-    for v in inner + [v for v in outs if v in used] + leaves:
-        handles.append(_dot(colours[v], f"{node_label(structure, v)} ({counts[v]})"))
+    handles = [
+        _dot(colours[v], f"{node_label(structure, v)} ({counts[v]})")
+        for v in inner + [v for v in outs if v in used] + leaves
+    ]
     if -1 in used:
         handles.append(_dot(NO_HOME_FACE, f"no home: mixed or dead ({counts[-1]})"))
     handles += [
@@ -236,6 +209,39 @@ def draw_wiring(ax, params, masks, depth, target, cfg, title, probe_seed=None):
         handletextpad=0.3,
         columnspacing=1.0,
     )
+
+
+def draw_wiring(ax, params, masks, depth, target, cfg, title, probe_seed=None):
+    """Draws the depth-`depth` network (params, masks as from rundir.load_network) on `ax`: inputs x0.. at the
+    left (with the target's tree beside them), hidden layers h0..h{depth-1}, the output at the right. Live
+    weights are edges (alpha and width by |w| normalised per layer; red > 0, blue < 0); hidden units are dots
+    coloured by their home node (outputs grey, no home white); units with no live input or output are faint.
+    Returns the homes (n_slots, width) from `unit_homes`."""
+    structure = target.structure
+    activation = cfg.model.activation
+    seed = int(cfg.target.data_seed) if probe_seed is None else probe_seed
+    x_sig = metrics.make_probe(target, cfg.metrics, seed=seed)["x_sig"]
+    depth = int(depth)
+    params = {k: {kk: np.asarray(vv) for kk, vv in p.items()} for k, p in params.items()}
+    masks = {k: np.asarray(m) for k, m in masks.items()}
+    homes = unit_homes(params, masks, depth, activation, target, cfg.metrics, x_sig)
+    centres = _signature_centres(params, masks, depth, activation, x_sig)
+    colours = node_colours(structure)
+    weights = [params[f"h{l}"]["w"] * masks[f"h{l}"] for l in range(depth)] + [params["out"]["w"] * masks["out"]]
+    ys, x_of = _positions(weights, homes, centres, structure, depth)
+    for l, w in enumerate(weights):
+        _edges(ax, w, ys[l], ys[l + 1], x_of[l], x_of[l + 1], zorder=2)
+    used = _draw_units(ax, weights, ys, x_of, homes, colours, depth)
+    x_left = _draw_tree(ax, structure, ys[0], colours)
+    labels = ["inputs"] + [f"h{l}" for l in range(depth)] + ["output"]
+    for x, lab in zip(x_of, labels, strict=True):
+        ax.text(x, -0.035, lab, ha="center", va="top", fontsize=8)
+    ax.text(x_left, -0.035, "target", ha="left", va="top", fontsize=8, color="0.4")
+    ax.set_xlim(x_left - 0.12, x_of[-1] + 0.2)
+    ax.set_ylim(-0.09, 1.03)
+    ax.axis("off")
+    ax.set_title(title, fontsize=9)
+    _legend(ax, structure, homes, used, colours, depth)
     return homes
 
 
@@ -245,7 +251,7 @@ def _dot(colour, label):
 
 # ---------------------------------------------------------------------------------------------- points
 def point_spec(row: dict) -> str:
-    """'method=...,depth=...,...,seed=...' of a results.csv row, as sweep.find_point accepts."""
+    """'method=...,depth=...,...,seed=...' of a results.csv row, as rundir.find_point accepts."""
     return ",".join(f"{a}={row[a]}" for a in AXES if a in row)
 
 
@@ -257,46 +263,39 @@ def _resolve(run_dir: str, spec: str) -> tuple[str, dict | None]:
         if not 0 <= i < len(rows):
             raise res_lib.ResultsError(f"point {i}: the run has points 0..{len(rows) - 1}")
         return point_spec(rows[i]), rows[i]
-    grid = grid_lib.make_grid(sweep.config_from_meta(res_lib.read_meta(run_dir)))
-    i = sweep.find_point(grid, spec)
+    grid = grid_lib.make_grid(rundir.config_from_meta(res_lib.read_meta(run_dir)))
+    i = rundir.find_point(grid, spec)
     return spec, rows[i]
-
-
-def _num(v) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
-        return float("nan")
 
 
 def pick_pair(rows: list[dict]) -> tuple[str, str]:
     """(compositional spec, fractured spec) from results.csv rows: the highest C among compositional rows
     (else among fit rows), and the lowest C among fit rows. Rows without a finite C are skipped."""
-    scored = [r for r in rows if np.isfinite(_num(r.get("C"))) and r.get("diverged") != "True"]
+    scored = [r for r in rows if np.isfinite(stats.num(r.get("C"))) and r.get("diverged") != "True"]
     fit = [r for r in scored if r.get("fit") == "True"]
     if not fit:
         raise ValueError("no fit point with a finite C: nothing to compare")
     comp = [r for r in fit if r.get("compositional") == "True"] or fit
-    best = max(comp, key=lambda r: _num(r["C"]))
-    worst = min((r for r in fit if r is not best), key=lambda r: _num(r["C"]), default=best)
+    best = max(comp, key=lambda r: stats.num(r["C"]))
+    worst = min((r for r in fit if r is not best), key=lambda r: stats.num(r["C"]), default=best)
     return point_spec(best), point_spec(worst)
 
 
 def _title(cfg, row, spec, depth, test_r2) -> str:
     method = row["method"] if row else spec
-    sparsity = f"sparsity {_num(row['sparsity']):g}" if row else ""
-    if row and np.isfinite(_num(row.get("realised_sparsity"))):
-        sparsity += f" (realised {_num(row['realised_sparsity']):.2f})"
+    sparsity = f"sparsity {stats.num(row['sparsity']):g}" if row else ""
+    if row and np.isfinite(stats.num(row.get("realised_sparsity"))):
+        sparsity += f" (realised {stats.num(row['realised_sparsity']):.2f})"
     seed = f", seed {row['seed']}" if row else ""
     line1 = f"{method}, depth {depth}, {sparsity}{seed}"
     line2 = f"test $R^2$ = {test_r2:.3f}"
-    if row and np.isfinite(_num(row.get("C"))):
+    if row and np.isfinite(stats.num(row.get("C"))):
         label = (
             "compositional"
             if row.get("compositional") == "True"
             else ("fractured" if row.get("fractured") == "True" else "unfit")
         )
-        line2 += f", C = {_num(row['C']):.2f} ({label})"
+        line2 += f", C = {stats.num(row['C']):.2f} ({label})"
     return f"{line1}\n{line2}"
 
 
@@ -305,7 +304,7 @@ def draw_pair(run_dir: str, spec_a: str, spec_b: str, out_base: str) -> str:
     fig, axes = plt.subplots(1, 2, figsize=(15, 8.2))
     for ax, spec in zip(axes, (spec_a, spec_b), strict=True):
         spec, row = _resolve(run_dir, spec)
-        cfg, target, params, masks, depth, test_r2 = sweep.load_network(run_dir, spec)
+        cfg, target, params, masks, depth, test_r2 = rundir.load_network(run_dir, spec)
         draw_wiring(ax, params, masks, depth, target, cfg, _title(cfg, row, spec, depth, test_r2))
     fig.suptitle(
         f"{target.name}: live weights (red > 0, blue < 0; opacity and width by |w| per layer); "
@@ -334,23 +333,21 @@ def select(runs):
 
 def make(runs, out):
     """Draws pick_pair's two networks of the selected run, preferring sparse networks for the fractured side."""
-    from sweetspot import report
-
     run = runs[0]
-    sparse = [r for r in run.rows if _num(r["sparsity"]) > 0]
+    sparse = [r for r in run.rows if stats.num(r["sparsity"]) > 0]
     try:
         spec_a, spec_b = pick_pair(sparse if any(r.get("fit") == "True" for r in sparse) else run.rows)
     except ValueError:  # nothing fits (e.g. a tiny run): the highest and lowest C, labelled unfit in the titles
-        scored = sorted((r for r in run.rows if np.isfinite(_num(r.get("C")))), key=lambda r: _num(r["C"]))
+        scored = sorted((r for r in run.rows if np.isfinite(stats.num(r.get("C")))), key=lambda r: stats.num(r["C"]))
         if not scored:
-            return report.Section(TITLE, f"{run.path}: no point has a finite C; nothing to draw.")
+            return base.Section(TITLE, f"{run.path}: no point has a finite C; nothing to draw.")
         spec_a, spec_b = point_spec(scored[-1]), point_spec(scored[0])
     draw_pair(run.path, spec_a, spec_b, os.path.join(out, "wiring_pair"))
     text = (
         f"From {run.path}: left, the most compositional fit network ({spec_a}); right, the fit network with the "
         f"lowest C among pruned ones ({spec_b}). Units are coloured by their home node (docs/method.md, Metrics)."
     )
-    return report.Section(TITLE, text, ["wiring_pair.png"], [])
+    return base.Section(TITLE, text, ["wiring_pair.png"], [])
 
 
 def main(argv=None):

@@ -28,7 +28,8 @@ def alive_nodes(structure, level: int) -> list[int]:
 def oracle_allowed(structure, width: int, depth: int) -> dict[str, np.ndarray]:
     """The target-implied wiring of a depth-`depth` network: each hidden layer's units split into contiguous
     blocks (np.array_split), one per node alive at its level; an edge is allowed from block u (or the input
-    column that leaf u reads) to block v when u is v or a descendant of v (the column is in S_v). The readout reads every unit of the last layer."""
+    column that leaf u reads) to block v when u is v or a descendant of v (the column is in S_v). The readout
+    reads every unit of the last layer."""
     desc = [{v} for v in range(structure.n_nodes)]
     for v in range(structure.n_nodes):  # topological order: children first
         for c in structure.children[v]:

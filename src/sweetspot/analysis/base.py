@@ -1,0 +1,97 @@
+"""What every analysis shares: a saved run (`Run`, `load_run`), the report block it returns (`Section`), its
+figure and table files (`save_figure`, `write_table`) and its command line (`analysis_main`)."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import os
+
+import numpy as np
+
+from sweetspot import results as res_lib
+
+
+@dataclasses.dataclass
+class Run:
+    """One saved run: its directory, meta.json, results.csv rows and experiment name ("" when untagged)."""
+
+    path: str
+    meta: dict
+    rows: list[dict]
+
+    @property
+    def experiment(self) -> str:
+        return self.meta["config"].get("experiment", "")
+
+    @property
+    def family(self) -> str:
+        return self.meta["config"]["target"]["family"]
+
+    @property
+    def name(self) -> str:
+        return self.experiment or os.path.basename(os.path.normpath(self.path))
+
+    def has(self, column: str) -> bool:
+        return bool(self.rows) and column in self.rows[0]
+
+
+@dataclasses.dataclass
+class Section:
+    """One block of the report: a title, a paragraph, figure PNG paths and CSV table paths (relative to out)."""
+
+    title: str
+    text: str
+    figures: list[str] = dataclasses.field(default_factory=list)
+    tables: list[str] = dataclasses.field(default_factory=list)
+    runs: list[Run] = dataclasses.field(default_factory=list)
+
+
+def load_run(path: str) -> Run:
+    """A finished run; raises ResultsError when meta.json is missing, of another schema, or the run is unfinished."""
+    meta = res_lib.read_meta(path)
+    if meta.get("status") != "complete":
+        raise res_lib.ResultsError(
+            f"{path}: status={meta.get('status')!r}; allowed values are ['complete'] (finish it with sweep --resume)"
+        )
+    return Run(path, meta, res_lib.read_csv(os.path.join(path, "results.csv")))
+
+
+def save_figure(fig, out: str, name: str) -> str:
+    """Writes OUT/NAME.png and .pdf, closes the figure, returns the PNG's name."""
+    import matplotlib.pyplot as plt
+
+    for ext in ("png", "pdf"):
+        fig.savefig(os.path.join(out, f"{name}.{ext}"), dpi=130, bbox_inches="tight")
+    plt.close(fig)
+    return f"{name}.png"
+
+
+def write_table(out: str, name: str, header: list[str], rows: list[list]) -> str:
+    """Writes OUT/NAME.csv (floats to 4 significant digits), returns its name."""
+    with open(os.path.join(out, f"{name}.csv"), "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        for r in rows:
+            w.writerow([f"{v:.4g}" if isinstance(v, (float, np.floating)) else v for v in r])
+    return f"{name}.csv"
+
+
+def parse_args(doc: str, argv=None, extra=()):
+    """The arguments `RUN_DIR [RUN_DIR ...] --out DIR` (plus `extra`: (flag, add_argument kwargs) pairs)."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("run_dirs", nargs="+")
+    p.add_argument("--out", required=True)
+    for flag, kw in extra:
+        p.add_argument(flag, **kw)
+    return p.parse_args(argv)
+
+
+def analysis_main(doc: str, select, make, argv=None) -> None:
+    """The command line of an analysis module: `python analysis/NAME.py RUN_DIR [RUN_DIR ...] --out DIR` runs
+    its `make` on the runs its `select` keeps and prints the section's text."""
+    a = parse_args(doc, argv)
+    os.makedirs(a.out, exist_ok=True)
+    print(make(select([load_run(d) for d in a.run_dirs]), a.out).text)

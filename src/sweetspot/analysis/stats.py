@@ -1,0 +1,53 @@
+"""Statistics over results.csv rows for the analyses: cells as numbers, per-node means, mean ± std and
+Spearman rank correlations over the finite values."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def num(v) -> float:
+    """A CSV cell as a float: True/False -> 1/0, '' or 'nan' -> NaN."""
+    if v in ("True", "False"):
+        return float(v == "True")
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def column(rows, name) -> np.ndarray:
+    return np.array([num(r.get(name, "nan")) for r in rows])
+
+
+def node_mean(rows, prefix) -> np.ndarray:
+    """Per-row mean over the per-node columns PREFIX_v{id} (NaN when there are none)."""
+    cols = [c for c in (rows[0] if rows else {}) if c.startswith(prefix + "_v")]
+    if not cols:
+        return np.full(len(rows), np.nan)
+    with np.errstate(all="ignore"):
+        return np.nanmean(np.array([[num(r[c]) for c in cols] for r in rows]), axis=1)
+
+
+def mean_std(values) -> tuple[float, float, int]:
+    """(mean, std, count) over the finite values."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    return (float(v.mean()), float(v.std()), len(v)) if len(v) else (float("nan"), float("nan"), 0)
+
+
+def spearman(a, b) -> tuple[float, float, int]:
+    """(Spearman rho, p-value, n) over the pairs where both are finite; NaN when fewer than 3 or one is constant."""
+    from scipy import stats
+
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3 or np.ptp(a[ok]) == 0 or np.ptp(b[ok]) == 0:
+        return float("nan"), float("nan"), int(ok.sum())
+    res = stats.spearmanr(a[ok], b[ok])
+    return float(res.statistic), float(res.pvalue), int(ok.sum())
+
+
+def fit_column(run) -> np.ndarray:
+    """1.0 where the point fits (the run's `fit` label), else 0.0 (NaN for runs without metrics)."""
+    return column(run.rows, "fit")
