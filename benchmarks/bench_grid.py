@@ -797,8 +797,9 @@ def table(res: dict) -> str:
     if "error" in m3:
         lines.append(f"         metrics at {METRICS_STEPS} steps: FAILED ({m3['error'][:300]})")
     else:
-        lines.append(f"         metrics at {m3['steps']} steps ({m3['n_points']} points): {m3['wall_off_s']:.1f} s off, "
-                     f"{m3['wall_on_s']:.1f} s on, +{100 * m3['overhead']:.0f}% (target <= 25%)")
+        lines.append(f"         metrics at {m3['steps']} steps ({m3['n_points']} points): "
+                     f"{m3['wall_off_s']:.1f} s off, {m3['wall_on_s']:.1f} s on, "
+                     f"+{100 * m3['overhead']:.0f}% (target <= 25%)")
     w = res["depth_waste"]
     lines.append("")
     g0 = w["group"] if "error" not in w["group"] else w["pad"]
