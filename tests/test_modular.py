@@ -83,7 +83,9 @@ def test_seed_draws_tables_reproducibly():
 
 
 def test_tasks_validate():
-    assert set(modular.TASKS) == {"[4,2,4]", "[4,1,4]", "[4,1,2,16]", "[6,3,3,3]"}
+    assert set(modular.EXEMPLARS.values()) == {"[4,2,4]", "[4,1,4]", "[4,1,2,16]", "[6,3,3,3]"}
+    assert set(modular.TASKS) == {*modular.EXEMPLARS.values(), *modular.REUSE_SERIES, *modular.HIERARCHY_SERIES}
+    assert len(modular.TASKS) == 13  # [4,1,2,16] is both an exemplar and in the reuse series
     for spec in modular.TASKS.values():
         assert modular.validate_spec(list(spec)) == spec
 
@@ -110,3 +112,35 @@ def test_ideal_wiring_of_each_task_is_detected():
         res = sculpting.success(d, s)
         assert res["success"], (spec, res)
         assert starts[-1] == s.n_nodes
+
+
+@pytest.mark.parametrize("x_out", [2, 4, 8, 12, 16])
+def test_reuse_series_uses_the_subfunction_x_over_2_times(x_out):
+    """Their [4,1,2,X]: one 4-input sub-function h, two intermediate nodes (h, NOT h), each read by X/2 outputs
+    (their figure's "number of times used" 1, 2, 4, 6, 8)."""
+    x = targets.truth_table(4)
+    t = targets.make_target(_cfg((4, 1, 2, x_out)))
+    s, h = t.structure, np.asarray(t.node_values(x))
+    assert _depends_on_all(h[:, 4]) and s.children[4] == (0, 1, 2, 3)
+    np.testing.assert_array_equal(h[:, 5], h[:, 4])
+    np.testing.assert_array_equal(h[:, 6], -h[:, 4])
+    readers = [s.children[v] for v in s.outputs]
+    assert readers.count((5,)) == readers.count((6,)) == x_out // 2
+    y = np.asarray(t(x))
+    for j, (kid,) in enumerate(readers):  # each output is its intermediate node or its negation
+        assert np.array_equal(y[:, j], h[:, kid]) or np.array_equal(y[:, j], -h[:, kid])
+
+
+@pytest.mark.parametrize("x_out", [2, 4, 8, 12, 16])
+def test_hierarchy_series_rows(x_out):
+    """Their [8,2,1,2,X]: two input-separable 4-input sub-functions, their XOR, two copies of it, X outputs."""
+    x = targets.truth_table(8)
+    t = targets.make_target(_cfg((8, 2, 1, 2, x_out)))
+    s, h = t.structure, np.asarray(t.node_values(x))
+    assert s.children[8:11] == ((0, 1, 2, 3), (4, 5, 6, 7), (8, 9))
+    np.testing.assert_array_equal(h[:, 10], np.where(h[:, 8] != h[:, 9], 1.0, -1.0))
+    assert [s.children[v] for v in s.outputs].count((11,)) == max(1, x_out // 2)
+    for row in (0, 37, 200, 255):  # a few truth-table rows by hand: f1 reads x1..x4 only, f2 x5..x8 only
+        other = row ^ 0b1111  # flip x5..x8: f1 unchanged
+        assert h[row, 8] == h[other, 8]
+        assert h[row, 9] == h[row ^ 0b11110000, 9]

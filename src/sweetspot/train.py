@@ -137,7 +137,7 @@ def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None
             masks = pruning.init_masks(m, inp, params, density)
         else:
             fit_key = lambda r: jax.random.fold_in(jax.random.fold_in(key, KEY_PRUNE_DATA), r)
-            masks, params = pruning.rewind_masks(m, inp, params, density, fit, fit_capture, fit_key)
+            masks, params = pruning.SCHEDULES[m.schedule](m, inp, params, density, fit, fit_capture, fit_key)
         if shuffled:
             masks = pruning.shuffle_masks(jax.random.fold_in(key, KEY_SHUFFLE), masks, point["depth"])
         return masks, params

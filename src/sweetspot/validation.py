@@ -30,5 +30,6 @@ def validate(cfg):
             fail("grid.method", v, pruning.method_names())
     check_choice("pruning.scope", cfg.pruning.scope, pruning.SCOPES)
     check_choice("pruning.sp_similarity", cfg.pruning.sp_similarity, tuple(pruning.SP_SIMILARITIES))
+    pruning.check_config(cfg.pruning)
     check_choice("engine.depth_mode", cfg.engine.depth_mode, grid.DEPTH_MODES)
     return cfg

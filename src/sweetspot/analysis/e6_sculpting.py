@@ -1,5 +1,6 @@
-"""E6 Neural Sculpting protocol: their module detection (sweetspot.sculpting) on the pruned wiring of every saved
-network of the E6 runs, their success indicator and a graded score, next to our fit and C.
+"""E6 Neural Sculpting: their module detection (sweetspot.sculpting) on the wiring of every saved network of the E6
+runs; their success indicator next to their published rate, our fit, C, causal label (`compositional`) and IIA,
+and how the three agree on the same networks. docs/sculpting.md.
 
     python -m sweetspot report runs/e6_* --out report
 """
@@ -17,81 +18,132 @@ from sweetspot.analysis import base, stats  # noqa: E402
 
 TITLE = "E6 Neural Sculpting protocol"
 
+# Their success rates per task and number of hidden layers, read by eye from the bar charts in their repository
+# (github.com/ShreyasMalakarjunPatil/Neural-Sculpting, visualizations/Results/Success_rates/): 12 networks per
+# bar (seeds 0, 1, 2, 5 x widths 24, 36, 48 for most tasks), so bars sit at multiples of 1/12; read to +-1/24.
+# exemplar_functions_ratio.png (1-3 hidden layers); reuse_subfunction_increased.png ([4,1,2,X], "number of times
+# used" = X/2; its 1-hidden-layer bars are all 0); increasing_hierarchical_depth.png ([8,2,1,2,X], 2-4 hidden
+# layers; there success = "detecting all modules corresponding to NN and hierarchical depth").
+THEIRS = {
+    "[4,2,4]": {1: 1.0, 2: 1.0, 3: 1.0},
+    "[4,1,2,16]": {1: 0.0, 2: 1.0, 3: 11 / 12},
+    "[6,3,3,3]": {1: 1.0, 2: 1.0, 3: 1.0},
+    "[4,1,4]": {1: 1.0, 2: 1.0, 3: 1.0},
+    "[4,1,2,2]": {1: 0.0, 2: 7 / 12, 3: 8 / 12},
+    "[4,1,2,4]": {1: 0.0, 2: 11 / 12, 3: 9 / 12},
+    "[4,1,2,8]": {1: 0.0, 2: 1.0, 3: 10 / 12},
+    "[4,1,2,12]": {1: 0.0, 2: 1.0, 3: 10 / 12},
+    "[8,2,1,2,4]": {2: 1.0, 3: 6 / 12, 4: 9 / 12},
+    "[8,2,1,2,8]": {2: 1.0, 3: 10 / 12, 4: 11 / 12},
+    "[8,2,1,2,12]": {2: 1.0, 3: 1.0, 4: 1.0},
+    "[8,2,1,2,16]": {2: 10 / 12, 3: 1.0, 4: 1.0},
+}
+HEADER = [
+    "task", "method", "depth", "networks", "success_rate", "theirs", "mean_score", "frac_fit", "compositional",
+    "IIA_mean", "C_mean", "test_acc", "sparsity", "units_alive", "both", "success_only", "compositional_only",
+    "neither", "inputs_match", "outputs_match",
+]
+
 
 def select(runs):
     return [r for r in runs if r.experiment.startswith("e6/")]
 
 
 def detect_all(run):
-    """{point index: sculpting.success(...) dict} for every saved network of the run."""
+    """{point index: sculpting.success(...) dict, plus `units_alive`: the fraction of hidden units left after
+    their condensation} for every saved network of the run."""
     target = targets.make_target(rundir.config_from_meta(run.meta).target)
     s = target.structure
     out = {}
     for i, _, masks, depth in rundir.iter_networks(run.path):
         found = sculpting.detect_modules(masks, depth, s.n_inputs, s.n_outputs)
-        out[i] = sculpting.success(found, s)
+        res = sculpting.success(found, s)
+        hidden = found["alive"][1:-1]
+        res["units_alive"] = float(sum(a.sum() for a in hidden) / max(1, sum(a.size for a in hidden)))
+        out[i] = res
     return out
 
 
-def make(runs, out):
-    runs = sorted(runs, key=lambda r: r.experiment)
-    table = []
-    for run in runs:
-        found = detect_all(run)
-        task = "[" + ",".join(map(str, run.meta["config"]["target"]["modular_spec"])) + "]"
-        keys = sorted({(r["method"], int(r["depth"])) for r in run.rows})
-        for m, d in keys:
-            idx = [int(r["point"]) for r in run.rows if (r["method"], int(r["depth"])) == (m, d)]
-            rows = [run.rows[i] for i in idx]
-            succ = np.array([found[i]["success"] for i in idx], float)
-            score = np.array([found[i]["score"] for i in idx], float)
-            fit = stats.column(rows, "fit")
-            c = stats.column(rows, "C")
-            table.append(
-                [
-                    task,
-                    m,
-                    d,
-                    len(idx),
-                    succ.mean(),
-                    score.mean(),
-                    fit.mean(),
-                    stats.mean_std(c)[0],
-                    stats.mean_std(stats.column(rows, "test_acc"))[0],
-                ]
-            )
-    methods = sorted({t[1] for t in table})
-    tasks = list(dict.fromkeys(t[0] for t in table))
+def task_name(run) -> str:
+    return "[" + ",".join(map(str, run.meta["config"]["target"]["modular_spec"])) + "]"
+
+
+def cell(task, method, depth, rows, found) -> list:
+    """One table row (HEADER) over the networks `rows` of one (task, method, depth), `found` their detections."""
+    succ = np.array([found[int(r["point"])]["success"] for r in rows], float)
+    comp = stats.column(rows, "compositional")
+    both = int(np.sum((succ == 1) & (comp == 1)))
+    s_only, c_only = int(np.sum((succ == 1) & (comp == 0))), int(np.sum((succ == 0) & (comp == 1)))
+    mean = lambda k: stats.mean_std(stats.column(rows, k))[0]
+    return [
+        task, method, depth, len(rows), succ.mean(), THEIRS.get(task, {}).get(depth, float("nan")),
+        float(np.mean([found[int(r["point"])]["score"] for r in rows])), mean("fit"), mean("compositional"),
+        mean("IIA"), mean("C"), mean("test_acc"), mean("realised_sparsity"),
+        float(np.mean([found[int(r["point"])]["units_alive"] for r in rows])),
+        both, s_only, c_only, len(rows) - both - s_only - c_only,
+        float(np.mean([found[int(r["point"])]["inputs_match"] for r in rows])),
+        float(np.mean([found[int(r["point"])]["outputs_match"] for r in rows])),
+    ]
+
+
+def table(runs) -> list[list]:
+    out = []
+    for run in sorted(runs, key=lambda r: r.experiment):
+        found, task = detect_all(run), task_name(run)
+        for m, d in sorted({(r["method"], int(r["depth"])) for r in run.rows}):
+            rows = [r for r in run.rows if (r["method"], int(r["depth"])) == (m, d)]
+            out.append(cell(task, m, d, rows, found))
+    return out
+
+
+def figure(rows, out):
+    tasks = list(dict.fromkeys(t[0] for t in rows))
+    methods = sorted({t[1] for t in rows})
     fig, axes = plt.subplots(1, len(tasks), figsize=(3.6 * len(tasks), 3.4), squeeze=False, sharey=True)
     for ax, task in zip(axes[0], tasks, strict=True):
         for j, m in enumerate(methods):
-            mine = [t for t in table if t[0] == task and t[1] == m]
+            mine = [t for t in rows if t[0] == task and t[1] == m]
             depths = [t[2] for t in mine]
             ax.plot(depths, [t[4] for t in mine], "o-", color=f"C{j}", label=f"{m}: success")
-            ax.plot(depths, [t[7] for t in mine], "s--", color=f"C{j}", alpha=0.6, label=f"{m}: mean C")
-            ax.plot(depths, [t[6] for t in mine], "^:", color=f"C{j}", alpha=0.4, label=f"{m}: frac. fit")
+            ax.plot(depths, [t[8] for t in mine], "s--", color=f"C{j}", alpha=0.6, label=f"{m}: compositional")
+            ax.plot(depths, [t[9] for t in mine], "^:", color=f"C{j}", alpha=0.5, label=f"{m}: mean IIA")
+        theirs = sorted(THEIRS.get(task, {}).items())
+        if theirs:
+            ax.plot(*zip(*theirs, strict=True), "k*", ms=9, label="theirs (published)")
         ax.set_title(task, fontsize=9)
         ax.set_xlabel("hidden layers")
-        ax.set_xticks(sorted({t[2] for t in table}))
+        ax.set_xticks(sorted({t[2] for t in rows}))
         ax.set_ylim(-0.05, 1.05)
     axes[0][0].legend(fontsize=6)
-    fig.suptitle(
-        "E6: Neural Sculpting success rate (their module detection) vs our C\n"
-        "per task and depth, over all sparsities and seeds",
-        fontsize=9,
-    )
+    fig.suptitle("E6: Neural Sculpting success (their detection), their published rate, our label, IIA", fontsize=9)
     fig.tight_layout()
-    figure = base.save_figure(fig, out, "e6_sculpting")
-    header = ["task", "method", "depth", "networks", "success_rate", "mean_score", "frac_fit", "C_mean", "test_acc"]
-    name = base.write_table(out, "e6_sculpting", header, table)
-    best = {task: max((t for t in table if t[0] == task), key=lambda t: t[4]) for task in tasks}
-    text = (
-        "Success = their detected modules partition inputs and outputs as the task's sub-functions do "
-        "(docs/method.md, Neural Sculpting module detection). Best per task: "
-        + "; ".join(f"{k}: {v[4]:.2f} ({v[1]}, {v[2]} hidden layers; mean C {v[7]:.2f})" for k, v in best.items())
+    return base.save_figure(fig, out, "e6_sculpting")
+
+
+def summary(rows) -> str:
+    n = sum(t[3] for t in rows)
+    agree = sum(t[14] + t[17] for t in rows)
+    comp = sum(t[8] * t[3] for t in rows if np.isfinite(t[8]))
+    succ = sum(t[4] * t[3] for t in rows)
+    best = {}
+    for t in rows:
+        if t[0] not in best or t[4] > best[t[0]][4]:
+            best[t[0]] = t
+    return (
+        f"Over {n} networks: success {succ / max(n, 1):.2f}, compositional {comp / max(n, 1):.2f}; the two agree on "
+        f"{agree} ({agree / max(n, 1):.2f}). Success = their detected modules partition inputs and outputs as the "
+        "task's sub-functions do (docs/method.md, Neural Sculpting module detection); 'theirs' = their published rate "
+        "(read from their figures, docs/sculpting.md). Best per task: "
+        + "; ".join(f"{k}: {v[4]:.2f} ({v[1]}, {v[2]} hidden layers; theirs {v[5]:.2f})" for k, v in best.items())
         + "."
     )
-    return base.Section(TITLE, text, [figure], [name])
+
+
+def make(runs, out):
+    rows = table(runs)
+    fig = figure(rows, out)
+    name = base.write_table(out, "e6_sculpting", HEADER, rows)
+    return base.Section(TITLE, summary(rows), [fig], [name])
 
 
 def main(argv=None) -> None:

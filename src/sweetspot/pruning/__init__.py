@@ -4,7 +4,10 @@ As in jaxpruner, a method is its score; masks (top-k per layer or global), the d
 shuffled controls are shared. A `Method` is a score plus a schedule:
   - `INIT`: the mask is fixed before training, pruning to density^((r+1)/R) over R rounds of re-scoring;
   - `REWIND`: train dense, then R rounds of prune -> rewind to step k -> retrain (the last retrain is the
-    point's own training).
+    point's own training);
+  - `SCULPT` (pruning/sculpt.py): Neural Sculpting's protocol: train dense, prune units then edges iteratively,
+    each step retrained and kept only while the network still meets an accuracy threshold.
+`SCHEDULES` maps every schedule but INIT to its mask function (train.make_train dispatches through it).
 `METHODS` is read by config validation, the engine and the docs; `shuffled:<method>` permutes each layer of
 <method>'s final mask (same per-layer density, other wiring). Layout: masks (top-k, schedule, optax transform),
 scores (magnitude, uniform, SNIP, SynFlow, SP), oracle (the wiring a target implies).
@@ -41,6 +44,8 @@ from sweetspot.pruning.scores import (
     synflow_scores,
     uniform_scores,
 )
+from sweetspot.pruning.sculpt import SCULPT, sculpt_masks
+from sweetspot.pruning.sculpt import check_config as check_sculpt_config
 
 INIT, REWIND = "init", "rewind"
 SHUFFLED = "shuffled:"
@@ -103,9 +108,14 @@ METHODS: dict[str, Method] = {
     "magnitude": Method(REWIND, lambda inp, p, m: magnitude_scores(p), _one, doc="|w|, one round"),
     "imp": Method(REWIND, lambda inp, p, m: magnitude_scores(p), lambda pc: int(pc.rounds), doc="iterative |w|"),
     "sp": Method(REWIND, _sp, lambda pc: int(pc.rounds), doc="similarity-based pruning (signature similarity)"),
+    "sculpt": Method(
+        SCULPT, lambda inp, p, m: magnitude_scores(p), _one,
+        doc="Neural Sculpting: iterative unit then edge pruning with retraining while accuracy holds",
+    ),
 }
 AT_INIT = tuple(k for k, m in METHODS.items() if m.schedule == INIT)
 REWIND_METHODS = tuple(k for k, m in METHODS.items() if m.schedule == REWIND)
+SCULPT_METHODS = tuple(k for k, m in METHODS.items() if m.schedule == SCULPT)
 
 
 def method_names() -> tuple[str, ...]:
@@ -162,6 +172,16 @@ def rewind_masks(m: Method, inp: ScoreInputs, params: dict, density, fit: Callab
     return prune(m.score(inp, trained, masks), masks, density, depth, scope), params
 
 
+# Every schedule but INIT: (method, inp, params, density, fit, fit_capture, fit_key) -> (masks, params to train from).
+SCHEDULES: dict[str, Callable] = {REWIND: rewind_masks, SCULPT: sculpt_masks}
+
+
+def check_config(pcfg) -> None:
+    """ConfigError naming the field for a pruning setting out of range that config.check_schema does not check
+    (the sculpt settings)."""
+    check_sculpt_config(pcfg)
+
+
 def random_masks(key: jax.Array, params: dict, density: jax.Array, depth: jax.Array) -> dict:
     """Uniformly random wiring at `density` per active layer (the `random` method's masks)."""
     return layer_masks(uniform_scores(key, params), density, mlp.layer_active(depth, len(params) - 1))
@@ -175,10 +195,10 @@ def oracle_masks(key, table: dict, params: dict, density, depth) -> dict:
 
 
 __all__ = [
-    "AT_INIT", "INIT", "METHODS", "Method", "REWIND", "REWIND_METHODS", "SCOPES", "SHUFFLED", "SP_SIMILARITIES",
-    "ScoreInputs", "alive_nodes", "disconnected_inputs", "init_masks", "keep_count", "layer_masks",
-    "magnitude_scores", "mask_updates", "method_names", "oracle_allowed", "oracle_levels", "oracle_masks",
-    "oracle_table", "parse_method", "prune", "random_masks", "rank_mask", "rank_mask_sorted", "rewind_masks",
-    "round_density", "shuffle_masks", "snip_scores", "sp_scores", "synflow_masks", "synflow_scores", "topk_mask",
-    "uniform_scores",
+    "AT_INIT", "INIT", "METHODS", "Method", "REWIND", "REWIND_METHODS", "SCHEDULES", "SCOPES", "SCULPT",
+    "SCULPT_METHODS", "SHUFFLED", "SP_SIMILARITIES", "ScoreInputs", "alive_nodes", "check_config",
+    "disconnected_inputs", "init_masks", "keep_count", "layer_masks", "magnitude_scores", "mask_updates",
+    "method_names", "oracle_allowed", "oracle_levels", "oracle_masks", "oracle_table", "parse_method", "prune",
+    "random_masks", "rank_mask", "rank_mask_sorted", "rewind_masks", "round_density", "sculpt_masks",
+    "shuffle_masks", "snip_scores", "sp_scores", "synflow_masks", "synflow_scores", "topk_mask", "uniform_scores",
 ]

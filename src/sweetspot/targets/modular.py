@@ -11,7 +11,10 @@ n_L outputs (level L). Every value is +-1 (+1 = true). Between level l-1 (width 
   - c < p (merge, input-separable): p % c == 0; node j reads the contiguous block j of p / c nodes.
   - c > p (fan-out, reuse): c % p == 0; node j reads the single node j // (c / p), so each node below is reused
     by c / p nodes. Matches their [4,2,4] analysis notebook, where outputs 1-2 depend on inputs 1-2 only.
-  - c == p: node j reads every node of level l-1 (full reuse; with p == 1, the single node).
+  - c == p: node j reads every node of level l-1 (full reuse; with p == 1, the single node), except after a
+    fan-out level (n_{l-1} > n_{l-2}), whose nodes are copies (identity / NOT) of the same nodes: there node j reads
+    node j alone (one-to-one; full reuse would make every node a function of (h, ~h), i.e. of h alone). So the
+    X = 2 members of their series, [4,1,2,2] and [8,2,1,2,2], use each intermediate node once, as their figures say.
 A node's gate depends on its number of children k:
   - k == 1: identity if the node's index among the nodes reading the same child is even, NOT if odd.
   - k == 2: XOR (true iff the two children differ: -z0 * z1 on +-1 values).
@@ -25,7 +28,12 @@ So the exemplars compute (x1..xn the inputs, y1.. the outputs, ^ = XOR, ~ = NOT)
   [4,1,4]   non-modular:      h = T(x1..x4) (drawn 4-input table); y1 = h, y2 = ~h, y3 = h, y4 = ~h.
   [4,1,2,16] reused:          h = T(x1..x4); g1 = h, g2 = ~h; y_{8a+b} = g_{a+1} (b even) or ~g_{a+1} (b odd).
   [6,3,3,3] separable+reused: f_i = x_{2i-1}^x_{2i}; g_j = T_j(f1, f2, f3); y_j = U_j(g1, g2, g3) (drawn tables).
+  [4,1,2,X] reuse series:    h = T(x1..x4); g1 = h, g2 = ~h; y_j reads g_{1 + (j-1) // (X/2)} (identity or NOT,
+                              alternating), so each g is used X/2 times.
+  [8,2,1,2,X] hierarchy:      f1 = T1(x1..x4), f2 = T2(x5..x8); h = f1 ^ f2; g1 = h, g2 = ~h; outputs as above.
 Outputs are not normalised (mean 0, std 1 by construction); inputs are uniform on {-1, +1}^n.
+Their boolean datasets ship only as pickles (not read here): the wiring above follows their task names, their
+README's family descriptions and their [4,2,4] / reuse notebooks; the gates drawn for k >= 3 are ours.
 """
 
 from __future__ import annotations
@@ -35,11 +43,18 @@ import numpy as np
 
 from sweetspot.targets.core import Target, make_structure
 
+# Their task families (their repository's datasets/ and shell/ folders, and its success-rate figures):
+#   exemplars: input separable [4,2,4], reused [4,1,2,16], both [6,3,3,3], none (non-modular) [4,1,4];
+#   reuse series [4,1,2,X] (datasets/increasing_reuse_non_separable): one 4-input sub-function, two intermediate
+#     nodes (it and its negation), each used X/2 times by the outputs ("number of times used" 1, 2, 4, 6, 8);
+#   hierarchy series [8,2,1,2,X] (datasets/increasing_hierarchical_levels): two input-separable 4-input
+#     sub-functions, their XOR, its two copies (identity, NOT), each used X/2 times.
+EXEMPLARS = {"input separable": "[4,2,4]", "reused": "[4,1,2,16]", "both": "[6,3,3,3]", "none": "[4,1,4]"}
+REUSE_SERIES = tuple(f"[4,1,2,{x}]" for x in (2, 4, 8, 12, 16))
+HIERARCHY_SERIES = tuple(f"[8,2,1,2,{x}]" for x in (2, 4, 8, 12, 16))
 TASKS = {
-    "[4,2,4]": (4, 2, 4),
-    "[4,1,4]": (4, 1, 4),
-    "[4,1,2,16]": (4, 1, 2, 16),
-    "[6,3,3,3]": (6, 3, 3, 3),
+    name: tuple(int(v) for v in name.strip("[]").split(","))
+    for name in (*EXEMPLARS.values(), *REUSE_SERIES, *HIERARCHY_SERIES)
 }
 MAX_FAN_IN = 10  # largest k of a drawn truth table (2^k rows)
 
@@ -72,7 +87,7 @@ def validate_spec(spec) -> tuple[int, ...]:
         p, c = s[l - 1], s[l]
         if (c < p and p % c) or (c > p and c % p):
             _fail(spec, f"levels {l - 1} -> {l} ({p} -> {c}): neither width divides the other")
-        k = p // c if c < p else (1 if c > p else p)
+        k = p // c if c < p else (1 if c > p or _one_to_one(s, l) else p)
         if k > MAX_FAN_IN:
             _fail(spec, f"level {l} nodes would read {k} children")
     return s
@@ -89,9 +104,16 @@ def wiring(spec) -> list[list[tuple[int, ...]]]:
             out.append([tuple(range(j * b, (j + 1) * b)) for j in range(c)])
         elif c > p:
             out.append([(j // (c // p),) for j in range(c)])
+        elif _one_to_one(s, l):
+            out.append([(j,) for j in range(c)])
         else:
             out.append([tuple(range(p)) for _ in range(c)])
     return out
+
+
+def _one_to_one(s, l: int) -> bool:
+    """Level l (as wide as level l-1) reads level l-1 one-to-one: level l-1 is a fan-out level (module doc)."""
+    return l >= 2 and s[l] == s[l - 1] and s[l - 1] > s[l - 2]
 
 
 def _draw_table(rng, k, avoid):
