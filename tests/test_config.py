@@ -108,3 +108,37 @@ def test_cli_small_sweep_sets_host_devices_and_keeps_user_flags(tmp_path):
     from sweetspot.cli import set_host_devices  # noqa: F401  (import check only)
 
     assert HOST_DEVICE_FLAG.startswith("--xla")
+
+
+def _config_file(
+    tmp_path,
+    text="from sweetspot.config import default_config\ndef get_config(arg=None):\n    return default_config()\n",
+):
+    path = tmp_path / "c.py"
+    path.write_text(text)
+    return str(path)
+
+
+def test_load_config_last_override_wins_and_ignores_sys_argv(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["sweetspot", "--config.train.steps=7"])  # not the overrides given
+    cfg = config_lib.load_config(_config_file(tmp_path), ["--config.grid.depth=(3,)", "--config.grid.depth=(4,5)"])
+    assert cfg.grid.depth == (4, 5) and cfg.train.steps == 3000
+
+
+@pytest.mark.parametrize(
+    "text,overrides,message",
+    [
+        (None, ["--config.train.nosuch=1"], r"config.train has no field 'nosuch': allowed keys are \['batch_size'"),
+        (None, ["--config.seed.x=1"], "config.seed is a value, not a section"),
+        (None, ["--config.train.steps=abc"], "bad override: flag --config.train.steps=abc"),
+        ("def get_config(:\n", [], "failed to load: SyntaxError"),
+        ("def get_config(arg=None):\n    return nope\n", [], "failed to load: NameError"),
+    ],
+)
+def test_load_config_errors_are_one_line_naming_the_field(tmp_path, text, overrides, message):
+    path = _config_file(tmp_path, text) if text else _config_file(tmp_path)
+    with pytest.raises(config_lib.ConfigError, match=message) as e:
+        config_lib.load_config(path, overrides)
+    assert "\n" not in str(e.value)
+    with pytest.raises(config_lib.ConfigError, match="does not exist"):
+        config_lib.load_config(str(tmp_path / "none.py"), [])

@@ -83,6 +83,14 @@ def _pruning_block() -> ml_collections.ConfigDict:
     p.sp_similarity = "overlap"  # pruning.SP_SIMILARITIES
     p.sp_gamma = 1.0
     p.sp_inputs = 512  # training inputs used for SP's signatures
+    # sculpt (Neural Sculpting, pruning/sculpt.py): first step of the unit / edge phase, as a fraction of all hidden
+    # units / all weights (their --unit_pruning_gradient 70 and --pruning_gradient 2.5, in percent)
+    p.sculpt_unit_step = 0.7
+    p.sculpt_edge_step = 0.025
+    p.sculpt_unit_iters = 12  # fixed prune -> retrain -> accept iterations per phase (their loop runs until it stops)
+    p.sculpt_edge_iters = 16
+    p.sculpt_accuracy = 1.0  # a candidate is kept when its accuracy on the truth table is >= this (their 100%)
+    p.sculpt_score_inputs = 512  # rows of the test split used for the unit scores
     return p
 
 
@@ -92,12 +100,14 @@ def _metrics_block() -> ml_collections.ConfigDict:
     m.fit_r2 = 0.95  # fit = test R^2 >= fit_r2
     m.fit_accuracy = 0.99  # Boolean families: fit = test accuracy >= fit_accuracy
     m.local_tau = 0.9  # a unit is local to node v when >= tau of its signature lies in S_v
-    m.compositional_r2 = 0.9  # compositional = fit and min_v r2_restricted[v] >= this
+    m.compositional_r2 = 0.9  # compositional = fit and min_v r2_restricted[v] >= this ...
+    m.compositional_iia = 0.9  # ... and min_v iia[v] >= this (causal.py; docs/method.md "Causal score")
     m.ridge = 1e-3  # ridge penalty of the probes (on standardised units)
     m.dead_eps = 1e-6  # a unit whose mean |d a_u / d x| total is below this is dead
     m.n_signature = 1024  # inputs used to estimate unit signatures
     m.n_probe_train = 2048
     m.n_probe_test = 1024
+    m.n_iia = 512  # intervention pairs (x, x'), drawn from the probe-test inputs
     return m
 
 
@@ -215,19 +225,45 @@ def parse_arg(arg: str | None, **spec) -> ml_collections.ConfigDict:
 
 def load_config(spec: str, overrides: list[str]) -> ml_collections.ConfigDict:
     """Loads a sweep config file `path[:arg]` through its get_config(arg) and applies `--config.x.y=value`
-    overrides (ml_collections config_flags: unknown keys and wrong types are errors). Raises ConfigError."""
+    overrides (ml_collections config_flags: wrong types are errors). A repeated override replaces the earlier
+    one (the last wins); an override of a field that is not in the schema names the keys allowed there. Raises
+    ConfigError (a missing file, a file that fails to load, a bad override) with one line."""
+    import os
+
     from absl import flags
     from ml_collections import config_flags
 
-    fv = flags.FlagValues()
-    config_flags.DEFINE_config_file("config", None, "sweep config file", flag_values=fv, lock_config=True)
+    path = spec.split(":", 1)[0]
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file {path!r} does not exist: give a sweep config file, e.g. sweeps/regime_map.py")
     bad = [o for o in overrides if not o.startswith("--config.")]
     if bad:
         raise ConfigError(f"unknown option(s) {bad}: overrides look like --config.train.steps=500")
+    last = {}
+    for o in overrides:  # config_flags would append repeated tuple overrides: (3,) then (4,5) gave (3, 4, 5)
+        last.pop(o.split("=", 1)[0], None)
+        last[o.split("=", 1)[0]] = o
+    for name, o in last.items():
+        node, where = default_config(), "config"
+        for key in name[len("--config.") :].split("."):
+            if not isinstance(node, ml_collections.ConfigDict):
+                raise ConfigError(f"{o}: {where} is a value, not a section: it has no field {key!r}")
+            if key not in node:
+                raise ConfigError(f"{o}: {where} has no field {key!r}: allowed keys are {sorted(node.keys())}")
+            node, where = node[key], f"{where}.{key}"
+    argv = ["sweetspot", f"--config={spec}", *last.values()]
+    fv = flags.FlagValues()
+    config_flags.DEFINE_config_file("config", None, "sweep config", flag_values=fv, lock_config=True, sys_argv=argv)
     try:
-        fv(["sweetspot", f"--config={spec}", *overrides])
+        fv(argv)
         cfg = fv.config
         cfg.keys()  # a file that failed to load raises here (ml_collections defers the error)
-    except (flags.Error, AttributeError, KeyError, ValueError, TypeError, OSError) as e:
-        raise ConfigError(f"bad config or override: {' '.join(str(e).split())}") from None
+    except flags.Error as e:
+        if "Error whilst parsing config file" not in str(e):
+            raise ConfigError(f"bad override: {' '.join(str(e).split())}") from None
+        why = str(e).strip().splitlines()[-1]  # get_config raised: the last line of the traceback ml_collections quotes
+        raise ConfigError(f"config file {spec} failed to load: {why}") from None
+    except Exception as e:  # a user's config file can raise anything while it loads (SyntaxError, NameError, ...)
+        why = f"{type(e).__name__}: {' '.join(str(e).split())}"
+        raise ConfigError(f"config file {path} failed to load: {why}") from None
     return cfg

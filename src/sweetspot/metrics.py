@@ -170,7 +170,7 @@ def node_mean(v, keep):
 
 def node_min(v, keep):
     """Min of v (P,) over the kept nodes (NaN if a kept node is NaN, or when none is kept)."""
-    return jnp.where(keep.any(), jnp.where(keep, v, jnp.inf).min(), jnp.nan)
+    return jnp.where(keep.any(), jnp.min(jnp.where(keep, v, jnp.inf), initial=jnp.inf), jnp.nan)
 
 
 def _over_layers(per_layer, active):

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import platform
+import re
 import subprocess
 import sys
 from importlib import metadata
@@ -42,31 +44,89 @@ def _fill_empty(tree):
 
 
 def save_checkpoint(directory: str, step: int, tree: dict, keep: int | None = None) -> None:
-    """Saves a dict of arrays as `step` under `directory` and waits for the (async) save to finish."""
-    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True)
+    """Saves a dict of arrays as `step` under `directory` and waits for the (async) save to finish. A step that
+    already exists (left by a killed run, or corrupt) is replaced; temporary directories of a save that was
+    killed midway are removed. Orbax writes a step in a temporary directory and renames it when complete, so a
+    step is either whole or absent."""
+    options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True, cleanup_tmp_directories=True)
     with ocp.CheckpointManager(os.path.abspath(directory), options=options) as mngr:
+        if step in mngr.all_steps():
+            mngr.delete(step)
         mngr.save(step, args=ocp.args.StandardSave(_fill_empty(tree)), force=True)
         mngr.wait_until_finished()
 
 
+def checkpoint_steps(directory: str) -> list[int]:
+    """The completed steps under `directory`, oldest first ([] when there is none)."""
+    if not os.path.isdir(directory):
+        return []
+    with ocp.CheckpointManager(os.path.abspath(directory)) as mngr:
+        return sorted(mngr.all_steps())
+
+
+class _DropUnretrievedFutures(logging.Filter):
+    """asyncio logs "Future exception was never retrieved" for each storage read that failed alongside the one
+    orbax raised: the same error again, as a traceback. ResultsError already says it in one line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).endswith("exception was never retrieved")
+
+
+_DROP_UNRETRIEVED = _DropUnretrievedFutures()
+
+
+def _quiet_storage_noise() -> None:
+    """After a failed read, tensorstore's other pending reads complete on orbax's closed event loop and report
+    "RuntimeError: Event loop is closed" (sys.unraisablehook), and asyncio logs their errors again: both are
+    echoes of the one ResultsError, so they are dropped; every other unraisable exception is reported as before."""
+    logging.getLogger("asyncio").addFilter(_DROP_UNRETRIEVED)
+    if getattr(sys.unraisablehook, "sweetspot", False):
+        return
+    previous = sys.unraisablehook
+
+    def hook(unraisable):
+        exc = unraisable.exc_value
+        if not (isinstance(exc, RuntimeError) and str(exc) == "Event loop is closed"):
+            previous(unraisable)
+
+    hook.sweetspot = True
+    sys.unraisablehook = hook
+
+
+def _reason(e: Exception) -> str:
+    """A short cause of a storage error: tensorstore's status code (DATA_LOSS, OUT_OF_RANGE, ...) or the type."""
+    head = str(e).split(":", 1)[0].strip()
+    return head if re.fullmatch(r"[A-Z_]{3,}", head) else type(e).__name__
+
+
 def restore_checkpoint(directory: str, template: dict, step: int | None = None) -> tuple[int, dict]:
     """Restores `step` (default: the latest) against `template`; returns (step, tree).
-    Raises ResultsError when there is none or it does not match the template."""
+    Raises ResultsError (one line) when there is none, or it is corrupt or does not match the template."""
     directory = os.path.abspath(directory)
     if not os.path.isdir(directory):
         raise ResultsError(f"no checkpoint directory at {directory}")
+    _quiet_storage_noise()
     try:
         with ocp.CheckpointManager(directory) as mngr:
             step = mngr.latest_step() if step is None else step
             if step is None:
                 raise ResultsError(f"no saved step in {directory}")
+            if step not in mngr.all_steps():
+                raise ResultsError(f"checkpoint {directory} has no step {step}: {_recompute(directory)}")
             tree = mngr.restore(step, args=ocp.args.StandardRestore(_fill_empty(template)))
     except ResultsError:
         raise
     except Exception as e:  # orbax/tensorstore raise many types for truncated or mismatched files
-        raise ResultsError(f"checkpoint {directory} step {step} is corrupt or does not match this run: {e}") from e
+        raise ResultsError(
+            f"checkpoint {directory} step {step} is corrupt or does not match this run ({_reason(e)}): "
+            + _recompute(directory)
+        ) from None
     restore_empty = lambda t, r: np.zeros(t.shape, t.dtype) if _is_empty(t) else np.asarray(r)
     return step, jax.tree.map(restore_empty, template, tree)
+
+
+def _recompute(directory: str) -> str:
+    return f"`python -m sweetspot sweep CONFIG --out {os.path.dirname(directory)} --resume` recomputes it"
 
 
 # ------------------------------------------------------------------------------------------------- meta
@@ -103,6 +163,7 @@ def make_meta(cfg, engine) -> dict:
         "python": platform.python_version(),
         "git_commit": _git_commit(),
         "devices": [str(d) for d in engine.devices],
+        "platform": engine.devices[0].platform,
         "status": "running",
     }
 

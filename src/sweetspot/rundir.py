@@ -5,12 +5,17 @@ docs/method.md, section "Results" (the files: `results.py`).
     RUN_DIR/results/      orbax: the full-grid results and the `done` mask, saved after every chunk
     RUN_DIR/params/       orbax (optional): each chunk's final params and masks, one step per chunk
     RUN_DIR/results.csv   one row per grid point: every axis value and every scalar metric
+    RUN_DIR.lock          held while a sweep writes RUN_DIR (RUN_DIR.partial and RUN_DIR.old: an --overwrite)
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import shutil
+import socket
+import tempfile
 
 import jax
 import numpy as np
@@ -21,29 +26,154 @@ from sweetspot import mlp, targets
 from sweetspot import results as res_lib
 
 
+def is_run_dir(path: str) -> bool:
+    """True for a directory that a sweep wrote: it has a meta.json."""
+    return os.path.isdir(path) and os.path.isfile(os.path.join(path, "meta.json"))
+
+
+def is_unstarted(path: str) -> bool:
+    """True for a directory a sweep created but was killed before it wrote meta.json: empty, or holding only the
+    temporary meta.json.tmp (it may also be a user's empty directory: either way nothing is lost)."""
+    return os.path.isdir(path) and set(os.listdir(path)) <= {"meta.json.tmp"}
+
+
+def _replaceable(path: str, what: str) -> None:
+    """Refuses (ResultsError) to ever delete `path` unless it is a sweetspot run directory or an unstarted one."""
+    if not os.path.lexists(path) or is_run_dir(path) or is_unstarted(path):
+        return
+    kind = "a directory without meta.json" if os.path.isdir(path) else "a file"
+    raise res_lib.ResultsError(
+        f"{what}: {path} is {kind}, not a sweetspot run directory: refusing to replace it "
+        "(only a run directory, one with meta.json, is ever replaced); move it away or choose another --out"
+    )
+
+
+def check_out(out: str, resume: bool = False, overwrite: bool = False) -> None:
+    """Refuses, before any compute or file is touched, an --out that cannot become a run directory: empty, the
+    current directory or a parent of it, under a file, or in a directory where nothing can be created; and
+    --resume with --overwrite, or of nothing."""
+    if resume and overwrite:
+        raise res_lib.ResultsError(
+            "--resume and --overwrite exclude each other: --resume continues the run in --out, --overwrite replaces it"
+        )
+    if not out.strip():
+        raise res_lib.ResultsError("--out '' is empty: give the run directory to create, e.g. --out runs/NAME")
+    real, cwd = os.path.realpath(out), os.path.realpath(os.getcwd())
+    if real == cwd or cwd.startswith(real.rstrip(os.sep) + os.sep):
+        raise res_lib.ResultsError(
+            f"--out {out!r} is the current directory or a parent of it: give a new directory, e.g. --out runs/NAME"
+        )
+    if os.path.lexists(out) and not os.path.isdir(out):
+        raise res_lib.ResultsError(f"--out {out!r} is a file, not a run directory: choose another --out")
+    if resume and not (os.path.isdir(out) or os.path.isdir(out.rstrip("/") + ".partial")):
+        raise res_lib.ResultsError(f"--resume: nothing to resume at {out} (no such directory)")
+    ancestor = os.path.dirname(os.path.abspath(out))
+    while not os.path.lexists(ancestor):
+        ancestor = os.path.dirname(ancestor)
+    if not os.path.isdir(ancestor):
+        raise res_lib.ResultsError(f"--out {out!r}: {ancestor} is a file, not a directory")
+    for where in (ancestor, out) if os.path.isdir(out) else (ancestor,):
+        try:
+            fd, probe = tempfile.mkstemp(dir=where, prefix=".sweetspot-probe-")
+            os.close(fd)
+            os.remove(probe)
+        except OSError as e:
+            raise res_lib.ResultsError(f"--out {out!r}: cannot create files in {where} ({e.strerror})") from None
+
+
 def prepare_dir(out: str, resume: bool, overwrite: bool) -> str:
-    """Decides where the run writes: OUT itself, or OUT.partial when overwriting an existing run."""
+    """Decides where the run writes: OUT itself, or OUT.partial when overwriting an existing run. Refuses
+    --resume with --overwrite, and an --overwrite of anything but a run directory (or an empty one)."""
+    if resume and overwrite:
+        raise res_lib.ResultsError(
+            "--resume and --overwrite exclude each other: --resume continues the run in --out, --overwrite replaces it"
+        )
     partial = out.rstrip("/") + ".partial"
+    _recover_swap(out)
     if resume:
         if os.path.isdir(partial):
             return partial
         if not os.path.isdir(out):
-            raise res_lib.ResultsError(f"--resume: nothing to resume at {out}")
+            raise res_lib.ResultsError(f"--resume: nothing to resume at {out} (no such directory)")
         return out
     if os.path.exists(out) and not overwrite:
         raise res_lib.ResultsError(f"{out} exists: pass --overwrite to replace it or --resume to continue it")
-    return partial if os.path.exists(out) else out
+    if not os.path.exists(out):
+        return out
+    for path in (out, partial, out.rstrip("/") + ".old"):  # every path an overwrite deletes
+        _replaceable(path, "--overwrite")
+    return partial
+
+
+def _recover_swap(out: str) -> None:
+    """A swap killed between its two renames leaves OUT missing, the old run in OUT.old and the new one in
+    OUT.partial: puts the new run in place if it is complete, else the old one back."""
+    old, partial = out.rstrip("/") + ".old", out.rstrip("/") + ".partial"
+    if os.path.lexists(out) or not is_run_dir(old):
+        return
+    try:
+        complete = is_run_dir(partial) and res_lib.read_meta(partial).get("status") == "complete"
+    except res_lib.ResultsError:
+        complete = False
+    os.replace(partial if complete else old, out)
+    if complete:
+        shutil.rmtree(old)
 
 
 def swap_in(staged: str, out: str) -> None:
     """Replaces `out` by the completed staged run (OUT.partial), keeping the old run as OUT.old until the new
-    one is in place."""
+    one is in place. Deletes nothing but run directories (or empty ones)."""
     old = out.rstrip("/") + ".old"
-    shutil.rmtree(old, ignore_errors=True)
+    _replaceable(out, "--overwrite")
+    _replaceable(old, "--overwrite")
+    if os.path.lexists(old):
+        shutil.rmtree(old)
     if os.path.exists(out):
         os.replace(out, old)
     os.replace(staged, out)
     shutil.rmtree(old, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def lock(out: str, enabled: bool = True):
+    """Holds OUT.lock (an exclusive flock, with this process's pid and host in it) while a sweep writes OUT, so a
+    second sweep on the same --out stops with a clear message. The kernel drops the lock when its process dies
+    (kill -9 included), so a stale OUT.lock never blocks a later run."""
+    if not enabled:
+        yield
+        return
+    path = out.rstrip("/") + ".lock"
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fd = _acquire(path, out)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(path)
+        os.close(fd)
+
+
+def _acquire(path: str, out: str) -> int:
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise res_lib.ResultsError(
+                f"{out} is being written by another sweep (pid/host {holder}, lock {path}): wait for it to end; "
+                "two sweeps must not write the same --out"
+            ) from None
+        try:
+            same = os.fstat(fd).st_ino == os.stat(path).st_ino  # not a lock file its last holder just removed
+        except FileNotFoundError:
+            same = False
+        if same:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
+            return fd
+        os.close(fd)
 
 
 def config_from_meta(meta: dict):
@@ -100,7 +230,7 @@ def _same_number(v, text):
         return False
 
 
-def _params_template(cfg, target, groups, size) -> dict:
+def params_template(cfg, target, groups, size) -> dict:
     """The orbax restore template of one chunk of RUN_DIR/params (every group, `size` points each)."""
     n, n_out = target.structure.n_inputs, target.structure.n_outputs
     template = {}
@@ -117,8 +247,19 @@ def _params_template(cfg, target, groups, size) -> dict:
     return template
 
 
-def _saved_layout(run_dir: str):
+def read_complete_meta(run_dir: str) -> dict:
+    """meta.json of a finished run; ResultsError naming the status and the command that finishes it otherwise."""
     meta = res_lib.read_meta(run_dir)
+    if meta.get("status") != "complete":
+        raise res_lib.ResultsError(
+            f"{run_dir}: status={meta.get('status')!r} (an unfinished run); allowed values are ['complete']: "
+            f"finish it with `python -m sweetspot sweep CONFIG --out {run_dir} --resume`"
+        )
+    return meta
+
+
+def _saved_layout(run_dir: str):
+    meta = read_complete_meta(run_dir)
     cfg = config_from_meta(meta)
     grid = grid_lib.make_grid(cfg)
     groups = grid_lib.make_groups(grid, cfg.engine.depth_mode)
@@ -136,7 +277,7 @@ def load_network(run_dir: str, spec: str):
     gi, g = next((j, g) for j, g in enumerate(groups) if i in g.indices)
     pos = int(np.flatnonzero(g.indices == i)[0])
     c, size = pos // meta["chunk_size"], meta["chunk_size"]
-    template = _params_template(cfg, target, groups, size)
+    template = params_template(cfg, target, groups, size)
     _, tree = res_lib.restore_checkpoint(os.path.join(run_dir, "params"), template, step=c)
     rows = res_lib.read_csv(os.path.join(run_dir, "results.csv"))
     saved = tree[f"g{gi:02d}"]
@@ -150,7 +291,7 @@ def iter_networks(run_dir: str):
     the order is by chunk and group, not by index. Arrays are numpy, one point each."""
     meta, cfg, grid, groups, target = _saved_layout(run_dir)
     size = meta["chunk_size"]
-    template = _params_template(cfg, target, groups, size)
+    template = params_template(cfg, target, groups, size)
     for c in range(meta["n_chunks"]):
         _, tree = res_lib.restore_checkpoint(os.path.join(run_dir, "params"), template, step=c)
         for j in range(len(groups)):
@@ -171,7 +312,7 @@ def point_table(
     columns=("test_r2", "C", "compositional", "fractured", "unfit", "interference", "gen_ratio", "realised_sparsity"),
 ) -> str:
     """Per-point table of a saved run: axis values that vary, then `columns` (those present)."""
-    meta = res_lib.read_meta(run_dir)
+    meta = read_complete_meta(run_dir)
     rows = res_lib.read_csv(os.path.join(run_dir, "results.csv"))
     axes = [a for a, v in meta["axes"].items() if len(v) > 1]
     cols = [c for c in columns if c in rows[0]]

@@ -2,7 +2,9 @@
 
 docs/method.md, section "Results". `run_sweep(cfg, out)` validates everything before any compute, never
 touches an existing directory unless asked (`overwrite` stages the new run in OUT.partial and swaps it in only
-when it completes), and resumes from the last saved chunk.
+when it completes, and only ever replaces a run directory), and resumes from the last saved chunk. Each chunk
+saves its networks before the results that mark it done; a resume recomputes any chunk whose saved networks
+are missing or unreadable, and refuses other devices. docs/reliability.md: every failure mode tried.
 """
 
 from __future__ import annotations
@@ -49,21 +51,80 @@ def _same_config(saved: dict, cfg) -> bool:
     return saved == json.loads(cfg.to_json_best_effort())
 
 
-def _restore(engine, run_dir: str, resume: bool, progress):
-    """(results, done) saved in run_dir when resuming a run that has saved a chunk, else (None, None)."""
-    if not (resume and os.path.isdir(os.path.join(run_dir, "results"))):
-        return None, None
+def _saved_meta(run_dir: str, cfg) -> dict | None:
+    """meta.json of the run being resumed (None for a run killed before it wrote meta.json: nothing to restore);
+    ResultsError when its config differs."""
+    if rundir.is_unstarted(run_dir):
+        return None
+    saved = res_lib.read_meta(run_dir)
+    if not _same_config(saved["config"], cfg):
+        raise res_lib.ResultsError(f"--resume: the config differs from the one saved in {run_dir}/meta.json")
+    return saved
+
+
+def _check_same_plan(saved: dict, engine, run_dir: str) -> None:
+    """Refuses to resume on other devices: per-point values depend on how the points are batched over the
+    devices (docs/reliability.md), so finishing a run on other devices would mix two sets of results."""
+    was = (len(saved["devices"]), saved.get("platform", engine.devices[0].platform), saved["chunk_size"])
+    now = (len(engine.devices), engine.devices[0].platform, engine.chunk_size)
+    if was != now:
+        raise res_lib.ResultsError(
+            f"--resume: {run_dir} was run on {was[0]} {was[1]} device(s) in chunks of {was[2]} points, this run has "
+            f"{now[0]} {now[1]} device(s) (chunks of {now[2]}): per-point values depend on the devices, so the "
+            f"results would mix; resume with {was[0]} device(s) (CPU: the sweep command uses one per core, "
+            "--no-host-devices one; XLA_FLAGS=--xla_force_host_platform_device_count=N sets N) "
+            "or rerun with --overwrite"
+        )
+
+
+def _restore(cfg, target, engine, run_dir: str, progress):
+    """(results, done, next results step) saved in run_dir, from its latest readable results step; chunks whose
+    saved networks are missing or unreadable count as not done (they are recomputed)."""
+    path = os.path.join(run_dir, "results")
+    steps = res_lib.checkpoint_steps(path)
+    next_step = steps[-1] + 1 if steps else 0
     template = {"results": engine.result_template(), "done": np.zeros(engine.grid.n_points, bool)}
-    _, saved = res_lib.restore_checkpoint(os.path.join(run_dir, "results"), template)
-    progress(f"resuming {run_dir}: {int(saved['done'].sum())}/{engine.grid.n_points} points already done")
-    return saved["results"], saved["done"]
+    for step in reversed(steps):
+        try:
+            _, saved = res_lib.restore_checkpoint(path, template, step=step)
+            break
+        except res_lib.ResultsError as e:
+            progress(f"{e.args[0].split(':')[0]}: trying the step before it")
+    else:
+        if steps:
+            progress(f"resuming {run_dir}: no readable results step, starting from the first chunk")
+        return None, None, next_step
+    done = saved["done"]
+    if cfg.engine.save_params:
+        _unmark_unsaved(cfg, target, engine, os.path.join(run_dir, "params"), done, progress)
+    progress(f"resuming {run_dir}: {int(done.sum())}/{engine.grid.n_points} points already done")
+    return saved["results"], done, next_step
+
+
+def _unmark_unsaved(cfg, target, engine, path: str, done: np.ndarray, progress) -> None:
+    """Marks not done (in place) every done chunk whose params step is missing or cannot be read back."""
+    template = rundir.params_template(cfg, target, engine.groups, engine.chunk_size)
+    saved = set(res_lib.checkpoint_steps(path))
+    for c in range(engine.n_chunks):
+        points = np.concatenate([idx[valid] for idx, valid in engine.chunk_indices(c).values()])
+        if not done[points].any():
+            continue
+        problem = None if c in saved else "missing"
+        if problem is None:
+            try:
+                res_lib.restore_checkpoint(path, template, step=c)
+            except res_lib.ResultsError:
+                problem = "corrupt"
+        if problem:
+            progress(f"{path} step {c} is {problem}: recomputing chunk {c + 1}/{engine.n_chunks}")
+            done[points] = False
 
 
 def _make_run_dir(cfg, engine, run_dir: str, out: str, resume: bool, primary: bool) -> dict:
     """Creates run_dir (clearing a stale OUT.partial) and writes its meta.json; returns the meta."""
     _barrier("checked")  # every process decided where to write before any directory changes
     if primary and not resume and run_dir != out:
-        shutil.rmtree(run_dir, ignore_errors=True)  # a stale OUT.partial from an earlier failed overwrite
+        shutil.rmtree(run_dir, ignore_errors=True)  # a stale OUT.partial (a run directory: rundir.prepare_dir)
     if primary:
         os.makedirs(run_dir, exist_ok=True)
     _barrier("prepared")
@@ -73,18 +134,20 @@ def _make_run_dir(cfg, engine, run_dir: str, out: str, resume: bool, primary: bo
     return meta
 
 
-def _chunk_saver(cfg, engine, run_dir: str, progress, stop_after: int | None):
-    """on_chunk for grid.run: checkpoints results (and params), reports progress, simulates a kill."""
+def _chunk_saver(cfg, engine, run_dir: str, progress, stop_after: int | None, first_step: int = 0):
+    """on_chunk for grid.run: checkpoints params, then results with the done mask (so a chunk counts as done only
+    once all of it is on disk), reports progress, simulates a kill."""
     t0, ran = time.time(), [0]
 
     def on_chunk(c, results, done, out_chunk):
-        res_lib.save_checkpoint(os.path.join(run_dir, "results"), c, {"results": results, "done": done}, keep=2)
         if cfg.engine.save_params:
             tree = {
                 f"g{i:02d}": {"indices": out_chunk[g.name][0], "valid": out_chunk[g.name][1], **out_chunk[g.name][3]}
                 for i, g in enumerate(engine.groups)
             }
             res_lib.save_checkpoint(os.path.join(run_dir, "params"), c, tree)
+        step = first_step + ran[0]  # results steps only grow: the latest is always the newest state
+        res_lib.save_checkpoint(os.path.join(run_dir, "results"), step, {"results": results, "done": done}, keep=2)
         ran[0] += 1
         elapsed = time.time() - t0
         left = engine.n_chunks - c - 1
@@ -119,15 +182,23 @@ def run_sweep(
     stop_after: int | None = None,
 ) -> tuple[grid_lib.Engine, dict]:
     """Trains cfg's grid into `out`; returns (engine, results). `stop_after` ends after that many chunks
-    (a simulated kill, for tests)."""
+    (a simulated kill, for tests). Every check of the config and of `out` comes before any compute, and OUT.lock
+    keeps a second sweep off the same `out`."""
     validate(cfg)
-    run_dir = rundir.prepare_dir(out, resume, overwrite)
-    if resume and not _same_config(res_lib.read_meta(run_dir)["config"], cfg):
-        raise res_lib.ResultsError(f"--resume: the config differs from the one saved in {run_dir}/meta.json")
-    _, data = make_data(cfg)
-    engine = grid_lib.Engine(cfg, data, devices)
-    results, done = _restore(engine, run_dir, resume, progress)
+    rundir.check_out(out, resume, overwrite)
     primary = jax.process_index() == 0  # with several processes only process 0 writes files (orbax: all save)
+    with rundir.lock(out, enabled=primary):
+        return _run_locked(cfg, out, resume, overwrite, devices, progress, stop_after, primary)
+
+
+def _run_locked(cfg, out, resume, overwrite, devices, progress, stop_after, primary):
+    run_dir = rundir.prepare_dir(out, resume, overwrite)
+    saved = _saved_meta(run_dir, cfg) if resume else None
+    target, data = make_data(cfg)
+    engine = grid_lib.Engine(cfg, data, devices)
+    if saved is not None:
+        _check_same_plan(saved, engine, run_dir)
+    results, done, step = _restore(cfg, target, engine, run_dir, progress) if saved else (None, None, 0)
     meta = _make_run_dir(cfg, engine, run_dir, out, resume, primary)
     t0 = time.time()
     progress(
@@ -135,7 +206,7 @@ def run_sweep(
         f"{len(engine.groups)} programs, {engine.n_chunks} chunk(s) of {engine.chunk_size} per program, "
         f"{len(engine.devices)} device(s)"
     )
-    on_chunk = _chunk_saver(cfg, engine, run_dir, progress, stop_after)
+    on_chunk = _chunk_saver(cfg, engine, run_dir, progress, stop_after, step)
     results, done = grid_lib.run(engine, results, done, on_chunk)
     if primary:
         _finish(engine, data, results, meta, run_dir, out, time.time() - t0)
@@ -156,5 +227,3 @@ def summary_table(engine: grid_lib.Engine, results: dict) -> str:
     n_div = int(results["diverged"].sum())
     lines.append(f"{n_div} diverged point(s)" if n_div else "no diverged points")
     return "\n".join(lines)
-
-
