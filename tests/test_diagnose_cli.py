@@ -35,6 +35,14 @@ def test_results_have_the_metric_columns(run_dir):
         "dead_units",
         "r2_restricted_v4",
         "r2_any_v5",
+        "iia_v4",
+        "iia_home_v5",
+        "iia_control_v4",
+        "IIA",
+        "C_init",
+        "IIA_init",
+        "C_gain",
+        "compositional_probe",
         "purity_h0",
         "interference_h1",
         "disconnected_inputs",
@@ -50,6 +58,7 @@ def test_point_table_and_report(run_dir, capsys):
     cli.main(["diagnose", run_dir, "--point", "method=oracle,depth=2,sparsity=0.5,seed=1"])
     report = capsys.readouterr().out
     assert "r2_restr" in report and "depth 2" in report
+    assert "untrained (same wiring): C_init = " in report and "why: " in report and "iia" in report
 
 
 def test_load_network_returns_the_saved_point(run_dir):

@@ -110,6 +110,7 @@ def _diagnose(args, overrides):
                     cfg.metrics,
                     fit_r2=r2,
                     seed=int(cfg.target.data_seed),
+                    null=rundir.null_scores(args.run_dir, args.point),
                 )
             )
         else:

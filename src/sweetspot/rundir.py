@@ -286,6 +286,16 @@ def load_network(run_dir: str, spec: str):
     return cfg, target, params, masks, int(grid.coords["depth"][i]), float(rows[i]["test_r2"])
 
 
+def null_scores(run_dir: str, spec: str) -> dict | None:
+    """{"C_init", "IIA_init"} of one saved point from results.csv (None for runs made before they existed)."""
+    meta = res_lib.read_meta(run_dir)
+    i = find_point(grid_lib.make_grid(config_from_meta(meta)), spec)
+    row = res_lib.read_csv(os.path.join(run_dir, "results.csv"))[i]
+    if "C_init" not in row:
+        return None
+    return {k: float(row[k]) if row[k] not in ("", "nan") else float("nan") for k in ("C_init", "IIA_init")}
+
+
 def iter_networks(run_dir: str):
     """Yields (point index, params, masks, depth) of every saved point of a run, restoring each chunk once;
     the order is by chunk and group, not by index. Arrays are numpy, one point each."""
