@@ -37,11 +37,14 @@ def _outputs(params, masks, depth, activation, x, patch=None):
     return y.reshape(x.shape[0], -1)
 
 
-def intervention_scores(params, masks, depth, activation, probe, sel, binary: bool) -> jax.Array:
+def intervention_scores(params, masks, depth, activation, probe, sel, binary: bool, cf=None, dy=None) -> jax.Array:
     """(L, P) scores of interchanging, at hidden layer l, the units sel[l, p] (0/1, (L, P, W)) between the pair
-    inputs, against node probe_nodes[p]'s counterfactual (`change_score`); 0 where sel[l, p] is empty. Layers
-    run one after another (lax.map) and nodes side by side (vmap), so memory holds one layer's P forwards."""
+    inputs, against the counterfactual cf[p] and change dy[p] (default: probe node p's, from the probe data;
+    `change_score`); 0 where sel[l, p] is empty. Layers run one after another (lax.map) and selections side by
+    side (vmap), so memory holds one layer's P forwards."""
     x, xp = probe["iia_x"], probe["iia_xp"]
+    cf = probe["iia_cf"] if cf is None else cf
+    dy = probe["iia_dy"] if dy is None else dy
     y0 = _outputs(params, masks, depth, activation, x)
     _, h_xp = mlp.apply(params, masks, depth, xp, activation, return_hidden=True)  # (L, N, W)
 
@@ -51,7 +54,7 @@ def intervention_scores(params, masks, depth, activation, probe, sel, binary: bo
             out = _outputs(params, masks, depth, activation, x, patch)
             return jnp.where(units.sum() > 0, change_score(out, y0, cf, dy, binary), 0.0)
 
-        return jax.vmap(per_node)(sel[l], probe["iia_cf"], probe["iia_dy"])
+        return jax.vmap(per_node)(sel[l], cf, dy)
 
     return jax.lax.map(per_layer, jnp.arange(sel.shape[0]))
 

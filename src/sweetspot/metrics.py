@@ -211,16 +211,25 @@ def core(params, masks, depth, activation, probe, mcfg, binary: bool = False) ->
 
 def _causal_extras(params, masks, depth, activation, probe, k, binary):
     """Interventions on the units whose home is each node, and on as many random live units (the control,
-    read at the layer where the local intervention scores best)."""
-    active = k["active"]
-    iia_home = _over_layers(
-        causal.intervention_scores(params, masks, depth, activation, probe, k["sel_home"], binary), active
-    )
+    read at the layer where the local intervention scores best), in one pass over the layers."""
+    active, n_probe = k["active"], k["sel_local"].shape[1]
     key = jax.random.PRNGKey(probe["control_seed"])
     sel_ctrl = causal.random_units_like(key, k["sel_local"], k["live"])
-    ctrl_l = causal.intervention_scores(params, masks, depth, activation, probe, sel_ctrl, binary)
+    twice = lambda a: jnp.concatenate([a, a], 0)
+    both = causal.intervention_scores(
+        params,
+        masks,
+        depth,
+        activation,
+        probe,
+        jnp.concatenate([k["sel_home"], sel_ctrl], 1),
+        binary,
+        twice(probe["iia_cf"]),
+        twice(probe["iia_dy"]),
+    )
+    iia_home = _over_layers(both[:, :n_probe], active)
     best = jnp.argmax(jnp.where(active[:, None] & jnp.isfinite(k["iia_l"]), k["iia_l"], -1.0), axis=0)  # (P,)
-    iia_control = jnp.take_along_axis(ctrl_l, best[None], 0)[0]
+    iia_control = jnp.take_along_axis(both[:, n_probe:], best[None], 0)[0]
     return iia_home, iia_control
 
 
