@@ -24,7 +24,9 @@ from sweetspot import targets
 from sweetspot import train as train_lib
 from sweetspot.config import AXES
 
-DEPTH_MODES = ("group", "pad")  # group: one program per (method, depth); pad: identity-padded layers, per method
+# slice: one program per method, layer l runs on the points deeper than l (static slices, no padded FLOPs);
+# group: one program per (method, depth); pad: one program per method, identity-padded layers.
+DEPTH_MODES = ("slice", "group", "pad")
 
 # engine.chunk_size = 0 on CPU: about this many points per device per call (activations stay in cache; measured
 # 1.31x over one whole-grid call in docs/performance.md). Accelerators take each group whole.
@@ -71,13 +73,17 @@ class Group:
 
 
 def make_groups(grid: Grid, depth_mode: str) -> list[Group]:
-    """Static program groups: (method, depth) in `group` mode, method in `pad` mode."""
+    """Static program groups: (method, depth) in `group` mode, method in `pad` and `slice` modes (`slice`: the
+    indices sorted by depth, stable)."""
     max_depth = max(grid.axes["depth"])
     groups = []
     for method in grid.axes["method"]:
         in_method = grid.coords["method"] == method
-        if depth_mode == "pad":
-            groups.append(Group(f"{method}/pad{max_depth}", method, max_depth, np.flatnonzero(in_method)))
+        if depth_mode in ("pad", "slice"):
+            idx = np.flatnonzero(in_method)
+            if depth_mode == "slice":
+                idx = idx[np.argsort(grid.coords["depth"][idx], kind="stable")]
+            groups.append(Group(f"{method}/{depth_mode}{max_depth}", method, max_depth, idx))
             continue
         for d in grid.axes["depth"]:
             idx = np.flatnonzero(in_method & (grid.coords["depth"] == d))
@@ -97,24 +103,15 @@ class Engine:
         self.grid = make_grid(cfg)
         self.groups = make_groups(self.grid, cfg.engine.depth_mode)
         self.devices = list(devices) if devices is not None else jax.devices()
-        n_dev = len(self.devices)
-        largest = max(len(g.indices) for g in self.groups)
-        want = int(cfg.engine.chunk_size) or (CPU_POINTS_PER_DEVICE * n_dev if self._on_cpu() else largest)
-        n_chunks = math.ceil(largest / min(want, largest))
-        self.chunk_size = n_dev * math.ceil(math.ceil(largest / n_chunks) / n_dev)  # balanced chunks
-        self.n_chunks = math.ceil(largest / self.chunk_size)
+        self.sliced = cfg.engine.depth_mode == "slice"
+        self._plan(int(cfg.engine.chunk_size))
         self.mesh = Mesh(np.array(self.devices), ("grid",))
         self.point_sharding = NamedSharding(self.mesh, PartitionSpec("grid"))
         self._replicated = NamedSharding(self.mesh, PartitionSpec())
         self.multiprocess = jax.process_count() > 1
         self.data = self._put(data, self._replicated)
         self.keys = point_keys(int(cfg.seed), self.grid.coords["seed"])
-        n_result_slots = max(self.grid.axes["depth"])
-        binary = targets.family(cfg.target.family).binary
-        self._train = {
-            g.name: jax.vmap(train_lib.make_train(cfg, g.n_slots, g.method, n_result_slots, binary), in_axes=(0, None))
-            for g in self.groups
-        }
+        self._train = {g.name: self._make_train(g) for g in self.groups}
         self.compile_count = 0
 
         def run(points, data):
@@ -126,6 +123,39 @@ class Engine:
 
         self._shapes = lambda points: jax.eval_shape(run, points, self.data)
         self._run = jax.jit(counted)
+
+    def _make_train(self, g: Group):
+        """The group's jittable (points, data) -> (results, state): the point-wise train vmapped; in slice mode
+        vmapped twice, over devices and over each device's depth-sorted points (the fit's static layout)."""
+        binary = targets.family(self.cfg.target.family).binary
+        n_result_slots = max(self.grid.axes["depth"])
+        layout = self.layout if self.sliced else None
+        fn = jax.vmap(train_lib.make_train(self.cfg, g.n_slots, g.method, n_result_slots, binary, layout), (0, None))
+        if not self.sliced:
+            return fn
+        n_dev = len(self.devices)
+        split = lambda a: a.reshape(n_dev, a.shape[0] // n_dev, *a.shape[1:])
+        merge = lambda a: a.reshape(a.shape[0] * a.shape[1], *a.shape[2:])
+        return lambda points, data: jax.tree.map(merge, jax.vmap(fn, (0, None))(jax.tree.map(split, points), data))
+
+    def _plan(self, chunk_size: int) -> None:
+        """chunk_size (points per group per call, a multiple of the device count) and n_chunks; in slice mode
+        also the per-device depth layout ((depth, count), ...) that every chunk of every group shares."""
+        n_dev = len(self.devices)
+        largest = max(len(g.indices) for g in self.groups)
+        want = chunk_size or (CPU_POINTS_PER_DEVICE * n_dev if self._on_cpu() else largest)
+        if self.sliced:
+            depths = sorted(self.grid.axes["depth"])
+            per_depth = [max(int((self.grid.coords["depth"][g.indices] == d).sum()) for g in self.groups) for d in depths]
+            self.n_chunks = math.ceil(largest / min(want, largest))
+            counts = [math.ceil(n / (self.n_chunks * n_dev)) for n in per_depth]
+            self.layout = tuple((int(d), c) for d, c in zip(depths, counts) if c)
+            self.chunk_size = n_dev * sum(counts)
+            return
+        n_chunks = math.ceil(largest / min(want, largest))
+        self.chunk_size = n_dev * math.ceil(math.ceil(largest / n_chunks) / n_dev)  # balanced chunks
+        self.n_chunks = math.ceil(largest / self.chunk_size)
+        self.layout = None
 
     def _on_cpu(self) -> bool:
         return self.devices[0].platform == "cpu"
@@ -147,15 +177,32 @@ class Engine:
         return multihost_utils.process_allgather(tree, tiled=True)
 
     def chunk_indices(self, c: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Per group: the grid indices of chunk c padded to chunk_size, and which of them are real."""
+        """Per group: the grid indices of chunk c padded to chunk_size, and which of them are real. In slice mode
+        each device's block holds `layout`'s count of points of each depth, in depth order (fillers repeat the
+        group's first point of that depth)."""
         out = {}
         for g in self.groups:
+            if self.sliced:
+                out[g.name] = self._slice_chunk(g, c)
+                continue
             idx = g.indices[c * self.chunk_size : (c + 1) * self.chunk_size]
             valid = np.ones(self.chunk_size, bool)
             valid[len(idx) :] = False
             fill = idx[0] if len(idx) else g.indices[0]
             out[g.name] = (np.concatenate([idx, np.full(self.chunk_size - len(idx), fill, idx.dtype)]), valid)
         return out
+
+    def _slice_chunk(self, g: Group, c: int) -> tuple[np.ndarray, np.ndarray]:
+        n_dev, depth = len(self.devices), self.grid.coords["depth"]
+        idx, valid = [], []
+        for j in range(n_dev):
+            for d, k in self.layout:
+                of_d = g.indices[depth[g.indices] == d]
+                take = of_d[(c * n_dev + j) * k : (c * n_dev + j + 1) * k]
+                fill = of_d[0] if len(of_d) else g.indices[0]
+                idx.append(np.concatenate([take, np.full(k - len(take), fill, g.indices.dtype)]))
+                valid.append(np.arange(k) < len(take))
+        return np.concatenate(idx), np.concatenate(valid)
 
     def points(self, indices: np.ndarray) -> dict:
         """The traced per-point values for the given grid indices."""

@@ -111,6 +111,32 @@ def apply(
     return (y, jnp.stack(hidden)) if return_hidden else y
 
 
+def depth_starts(layout: tuple, n_slots: int) -> tuple[int, ...]:
+    """For points sorted by depth with static `layout` ((depth, count), ...) ascending: starts[l] = index of the
+    first point deeper than l, i.e. hidden layer l runs on points[starts[l]:] (starts[0] = 0)."""
+    return tuple(sum(c for d, c in layout if d <= l) for l in range(n_slots))
+
+
+def apply_sliced(params: dict, masks: dict, layout: tuple, x: jax.Array, activation: str = "relu") -> jax.Array:
+    """`apply` of a batch of networks (leading axis k on params, masks and x (k, batch, n)) sorted by depth with
+    the static `layout` ((depth, count), ...): hidden layer l runs only on the points deeper than l, as a static
+    slice, so no padded layer is computed (docs/method.md, "Grid engine"). Equal to vmap(apply) with each
+    point's depth."""
+    act = ACTIVATIONS[activation]
+    layer = lambda w, m, b, h: act(h @ (w * m) + b)
+    starts = depth_starts(layout, n_slots_of(params))
+    h = x
+    for l, s in enumerate(starts):
+        if s >= x.shape[0]:
+            break
+        p, m = params[f"h{l}"], masks[f"h{l}"]
+        new = jax.vmap(layer)(p["w"][s:], m[s:], p["b"][s:], h[s:])
+        h = new if s == 0 else jnp.concatenate([h[:s], new])
+    p = params["out"]
+    y = jax.vmap(lambda w, m, b, h: h @ (w * m) + b)(p["w"], masks["out"], p["b"], h)
+    return y[..., 0] if y.shape[-1] == 1 else y
+
+
 def layer_counts(masks: dict, depth: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(live, total) weight counts per layer, (n_slots + 1,) each; padded layers count 0 in both."""
     names, active = active_layers(masks, depth)

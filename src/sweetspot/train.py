@@ -50,6 +50,13 @@ def accuracy(params, masks, depth, x, y, activation):
     return jnp.mean((mlp.apply(params, masks, depth, x, activation) > 0) == (y > 0))
 
 
+def _per_sample_loss(binary: bool):
+    """(y_hat, y) -> the elementwise loss whose mean is `make_loss(binary)`."""
+    if binary:
+        return lambda y_hat, y: optax.sigmoid_binary_cross_entropy(y_hat, (y + 1) / 2)
+    return lambda y_hat, y: (y_hat - y) ** 2
+
+
 def make_loss(binary: bool):
     """The training loss: bce for targets with +-1 outputs (`Target.binary`, the family's `binary`), else mse."""
     return bce if binary else mse
@@ -69,52 +76,140 @@ def rewind_step(cfg) -> int:
     return int(round(cfg.pruning.rewind_frac * cfg.train.steps))
 
 
-def make_fit(cfg, binary: bool = False, capture_at: int | None = None):
+def make_fit(cfg, binary: bool = False, capture_at: int | None = None, layout: tuple | None = None):
     """Returns fit(params, masks, point, data, key) -> (params, curve_train, curve_test, params at step
     `capture_at`): train.steps masked optimizer steps from `params`, one `lax.scan` of `lax.scan`s, on the bce
-    loss when `binary`, else mse."""
-    act = cfg.model.activation
-    steps, every, batch = int(cfg.train.steps), int(cfg.train.eval_every), int(cfg.train.batch_size)
-    optimizer = cfg.train.optimizer
-    loss_fn, noise = make_loss(binary), float(cfg.target.input_noise)
+    loss when `binary`, else mse.
+
+    With a static `layout` ((depth, count), ...) the fit is a `custom_vmap`: called on one point it is the plain
+    fit above; vmapped over `count` points of each depth, sorted by depth, it trains them as one batch in which
+    hidden layer l runs only on the points deeper than l (`mlp.apply_sliced`), so no padded layer costs FLOPs.
+    """
+    one = _make_point_fit(cfg, binary, capture_at)
+    if layout is None:
+        return one
+    batched = _make_batched_fit(cfg, binary, capture_at, layout)
+
+    @jax.custom_batching.custom_vmap
+    def fit(params, masks, point, data, key):
+        return one(params, masks, point, data, key)
+
+    @fit.def_vmap
+    def _rule(axis_size, in_batched, params, masks, point, data, key):
+        want = sum(c for _, c in layout)
+        if axis_size != want:
+            raise ValueError(f"sliced fit: vmapped over {axis_size} points, its layout {layout} holds {want}")
+        if any(jax.tree.leaves(in_batched[3])):
+            raise ValueError("sliced fit: the data must be shared by every point (not vmapped)")
+        spread = lambda a, f: a if f else jnp.broadcast_to(a, (axis_size, *jnp.shape(a)))
+        params, masks, point, key = (
+            jax.tree.map(spread, t, b) for t, b in zip((params, masks, point, key), [*in_batched[:3], in_batched[4]])
+        )
+        out = batched(params, masks, point, data, key)
+        return out, jax.tree.map(lambda _: True, out)
+
+    return fit
+
+
+def _draw_batch(cfg, x_tr, y_tr, k):
+    """One point's minibatch at step key k (the whole split when train.batch_size = 0), with the input noise."""
+    batch, noise = int(cfg.train.batch_size), float(cfg.target.input_noise)
+    if batch:
+        idx = jax.random.randint(k, (batch,), 0, x_tr.shape[0])
+        xb, yb = x_tr[idx], y_tr[idx]
+    else:
+        xb, yb = x_tr, y_tr
+    if noise:  # Gaussian input noise on the training inputs (the Neural Sculpting protocol)
+        xb = xb + noise * jax.random.normal(jax.random.fold_in(k, 1), xb.shape)
+    return xb, yb
+
+
+def _scan_blocks(cfg, step, test_loss, init, key):
+    """The step loop shared by both fits: train.steps // eval_every blocks of eval_every steps (`step(carry,
+    (t, k))`), the test loss after each block. `key` may be one key or a batch of keys (leading axis)."""
+    steps, every = int(cfg.train.steps), int(cfg.train.eval_every)
+
+    def block(carry, i):
+        split = lambda kk: jax.random.split(jax.random.fold_in(kk, i), every)
+        keys = split(key) if key.ndim == 1 else jnp.swapaxes(jax.vmap(split)(key), 0, 1)
+        carry, losses = jax.lax.scan(step, carry, (i * every + jnp.arange(every), keys))
+        return carry, (losses.mean(0), test_loss(carry[0]))
+
+    return jax.lax.scan(block, init, jnp.arange(steps // every))
+
+
+def _capture(capture_at, t, p, saved):
+    """The weights *before* step t (after t steps) when t == capture_at, else `saved` unchanged."""
+    if capture_at is None:
+        return saved
+    return jax.tree.map(lambda a, b: jnp.where(t == capture_at, a, b), p, saved)
+
+
+def _make_point_fit(cfg, binary: bool, capture_at: int | None):
+    act, optimizer = cfg.model.activation, cfg.train.optimizer
+    loss_fn = make_loss(binary)
     loss_grad = jax.value_and_grad(loss_fn)
 
     def fit(params, masks, point, data, key):
         depth = point["depth"]
         opt = optax.chain(make_optimizer(optimizer, point["lr"], point["weight_decay"]), pruning.mask_updates(masks))
-        x_tr, y_tr = data["x_train"], data["y_train"]
 
         def step(carry, inputs):
             p, s, saved = carry
             t, k = inputs
-            if batch:
-                idx = jax.random.randint(k, (batch,), 0, x_tr.shape[0])
-                xb, yb = x_tr[idx], y_tr[idx]
-            else:
-                xb, yb = x_tr, y_tr
-            if noise:  # Gaussian input noise on the training inputs (the Neural Sculpting protocol)
-                xb = xb + noise * jax.random.normal(jax.random.fold_in(k, 1), xb.shape)
+            xb, yb = _draw_batch(cfg, data["x_train"], data["y_train"], k)
             loss, g = loss_grad(p, masks, depth, xb, yb, act)
             updates, s = opt.update(g, s, p)
-            if capture_at is not None:  # weights *before* step t, i.e. after t steps
-                saved = jax.tree.map(lambda a, b: jnp.where(t == capture_at, a, b), p, saved)
+            saved = _capture(capture_at, t, p, saved)
             p = mlp.mask_params(optax.apply_updates(p, updates), masks)
             return (p, s, saved), loss
 
-        def block(carry, i):
-            keys = jax.random.split(jax.random.fold_in(key, i), every)
-            carry, losses = jax.lax.scan(step, carry, (i * every + jnp.arange(every), keys))
-            test = loss_fn(carry[0], masks, depth, data["x_test"], data["y_test"], act)
-            return carry, (losses.mean(), test)
-
+        test = lambda p: loss_fn(p, masks, depth, data["x_test"], data["y_test"], act)
         init = (params, opt.init(params), params if capture_at is not None else ())
-        (params, _, saved), (curve_train, curve_test) = jax.lax.scan(block, init, jnp.arange(steps // every))
+        (params, _, saved), (curve_train, curve_test) = _scan_blocks(cfg, step, test, init, key)
         return params, curve_train, curve_test, saved
 
     return fit
 
 
-def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None, binary: bool = False):
+def _make_batched_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
+    """The sliced fit of `make_fit` on a batch of points (leading axis on every argument but data)."""
+    act, optimizer = cfg.model.activation, cfg.train.optimizer
+    per_sample = _per_sample_loss(binary)
+
+    def losses(p, masks, x, y):  # (k,) mean loss of each point; the sum's gradient is each point's own
+        return per_sample(mlp.apply_sliced(p, masks, layout, x, act), y).reshape(x.shape[0], -1).mean(1)
+
+    loss_grad = jax.value_and_grad(lambda p, m, x, y: (lambda v: (v.sum(), v))(losses(p, m, x, y)), has_aux=True)
+
+    def fit(params, masks, point, data, key):
+        opt = lambda pt, m: optax.chain(make_optimizer(optimizer, pt["lr"], pt["weight_decay"]), pruning.mask_updates(m))
+        update = jax.vmap(lambda g, s, p, pt, m: opt(pt, m).update(g, s, p))
+
+        def step(carry, inputs):
+            p, s, saved = carry
+            t, k = inputs
+            xb, yb = jax.vmap(lambda kk: _draw_batch(cfg, data["x_train"], data["y_train"], kk))(k)
+            (_, loss), g = loss_grad(p, masks, xb, yb)
+            updates, s = update(g, s, p, point, masks)
+            saved = _capture(capture_at, t, p, saved)
+            p = jax.vmap(mlp.mask_params)(optax.apply_updates(p, updates), masks)
+            return (p, s, saved), loss
+
+        k = key.shape[0]
+        x_te, y_te = data["x_test"], data["y_test"]
+        test = lambda p: losses(p, masks, jnp.broadcast_to(x_te, (k, *x_te.shape)), jnp.broadcast_to(y_te, (k, *y_te.shape)))
+        init = (params, jax.vmap(lambda p, pt, m: opt(pt, m).init(p))(params, point, masks),
+                params if capture_at is not None else ())
+        (params, _, saved), (curve_train, curve_test) = _scan_blocks(cfg, step, test, init, key)
+        return params, curve_train.T, curve_test.T, saved
+
+    return fit
+
+
+def make_train(
+    cfg, n_slots: int, method: str, n_result_slots: int | None = None, binary: bool = False, layout: tuple | None = None
+):
     """Returns the pure `train(point, data)` for networks with `n_slots` hidden-layer slots and a static `method`
     (a name of pruning.METHODS, or shuffled:<name>; docs/method.md, "Masks and pruning" for each schedule).
     `binary`: the target's outputs are +-1 labels (bce loss, fit = accuracy).
@@ -126,8 +221,8 @@ def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None
     base, shuffled = pruning.parse_method(method)
     m = pruning.METHODS[base]
     width, act = int(cfg.model.width), cfg.model.activation
-    fit = make_fit(cfg, binary)
-    fit_capture = make_fit(cfg, binary, capture_at=rewind_step(cfg))
+    fit = make_fit(cfg, binary, layout=layout)
+    fit_capture = make_fit(cfg, binary, capture_at=rewind_step(cfg), layout=layout)
     loss = make_loss(binary)
 
     def masks_of(point, data, params):
