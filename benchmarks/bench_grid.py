@@ -48,6 +48,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 HOST_FLAG = "--xla_force_host_platform_device_count"
+DEPTH_MODES = ("slice", "group", "pad")  # grid.DEPTH_MODES, compared side by side (the engine's default first)
+DEFAULT_MODE = "slice"
+E1_FULL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sweeps", "regime_map.py:full")
 METRICS_STEPS, METRICS_MODELS = 3000, 16  # the metrics-overhead measurement (issue 11: at most +25%)
 RESULT_TAG = "BENCH_RESULT "
 
@@ -204,7 +207,7 @@ def make_cfg(spec: dict):
     cfg.grid.lr = (float(spec["lr"]),)
     cfg.grid.weight_decay = (0.0,)
     cfg.grid.seed = tuple(range(int(spec["seeds"])))
-    cfg.engine.depth_mode = spec.get("depth_mode", "group")
+    cfg.engine.depth_mode = spec.get("depth_mode", cfg.engine.depth_mode)
     cfg.engine.chunk_size = int(spec.get("chunk_size", 0))
     if "metrics" in cfg and "enabled" in cfg.metrics:
         cfg.metrics.enabled = bool(spec.get("metrics", False))
@@ -237,6 +240,10 @@ def executed_flops(engine, n_in: int, width: int, batch: int, steps: int) -> tup
     n_chunks x chunk_size points (filler points included) with n_slots hidden layers."""
     depth = engine.grid.coords["depth"]
     useful = sum(train_flops(n_in, width, int(d), batch) for d in depth) * steps
+    layout = getattr(engine, "layout", None)  # slice mode: each device runs `count` points of each depth
+    if layout:
+        per_chunk = len(engine.devices) * sum(c * train_flops(n_in, width, d, batch) for d, c in layout)
+        return float(len(engine.groups) * engine.n_chunks * per_chunk * steps), float(useful)
     executed = sum(engine.n_chunks * engine.chunk_size * train_flops(n_in, width, g.n_slots, batch)
                    for g in engine.groups) * steps
     return float(executed), float(useful)
@@ -404,6 +411,18 @@ def profile_job(job: dict, data: dict, trace_dir: str) -> dict:
     return {"wall_s": wall, "thunk_s": busy, "steps": steps, "n_points": engine.grid.n_points, "rows": rows}
 
 
+def sweep_engine_args(job: dict):
+    """(cfg, data) of a sweep config (job["sweep"] = 'path.py:arg'), with job["depth_mode"] when given: the
+    programs a real regime map compiles (compile_s_e1_full)."""
+    from sweetspot import config, sweep
+    from sweetspot.validation import validate
+
+    cfg = config.load_config(job["sweep"])
+    if "depth_mode" in job:
+        cfg.engine.depth_mode = job["depth_mode"]
+    return validate(cfg), sweep.make_data(cfg)[1]
+
+
 def worker_main(kind: str, spec: dict) -> dict:
     import jax
 
@@ -419,15 +438,18 @@ def worker_main(kind: str, spec: dict) -> dict:
 
         rows = []
         for job in spec["jobs"]:
-            engine = grid.Engine(make_cfg(job), load_data(spec["data"], job.get("metrics", False)))
+            engine = grid.Engine(*sweep_engine_args(job)) if "sweep" in job else grid.Engine(
+                make_cfg(job), load_data(spec["data"], job.get("metrics", False)))
             clock.reset()
             wall = aot_compile(engine)
             if wall is None:  # fallback: the first run's compile phases
                 clock.reset()
                 grid.run(engine)
                 wall = clock.total
-            rows.append({"n_points": engine.grid.n_points, "steps": int(job["steps"]), "compile_s": wall,
-                         "phases": dict(clock.events), "compile_count": engine.compile_count})
+            rows.append({"n_points": engine.grid.n_points, "steps": int(engine.cfg.train.steps), "compile_s": wall,
+                         "phases": dict(clock.events), "compile_count": engine.compile_count,
+                         "programs": len(engine.groups), "depth_mode": engine.cfg.engine.depth_mode,
+                         "chunk_size": engine.chunk_size})
         out["jobs"] = rows
     elif kind == "profile":
         job = spec["jobs"][0]
@@ -611,7 +633,7 @@ def run_bench(args) -> dict:
     # Depth waste: a grid of depths 1-8 grouped by depth vs padded to 8 (metrics off: training is compared).
     waste = {}
     sparsities, seeds, wsteps = mode["waste"]
-    for dm in ("group", "pad"):
+    for dm in DEPTH_MODES:
         log(f"depth waste: depths 1-8, {8 * len(sparsities) * seeds} points, depth_mode={dm}", quiet)
         job = base_job(wsteps, repeats=1, depths=list(range(1, 9)), sparsities=list(sparsities), seeds=seeds,
                        depth_mode=dm)
@@ -633,6 +655,17 @@ def run_bench(args) -> dict:
     flat_jobs = [base_job(s, seeds=n) for n, s in mode["flat"]]
     res["compile_flatness"] = optional(lambda: run_worker("compile", {"data": data, "jobs": flat_jobs},
                                                           devices=n_dev, timeout=tmo)["jobs"])
+
+    # Issue 15: trace + compile of the full regime map's programs (sweeps/regime_map.py:full, metrics on), no
+    # training, in every depth mode side by side.
+    e1 = {}
+    for dm in DEPTH_MODES if not args.quick else (DEFAULT_MODE, "group"):
+        log(f"compile of regime_map.py:full, depth_mode={dm}", quiet)
+        e1[dm] = optional(lambda dm=dm: run_worker("compile", {"data": data, "jobs": [
+            {"sweep": E1_FULL, "depth_mode": dm}]}, devices=n_dev, timeout=tmo)["jobs"][0])
+    res["compile_e1_full"] = e1
+    res["compile_s_e1_full"] = e1[DEFAULT_MODE].get("compile_s")
+    res["programs_e1_full"] = e1[DEFAULT_MODE].get("programs")
 
     if args.profile:
         log("profile", quiet)
@@ -672,12 +705,16 @@ def run_bench(args) -> dict:
         res["vs_torch_loop_fused"] = head["model_steps_per_s"] / torch_res["loop_fused"]["model_steps_per_s"]
         res["vs_torch_loop_module"] = head["model_steps_per_s"] / torch_res["loop_module"]["model_steps_per_s"]
     res["flops_waste"] = res["flops_waste_pad"] = res["pad_slowdown"] = None
-    if "error" not in waste["group"]:
-        res["flops_waste"] = waste["group"]["flops_waste"]
+    res["flops_waste_by_mode"] = {dm: waste[dm].get("flops_waste") for dm in waste}
+    res["programs"] = head["programs"]
+    if "error" not in waste[DEFAULT_MODE]:
+        res["flops_waste"] = waste[DEFAULT_MODE]["flops_waste"]
     if "error" not in waste["pad"]:
         res["flops_waste_pad"] = waste["pad"]["flops_waste"]
-        if res["flops_waste"] is not None:
+        if "error" not in waste["group"]:
             res["pad_slowdown"] = min(waste["pad"]["times_s"]) / min(waste["group"]["times_s"])
+    res["depth_wall_s_by_mode"] = {dm: min(w["times_s"]) if "error" not in w and w["times_s"] else None
+                                   for dm, w in waste.items()}
     res["compile_s"] = head["compile_s"]
     res["compile_depths_1_8_s"] = {dm: waste[dm].get("compile_s") for dm in waste}
     flat = [r["compile_s"] for r in res["compile_flatness"]] if isinstance(res["compile_flatness"], list) else []
@@ -802,9 +839,10 @@ def table(res: dict) -> str:
                      f"+{100 * m3['overhead']:.0f}% (target <= 25%)")
     w = res["depth_waste"]
     lines.append("")
-    g0 = w["group"] if "error" not in w["group"] else w["pad"]
-    lines.append(f"depths 1-8 ({g0.get('n_points', '?')} points, {g0.get('steps', '?')} steps, metrics off):")
-    for dm in ("group", "pad"):
+    g0 = next((w[dm] for dm in DEPTH_MODES if "error" not in w[dm]), {})
+    lines.append(f"depths 1-8 ({g0.get('n_points', '?')} points, {g0.get('steps', '?')} steps, metrics off; "
+                 "target: executed/useful <= 1.1, compile <= 8 s):")
+    for dm in DEPTH_MODES:
         e = w[dm]
         if "error" in e:
             lines.append(f"  depth_mode={dm:5s}: FAILED ({e['error'][:300]})")
@@ -812,8 +850,13 @@ def table(res: dict) -> str:
         lines.append(f"  depth_mode={dm:5s}: executed/useful FLOPs {e['flops_waste']:.2f}, {e['programs']} program(s), "
                      f"compile {e['compile_s']:.1f} s, run {min(e['times_s']):.1f} s, peak RSS {e['rss_mb']:,.0f} MB")
     if res["pad_slowdown"]:
-        lines.append(f"  pad / group wall time: {res['pad_slowdown']:.2f}x (target: executed/useful <= 1.1, "
-                     "compile <= 8 s)")
+        lines.append(f"  pad / group wall time: {res['pad_slowdown']:.2f}x")
+    lines.append("")
+    lines.append("compile of sweeps/regime_map.py:full (metrics on; trace + lower + XLA compile of chunk 0, not run):")
+    for dm, e in res["compile_e1_full"].items():
+        lines.append(f"  depth_mode={dm:5s}: " + (f"FAILED ({e['error'][:300]})" if "error" in e else
+                     f"{e['programs']} program(s), {e['n_points']} points, chunk {e['chunk_size']}: "
+                     f"{e['compile_s']:.1f} s"))
     lines.append("")
     lines.append("compile time of a one-depth grid (trace + lower + XLA compile, not run; target <= 2 s, flat):")
     if isinstance(res["compile_flatness"], list):

@@ -146,10 +146,11 @@ class Engine:
         want = chunk_size or (CPU_POINTS_PER_DEVICE * n_dev if self._on_cpu() else largest)
         if self.sliced:
             depths = sorted(self.grid.axes["depth"])
-            per_depth = [max(int((self.grid.coords["depth"][g.indices] == d).sum()) for g in self.groups) for d in depths]
+            of = lambda g, d: int((self.grid.coords["depth"][g.indices] == d).sum())
+            per_depth = [max(of(g, d) for g in self.groups) for d in depths]
             self.n_chunks = math.ceil(largest / min(want, largest))
             counts = [math.ceil(n / (self.n_chunks * n_dev)) for n in per_depth]
-            self.layout = tuple((int(d), c) for d, c in zip(depths, counts) if c)
+            self.layout = tuple((int(d), c) for d, c in zip(depths, counts, strict=True) if c)
             self.chunk_size = n_dev * sum(counts)
             return
         n_chunks = math.ceil(largest / min(want, largest))

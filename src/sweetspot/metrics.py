@@ -24,16 +24,17 @@ def r2(pred, y, eps: float = 0.0):
 
 
 def signatures_with_output(params, masks, depth, activation, x):
-    """(mean |d a_u / d x_i| of every hidden unit (n_slots, width, n), mean |d y / d x_i| (n,)) over x.
-    One forward-mode pass per input direction."""
+    """(mean |d a_u / d x_i| of every hidden unit (n_slots, width, n), mean |d y_j / d x_i| of every output
+    (n_outputs, n)) over x. One forward-mode pass per input direction."""
 
     def per_input(e):
         tangent = jnp.broadcast_to(e, x.shape)
         _, (dy, dh) = jax.jvp(lambda z: mlp.apply(params, masks, depth, z, activation, True), (x,), (tangent,))
-        return jnp.abs(dh).mean(1), jnp.abs(dy).mean()  # (n_slots, width), ()
+        dy_mean = jnp.abs(dy).mean()[None] if dy.ndim == 1 else jnp.abs(dy).mean(0)  # (n_outputs,)
+        return jnp.abs(dh).mean(1), dy_mean  # (n_slots, width), (n_outputs,)
 
     hidden, out = jax.lax.map(per_input, jnp.eye(x.shape[1], dtype=x.dtype))
-    return jnp.moveaxis(hidden, 0, -1), out
+    return jnp.moveaxis(hidden, 0, -1), out.T
 
 
 def signatures(params, masks, depth, activation, x):

@@ -274,15 +274,19 @@ def load_network(run_dir: str, spec: str):
     """(cfg, target, params, masks, depth, test_r2) of one saved grid point (RUN_DIR/params, orbax)."""
     meta, cfg, grid, groups, target = _saved_layout(run_dir)
     i = find_point(grid, spec)
-    gi, g = next((j, g) for j, g in enumerate(groups) if i in g.indices)
-    pos = int(np.flatnonzero(g.indices == i)[0])
-    c, size = pos // meta["chunk_size"], meta["chunk_size"]
-    template = params_template(cfg, target, groups, size)
-    _, tree = res_lib.restore_checkpoint(os.path.join(run_dir, "params"), template, step=c)
+    gi = next(j for j, g in enumerate(groups) if i in g.indices)
+    template = params_template(cfg, target, groups, meta["chunk_size"])
     rows = res_lib.read_csv(os.path.join(run_dir, "results.csv"))
-    saved = tree[f"g{gi:02d}"]
-    params = jax.tree.map(lambda a: a[pos % size], saved["params"])
-    masks = jax.tree.map(lambda a: a[pos % size], saved["masks"])
+    for c in range(meta["n_chunks"]):  # the chunk that holds point i (slice mode orders chunks by device and depth)
+        _, tree = res_lib.restore_checkpoint(os.path.join(run_dir, "params"), template, step=c)
+        saved = tree[f"g{gi:02d}"]
+        hit = np.flatnonzero((saved["indices"] == i) & saved["valid"])
+        if len(hit):
+            break
+    else:
+        raise res_lib.ResultsError(f"{run_dir}: point {i} is in no saved chunk of params/")
+    params = jax.tree.map(lambda a: a[hit[0]], saved["params"])
+    masks = jax.tree.map(lambda a: a[hit[0]], saved["masks"])
     return cfg, target, params, masks, int(grid.coords["depth"][i]), float(rows[i]["test_r2"])
 
 

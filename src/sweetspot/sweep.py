@@ -194,6 +194,7 @@ def run_sweep(
 def _run_locked(cfg, out, resume, overwrite, devices, progress, stop_after, primary):
     run_dir = rundir.prepare_dir(out, resume, overwrite)
     saved = _saved_meta(run_dir, cfg) if resume else None
+    progress(f"building the {cfg.target.family} target's data (probes: {bool(cfg.metrics.enabled)})")
     target, data = make_data(cfg)
     engine = grid_lib.Engine(cfg, data, devices)
     if saved is not None:
@@ -204,7 +205,8 @@ def _run_locked(cfg, out, resume, overwrite, devices, progress, stop_after, prim
     progress(
         f"grid {dict(zip(engine.grid.axes, engine.grid.shape, strict=True))} = {engine.grid.n_points} points, "
         f"{len(engine.groups)} programs, {engine.n_chunks} chunk(s) of {engine.chunk_size} per program, "
-        f"{len(engine.devices)} device(s)"
+        f"{len(engine.devices)} device(s), depth_mode={cfg.engine.depth_mode}; compiling {len(engine.groups)} "
+        f"program(s) into one call (the first chunk's time includes it)"
     )
     on_chunk = _chunk_saver(cfg, engine, run_dir, progress, stop_after, step)
     results, done = grid_lib.run(engine, results, done, on_chunk)

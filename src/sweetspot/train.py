@@ -103,7 +103,7 @@ def make_fit(cfg, binary: bool = False, capture_at: int | None = None, layout: t
             raise ValueError("sliced fit: the data must be shared by every point (not vmapped)")
         spread = lambda a, f: a if f else jnp.broadcast_to(a, (axis_size, *jnp.shape(a)))
         params, masks, point, key = (
-            jax.tree.map(spread, t, b) for t, b in zip((params, masks, point, key), [*in_batched[:3], in_batched[4]])
+            jax.tree.map(spread, t, b) for t, b in zip((params, masks, point, key), [*in_batched[:3], in_batched[4]], strict=True)
         )
         out = batched(params, masks, point, data, key)
         return out, jax.tree.map(lambda _: True, out)
@@ -183,7 +183,9 @@ def _make_batched_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
     loss_grad = jax.value_and_grad(lambda p, m, x, y: (lambda v: (v.sum(), v))(losses(p, m, x, y)), has_aux=True)
 
     def fit(params, masks, point, data, key):
-        opt = lambda pt, m: optax.chain(make_optimizer(optimizer, pt["lr"], pt["weight_decay"]), pruning.mask_updates(m))
+        def opt(pt, m):
+            return optax.chain(make_optimizer(optimizer, pt["lr"], pt["weight_decay"]), pruning.mask_updates(m))
+
         update = jax.vmap(lambda g, s, p, pt, m: opt(pt, m).update(g, s, p))
 
         def step(carry, inputs):
@@ -196,9 +198,8 @@ def _make_batched_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
             p = jax.vmap(mlp.mask_params)(optax.apply_updates(p, updates), masks)
             return (p, s, saved), loss
 
-        k = key.shape[0]
-        x_te, y_te = data["x_test"], data["y_test"]
-        test = lambda p: losses(p, masks, jnp.broadcast_to(x_te, (k, *x_te.shape)), jnp.broadcast_to(y_te, (k, *y_te.shape)))
+        every_point = lambda a: jnp.broadcast_to(a, (key.shape[0], *a.shape))
+        test = lambda p: losses(p, masks, every_point(data["x_test"]), every_point(data["y_test"]))
         init = (params, jax.vmap(lambda p, pt, m: opt(pt, m).init(p))(params, point, masks),
                 params if capture_at is not None else ())
         (params, _, saved), (curve_train, curve_test) = _scan_blocks(cfg, step, test, init, key)

@@ -2,14 +2,16 @@
 
 `validate(cfg)` is what the CLI, `sweep.run_sweep` and the Python API call: `config.check_schema` for keys,
 types and ranges, then each name against the registry that owns it (target families: `targets.FAMILIES`;
-methods and pruning settings: `pruning`; activations: `mlp.ACTIVATIONS`; optimizers: `train.OPTIMIZERS`; depth
-modes: `grid.DEPTH_MODES`). Every error is a `config.ConfigError` naming the field and the allowed values.
+methods and pruning settings: `pruning`, SP's settings `pruning.scores.check_sp_config`; activations:
+`mlp.ACTIVATIONS`; optimizers: `train.OPTIMIZERS`; depth modes: `grid.DEPTH_MODES`). Every error is a
+`config.ConfigError` naming the field and the allowed values.
 """
 
 from __future__ import annotations
 
 from sweetspot import grid, mlp, pruning, targets, train
 from sweetspot.config import ConfigError, check_choice, check_schema, fail
+from sweetspot.pruning.scores import check_sp_config
 
 
 def validate(cfg):
@@ -29,7 +31,7 @@ def validate(cfg):
         except ValueError:
             fail("grid.method", v, pruning.method_names())
     check_choice("pruning.scope", cfg.pruning.scope, pruning.SCOPES)
-    check_choice("pruning.sp_similarity", cfg.pruning.sp_similarity, tuple(pruning.SP_SIMILARITIES))
+    check_sp_config(cfg.pruning)  # sp_similarity (pruning.SP_SIMILARITIES), sp_gamma, sp_inputs
     pruning.check_config(cfg.pruning)
     check_choice("engine.depth_mode", cfg.engine.depth_mode, grid.DEPTH_MODES)
     return cfg

@@ -4,10 +4,14 @@ like that layer's weights}; higher is kept. The registry in `sweetspot.pruning` 
 
 from __future__ import annotations
 
+import math
+import numbers
+
 import jax
 import jax.numpy as jnp
 
 from sweetspot import metrics, mlp
+from sweetspot.config import fail
 from sweetspot.pruning.masks import prune, round_density
 
 
@@ -76,7 +80,9 @@ SP_SIMILARITIES = {
 
 def sp_scores(params: dict, masks: dict, depth, x, activation, similarity: str = "overlap", gamma: float = 1.0) -> dict:
     """Similarity-based pruning: s_uv = |w_uv| * sim(g_u, g_v)^gamma for the edge from unit u to unit v, where g is
-    a unit's input signature E_x |d a / d x| normalised to sum 1 (inputs: one-hot; the readout: E |dy/dx|).
+    a unit's input signature E_x |d a / d x| normalised to sum 1 (inputs: one-hot). Readout edges are scored per
+    output: the edge from u to output j uses g_{y_j} = E_x |d y_j / d x| normalised, so a unit that serves one
+    output is never judged against another output's inputs (one output: as before, bit for bit).
     sim (SP_SIMILARITIES): 'overlap' = sum_i min(g_u,i, g_v,i); 'cosine'; 'correlation' = |corr(a_u, a_v)|."""
     if similarity not in SP_SIMILARITIES:
         raise ValueError(f"config.pruning.sp_similarity={similarity!r}: allowed values are {tuple(SP_SIMILARITIES)}")
@@ -85,10 +91,26 @@ def sp_scores(params: dict, masks: dict, depth, x, activation, similarity: str =
     n = x.shape[1]
     sig, sig_out = metrics.signatures_with_output(params, masks, depth, activation, x)
     norm = lambda s: s / jnp.maximum(s.sum(-1, keepdims=True), 1e-30)
-    sigs = [jnp.eye(n)] + list(norm(sig)) + [norm(sig_out)[None]]  # per layer of units, input to output
+    sigs = [jnp.eye(n)] + list(norm(sig)) + [norm(sig_out)]  # per layer of units, input to output: (units, n)
     y, hidden = mlp.apply(params, masks, depth, x, activation, True)
     acts = [x] + list(hidden) + [y.reshape(y.shape[0], -1)]
     return {
         k: jnp.abs(params[k]["w"]) * sim_fn(sigs[i], sigs[i + 1], acts[i], acts[i + 1]) ** gamma
         for i, k in enumerate(names)
     }
+
+
+def check_sp_config(pcfg) -> None:
+    """ConfigError (config.fail: the field, its value, the allowed values) for an SP setting that sp_scores
+    cannot run: sp_similarity outside SP_SIMILARITIES; sp_gamma not a finite number >= 0 (a negative power makes
+    a 0 similarity infinite and the pruned weights' scores NaN); sp_inputs not an integer >= 1, or < 2 with
+    'correlation' (a correlation over one input is 0 for every edge)."""
+    if pcfg.sp_similarity not in SP_SIMILARITIES:
+        fail("pruning.sp_similarity", pcfg.sp_similarity, tuple(SP_SIMILARITIES))
+    g = pcfg.sp_gamma
+    if isinstance(g, bool) or not isinstance(g, numbers.Real) or not math.isfinite(g) or g < 0:
+        fail("pruning.sp_gamma", g, "a finite number >= 0")
+    k = pcfg.sp_inputs
+    low = 2 if pcfg.sp_similarity == "correlation" else 1
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < low:
+        fail("pruning.sp_inputs", k, f"an integer >= {low}" + (" with sp_similarity='correlation'" if low > 1 else ""))
