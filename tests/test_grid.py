@@ -31,7 +31,7 @@ def test_one_compile_for_a_chunked_grid_with_traced_lr(cfg, data):
     cfg.grid.lr = (1e-2, 3e-3)
     cfg.engine.chunk_size = 2
     eng = grid.Engine(cfg, data)
-    assert eng.n_chunks == 4  # 8 points per (method, depth) group
+    assert eng.n_chunks == 8 and eng.layout == ((1, 1), (2, 1), (3, 1))  # one point of each depth per call
     res, done = grid.run(eng)
     assert eng.compile_count == 1
     assert done.all() and np.isfinite(res["test_loss"]).all()
@@ -49,6 +49,7 @@ def test_vmapped_grid_equals_per_point_loop(cfg, data):
 
 
 def test_pad_mode_equals_group_mode(cfg, data):
+    cfg.engine.depth_mode = "group"
     res_group = grid.run_grid(cfg, data)
     cfg.engine.depth_mode = "pad"
     eng = grid.Engine(cfg, data)
@@ -108,11 +109,11 @@ SHARDED = textwrap.dedent(
     from conftest import tiny_config
     from sweetspot import grid, targets
     cfg = tiny_config()
-    cfg.grid.seed = (0, 1, 2)  # 6 points per group: padded to 8 on 8 devices
+    cfg.grid.seed = (0, 1, 2)  # 6 points per depth, 18 in the one slice program: 1 of each depth on each of 8 devices
     data = targets.make_splits(targets.make_target(cfg.target), cfg.target)
     assert len(jax.devices()) == 8
     many = grid.Engine(cfg, data)
-    assert many.chunk_size == 8
+    assert many.chunk_size == 24 and many.layout == ((1, 1), (2, 1), (3, 1)), (many.chunk_size, many.layout)
     res8, _ = grid.run(many)
     res1 = grid.run_grid(cfg, data, devices=jax.devices()[:1])
     out = {k: float(np.nanmax(np.abs(res8[k] - res1[k]))) for k in ("test_loss", "train_loss", "realised_sparsity")}
@@ -140,7 +141,37 @@ def eval_json(line):
     return json.loads(line)
 
 
-@pytest.mark.parametrize("mode", ["group", "pad"])
+def test_slice_mode_equals_group_mode_on_mixed_depths_and_methods(cfg, data):
+    """One program per method (hidden layer l runs on the points deeper than l) trains the same networks as one
+    program per (method, depth): an at-init and a prune-rewind method (whose fits run inside a scan)."""
+    cfg.grid.method = ("random", "imp")
+    cfg.pruning.rounds = 2
+    cfg.engine.depth_mode = "group"
+    res_group = grid.run_grid(cfg, data)
+    cfg.engine.depth_mode = "slice"
+    eng = grid.Engine(cfg, data)
+    assert len(eng.groups) == 2 and eng.layout == ((1, 2), (2, 2), (3, 2))
+    res, _ = grid.run(eng)
+    assert eng.compile_count == 1
+    for k in (*SCALARS, "curve_train", "curve_test"):
+        np.testing.assert_allclose(res[k], res_group[k], rtol=5e-4, atol=1e-5, err_msg=k)
+    np.testing.assert_array_equal(np.isnan(res["layer_sparsity"]), np.isnan(res_group["layer_sparsity"]))
+
+
+def test_slice_chunks_hold_every_point_once_in_depth_order(cfg, data):
+    cfg.grid.seed, cfg.grid.sparsity = (0, 1, 2), (0.5,)  # 3 points per depth, 2 per chunk: fillers in the 2nd
+    cfg.engine.depth_mode, cfg.engine.chunk_size = "slice", 6
+    eng = grid.Engine(cfg, data, devices=jax.devices()[:1])
+    assert eng.layout == ((1, 2), (2, 2), (3, 2)) and eng.n_chunks == 2
+    depth, seen = eng.grid.coords["depth"], []
+    for c in range(eng.n_chunks):
+        (idx, valid), = eng.chunk_indices(c).values()
+        assert depth[idx].tolist() == [1, 1, 2, 2, 3, 3]  # fillers repeat a point of the same depth
+        seen += idx[valid].tolist()
+    assert sorted(seen) == list(range(eng.grid.n_points))
+
+
+@pytest.mark.parametrize("mode", ["slice", "group", "pad"])
 def test_result_template_matches_run(cfg, data, mode):
     cfg.engine.depth_mode = mode
     eng = grid.Engine(cfg, data)

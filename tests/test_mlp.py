@@ -54,3 +54,26 @@ def test_activations():
     x = jnp.ones((2, 5))
     outs = {a: mlp.apply(p, m, 2, x, a) for a in mlp.ACTIVATIONS}
     assert len({float(o[0]) for o in outs.values()}) == 3
+
+
+def test_sliced_batch_equals_each_network_in_outputs_and_gradients():
+    """apply_sliced runs hidden layer l only on the points deeper than l; each point's output and gradient are
+    those of its own network (`apply` at its depth), and its unused layers get no gradient."""
+    layout = ((1, 1), (2, 2), (4, 1))
+    depths = [1, 2, 2, 4]
+    nets = [_net(4, key=i, depth=d) for i, d in enumerate(depths)]
+    params = jax.tree.map(lambda *a: jnp.stack(a), *[p for p, _ in nets])
+    masks = jax.tree.map(lambda *a: jnp.stack(a), *[m for _, m in nets])
+    x = jax.random.normal(jax.random.PRNGKey(1), (4, 16, 5))
+    y = jnp.sin(x.sum(-1))
+    assert mlp.depth_starts(layout, 4) == (0, 1, 3, 3)
+    sliced = lambda p: ((mlp.apply_sliced(p, masks, layout, x) - y) ** 2).mean(1).sum()
+    out = mlp.apply_sliced(params, masks, layout, x)
+    g = jax.grad(sliced)(params)
+    for i, ((p, m), d) in enumerate(zip(nets, depths, strict=True)):
+        np.testing.assert_allclose(out[i], mlp.apply(p, m, d, x[i]), rtol=1e-5, atol=1e-6)
+        gi = jax.grad(lambda q: ((mlp.apply(q, m, d, x[i]) - y[i]) ** 2).mean())(p)
+        for k in gi:
+            np.testing.assert_allclose(g[k]["w"][i], gi[k]["w"], rtol=1e-4, atol=1e-6, err_msg=f"{i} {k}")
+        for l in range(d, 4):
+            assert not np.asarray(g[f"h{l}"]["w"][i]).any()

@@ -42,8 +42,8 @@ def default_config() -> ml_collections.ConfigDict:
     c.pruning = _pruning_block()
     c.metrics = _metrics_block()
     c.engine = ml_collections.ConfigDict()
-    c.engine.depth_mode = "group"  # grid.DEPTH_MODES: slice (one program per method), group (per depth), pad
-    c.engine.chunk_size = 0  # points per (method, depth) group per call; 0 = auto (CPU: ~8 per device, else all)
+    c.engine.depth_mode = "slice"  # grid.DEPTH_MODES: slice (one program per method), group (per depth), pad
+    c.engine.chunk_size = 0  # points per program per call; 0 = auto (CPU: ~8 per device, else all)
     c.engine.save_params = True
     return c
 

@@ -102,10 +102,9 @@ def make_fit(cfg, binary: bool = False, capture_at: int | None = None, layout: t
         if any(jax.tree.leaves(in_batched[3])):
             raise ValueError("sliced fit: the data must be shared by every point (not vmapped)")
         spread = lambda a, f: a if f else jnp.broadcast_to(a, (axis_size, *jnp.shape(a)))
-        params, masks, point, key = (
-            jax.tree.map(spread, t, b) for t, b in zip((params, masks, point, key), [*in_batched[:3], in_batched[4]], strict=True)
-        )
-        out = batched(params, masks, point, data, key)
+        args = [jax.tree.map(spread, t, b) for t, b in zip((params, masks, point, data, key), in_batched, strict=True)]
+        args[3] = data
+        out = batched(*args)
         return out, jax.tree.map(lambda _: True, out)
 
     return fit
