@@ -417,7 +417,7 @@ def sweep_engine_args(job: dict):
     from sweetspot import config, sweep
     from sweetspot.validation import validate
 
-    cfg = config.load_config(job["sweep"])
+    cfg = config.load_config(job["sweep"], [])
     if "depth_mode" in job:
         cfg.engine.depth_mode = job["depth_mode"]
     return validate(cfg), sweep.make_data(cfg)[1]
