@@ -8,7 +8,8 @@ OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 nvidia-smi -L; python3 -c "import jax; print(jax.__version__, jax.devices())"
 E1_LIMIT=${E1_LIMIT:-420}
 start=$(date +%s)
-timeout "$E1_LIMIT" python3 -m sweetspot sweep sweeps/regime_map.py:full --out /tmp/e1 --config.engine.chunk_size=48 \
+# The engine's default depth_mode=slice: one program per method, every depth in it (issue 15).
+timeout "$E1_LIMIT" python3 -m sweetspot sweep sweeps/regime_map.py:full --out /tmp/e1 \
   2> >(tee "$OUT/e1_progress.txt" >&2) | tee "$OUT/e1_summary.txt"
 echo "E1 wall $(( $(date +%s) - start )) s" | tee -a "$OUT/e1_summary.txt"
 if [ -f /tmp/e1/results.csv ]; then
@@ -16,6 +17,6 @@ if [ -f /tmp/e1/results.csv ]; then
   python3 analysis/regime_heatmap.py /tmp/e1 --out /tmp/e1fig && cp /tmp/e1fig/regime_C.png /tmp/e1fig/regime_test_r2.png "$OUT/"
 fi
 if [ -f benchmarks/gpu_check.py ]; then
-  timeout "${BENCH_LIMIT:-150}" python3 benchmarks/gpu_check.py --out "$OUT" 2>&1 | tail -40
+  timeout "${BENCH_LIMIT:-150}" python3 benchmarks/gpu_check.py --out "$OUT" --e1-meta /tmp/e1/meta.json 2>&1 | tail -40
 fi
 ls -la "$OUT"
