@@ -575,6 +575,8 @@ def run_bench(args) -> dict:
     for nd in sorted({n_dev, 1}, reverse=True):
         log(f"engine, {nd} device(s), {SHAPE['models']} points x {steps} steps", quiet)
         jobs = [base_job(steps, repeats=mode["repeats"], export=problem if nd == n_dev else None, tag="head")]
+        if nd == n_dev:  # issue 15: the default shape in the engine's pre-slice mode, same worker, side by side
+            jobs.append(base_job(steps, repeats=mode["repeats"], depth_mode="group", tag="head_group"))
         for p in mode["per_device"] if nd == n_dev else ():  # one call per grid: chunk_size = its points
             jobs.append(base_job(steps, repeats=max(1, mode["repeats"] - 1), seeds=p * nd, chunk_size=p * nd,
                                  tag="per_device"))
@@ -659,7 +661,7 @@ def run_bench(args) -> dict:
     # Issue 15: trace + compile of the full regime map's programs (sweeps/regime_map.py:full, metrics on), no
     # training, in every depth mode side by side.
     e1 = {}
-    for dm in DEPTH_MODES if not args.quick else (DEFAULT_MODE, "group"):
+    for dm in DEPTH_MODES if not args.quick else (DEFAULT_MODE,):
         log(f"compile of regime_map.py:full, depth_mode={dm}", quiet)
         e1[dm] = optional(lambda dm=dm: run_worker("compile", {"data": data, "jobs": [
             {"sweep": E1_FULL, "depth_mode": dm}]}, devices=n_dev, timeout=tmo)["jobs"][0])
@@ -697,6 +699,9 @@ def run_bench(args) -> dict:
     res["pct_of_peak_1dev"] = 100 * one["useful_gflops"] / peak
     res["pct_of_peak_paired"] = head["pct_of_peak_paired"]
     res["sharded_speedup"] = head["model_steps_per_s"] / one["model_steps_per_s"]
+    hg = next(j for j in engine[n_dev]["jobs"] if j["tag"] == "head_group")
+    res["head_group_mode"] = {k: hg[k] for k in ("model_steps_per_s", "compile_s", "times_s")}
+    res["slice_vs_group_throughput"] = head["model_steps_per_s"] / hg["model_steps_per_s"]
     res["vs_torch_batched"] = res["vs_torch_loop"] = res["vs_torch_loop_fused"] = res["vs_torch_loop_module"] = None
     if torch_res:
         tb = max(torch_res["batched"]["model_steps_per_s"], torch_res["batched_fused"]["model_steps_per_s"])
@@ -821,7 +826,9 @@ def table(res: dict) -> str:
     lines.append((f"targets: % of peak {res['pct_of_peak']:.0f}% (>= 70); vs torch batched "
                   f"{fmt(res['vs_torch_batched'], '.2f')}x (>= 1.5); vs torch loop {fmt(res['vs_torch_loop'], '.1f')}x "
                   f"(>= 8; nn.Module loop {fmt(res['vs_torch_loop_module'], '.1f')}x);\n"
-                  f"         sharded {head['n_devices']} devices vs 1: {res['sharded_speedup']:.2f}x"
+                  f"         sharded {head['n_devices']} devices vs 1: {res['sharded_speedup']:.2f}x; "
+                  f"default depth mode vs group mode, same worker: {res['slice_vs_group_throughput']:.2f}x "
+                  f"(compile {head['compile_s']:.1f} s vs {res['head_group_mode']['compile_s']:.1f} s)"
                   ).replace("n/ax", "n/a"))
     mo = res["engine_metrics_on"]
     if "error" in mo:
