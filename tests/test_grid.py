@@ -31,7 +31,7 @@ def test_one_compile_for_a_chunked_grid_with_traced_lr(cfg, data):
     cfg.grid.lr = (1e-2, 3e-3)
     cfg.engine.chunk_size = 2
     eng = grid.Engine(cfg, data)
-    assert eng.n_chunks == 8 and eng.layout == ((1, 1), (2, 1), (3, 1))  # one point of each depth per call
+    assert eng.n_chunks == 4 and eng.layout == ((1, 2), (2, 2), (3, 2))  # 8 points per (method, depth)
     res, done = grid.run(eng)
     assert eng.compile_count == 1
     assert done.all() and np.isfinite(res["test_loss"]).all()
@@ -150,7 +150,7 @@ def test_slice_mode_equals_group_mode_on_mixed_depths_and_methods(cfg, data):
     res_group = grid.run_grid(cfg, data)
     cfg.engine.depth_mode = "slice"
     eng = grid.Engine(cfg, data)
-    assert len(eng.groups) == 2 and eng.layout == ((1, 2), (2, 2), (3, 2))
+    assert len(eng.groups) == 2 and eng.layout == ((1, 4), (2, 4), (3, 4))
     res, _ = grid.run(eng)
     assert eng.compile_count == 1
     for k in (*SCALARS, "curve_train", "curve_test"):
@@ -160,7 +160,7 @@ def test_slice_mode_equals_group_mode_on_mixed_depths_and_methods(cfg, data):
 
 def test_slice_chunks_hold_every_point_once_in_depth_order(cfg, data):
     cfg.grid.seed, cfg.grid.sparsity = (0, 1, 2), (0.5,)  # 3 points per depth, 2 per chunk: fillers in the 2nd
-    cfg.engine.depth_mode, cfg.engine.chunk_size = "slice", 6
+    cfg.engine.depth_mode, cfg.engine.chunk_size = "slice", 2
     eng = grid.Engine(cfg, data, devices=jax.devices()[:1])
     assert eng.layout == ((1, 2), (2, 2), (3, 2)) and eng.n_chunks == 2
     depth, seen = eng.grid.coords["depth"], []

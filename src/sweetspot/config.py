@@ -43,7 +43,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.metrics = _metrics_block()
     c.engine = ml_collections.ConfigDict()
     c.engine.depth_mode = "slice"  # grid.DEPTH_MODES: slice (one program per method), group (per depth), pad
-    c.engine.chunk_size = 0  # points per program per call; 0 = auto (CPU: ~8 per device, else all)
+    c.engine.chunk_size = 0  # points per (method, depth) per call; 0 = auto (CPU: ~8 per device, else all)
     c.engine.save_params = True
     return c
 

@@ -148,7 +148,7 @@ class Engine:
             depths = sorted(self.grid.axes["depth"])
             of = lambda g, d: int((self.grid.coords["depth"][g.indices] == d).sum())
             per_depth = [max(of(g, d) for g in self.groups) for d in depths]
-            per_call = max(1, round(want / (n_dev * len(depths))))  # points of each depth per device per call
+            per_call = max(1, round(want / n_dev))  # points of each depth per device per call, as in group mode
             self.n_chunks = math.ceil(max(per_depth) / (n_dev * per_call))
             counts = [math.ceil(n / (self.n_chunks * n_dev)) for n in per_depth]
             self.layout = tuple((int(d), c) for d, c in zip(depths, counts, strict=True) if c)
