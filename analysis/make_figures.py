@@ -1,11 +1,13 @@
-"""`make figures`: runs the CPU defaults of E1-E6 and of the theory checks T1-T2 (each sweep skipped when its run
+"""`make figures`: runs the CPU defaults of E1-E7 and of the theory checks T1-T2 (each sweep skipped when its run
 is already complete, resumed when interrupted) and then writes the report from the saved runs (T3 and the
 depth-predictor validation read those runs).
 
     python analysis/make_figures.py [--runs runs] [--out report] [--only e1,e2,...]
 
-E3 runs at each target's E2 peak depth (`analysis/e2_depth.py --peak`). Wall time per sweep goes to
-OUT/timings.csv. Everything is the CLI underneath: the commands are printed as they run.
+E3 runs at each target's E2 peak depth (`analysis/e2_depth.py --peak`); E7 (SP on its judging targets,
+sweeps/sp_judging.py) runs per judging target its peak stage, its SP-sparsity selection at that peak and its judge
+stage at both. Wall time per sweep goes to OUT/timings.csv. Everything is the CLI underneath: the commands are
+printed as they run.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ E2_TARGETS = (
 E3_TARGETS = ("tree_L3", "boolean")
 E6_TASKS = ("424", "414", "41216", "6333")
 T1_LEVELS = ("L2", "L3", "L4", "L5")
+E7_TARGETS = ("judge_tree_perm", "judge_tree_reuse", "judge_expr3", "judge_boolean")
 
 
 def sweep(config: str, out: str, extra=()) -> float:
@@ -60,11 +63,21 @@ def peak(run: str) -> int:
     return int(out.stdout.split()[0])
 
 
+def sp_sparsity(run: str) -> str:
+    out = subprocess.run(
+        [sys.executable, os.path.join(HERE, "e7_sp_recovery.py"), "--sparsity", run],
+        check=True, capture_output=True, text=True,
+    )
+    return out.stdout.split()[0]
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", default="runs")
     p.add_argument("--out", default="report")
-    p.add_argument("--only", default="e1,e2,e3,e6,t1,t2", help="comma-separated experiments to run before the report")
+    p.add_argument(
+        "--only", default="e1,e2,e3,e6,e7,t1,t2", help="comma-separated experiments to run before the report"
+    )
     a = p.parse_args(argv)
     only = set(a.only.split(","))
     os.makedirs(a.out, exist_ok=True)
@@ -86,6 +99,14 @@ def main(argv=None):
     if "e6" in only:
         for t in E6_TASKS:
             run(f"e6_{t}", f"sweeps/e6_sculpting.py:{t}")
+    if "e7" in only:
+        for t in E7_TARGETS:
+            cfg = f"sweeps/sp_judging.py:{t}"
+            timings.append((f"e7peak_{t}", cfg + ",peak", sweep(cfg + ",peak", os.path.join(a.runs, f"e7peak_{t}"))))
+            depth = f"--config.grid.depth=({peak(os.path.join(a.runs, f'e7peak_{t}'))},)"
+            run(f"e7select_{t}", cfg + ",select", [depth])
+            sparsity = f"--config.grid.sparsity=({sp_sparsity(os.path.join(a.runs, f'e7select_{t}'))},)"
+            run(f"e7_{t}", cfg, [depth, sparsity])
     if "t1" in only:
         for t in T1_LEVELS:
             run(f"t1_{t}", f"sweeps/t1_sparsity.py:{t}")

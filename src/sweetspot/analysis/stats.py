@@ -1,5 +1,5 @@
-"""Statistics over results.csv rows for the analyses: cells as numbers, per-node means, mean ± std and
-Spearman rank correlations over the finite values."""
+"""Statistics over results.csv rows for the analyses: cells as numbers, per-node means, mean ± std,
+Spearman rank correlations and percentile-bootstrap intervals over the finite values."""
 
 from __future__ import annotations
 
@@ -51,3 +51,16 @@ def spearman(a, b) -> tuple[float, float, int]:
 def fit_column(run) -> np.ndarray:
     """1.0 where the point fits (the run's `fit` label), else 0.0 (NaN for runs without metrics)."""
     return column(run.rows, "fit")
+
+
+def bootstrap_ci(values, n_boot: int = 10000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean over the finite values: n_boot resamples with replacement drawn
+    from numpy.random.default_rng(seed); (NaN, NaN) without a finite value. A sample of identical values (e.g. a
+    fraction of 0/8) gives a zero-width interval: the bootstrap cannot see beyond the sample."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if not len(v):
+        return float("nan"), float("nan")
+    means = v[np.random.default_rng(seed).integers(0, len(v), (n_boot, len(v)))].mean(1)
+    a = (1 - level) / 2
+    return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))

@@ -23,6 +23,15 @@ TARGETS: dict[str, dict] = {
     "expr": {"family": "expr", "expr": "absdiff(max(mul(x0, x1), x2), min(x3, mul(x4, x5)))"},
     "additive": {"family": "additive", "arity": 2, "levels": 3},
     "dense_teacher": {"family": "dense_teacher", "arity": 2, "levels": 3},
+    # Judging targets of the SP study (sweeps/sp_judging.py, docs/sp_variants.md): never used to tune SP, whose
+    # tuning target is tree_L3 (target.seed = 0). Other target seeds than the tuning target's.
+    "judge_tree_perm": {"family": "tree", "arity": 2, "levels": 3, "permute_leaves": True, "seed": 2},
+    "judge_tree_reuse": {"family": "tree", "arity": 2, "levels": 3, "reuse": True, "seed": 4},
+    "judge_expr3": {
+        "family": "expr",  # every internal node has 3 children; depth 3 (the sum sits at level 2); n = 13
+        "expr": "max(sum(mul(x0, x1, x2), min(x3, x4, x5), x6), mul(x7, x8, x9), min(x10, x11, x12))",
+    },
+    "judge_boolean": {"family": "boolean", "arity": 2, "levels": 3, "gates": ("xor", "and")},
 }
 
 
