@@ -1,9 +1,33 @@
 """Shared fixtures: tiny configs so every engine test runs in seconds."""
 
+import shutil
+import tempfile
+
 import pytest
 
 from sweetspot import config as config_lib
 from sweetspot import targets
+
+_JAX_CACHE = []
+
+
+def pytest_configure(config):
+    """JAX's persistent compilation cache in a fresh directory for this pytest session only (removed at its end):
+    tests that build the same program again (a new Engine or a new jit of the same function per call: run_grid
+    twice, diagnose on four networks) compile it once. Every trace still happens (compile_count counts traces),
+    and nothing carries over between sessions. Set in a hook, not at import, because subprocess scripts import
+    this module for tiny_config and set their own cache."""
+    import jax
+
+    path = tempfile.mkdtemp(prefix="sweetspot-test-jax-cache-")
+    _JAX_CACHE.append(path)
+    jax.config.update("jax_compilation_cache_dir", path)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+
+
+def pytest_unconfigure(config):
+    for path in _JAX_CACHE:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def tiny_config():
@@ -20,6 +44,37 @@ def tiny_config():
     c.grid.lr = (1e-2,)
     c.metrics.enabled = False
     return c
+
+
+def metrics_run_config():
+    """A run with the metrics and saved networks: random and oracle x depths 1, 2 x sparsity 0, 0.5 x seeds 0, 1
+    (16 points), one point per chunk (several params checkpoints), tagged as an E1 run for the report."""
+    c = tiny_config()
+    c.experiment = "e1"
+    c.metrics.enabled = True
+    c.metrics.n_signature, c.metrics.n_probe_train, c.metrics.n_probe_test = 128, 256, 128
+    c.grid.depth = (1, 2)
+    c.grid.method = ("random", "oracle")
+    c.engine.chunk_size = 1
+    return c
+
+
+@pytest.fixture(scope="session")
+def metrics_sweep(tmp_path_factory):
+    """(run directory, engine, results) of one sweep of metrics_run_config(), shared read-only by
+    test_diagnose_cli (diagnose, load_network), test_report (its E1 run) and test_architecture (the result
+    schema): one compile and run for the three files."""
+    from sweetspot import sweep
+
+    out = str(tmp_path_factory.mktemp("metrics_run") / "run")
+    engine, results = sweep.run_sweep(metrics_run_config(), out, progress=lambda m: None)
+    return out, engine, results
+
+
+@pytest.fixture(scope="session")
+def metrics_run(metrics_sweep):
+    """The directory of the metrics_sweep run."""
+    return metrics_sweep[0]
 
 
 @pytest.fixture

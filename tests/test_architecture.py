@@ -122,15 +122,12 @@ def test_every_method_validates_and_families_agree_on_binary(cfg):
         assert targets.make_target(c).binary == fam.binary, name
 
 
-def test_result_schema_covers_every_key_with_its_shape(cfg, data):
-    cfg.metrics.enabled = True
-    cfg.metrics.n_signature, cfg.metrics.n_probe_train, cfg.metrics.n_probe_test = 64, 128, 64
-    cfg.grid.depth, cfg.grid.sparsity, cfg.grid.seed = (1, 2), (0.5,), (0,)
-    from sweetspot import sweep
-
-    _, data = sweep.make_data(cfg)
-    res = grid.run_grid(cfg, data)
-    n, L, P = 2, 2, len(targets.make_target(cfg.target).structure.probe_nodes)
+def test_result_schema_covers_every_key_with_its_shape(metrics_sweep):
+    """On conftest's shared metrics run (depths 1 and 2, 16 points, metrics on)."""
+    _, engine, res = metrics_sweep
+    cfg = engine.cfg
+    n, L, P = 16, 2, len(targets.make_target(cfg.target).structure.probe_nodes)
+    assert engine.grid.n_points == n and max(cfg.grid.depth) == L and cfg.metrics.enabled
     E = cfg.train.steps // cfg.train.eval_every
     shapes = {
         result_keys.SCALAR: (n,),

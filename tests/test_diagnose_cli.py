@@ -3,24 +3,16 @@
 import numpy as np
 import pytest
 
-from sweetspot import cli, rundir, sweep
+from sweetspot import cli, rundir
 from sweetspot import grid as grid_lib
 from sweetspot import results as res_lib
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    from conftest import tiny_config
-
-    cfg = tiny_config()
-    cfg.metrics.enabled = True
-    cfg.metrics.n_signature, cfg.metrics.n_probe_train, cfg.metrics.n_probe_test = 128, 256, 128
-    cfg.grid.depth = (1, 2)
-    cfg.grid.method = ("random", "oracle")
-    cfg.engine.chunk_size = 1  # several params checkpoints
-    out = str(tmp_path_factory.mktemp("runs") / "run")
-    sweep.run_sweep(cfg, out, progress=lambda m: None)
-    return out
+def run_dir(metrics_run):
+    """conftest.metrics_run: random and oracle x depths 1, 2 x 4 points, with the metrics, one point per chunk
+    (several params checkpoints); shared with test_report, which reads it as its E1 run."""
+    return metrics_run
 
 
 def test_results_have_the_metric_columns(run_dir):

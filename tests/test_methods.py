@@ -68,12 +68,22 @@ def test_pruned_weights_stay_zero_through_rewind_and_retraining(all_methods_run)
 
 def test_shuffled_keeps_per_layer_density_and_changes_wiring(all_methods_run):
     _, eng, out, _ = all_methods_run
-    for d in (2, 3):
-        sp_masks = out[f"sp/d{d}"][3]["masks"]
-        sh_masks = out[f"shuffled:sp/d{d}"][3]["masks"]
+    depth = eng.grid.coords["depth"]
+    pairs = [(name, "shuffled:" + name) for name in out if name.startswith("sp/")]  # any depth_mode's groups
+    assert pairs and all(sh in out for _, sh in pairs)
+    seen = set()
+    for sp_name, sh_name in pairs:
+        idx, valid, _, sp_state = out[sp_name]
+        for axis in ("depth", "sparsity", "seed"):  # the same points, in the same order
+            np.testing.assert_array_equal(eng.grid.coords[axis][idx], eng.grid.coords[axis][out[sh_name][0]])
+        sp_masks, sh_masks = sp_state["masks"], out[sh_name][3]["masks"]
         for k in sp_masks:
             np.testing.assert_array_equal(sp_masks[k].sum((1, 2)), sh_masks[k].sum((1, 2)))
-        assert any(not np.array_equal(sp_masks[k], sh_masks[k]) for k in sp_masks)
+        for d in set(depth[idx[valid]].tolist()):
+            sel = valid & (depth[idx] == d)
+            assert any(not np.array_equal(sp_masks[k][sel], sh_masks[k][sel]) for k in sp_masks), d
+            seen.add(d)
+    assert seen == {2, 3}
 
 
 def test_shuffle_masks_function():

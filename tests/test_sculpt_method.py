@@ -109,9 +109,10 @@ def test_sculpt_runs_in_one_compile_and_prunes_units_and_edges(sculpted):
     target = targets.make_target(cfg.target)
     s = target.structure
     pruned = []
-    for name, (_, _, res, state) in out.items():
-        d = int(name.split("/d")[1])
-        for i in range(len(res["realised_sparsity"])):
+    depth = eng.grid.coords["depth"]
+    for idx, valid, res, state in out.values():  # any depth_mode: each point's depth from its grid index
+        for i in np.flatnonzero(valid):
+            d = int(depth[idx[i]])
             pruned.append(float(res["realised_sparsity"][i]) > 0.3)
             if not pruned[-1]:  # no candidate met 100% accuracy at width 8 in 40 steps: the dense net is kept
                 continue
