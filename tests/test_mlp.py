@@ -72,7 +72,7 @@ def test_sliced_batch_equals_each_network_in_outputs_and_gradients():
     g = jax.grad(sliced)(params)
     for i, ((p, m), d) in enumerate(zip(nets, depths, strict=True)):
         np.testing.assert_allclose(out[i], mlp.apply(p, m, d, x[i]), rtol=1e-5, atol=1e-6)
-        gi = jax.grad(lambda q: ((mlp.apply(q, m, d, x[i]) - y[i]) ** 2).mean())(p)
+        gi = jax.grad(lambda q, m=m, d=d, i=i: ((mlp.apply(q, m, d, x[i]) - y[i]) ** 2).mean())(p)
         for k in gi:
             np.testing.assert_allclose(g[k]["w"][i], gi[k]["w"], rtol=1e-4, atol=1e-6, err_msg=f"{i} {k}")
         for l in range(d, 4):

@@ -35,26 +35,27 @@ def make_optimizer(name: str, lr: jax.Array, weight_decay: jax.Array) -> optax.G
     return OPTIMIZERS[name](lr, weight_decay)
 
 
+def _per_sample_loss(binary: bool):
+    """(y_hat, y) -> the elementwise loss whose mean is `make_loss(binary)`: squared error, or the binary
+    cross-entropy of the logits against +-1 labels (+1 = true)."""
+    if binary:
+        return lambda y_hat, y: optax.sigmoid_binary_cross_entropy(y_hat, (y + 1) / 2)
+    return lambda y_hat, y: (y_hat - y) ** 2
+
+
 def mse(params, masks, depth, x, y, activation):
     """Mean squared error over samples and outputs (real-valued targets)."""
-    return jnp.mean((mlp.apply(params, masks, depth, x, activation) - y) ** 2)
+    return jnp.mean(_per_sample_loss(False)(mlp.apply(params, masks, depth, x, activation), y))
 
 
 def bce(params, masks, depth, x, y, activation):
     """Binary cross-entropy of the output logits against +-1 labels y (+1 = true), mean over samples and outputs."""
-    return jnp.mean(optax.sigmoid_binary_cross_entropy(mlp.apply(params, masks, depth, x, activation), (y + 1) / 2))
+    return jnp.mean(_per_sample_loss(True)(mlp.apply(params, masks, depth, x, activation), y))
 
 
 def accuracy(params, masks, depth, x, y, activation):
     """Fraction of (sample, output) labels whose logit has the label's sign (Boolean targets)."""
     return jnp.mean((mlp.apply(params, masks, depth, x, activation) > 0) == (y > 0))
-
-
-def _per_sample_loss(binary: bool):
-    """(y_hat, y) -> the elementwise loss whose mean is `make_loss(binary)`."""
-    if binary:
-        return lambda y_hat, y: optax.sigmoid_binary_cross_entropy(y_hat, (y + 1) / 2)
-    return lambda y_hat, y: (y_hat - y) ** 2
 
 
 def make_loss(binary: bool):
@@ -102,12 +103,17 @@ def make_fit(cfg, binary: bool = False, capture_at: int | None = None, layout: t
         if any(jax.tree.leaves(in_batched[3])):
             raise ValueError("sliced fit: the data must be shared by every point (not vmapped)")
         spread = lambda a, f: a if f else jnp.broadcast_to(a, (axis_size, *jnp.shape(a)))
-        args = [jax.tree.map(spread, t, b) for t, b in zip((params, masks, point, data, key), in_batched, strict=True)]
-        args[3] = data
-        out = batched(*args)
+        per_point, flags = (params, masks, point, key), (*in_batched[:3], in_batched[4])
+        params, masks, point, key = (jax.tree.map(spread, t, b) for t, b in zip(per_point, flags, strict=True))
+        out = batched(params, masks, point, data, key)
         return out, jax.tree.map(lambda _: True, out)
 
     return fit
+
+
+def _masked_optimizer(name: str, point: dict, masks: dict) -> optax.GradientTransformation:
+    """The point's optimizer (its traced lr and weight decay) with pruned weights' updates masked out."""
+    return optax.chain(make_optimizer(name, point["lr"], point["weight_decay"]), pruning.mask_updates(masks))
 
 
 def _draw_batch(cfg, x_tr, y_tr, k):
@@ -151,7 +157,7 @@ def _make_point_fit(cfg, binary: bool, capture_at: int | None):
 
     def fit(params, masks, point, data, key):
         depth = point["depth"]
-        opt = optax.chain(make_optimizer(optimizer, point["lr"], point["weight_decay"]), pruning.mask_updates(masks))
+        opt = _masked_optimizer(optimizer, point, masks)
 
         def step(carry, inputs):
             p, s, saved = carry
@@ -182,9 +188,7 @@ def _make_batched_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
     loss_grad = jax.value_and_grad(lambda p, m, x, y: (lambda v: (v.sum(), v))(losses(p, m, x, y)), has_aux=True)
 
     def fit(params, masks, point, data, key):
-        def opt(pt, m):
-            return optax.chain(make_optimizer(optimizer, pt["lr"], pt["weight_decay"]), pruning.mask_updates(m))
-
+        opt = lambda pt, m: _masked_optimizer(optimizer, pt, m)
         update = jax.vmap(lambda g, s, p, pt, m: opt(pt, m).update(g, s, p))
 
         def step(carry, inputs):
