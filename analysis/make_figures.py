@@ -21,18 +21,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-E2_TARGETS = (
-    "tree_L2",
-    "tree_L3",
-    "tree_L4",
-    "tree_k3",
-    "boolean",
-    "parity",
-    "modular",
-    "expr",
-    "additive",
-    "dense_teacher",
-)
+E1_INSTANCES = ("0", "1", "2")  # target.seed of the tree target: claims are about the family, not one tree
+E2_TARGETS = ("tree_L2", "tree_L3", "tree_L4", "tree_k3", "boolean", "parity", "modular", "expr", "additive")
+E2_INSTANCES = {"tree_L3": ("1", "2")}  # extra target instances beyond instance 0
 E3_TARGETS = ("tree_L3", "boolean")
 E6_TASKS = ("424", "414", "41216", "6333")
 T1_LEVELS = ("L2", "L3", "L4", "L5")
@@ -88,10 +79,13 @@ def main(argv=None):
         dirs.append(os.path.join(a.runs, name))
 
     if "e1" in only:
-        run("e1", "sweeps/e1_regime.py")
+        for i in E1_INSTANCES:
+            run(f"e1_i{i}", f"sweeps/e1_regime.py:{i}")
     if "e2" in only or "e3" in only:
         for t in E2_TARGETS:
             run(f"e2_{t}", f"sweeps/e2_depth.py:{t}")
+            for i in E2_INSTANCES.get(t, ()):
+                run(f"e2_{t}_i{i}", f"sweeps/e2_depth.py:{t},{i}")
     if "e3" in only:
         for t in E3_TARGETS:
             depth = peak(os.path.join(a.runs, f"e2_{t}"))

@@ -1,30 +1,42 @@
-"""E2 depth axis: C and the compositional fraction against depth, one run per named target (sweetspot.zoo).
+"""E2 depth axis: C, IIA and the compositional fraction against depth, one run per named target
+(sweetspot.targets.zoo) and target instance, SP at sparsity 0.8 (E1's best), 8 seeds per depth.
 
-CPU default, one target (54 points, about 1 minute on 2 cores each):
+CPU default, one target (64-80 points, 2-4 minutes on 2 cores each):
     python -m sweetspot sweep sweeps/e2_depth.py:tree_L3 --out runs/e2_tree_L3
-Every target of the CPU report: tree_L2 tree_L3 tree_L4 tree_k3 boolean parity modular expr additive dense_teacher
-GPU-sized: append ',full' to the argument, e.g. sweeps/e2_depth.py:tree_L3,full (depths 1-8, 8 seeds, 8k steps).
+    python -m sweetspot sweep sweeps/e2_depth.py:tree_L3,1 --out runs/e2_tree_L3_i1      (target.seed = 1)
+Every target of the CPU report: tree_L2 tree_L3 (instances 0-2) tree_L4 tree_k3 boolean parity modular expr additive.
+Depths 1-10 on tree_L3, 1-8 elsewhere. SIZES gives the targets that need more width or steps to fit anywhere.
+GPU-sized: append ',full' (sparsity 0, 0.5, 0.7, 0.8, 0.9; width 64; 8k steps or more), e.g.
+    python -m sweetspot sweep sweeps/e2_depth.py:tree_L3,0,full --out runs/e2_tree_L3_full
 Figures: python -m sweetspot report runs/e2_* --out report
 """
 
 from sweetspot.config import default_config, parse_arg
 from sweetspot.targets import zoo
 
+# Width and steps per target where the defaults (width 32, 2,000 steps) fit at no depth (issue 12: every target
+# must fit somewhere so that it has a peak). tree_L4 (n = 16) did not fit at width 32 and 2,000 steps.
+SIZES = {"tree_L4": {"width": 64, "steps": 4000}}
+DEPTHS = {"tree_L3": tuple(range(1, 11))}
+
 
 def get_config(arg: str | None = None):
-    a = parse_arg(arg, target=("tree_L3", tuple(zoo.TARGETS)), size=("cpu", ("cpu", "full")))
+    a = parse_arg(
+        arg, target=("tree_L3", tuple(zoo.TARGETS)), instance=("0", tuple("0123456789")), size=("cpu", ("cpu", "full"))
+    )
     name = a.target
     cfg = zoo.apply(default_config(), name)
     cfg.experiment = f"e2/{name}"
+    if a.instance != "0":
+        cfg.target.seed = int(a.instance)
     cfg.grid.method = ("sp",)
-    cfg.grid.depth = (1, 2, 3, 4, 5, 6)
-    cfg.grid.sparsity = (0.0, 0.5, 0.8)
-    cfg.grid.seed = (0, 1, 2)
-    cfg.train.steps = 2000
+    cfg.grid.depth = DEPTHS.get(name, tuple(range(1, 9)))
+    cfg.grid.sparsity = (0.8,)
+    cfg.grid.seed = tuple(range(8))
+    cfg.train.steps = SIZES.get(name, {}).get("steps", 2000)
+    cfg.model.width = SIZES.get(name, {}).get("width", 32)
     if a.size == "full":
         cfg.model.width = 64
-        cfg.train.steps = 8000
-        cfg.grid.depth = (1, 2, 3, 4, 5, 6, 7, 8)
+        cfg.train.steps = max(8000, 2 * cfg.train.steps)
         cfg.grid.sparsity = (0.0, 0.5, 0.7, 0.8, 0.9)
-        cfg.grid.seed = tuple(range(8))
     return cfg

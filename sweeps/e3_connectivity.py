@@ -1,7 +1,7 @@
 """E3 connectivity axis: C against sparsity at a target's peak depth for every pruning method, including
 shuffled:sp and shuffled:imp (the same per-layer density, wiring permuted). One run per named target.
 
-CPU default (135 points, about 2 minutes on 2 cores); set the depth to the target's E2 peak:
+CPU default (288 points, 8 seeds, about 5-8 minutes on 2 cores); set the depth to the target's E2 peak:
     python -m sweetspot sweep sweeps/e3_connectivity.py:tree_L3 --out runs/e3_tree_L3 \
         --config.grid.depth="($(python analysis/e2_depth.py --peak runs/e2_tree_L3),)"
 GPU-sized: sweeps/e3_connectivity.py:tree_L3,full (8 seeds, width 64, 8k steps).
@@ -21,10 +21,11 @@ def get_config(arg: str | None = None):
     cfg.experiment = f"e3/{name}"
     cfg.grid.method = METHODS
     cfg.grid.depth = (3,)
-    cfg.grid.sparsity = (0.5, 0.7, 0.8, 0.9, 0.95)
-    cfg.grid.seed = (0, 1, 2)
+    cfg.grid.sparsity = (0.5, 0.7, 0.8, 0.9)
+    cfg.grid.seed = tuple(range(8))
     if a.size == "full":
         cfg.model.width = 64
         cfg.train.steps = 8000
-        cfg.grid.seed = tuple(range(8))
+        cfg.grid.sparsity = (0.5, 0.7, 0.8, 0.9, 0.95)
+        cfg.grid.seed = tuple(range(16))
     return cfg

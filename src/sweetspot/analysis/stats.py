@@ -64,3 +64,38 @@ def bootstrap_ci(values, n_boot: int = 10000, level: float = 0.95, seed: int = 0
     means = v[np.random.default_rng(seed).integers(0, len(v), (n_boot, len(v)))].mean(1)
     a = (1 - level) / 2
     return float(np.quantile(means, a)), float(np.quantile(means, 1 - a))
+
+
+def mean_ci(values, n_boot: int = 10000, seed: int = 0) -> tuple[float, float, float, int]:
+    """(mean, 95% bootstrap low, high, count) over the finite values (bootstrap_ci's interval)."""
+    m, _, n = mean_std(values)
+    lo, hi = bootstrap_ci(values, n_boot=n_boot, seed=seed)
+    return m, lo, hi, n
+
+
+def diff_ci(a, b, paired: bool = False, n_boot: int = 10000, seed: int = 0) -> tuple[float, float, float, int]:
+    """(mean(a) - mean(b), 95% percentile-bootstrap low, high, n) over the finite values.
+
+    paired=True: a and b are aligned (e.g. the same seeds); the pairs where both are finite are resampled together
+    and n is their count. Unpaired: each sample is resampled on its own and n is the smaller count. NaNs
+    throughout when either side has no finite value."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    rng = np.random.default_rng(seed)
+    if paired:
+        if a.shape != b.shape:
+            raise ValueError(f"diff_ci(paired=True): a has shape {a.shape}, b has {b.shape}; they must match")
+        d = (a - b)[np.isfinite(a) & np.isfinite(b)]
+        if not len(d):
+            return (float("nan"),) * 3 + (0,)
+        means = d[rng.integers(0, len(d), (n_boot, len(d)))].mean(1)
+        return float(d.mean()), float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975)), len(d)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    if not len(a) or not len(b):
+        return (float("nan"),) * 3 + (0,)
+    means = a[rng.integers(0, len(a), (n_boot, len(a)))].mean(1) - b[rng.integers(0, len(b), (n_boot, len(b)))].mean(1)
+    return float(a.mean() - b.mean()), float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975)), min(len(a), len(b))
+
+
+def fmt_ci(m: float, lo: float, hi: float, digits: int = 2) -> str:
+    """'m [lo, hi]' for verdict text, e.g. '0.93 [0.91, 0.95]'."""
+    return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
