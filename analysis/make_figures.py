@@ -47,9 +47,12 @@ def sweep(config: str, out: str, extra=()) -> float:
     return time.time() - t0
 
 
-def peak(run: str) -> int:
+def peak(run: str, metric: str = "IIA") -> int:
+    """The run's peak depth (analysis/e2_depth.py --peak): E3 at the IIA peak; E7 keeps the C peak it was defined
+    with (docs/results.md, E7)."""
     out = subprocess.run(
-        [sys.executable, os.path.join(HERE, "e2_depth.py"), "--peak", run], check=True, capture_output=True, text=True
+        [sys.executable, os.path.join(HERE, "e2_depth.py"), "--peak", run, "--metric", metric],
+        check=True, capture_output=True, text=True,
     )
     return int(out.stdout.split()[0])
 
@@ -97,7 +100,7 @@ def main(argv=None):
         for t in E7_TARGETS:
             cfg = f"sweeps/sp_judging.py:{t}"
             timings.append((f"e7peak_{t}", cfg + ",peak", sweep(cfg + ",peak", os.path.join(a.runs, f"e7peak_{t}"))))
-            depth = f"--config.grid.depth=({peak(os.path.join(a.runs, f'e7peak_{t}'))},)"
+            depth = f"--config.grid.depth=({peak(os.path.join(a.runs, f'e7peak_{t}'), 'C')},)"
             run(f"e7select_{t}", cfg + ",select", [depth])
             sparsity = f"--config.grid.sparsity=({sp_sparsity(os.path.join(a.runs, f'e7select_{t}'))},)"
             run(f"e7_{t}", cfg, [depth, sparsity])

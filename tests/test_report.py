@@ -142,6 +142,7 @@ def test_e2_peak_and_shuffled_density_match(runs):
                     "sparsity": str(s),
                     "seed": str(seed),
                     "C": str(c_val),
+                    "IIA": str(c_val),
                     "fit": str(fit),
                     "compositional": "False",
                     "test_r2": "0.9",
@@ -151,7 +152,7 @@ def test_e2_peak_and_shuffled_density_match(runs):
     fake = report.Run("fake", {"config": {"experiment": "e2/fake"}}, rows)
     best, depths, c, fit_ok = e2.curves(fake)
     assert best == 0.5 and fit_ok.tolist() == [True, True, False]
-    assert e2.peak_depth(fake) == 2
+    assert e2.peak_depth(fake) == 2 and e2.peak_depth(fake, "C") == 2
     for r in rows:
         r["fit"] = "False"
     assert e2.peak_depth(fake) is None

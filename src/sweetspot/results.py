@@ -1,6 +1,7 @@
 """A run directory: orbax checkpoints, meta.json and results.csv. docs/method.md, section "Results".
 
-    RUN_DIR/meta.json     schema version, full config, grid axes, groups, package versions, git commit, devices
+    RUN_DIR/meta.json     schema version, full config, grid axes, groups, package versions, git commit and whether
+                          the checkout was dirty, devices
     RUN_DIR/results/      orbax: the full-grid results and the `done` mask, saved after every chunk
     RUN_DIR/params/       orbax (optional): each chunk's final params and masks, one step per chunk
     RUN_DIR/results.csv   one row per grid point: every axis value and every scalar metric
@@ -130,18 +131,37 @@ def _recompute(directory: str) -> str:
 
 
 # ------------------------------------------------------------------------------------------------- meta
-def _git_commit() -> str | None:
+UNKNOWN_COMMIT = "unknown"
+
+
+def _git(args: list[str], cwd: str) -> str | None:
+    """stdout of `git ARGS` run in cwd (stripped), or None when git is missing, fails or times out."""
     try:
-        here = os.path.dirname(os.path.abspath(__file__))
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5)
-        return out.stdout.strip() or None
+        out = subprocess.run(["git", "--no-optional-locks", *args], cwd=cwd, capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError):
         return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def git_provenance(where: str | None = None) -> tuple[str, bool | None]:
+    """(commit, dirty) of the source checkout that holds the package (or the directory `where`): the commit is
+    `git rev-parse HEAD`'s full hash, or UNKNOWN_COMMIT when git fails, the directory has no file tracked by a
+    checkout (e.g. a copy of the package in site-packages inside another repository's ignored folder) or the
+    checkout has no commit (rev-parse then prints the literal "HEAD"); dirty is whether `git status --porcelain`
+    of that checkout lists anything (modified, staged or untracked files), None when the commit is unknown."""
+    here = where or os.path.dirname(os.path.abspath(__file__))
+    commit = _git(["rev-parse", "--verify", "HEAD"], here)
+    tracked = _git(["ls-files", "--error-unmatch", "--", "."], here) is not None
+    if not tracked or not commit or not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit):
+        return UNKNOWN_COMMIT, None
+    status = _git(["status", "--porcelain"], here)
+    return commit, None if status is None else bool(status)
 
 
 def make_meta(cfg, engine) -> dict:
     """Everything needed to interpret and reproduce a run."""
 
+    commit, dirty = git_provenance()
     versions = {}
     for pkg in ("sweetspot", "jax", "jaxlib", "flax", "optax", "orbax-checkpoint", "chex", "ml-collections", "numpy"):
         try:
@@ -161,7 +181,8 @@ def make_meta(cfg, engine) -> dict:
         "n_chunks": engine.n_chunks,
         "versions": versions,
         "python": platform.python_version(),
-        "git_commit": _git_commit(),
+        "git_commit": commit,
+        "git_dirty": dirty,
         "devices": [str(d) for d in engine.devices],
         "platform": engine.devices[0].platform,
         "status": "running",

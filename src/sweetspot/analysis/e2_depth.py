@@ -1,14 +1,21 @@
-"""E2 depth axis: for every target, C, the compositional fraction and the fit fraction against depth at the
-target's best sparsity (the sparsity with the highest mean C over depths), mean ± std over seeds.
+"""E2 depth axis, judged on the causal score. Per target (the runs of one experiment `e2/NAME` pooled: its target
+instances), at its best sparsity: mean IIA, C, C_gain and the compositional and fit fractions against depth with
+95% bootstrap intervals; the peak depth (argmax over depth of mean IIA among the depths where at least half the
+networks fit), its seed-bootstrap range, and the peak of C beside it; whether IIA, C and fit fall beyond the peak;
+whether the peak moves with the target's own depth (Spearman rho over targets; tree L = 2, 3, 4). Definitions:
+docs/method.md (E2).
 
     python -m sweetspot report runs/e2_* --out report
-    python analysis/e2_depth.py --peak runs/e2_tree_L3      (prints the peak depth: E3 runs there)
+    python analysis/e2_depth.py --peak runs/e2_tree_L3 [runs/e2_tree_L3_i1 ...]
+        (prints the pooled IIA peak depth, 3 when undefined: E3 and E7 run there)
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
+import zlib
 
 import matplotlib
 
@@ -16,54 +23,124 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sweetspot import rundir, targets  # noqa: E402
 from sweetspot.analysis import base, stats  # noqa: E402
 
 TITLE = "E2 depth axis"
+METHOD = "sp"  # E2 is an SP experiment: rows of other methods are ignored
+METRICS = ("IIA", "C", "fit", "compositional", "C_gain", "IIA_gain")
+LABELS = ("fit", "compositional")  # 0/1 per network; NaN (e.g. a diverged network) counts as 0
+PEAK_METRICS = ("IIA", "C")  # IIA: the primary peak; C beside it
+FIT_SHARE = 0.5  # a depth competes for the peak when at least this share of its networks fit
+N_BOOT = 10000
+SEED = 0
+TREE_PAIRS = (("tree_L2", "tree_L3"), ("tree_L3", "tree_L4"), ("tree_L2", "tree_L4"))
+_M = {m: i for i, m in enumerate(METRICS)}
 
 
 def select(runs):
     return [r for r in runs if r.experiment.startswith("e2/")]
 
 
-def curves(run):
-    """(best sparsity, depths, {metric: (mean, std) arrays over depths}, fit_ok (bool per depth)) at the run's best
-    sparsity: the one with the highest mean C over the depths where at least half the seeds fit (a C of networks
-    that do not fit the target says little); when nothing fits anywhere, the highest mean C over all depths."""
-    rows = [r for r in run.rows if r.get("diverged") != "True"]
+def network_values(rows) -> np.ndarray:
+    """(networks, METRICS) array of the rows' cells. LABELS are 0/1 with NaN read as 0; a diverged network has
+    fit = compositional = 0 and NaN in every other metric (it fits nothing and carries no score)."""
+    if not rows:
+        return np.zeros((0, len(METRICS)))
+    v = np.stack([stats.column(rows, m) for m in METRICS], 1)
+    labels = [_M[m] for m in LABELS]
+    v[:, labels] = np.nan_to_num(v[:, labels], nan=0.0)
+    diverged = stats.column(rows, "diverged") == 1
+    v[diverged] = np.nan
+    v[np.ix_(diverged, labels)] = 0.0
+    return v
+
+
+@dataclasses.dataclass
+class Curves:
+    """One target's networks at one sparsity: cells[i][depth] = network_values of runs[i] (an instance)."""
+
+    name: str
+    sparsity: float
+    depths: list
+    cells: list
+    runs: list
+
+    def pooled(self, depth) -> np.ndarray:
+        """The networks of every instance at `depth`, (networks, METRICS)."""
+        return np.concatenate([c.get(depth, np.zeros((0, len(METRICS)))) for c in self.cells])
+
+
+def _cells(run, sparsity) -> dict:
+    rows = [r for r in run.rows if r.get("method", METHOD) == METHOD and float(r["sparsity"]) == sparsity]
     depths = sorted({int(r["depth"]) for r in rows})
-    sparsities = sorted({float(r["sparsity"]) for r in rows})
-
-    def cell_stats(s, metric):
-        sel = lambda d: [r for r in rows if int(r["depth"]) == d and float(r["sparsity"]) == s]
-        ms = [stats.mean_std(stats.column(sel(d), metric)) for d in depths]
-        return np.array([m[0] for m in ms]), np.array([m[1] for m in ms])
-
-    def score(s, need_fit):
-        c, ok = cell_stats(s, "C")[0], cell_stats(s, "fit")[0] >= 0.5
-        c = np.where(ok, c, np.nan) if need_fit else c
-        return np.nanmax(c) if np.isfinite(c).any() else -np.inf
-
-    need_fit = any(np.isfinite(score(s, True)) for s in sparsities)
-    best = sparsities[int(np.argmax([score(s, need_fit) for s in sparsities]))]
-    out = {k: cell_stats(best, k) for k in ("C", "compositional", "fit", "test_r2")}
-    fit_ok = out["fit"][0] >= 0.5 if need_fit else np.ones(len(depths), bool)
-    return best, depths, out, fit_ok
+    return {d: network_values([r for r in rows if int(r["depth"]) == d]) for d in depths}
 
 
-def target_depth_of(run) -> int:
-    """The number of constituent levels of the run's target (its structure's depth)."""
-    return targets.make_target(rundir.config_from_meta(run.meta).target).structure.depth
+def cell_means(cells, depths) -> np.ndarray:
+    """(depths, METRICS): per depth, the mean over the finite values of the networks of all instances pooled."""
+    out = np.full((len(depths), len(METRICS)), np.nan)
+    for j, d in enumerate(depths):
+        v = np.concatenate([c[d] for c in cells if d in c] or [np.zeros((0, len(METRICS)))])
+        ok = np.isfinite(v)
+        n = ok.sum(0)
+        out[j] = np.where(n > 0, np.where(ok, v, 0.0).sum(0) / np.maximum(n, 1), np.nan)
+    return out
 
 
-def peak_depth(run) -> int | None:
-    """argmax over depth of mean C at the best sparsity, among the depths where at least half the seeds fit. None
-    when no cell fits (no empirical peak) or C is undefined (e.g. dense_teacher)."""
-    if not any_fit(run):
-        return None
-    _, depths, c, fit_ok = curves(run)
-    mean = np.where(fit_ok, c["C"][0], np.nan)
-    return int(depths[int(np.nanargmax(mean))]) if np.isfinite(mean).any() else None
+def peaks_of(means, depths, metric="IIA") -> np.ndarray:
+    """Peak depth per leading index of `means` (..., depths, METRICS): the argmax over the depths whose fit
+    fraction is >= FIT_SHARE of the metric's mean (ties: the shallowest); NaN where no such depth has one."""
+    means = np.asarray(means, float)
+    m = means[..., _M[metric]]
+    ok = (np.nan_to_num(means[..., _M["fit"]], nan=0.0) >= FIT_SHARE) & np.isfinite(m)
+    idx = np.argmax(np.where(ok, m, -np.inf), axis=-1)
+    return np.where(ok.any(-1), np.asarray(depths, float)[idx], np.nan)
+
+
+def _int(p):
+    return None if not np.isfinite(p) else int(p)
+
+
+def _instance(run) -> int:
+    return int(run.meta["config"].get("target", {}).get("seed", 0))
+
+
+def best_sparsity(runs, metric="IIA") -> float:
+    """The sparsity with the highest fit-gated (peaks_of's gate) mean of `metric` at any depth, runs pooled; when
+    no depth fits at any sparsity, the highest mean at any depth; ties: the lower sparsity."""
+    sparsities = sorted({float(r["sparsity"]) for run in runs for r in run.rows})
+    if len(sparsities) == 1:
+        return sparsities[0]
+
+    def score(s, gate):
+        cells = [_cells(run, s) for run in runs]
+        means = cell_means(cells, sorted({d for c in cells for d in c}))
+        m = means[:, _M[metric]]
+        m = np.where(np.nan_to_num(means[:, _M["fit"]]) >= FIT_SHARE, m, np.nan) if gate else m
+        return np.nanmax(m) if np.isfinite(m).any() else -np.inf
+
+    gate = any(np.isfinite(score(s, True)) for s in sparsities)
+    return sparsities[int(np.argmax([score(s, gate) for s in sparsities]))]
+
+
+def make_curves(runs, sparsity=None) -> Curves:
+    """Curves of one target's runs (a Run or a list of runs of ONE experiment, pooled) at `sparsity` (default:
+    best_sparsity on IIA), instances in target.seed order."""
+    runs = sorted([runs] if isinstance(runs, base.Run) else list(runs), key=_instance)
+    names = sorted({r.experiment for r in runs})
+    if len(names) != 1:
+        raise ValueError(f"runs of experiments {names} cannot be pooled: give the runs of one target (experiment)")
+    s = best_sparsity(runs) if sparsity is None else sparsity
+    cells = [_cells(run, s) for run in runs]
+    name = names[0].split("/", 1)[-1] or runs[0].name
+    return Curves(name, s, sorted({d for c in cells for d in c}), cells, runs)
+
+
+def peak_depth(runs, metric="IIA") -> int | None:
+    """The peak depth of one target's runs pooled (a Run or a list of them): peaks_of on the pooled means at the
+    best sparsity. None when no depth has at least half its networks fit or the metric is undefined there."""
+    c = make_curves(runs)
+    return _int(peaks_of(cell_means(c.cells, c.depths), c.depths, metric))
 
 
 def any_fit(run) -> bool:
@@ -74,95 +151,297 @@ def any_fit(run) -> bool:
     return any(np.mean(v) >= 0.5 for v in cells.values())
 
 
-HEADER = [
-    "target",
-    "family",
-    "target_depth",
-    "best_sparsity",
-    "peak_depth_C",
-    "C_at_peak",
-    "frac_comp_at_peak",
-    "frac_fit_at_peak",
-    "peak_depth_compositional",
-]
+def curves(run):
+    """(best sparsity, depths, {metric: (mean, std) over networks per depth}, fit_ok per depth) of one run."""
+    c = make_curves(run)
+    ms = {m: np.array([stats.mean_std(c.pooled(d)[:, i])[:2] for d in c.depths]).T for m, i in _M.items()}
+    return c.sparsity, c.depths, {m: (v[0], v[1]) for m, v in ms.items()}, np.nan_to_num(ms["fit"][0]) >= FIT_SHARE
 
 
-def _panel(ax, run) -> list:
-    """Draws one run's curves on ax; returns its e2_peaks row."""
-    best, depths, c, _ = curves(run)
-    for key, colour, label in (
-        ("C", "C0", "mean C"),
-        ("compositional", "C3", "frac. compositional"),
-        ("fit", "C2", "frac. fit"),
-    ):
-        mean, std = c[key]
-        ax.errorbar(depths, mean, yerr=std, color=colour, marker="o", ms=3, capsize=2, label=label)
-    target_depth = target_depth_of(run)
-    pk = peak_depth(run)
+def target_depth_of(run) -> int:
+    """The target's own depth: the number of constituent levels of its DAG (Structure.depth)."""
+    from sweetspot import rundir, targets  # imported when called: the peak CLI needs neither (nor jax)
+
+    return targets.make_target(rundir.config_from_meta(run.meta).target).structure.depth
+
+
+def boot_means(curves, n_boot, rng) -> np.ndarray:
+    """(n_boot, depths, METRICS) pooled means of resamples: the networks of each (instance, depth) cell drawn
+    with replacement (as many as the cell holds), cells independently."""
+    sums = np.zeros((n_boot, len(curves.depths), len(METRICS)))
+    counts = np.zeros_like(sums)
+    for cells in curves.cells:
+        for j, d in enumerate(curves.depths):
+            v = cells.get(d, np.zeros((0, len(METRICS))))
+            if not len(v):
+                continue
+            s = v[rng.integers(0, len(v), (n_boot, len(v)))]
+            ok = np.isfinite(s)
+            sums[:, j] += np.where(ok, s, 0.0).sum(1)
+            counts[:, j] += ok.sum(1)
+    return np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+
+
+def analyse(curves, n_boot=N_BOOT, seed=SEED, label=None) -> dict:
+    """{"means": cell_means, "peak": {metric: depth or None}, "boot": {metric: (n_boot,) peak depths of the
+    resamples of boot_means, NaN where one has no peak}} for PEAK_METRICS. Random numbers: numpy
+    default_rng([seed, crc32(label or curves.name)]), so a target's bootstrap does not depend on the others."""
+    rng = np.random.default_rng([seed, zlib.crc32((label or curves.name).encode())])
+    means = cell_means(curves.cells, curves.depths)
+    boot = boot_means(curves, n_boot, rng)
+    return {
+        "means": means,
+        "peak": {m: _int(peaks_of(means, curves.depths, m)) for m in PEAK_METRICS},
+        "boot": {m: peaks_of(boot, curves.depths, m) for m in PEAK_METRICS},
+    }
+
+
+def peak_range(boot) -> tuple[float, float, float, float]:
+    """(2.5% and 97.5% quantiles (inverted CDF: depths that occur) of the bootstrap peaks that exist, their mode
+    (ties: the shallowest), the share of ALL resamples whose peak is the mode); NaNs when no resample has one."""
+    b = np.asarray(boot, float)
+    f = b[np.isfinite(b)]
+    if not len(f):
+        return (float("nan"),) * 4
+    vals, counts = np.unique(f, return_counts=True)
+    lo, hi = np.quantile(f, [0.025, 0.975], method="inverted_cdf")
+    return float(lo), float(hi), float(vals[np.argmax(counts)]), float(counts.max() / len(b))
+
+
+def study(runs, own_depth=None, n_boot=N_BOOT) -> list[dict]:
+    """One dict per target (runs grouped by experiment; by name): name, family, own_depth (own_depth(run), default
+    target_depth_of), curves, analyse's keys, and instances: [(target.seed, Curves, analyse dict)] per run at the
+    pooled sparsity when the target has more than one run."""
+    own_depth = own_depth or target_depth_of
+    groups = {}
+    for r in runs:
+        groups.setdefault(r.experiment, []).append(r)
+    out = []
+    for exp in sorted(groups):
+        c = make_curves(groups[exp])
+        res = {"name": c.name, "family": c.runs[0].family, "own_depth": own_depth(c.runs[0]), "curves": c}
+        res |= analyse(c, n_boot)
+        res["instances"] = []
+        for run in c.runs if len(c.runs) > 1 else ():
+            ic = Curves(c.name, c.sparsity, c.depths, [_cells(run, c.sparsity)], [run])
+            res["instances"].append((_instance(run), ic, analyse(ic, n_boot, label=f"{c.name}/{_instance(run)}")))
+        out.append(res)
+    return out
+
+
+def rank_corr(a, b) -> np.ndarray:
+    """Spearman rho per row of a and b ((rows, n) arrays; average ranks for ties) over the columns where both are
+    finite; NaN for a row with fewer than 3 such columns or a constant side (as stats.spearman)."""
+    from scipy.stats import rankdata
+
+    a, b = np.atleast_2d(np.asarray(a, float)), np.atleast_2d(np.asarray(b, float))
+    out = np.full(len(a), np.nan)
+    full = (np.isfinite(a) & np.isfinite(b)).all(1)
+    if full.any() and a.shape[1] >= 3:
+        ra, rb = rankdata(a[full], axis=1), rankdata(b[full], axis=1)
+        ra, rb = ra - ra.mean(1, keepdims=True), rb - rb.mean(1, keepdims=True)
+        den = np.sqrt((ra**2).sum(1) * (rb**2).sum(1))
+        out[full] = np.where(den > 1e-12, (ra * rb).sum(1) / np.where(den > 1e-12, den, 1.0), np.nan)
+    for i in np.flatnonzero(~full):
+        out[i] = stats.spearman(a[i], b[i])[0]
+    return out
+
+
+def _interval(boot, method="linear") -> tuple[float, float, float, float]:
+    """(2.5%, 97.5% quantiles over the finite resamples, share of those > 0, share of all that are NaN)."""
+    b = np.asarray(boot, float)
+    f = b[np.isfinite(b)]
+    if not len(f):
+        return float("nan"), float("nan"), float("nan"), 1.0
+    lo, hi = np.quantile(f, [0.025, 0.975], method=method)
+    return float(lo), float(hi), float(np.mean(f > 0)), float(1 - len(f) / len(b))
+
+
+TREND_HEADER = ["quantity", "resampled", "estimate", "lo", "hi", "n_targets", "p", "share_positive", "share_undefined"]
+
+
+def depth_trend(results, metric="IIA", seed=SEED) -> list[list]:
+    """TREND_HEADER rows: Spearman rho of (own depth, peak depth) over the targets with a peak, its interval with
+    the seeds resampled (each target's analyse bootstrap, resample b of every target together) and with targets
+    AND seeds resampled (targets drawn with replacement, default_rng([seed, 1])); then for TREE_PAIRS (a, b) the
+    peak difference b - a with its seed-bootstrap interval (inverted CDF)."""
+    have = [r for r in results if r["peak"][metric] is not None]
+    if not have:
+        return []
+    own = np.array([r["own_depth"] for r in have], float)
+    pk = np.array([r["peak"][metric] for r in have], float)
+    boot = np.array([r["boot"][metric] for r in have])  # (targets, n_boot)
+    n_boot = boot.shape[1]
+    rho, p, n = stats.spearman(own, pk)
+    idx = np.random.default_rng([seed, 1]).integers(0, len(have), (n_boot, len(have)))
+    both = rank_corr(own[idx], boot[idx, np.arange(n_boot)[:, None]])
+    rows = []
+    seeds = rank_corr(np.broadcast_to(own, boot.T.shape), boot.T)
+    for how, r_b in (("seeds", seeds), ("targets and seeds", both)):
+        lo, hi, pos, und = _interval(r_b)
+        rows.append([f"spearman(own_depth, peak_{metric})", how, rho, lo, hi, n, p, pos, und])
+    by = {r["name"]: r for r in have}
+    for a, b in TREE_PAIRS:
+        if a in by and b in by:
+            d = by[b]["boot"][metric] - by[a]["boot"][metric]
+            est = by[b]["peak"][metric] - by[a]["peak"][metric]
+            lo, hi, pos, und = _interval(d, "inverted_cdf")
+            rows.append([f"peak_{metric}({b}) - peak_{metric}({a})", "seeds", est, lo, hi, 2, "", pos, und])
+    return rows
+
+
+FALLOFF_HEADER = ["target", "peak_IIA", "deepest"]
+FALLOFF_HEADER += [f"{m}_drop{s}" for m in ("IIA", "C", "fit") for s in ("", "_lo", "_hi")]
+FALLOFF_HEADER += ["fit_deepest", "fit_deepest_lo", "fit_deepest_hi", "deepest_fits", "n_peak", "n_deepest"]
+FALLOFF_HEADER += ["IIA_verdict"]
+
+
+def falloff(res) -> list:
+    """FALLOFF_HEADER row: X_drop = mean X of the networks at the IIA peak - at the deepest depth, unpaired
+    stats.diff_ci (fit: the fit fraction); fit_deepest = the fit fraction at the deepest depth (mean_ci) and
+    whether it is >= FIT_SHARE; verdict on the IIA drop: falls (interval above 0), rises (below), no resolved
+    change, or the peak is the deepest depth."""
+    c, pk = res["curves"], res["peak"]["IIA"]
+    deep = max(c.depths)
+    if pk is None:
+        return [c.name, "", deep] + [float("nan")] * 12 + ["", 0, len(c.pooled(deep)), "no peak"]
+    a, b = c.pooled(pk), c.pooled(deep)
+    row = [c.name, pk, deep]
+    for m in ("IIA", "C", "fit"):
+        row += list(stats.diff_ci(a[:, _M[m]], b[:, _M[m]]))[:3]
+    fm, flo, fhi, _ = stats.mean_ci(b[:, _M["fit"]])
+    lo, hi = row[4], row[5]
+    verdict = "peak is the deepest depth" if pk == deep else "falls" if lo > 0 else "rises" if hi < 0 else ""
+    return row + [fm, flo, fhi, bool(fm >= FIT_SHARE), len(a), len(b), verdict or "no resolved change"]
+
+
+AT_PEAK = ("IIA", "C", "C_gain", "compositional", "fit")
+PEAKS_HEADER = ["target", "scope", "family", "own_depth", "sparsity", "networks"]
+PEAKS_HEADER += [f"peak_{m}{s}" for m in PEAK_METRICS for s in ("", "_lo", "_hi", "_mode", "_mode_share")]
+PEAKS_HEADER += ["peak_compositional"] + [f"{m}_at_peak{s}" for m in AT_PEAK for s in ("", "_lo", "_hi")]
+
+
+def _peak_row(res, scope, c, an) -> list:
+    """PEAKS_HEADER row of one Curves `c` and its analyse dict `an` (res gives the target's name and depth)."""
+    row = [res["name"], scope, res["family"], res["own_depth"], c.sparsity]
+    row.append(sum(len(c.pooled(d)) for d in c.depths))
+    for m in PEAK_METRICS:
+        row += ["" if an["peak"][m] is None else an["peak"][m], *peak_range(an["boot"][m])]
+    comp = _int(peaks_of(an["means"], c.depths, "compositional"))
+    has_comp = comp is not None and an["means"][c.depths.index(comp), _M["compositional"]] > 0
+    row.append(comp if has_comp else "")
+    pk = an["peak"]["IIA"]
+    for m in AT_PEAK:
+        row += list(stats.mean_ci(c.pooled(pk)[:, _M[m]])[:3]) if pk is not None else [float("nan")] * 3
+    return row
+
+
+def _peak_rows(res) -> list[list]:
+    rows = [_peak_row(res, "pooled" if res["instances"] else "all", res["curves"], res)]
+    return rows + [_peak_row(res, f"target.seed={s}", ic, an) for s, ic, an in res["instances"]]
+
+
+def _panel(ax, res) -> None:
+    c = res["curves"]
+    for m, colour in (("IIA", "C0"), ("C", "C1")):
+        ci = np.array([stats.mean_ci(c.pooled(d)[:, _M[m]])[:3] for d in c.depths])
+        ax.plot(c.depths, ci[:, 0], color=colour, marker="o", ms=3, label=f"mean {m} (95% CI)")
+        ax.fill_between(c.depths, ci[:, 1], ci[:, 2], color=colour, alpha=0.2, lw=0)
+    for m, colour, label in (("fit", "C2", "frac. fit"), ("compositional", "C3", "frac. compositional")):
+        ax.plot(c.depths, res["means"][:, _M[m]], color=colour, ls="--", marker=".", ms=4, label=label)
+    for _, ic, an in res["instances"]:
+        ax.plot(ic.depths, an["means"][:, _M["IIA"]], color="C0", lw=0.6, alpha=0.5)
+    pk, pc = res["peak"]["IIA"], res["peak"]["C"]
     if pk is not None:
-        ax.axvline(pk, color="grey", ls=":", lw=1)
-    fits = "" if any_fit(run) else ", NO cell fits"
-    ax.set_title(f"{run.experiment[3:]} (target depth {target_depth}), sparsity {best:g}{fits}", fontsize=9)
+        lo, hi, _, _ = peak_range(res["boot"]["IIA"])
+        ax.axvspan(lo - 0.15, hi + 0.15, color="grey", alpha=0.15, lw=0)
+        ax.axvline(pk, color="C0", lw=1.2)
+    if pc is not None:
+        ax.axvline(pc, color="C1", ls=":", lw=1.2)
+    inst = f", {len(c.runs)} instances" if len(c.runs) > 1 else ""
+    fits = "" if pk is not None else ", no depth fits"
+    ax.set_title(f"{c.name} (own depth {res['own_depth']}), s={c.sparsity:g}{inst}{fits}", fontsize=9)
     ax.set_xlabel("depth (hidden layers)")
     ax.set_ylim(-0.05, 1.05)
-    ax.set_xticks(depths)
-    i = depths.index(pk) if pk is not None else None
-    at_peak = lambda key: c[key][0][i] if i is not None else float("nan")
-    comp = c["compositional"][0]
-    return [
-        run.experiment[3:],
-        run.meta["config"]["target"]["family"],
-        target_depth,
-        best,
-        pk if pk is not None else "",
-        at_peak("C"),
-        at_peak("compositional"),
-        at_peak("fit"),
-        int(np.nanargmax(comp) + 1) if np.isfinite(comp).any() and np.nanmax(comp) > 0 else "",
-    ]
+    ax.set_xticks(c.depths)
 
 
-def make(runs, out):
-    runs = sorted(runs, key=lambda r: r.experiment)
-    n = len(runs)
+def _figure(results, out) -> str:
+    n = len(results)
     cols = min(n, 3)
-    fig, axes = plt.subplots(
-        (n + cols - 1) // cols, cols, figsize=(4.2 * cols, 3.2 * ((n + cols - 1) // cols)), squeeze=False
-    )
-    table = [_panel(ax, run) for ax, run in zip(axes.flat, runs, strict=False)]
+    rows = (n + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, res in zip(axes.flat, results, strict=False):
+        _panel(ax, res)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=7, loc="lower right")
+    axes.flat[0].legend(fontsize=6, loc="lower right")
     fig.suptitle(
-        "E2: C, compositional and fit fractions against depth at each target's best sparsity\n"
-        "(mean ± std over seeds; dotted line: peak depth of mean C)",
-        fontsize=10,
+        "E2: IIA and C (bands: 95% bootstrap over networks), fit and compositional fractions against depth\n"
+        "blue line: IIA peak (grey: its 95% seed-bootstrap range); orange dotted: C peak; thin: IIA per instance",
+        fontsize=9,
     )
     fig.tight_layout()
-    figure = base.save_figure(fig, out, "e2_depth_axis")
-    table_name = base.write_table(out, "e2_peaks", HEADER, table)
-    moved = sorted({t[4] for t in table if t[4] != ""})
-    text = (
-        "Peak depth = argmax over depth of mean C at the target's best sparsity, among depths where at least half "
-        "the seeds fit (a target that fits nowhere has none). Peak depths seen across targets: "
-        f"{moved}. " + "; ".join(f"{t[0]}: peak {t[4] or 'n/a'} (target depth {t[2]})" for t in table) + "."
+    return base.save_figure(fig, out, "e2_depth_axis")
+
+
+def _text(results, falls, trend) -> str:
+    def peak(res, m):
+        if res["peak"][m] is None:
+            return "none"
+        lo, hi, _, share = peak_range(res["boot"][m])
+        return f"{res['peak'][m]} [{lo:g}, {hi:g}] ({share:.0%} at the mode)"
+
+    def trend_line(t):
+        if str(t[0]).startswith("spearman") and not np.isfinite(t[2]):
+            return f"{t[0]} undefined ({t[5]} targets with a peak, or a constant side)"
+        if str(t[0]).startswith("spearman"):
+            return f"{t[0]} = {t[2]:.2f} [{t[3]:.2f}, {t[4]:.2f}] ({t[1]} resampled, {t[8]:.0%} undefined)"
+        return f"{t[0]} = {t[2]:g} [{t[3]:g}, {t[4]:g}]"
+
+    per = "; ".join(
+        f"{r['name']} (own depth {r['own_depth']}): IIA peak {peak(r, 'IIA')}, C peak {peak(r, 'C')}, "
+        f"IIA beyond the peak: {f[-1]}, deepest depth fits: {f[-4]}"
+        for r, f in zip(results, falls, strict=True)
     )
-    return base.Section(TITLE, text, [figure], [table_name])
+    return (
+        "Peak depth = argmax over depth of mean IIA at the target's best sparsity among the depths where at least "
+        "half the networks fit (instances pooled); [2.5%, 97.5%] range of the peak over 10,000 seed resamples and "
+        f"the share of resamples giving the modal peak. {per}. Own depth against peak: "
+        + ("; ".join(trend_line(t) for t in trend) or "n/a")
+        + "."
+    )
+
+
+def make(runs, out, own_depth=None):
+    results = study(runs, own_depth)
+    figure = _figure(results, out)
+    falls = [falloff(r) for r in results]
+    trend = [row for m in PEAK_METRICS for row in depth_trend(results, m)]
+    tables = [
+        base.write_table(out, "e2_peaks", PEAKS_HEADER, [row for r in results for row in _peak_rows(r)]),
+        base.write_table(out, "e2_falloff", FALLOFF_HEADER, falls),
+        base.write_table(out, "e2_depth_trend", TREND_HEADER, trend),
+    ]
+    return base.Section(TITLE, _text(results, falls, trend), [figure], tables)
 
 
 def main(argv=None) -> None:
-    """`RUN_DIR [RUN_DIR ...] --out DIR` (the section), or `--peak RUN_DIR ...` (each run's peak depth, 3 when
-    undefined: E3 runs there)."""
+    """`RUN_DIR [RUN_DIR ...] --out DIR` (the section), or `--peak RUN_DIR [RUN_DIR ...]`: the IIA peak depth of
+    the runs pooled (runs of one experiment: a target's instances), 3 when undefined; E3 and E7 run there."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--out")
-    p.add_argument("--peak", action="store_true", help="print each run's peak depth (3 when undefined) and exit")
+    p.add_argument("--peak", action="store_true", help="print the runs' pooled peak depth (3 when undefined)")
+    p.add_argument("--metric", default="IIA", choices=PEAK_METRICS, help="the peak of this metric (E7: C)")
     a = p.parse_args(argv)
     runs = [base.load_run(d) for d in a.run_dirs]
     if a.peak:
-        for r in runs:
-            pk = peak_depth(r)
-            print(pk if pk is not None else 3)
+        try:
+            pk = peak_depth(runs, a.metric)
+        except ValueError as e:
+            p.error(str(e))
+        print(pk if pk is not None else 3)
     else:
         if not a.out:
             p.error("--out is required without --peak")

@@ -1,11 +1,16 @@
-"""E5 generalization: the held-out-combination loss ratio (held-out loss / test loss) and the held-out loss
-itself against C over every point of every real-valued run with metrics, with Spearman rank correlations (all
-points, and fit points only); Boolean runs plot held-out accuracy against C instead.
+"""E5 generalization: held-out-combination generalization against C and against IIA over every point of every
+run with metrics: the loss ratio (held-out loss / test loss) and the held-out loss for real-valued targets,
+held-out accuracy for Boolean ones; Spearman rank correlations with 95% bootstrap intervals over networks, all
+points and fit points only, per run and pooled. A network that several runs share (the same training config and
+grid point, e.g. E1 and E3 at the same depth, sparsity and seed) counts once in the pooled rows.
 
-    python -m sweetspot report runs/e1 runs/e2_* runs/e3_* --out report
+    python -m sweetspot report runs/e1_* runs/e2_* runs/e3_* --out report
 """
 
 from __future__ import annotations
+
+import json
+import os
 
 import matplotlib
 
@@ -16,55 +21,199 @@ import numpy as np  # noqa: E402
 from sweetspot.analysis import base, stats  # noqa: E402
 
 TITLE = "E5 generalization to held-out combinations"
+KINDS = (("real", ("gen_ratio", "heldout_loss")), ("boolean", ("heldout_acc",)))
+PREDICTORS = ("C", "IIA")
+# The config blocks that, with the top-level scalars (the base seed) and the grid point, determine a trained
+# network; the grid (which points a run has), experiment name, metrics and engine blocks do not.
+TRAINING_BLOCKS = ("target", "model", "train", "pruning")
+AXES = ("method", "depth", "sparsity", "lr", "weight_decay", "seed")  # when meta.json has no "axes"
+N_BOOT = 2000
+LABEL = {"gen_ratio": "held-out / test loss", "heldout_loss": "held-out loss", "heldout_acc": "held-out accuracy"}
 
 
 def select(runs):
     return [r for r in runs if r.has("C") and r.has("gen_ratio") and not r.experiment.startswith("e6/")]
 
 
-def make(runs, out):
-    real = [r for r in runs if not r.has("heldout_acc")]
-    binary = [r for r in runs if r.has("heldout_acc")]
-    panels = [(g, k) for g, k in ((real, "gen_ratio"), (real, "heldout_loss"), (binary, "heldout_acc")) if g]
-    fig, axes = plt.subplots(1, len(panels), figsize=(6 * len(panels), 4.2), squeeze=False)
-    table = []
-    for ax, (group, key) in zip(axes[0], panels, strict=True):
-        for j, run in enumerate(sorted(group, key=lambda r: r.name)):
-            c, g, fit = (stats.column(run.rows, k) for k in ("C", key, "fit"))
-            ax.scatter(c, g, s=6, alpha=0.5, color=f"C{j % 10}", label=run.name)
-            rho, p, n = stats.spearman(c, g)
-            rho_f, p_f, n_f = stats.spearman(c[fit == 1], g[fit == 1])
-            table.append([run.name, key, n, rho, p, n_f, rho_f, p_f])
-        c_all = np.concatenate([stats.column(r.rows, "C") for r in group])
-        g_all = np.concatenate([stats.column(r.rows, key) for r in group])
-        f_all = np.concatenate([stats.column(r.rows, "fit") for r in group])
-        rho, p, n = stats.spearman(c_all, g_all)
-        rho_f, p_f, n_f = stats.spearman(c_all[f_all == 1], g_all[f_all == 1])
-        table.append(["all", key, n, rho, p, n_f, rho_f, p_f])
-        if key != "heldout_acc":
-            ax.set_yscale("log")
-        if key == "gen_ratio":
-            ax.axhline(1.0, color="k", ls=":", lw=1)
-        ax.set_xlabel("C")
-        ax.set_ylabel(
-            {"gen_ratio": "held-out / test loss", "heldout_loss": "held-out loss"}.get(key, "held-out accuracy")
-        )
-        ax.set_title(f"Spearman rho = {rho:.2f} (all {n}), {rho_f:.2f} (fit {n_f})", fontsize=9)
-        ax.legend(fontsize=6, markerscale=2)
-    fig.suptitle("E5: generalization to held-out combinations against C, every point", fontsize=10)
-    fig.tight_layout()
-    figure = base.save_figure(fig, out, "e5_generalization")
-    header = ["run", "measure", "n", "spearman_rho", "p", "n_fit", "spearman_rho_fit", "p_fit"]
-    name = base.write_table(out, "e5_generalization", header, table)
-    text = (
-        "Rank correlation of C with the held-out measure (a lower loss ratio or a higher accuracy is better). "
-        + "; ".join(
-            f"{t[0]} ({t[1]}): rho {t[3]:.2f} over {t[2]} points, {t[6]:.2f} over {t[5]} fit points"
-            for t in table
-            if t[0] == "all"
-        )
-        + "."
+def _coord(v) -> str:
+    """A grid coordinate as text that two runs write alike ('3' and '3.0' are one depth)."""
+    try:
+        return repr(float(v))
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def network_key(run, row) -> str:
+    """What identifies a trained network across runs: the run config's TRAINING_BLOCKS and top-level scalars
+    (config.seed, not the experiment name) and the row's grid coordinates (meta.json's axes)."""
+    cfg = run.meta["config"]
+    fixed = {k: cfg.get(k) for k in TRAINING_BLOCKS}
+    fixed |= {k: v for k, v in cfg.items() if k != "experiment" and not isinstance(v, dict)}
+    coords = {a: _coord(row.get(a)) for a in run.meta.get("axes") or AXES}
+    return json.dumps([fixed, coords], sort_keys=True, default=str)
+
+
+def dedupe(runs) -> tuple[list[list[dict]], list[int]]:
+    """(rows kept per run, rows dropped per run), runs in the given order: a row whose network_key an earlier
+    row (of this or an earlier run) has is dropped, so the first occurrence is kept."""
+    seen, kept, dropped = set(), [], []
+    for run in runs:
+        keep = []
+        for row in run.rows:
+            k = network_key(run, row)
+            if k not in seen:
+                seen.add(k)
+                keep.append(row)
+        kept.append(keep)
+        dropped.append(len(run.rows) - len(keep))
+    return kept, dropped
+
+
+def _resample_ranks(v, counts) -> np.ndarray:
+    """Average ranks (1-based, ties averaged) of each value of v within each resample, a resample being a row of
+    counts (how often each point is drawn): in O(points) per resample, without sorting each resample."""
+    _, inv = np.unique(v, return_inverse=True)
+    n_boot, n_groups = counts.shape[0], inv.max() + 1
+    flat = (inv[None, :] + n_groups * np.arange(n_boot)[:, None]).ravel()
+    g = np.bincount(flat, weights=counts.ravel(), minlength=n_boot * n_groups).reshape(n_boot, n_groups)
+    return (np.cumsum(g, 1) - (g - 1) / 2)[:, inv]  # points below the tie group + (group size + 1) / 2
+
+
+def boot_rhos(a, b, idx) -> np.ndarray:
+    """Spearman rho of (a[idx[k]], b[idx[k]]) for each row k of idx (NaN where one side is constant): Pearson's r
+    of the average ranks, as scipy.stats.spearmanr computes it."""
+    n_boot, n = idx.shape
+    counts = np.bincount((idx + n * np.arange(n_boot)[:, None]).ravel(), minlength=n_boot * n).reshape(n_boot, n)
+    ra, rb = (_resample_ranks(v, counts) - (n + 1) / 2 for v in (a, b))  # a resample's mean rank is (n + 1) / 2
+    with np.errstate(all="ignore"):
+        cov, va, vb = ((counts * x * y).sum(1) for x, y in ((ra, rb), (ra, ra), (rb, rb)))
+        return cov / np.sqrt(va * vb)
+
+
+def spearman_ci(a, b, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float, float, float, int]:
+    """(rho, 95% low, high, p, n): stats.spearman over the pairs where both are finite, and a percentile
+    bootstrap interval from n_boot resamples of those pairs (networks) with replacement drawn from
+    numpy.random.default_rng(seed) (250 at a time), rho recomputed on each resample with average ranks (boot_rhos;
+    a resample in which one side is constant is skipped). NaN interval when rho is NaN (fewer than 3 pairs, or one
+    side constant)."""
+    rho, p, n = stats.spearman(a, b)
+    if not np.isfinite(rho):
+        return rho, float("nan"), float("nan"), p, n
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    a, b = a[ok], b[ok]
+    rng = np.random.default_rng(seed)
+    rhos = np.concatenate(
+        [boot_rhos(a, b, rng.integers(0, n, (min(250, n_boot - k), n))) for k in range(0, n_boot, 250)]
     )
+    rhos = rhos[np.isfinite(rhos)]
+    if not len(rhos):
+        return rho, float("nan"), float("nan"), p, n
+    return rho, float(np.quantile(rhos, 0.025)), float(np.quantile(rhos, 0.975)), p, n
+
+
+HEADER = [
+    "run",
+    "kind",
+    "measure",
+    "predictor",
+    "n",
+    "spearman_rho",
+    "rho_lo",
+    "rho_hi",
+    "p",
+    "n_fit",
+    "spearman_rho_fit",
+    "rho_fit_lo",
+    "rho_fit_hi",
+    "p_fit",
+    "duplicates_dropped",
+]
+
+
+def _rows_for(label, kind, rows, dropped) -> list[list]:
+    """HEADER rows of one set of points: per held-out measure of KIND and per predictor, all points and fit."""
+    fit = stats.column(rows, "fit") == 1
+    out = []
+    for measure in dict(KINDS)[kind]:
+        g = stats.column(rows, measure)
+        for pred in PREDICTORS:
+            x = stats.column(rows, pred)
+            rho, lo, hi, p, n = spearman_ci(x, g)
+            rho_f, lo_f, hi_f, p_f, n_f = spearman_ci(x[fit], g[fit])
+            out.append([label, kind, measure, pred, n, rho, lo, hi, p, n_f, rho_f, lo_f, hi_f, p_f, dropped])
+    return out
+
+
+def _labels(runs) -> list[str]:
+    """Run names, with the directory added where two runs share a name (e.g. E1's instances, all 'e1')."""
+    names = [r.name for r in runs]
+    return [
+        n if names.count(n) == 1 else f"{n} ({os.path.basename(os.path.normpath(r.path))})"
+        for n, r in zip(names, runs, strict=True)
+    ]
+
+
+def _figure(groups, table, out) -> str:
+    """Rows C and IIA, one column per held-out measure: every pooled (deduplicated) point, coloured by run, and the
+    pooled correlation of the table in the title."""
+    pooled = {(t[1], t[2], t[3]): t for t in table if t[0] == "all"}
+    panels = [(kind, m) for kind, measures in KINDS if groups[kind][0] for m in measures]
+    fig, axes = plt.subplots(2, len(panels), figsize=(5.5 * len(panels), 7.6), squeeze=False)
+    for j, (kind, measure) in enumerate(panels):
+        labels, kept = groups[kind]
+        for i, pred in enumerate(PREDICTORS):
+            ax = axes[i, j]
+            for k, (label, rows) in enumerate(zip(labels, kept, strict=True)):
+                x, g = stats.column(rows, pred), stats.column(rows, measure)
+                ax.scatter(x, g, s=6, alpha=0.5, color=f"C{k % 10}", label=label)
+            n, rho, lo, hi = pooled[kind, measure, pred][4:8]
+            if measure != "heldout_acc":
+                ax.set_yscale("log")
+            if measure == "gen_ratio":
+                ax.axhline(1.0, color="k", ls=":", lw=1)
+            ax.set_xlabel(pred)
+            ax.set_ylabel(LABEL[measure])
+            ax.set_title(f"{kind}: Spearman rho = {stats.fmt_ci(rho, lo, hi)} over {n}", fontsize=9)
+        axes[0, j].legend(fontsize=6, markerscale=2)
+    fig.suptitle("E5: held-out-combination generalization against C and IIA, every network once", fontsize=10)
+    fig.tight_layout()
+    return base.save_figure(fig, out, "e5_generalization")
+
+
+def _text(table, n_points, n_dropped) -> str:
+    pooled = [dict(zip(HEADER, t, strict=True)) for t in table if t[0] == "all"]
+    say = lambda d: (
+        f"{d['kind']} rho({d['predictor']}, {d['measure']}) = "
+        f"{stats.fmt_ci(d['spearman_rho'], d['rho_lo'], d['rho_hi'])} over {d['n']} networks, "
+        f"{stats.fmt_ci(d['spearman_rho_fit'], d['rho_fit_lo'], d['rho_fit_hi'])} over {d['n_fit']} fit ones"
+    )
+    return (
+        "Spearman rank correlation of C and of IIA with the held-out measure over networks, with 95% percentile "
+        f"bootstrap intervals ({N_BOOT} resamples of the networks); a lower loss ratio or loss, or a higher accuracy, "
+        "is better generalization. Pooled rows count a network once when several runs share it (the same target, "
+        "model, train and pruning config, base seed and grid point; the first run in name order keeps it): "
+        f"{n_dropped} of {n_points} points dropped as duplicates. Pooled: " + "; ".join(say(d) for d in pooled) + "."
+    )
+
+
+def make(runs, out):
+    runs = sorted(runs, key=lambda r: (r.name, r.path))
+    labels = _labels(runs)
+    kept, dropped = dedupe(runs)
+    table, groups = [], {}
+    for kind, _ in KINDS:
+        idx = [i for i, r in enumerate(runs) if r.has("heldout_acc") == (kind == "boolean")]
+        groups[kind] = ([labels[i] for i in idx], [kept[i] for i in idx])
+        with np.errstate(all="ignore"):
+            for i in idx:
+                table += _rows_for(labels[i], kind, runs[i].rows, dropped[i])
+            if idx:
+                pooled = [r for i in idx for r in kept[i]]
+                table += _rows_for("all", kind, pooled, sum(dropped[i] for i in idx))
+    figure = _figure(groups, table, out)
+    name = base.write_table(out, "e5_generalization", HEADER, table)
+    text = _text(table, sum(len(r.rows) for r in runs), sum(dropped))
     return base.Section(TITLE, text, [figure], [name])
 
 

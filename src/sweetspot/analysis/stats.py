@@ -92,8 +92,10 @@ def diff_ci(a, b, paired: bool = False, n_boot: int = 10000, seed: int = 0) -> t
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
     if not len(a) or not len(b):
         return (float("nan"),) * 3 + (0,)
-    means = a[rng.integers(0, len(a), (n_boot, len(a)))].mean(1) - b[rng.integers(0, len(b), (n_boot, len(b)))].mean(1)
-    return float(a.mean() - b.mean()), float(np.quantile(means, 0.025)), float(np.quantile(means, 0.975)), min(len(a), len(b))
+    means = a[rng.integers(0, len(a), (n_boot, len(a)))].mean(1)
+    means = means - b[rng.integers(0, len(b), (n_boot, len(b)))].mean(1)
+    lo, hi = np.quantile(means, [0.025, 0.975])
+    return float(a.mean() - b.mean()), float(lo), float(hi), min(len(a), len(b))
 
 
 def fmt_ci(m: float, lo: float, hi: float, digits: int = 2) -> str:

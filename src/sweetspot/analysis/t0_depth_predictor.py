@@ -1,15 +1,21 @@
-"""Depth predictor validation: the structural and data-only predicted depths (sweetspot.depth_predictor)
-against every E2 run's empirical peak depth (argmax over depth of mean C at the best sparsity): table, absolute
-error, Spearman rank correlation, with the held-out targets (HELD_OUT) reported separately.
+"""Depth predictor validation (claim 3b): the structural and data-only predicted depths (sweetspot.depth_predictor)
+against every E2 target's IIA peak depth (e2_depth: argmax over depth of mean IIA among the depths where at least
+half the networks fit, target instances pooled), next to the best constant prediction: the integer depth with the
+least mean |error| on the main (not held-out) targets, evaluated everywhere. Per set (main, held out, all) and
+predictor: mean |error| with a 95% bootstrap interval over targets and seeds, exact hits, Spearman rho, and the
+difference in mean |error| from the constant.
 
 Nothing in the predictors was fitted to E2 (tolerances and training settings are fixed in depth_predictor.FIT);
-HELD_OUT targets were also never looked at while the predictor was written, so they are the cleanest test.
+HELD_OUT targets were also never looked at while the predictor was written, so they are the cleanest test. The
+predictors train small networks (the data-only one a depth-8 network per target; the structural one every node
+whose cost is neither closed-form nor cached in OUT/depth_cache).
     python -m sweetspot report runs/e2_* --out report
 """
 
 from __future__ import annotations
 
 import os
+import zlib
 
 import matplotlib
 
@@ -22,73 +28,148 @@ from sweetspot.analysis import base, e2_depth, stats  # noqa: E402
 
 TITLE = "Depth predictor against the E2 peaks"
 HELD_OUT = ("expr", "modular")
+SEED = 0
 
 
 def select(runs):
     return [r for r in runs if r.experiment.startswith("e2/")]
 
 
-HEADER = ["target", "set", "target_depth", "peak_depth", "d_hat", "d_hat_low", "d_hat_high", "d_hat_data", "data_fit"]
+HEADER = ["target", "set", "own_depth", "peak_IIA", "peak_IIA_lo", "peak_IIA_hi", "peak_C"]
+HEADER += ["d_hat", "d_hat_low", "d_hat_high", "d_hat_data", "data_fit", "constant"]
+PREDICTORS = (("structural", "d_hat"), ("data-only", "d_hat_data"), ("constant", "constant"))
+SUMMARY_HEADER = ["set", "predictor", "targets", "mean_abs_error", "mae_lo", "mae_hi", "exact"]
+SUMMARY_HEADER += ["spearman_rho", "rho_lo", "rho_hi", "p", "minus_constant", "minus_constant_lo", "minus_constant_hi"]
 
 
-def _row(run, cache) -> list:
-    """One HEADER row: the run's target, its empirical peak depth and both predictors' depths."""
-    cfg = rundir.config_from_meta(run.meta)
-    name = run.experiment[3:]
-    pred = depth_predictor.predict(
+def _predict(res, cache) -> dict:
+    """Both predictors for the target's first instance (lowest target.seed): depth_predictor.predict."""
+    cfg = rundir.config_from_meta(res["curves"].runs[0].meta)
+    return depth_predictor.predict(
         cfg.target, int(cfg.model.width), cfg.model.activation, cache_dir=cache, data_only_kw={}
     )
-    peak = e2_depth.peak_depth(run)
+
+
+def best_constant(peaks) -> int | None:
+    """The integer c minimising mean |c - peak| over the finite peaks (ties: the smallest c); None without one."""
+    p = np.asarray([x for x in peaks if x is not None], float)
+    p = p[np.isfinite(p)]
+    if not len(p):
+        return None
+    cs = np.arange(int(p.min()), int(p.max()) + 1)
+    return int(cs[int(np.argmin([np.mean(np.abs(c - p)) for c in cs]))])
+
+
+def _row(res, pred, constant) -> list:
+    """One HEADER row: the target, its IIA peak (seed-bootstrap range), C peak, both predictors and the constant."""
+    nan = float("nan")
+    pk = res["peak"]["IIA"]
+    lo, hi, _, _ = e2_depth.peak_range(res["boot"]["IIA"])
     data = pred["data_only"] or {}
     return [
-        name,
-        "held out" if name in HELD_OUT else "main",
-        e2_depth.target_depth_of(run),
-        peak if peak is not None else float("nan"),
+        res["name"],
+        "held out" if res["name"] in HELD_OUT else "main",
+        res["own_depth"],
+        nan if pk is None else pk,
+        lo,
+        hi,
+        nan if res["peak"]["C"] is None else res["peak"]["C"],
         pred["d_hat"],
         pred["d_hat_low"],
         pred["d_hat_high"],
-        data.get("d_hat", float("nan")),
+        data.get("d_hat", nan),
         bool(data.get("fit", False)),
+        nan if constant is None else constant,
     ]
 
 
-def _summary(table) -> tuple[list[list], list[str]]:
-    """(depth_predictor_summary rows, sentences): error and rank correlation per (set, predictor)."""
-    lines, summary = [], []
-    for group in ("main", "held out"):
-        rows = [t for t in table if t[1] == group and np.isfinite(t[3])]
-        if not rows:
-            if group == "main":  # no target with an empirical peak: say so in the table
-                summary += [
-                    [group, label, 0, float("nan"), 0, float("nan"), float("nan")]
-                    for label in ("structural", "data-only")
-                ]
-                lines.append("no main target has an empirical peak (none fits at any depth)")
+def _col(table, name) -> np.ndarray:
+    i = HEADER.index(name)
+    return np.array([np.nan if t[i] is None else t[i] for t in table], float)
+
+
+def score(pred, peak, boot, idx) -> dict:
+    """Errors of predictions `pred` against `peak` (targets,): mae (mean |pred - peak| over the finite pairs),
+    n, exact, rho and p (stats.spearman), and per resample (rows of idx, targets drawn with replacement, paired
+    with column b of `boot`, (targets, n_boot) bootstrap peaks) the mean |error| `mae_b` and rho `rho_b`."""
+    pred, peak = np.asarray(pred, float), np.asarray(peak, float)
+    err = np.abs(pred - peak)
+    ok = np.isfinite(err)
+    rho, p, _ = stats.spearman(pred, peak)
+    b = boot[idx, np.arange(len(idx))[:, None]]
+    e_b = np.abs(pred[idx] - b)
+    n_b = np.isfinite(e_b).sum(1)
+    mae_b = np.where(n_b > 0, np.nansum(e_b, 1) / np.maximum(n_b, 1), np.nan)
+    return {
+        "mae": float(err[ok].mean()) if ok.any() else float("nan"),
+        "n": int(ok.sum()),
+        "exact": int(np.sum(err[ok] == 0)),
+        "rho": rho,
+        "p": p,
+        "mae_b": mae_b,
+        "rho_b": e2_depth.rank_corr(pred[idx], b),
+    }
+
+
+def _ci(v) -> tuple[float, float]:
+    v = np.asarray(v, float)
+    v = v[np.isfinite(v)]
+    return tuple(np.quantile(v, [0.025, 0.975])) if len(v) else (float("nan"), float("nan"))
+
+
+def validate(table, boot, n_boot=e2_depth.N_BOOT, seed=SEED) -> tuple[list[list], list[str]]:
+    """(SUMMARY_HEADER rows, sentences) over the table's targets with an IIA peak, per set (main, held out, all) and
+    predictor. Intervals: 95% percentile bootstrap, n_boot resamples; each draws the set's targets with
+    replacement (default_rng([seed, crc32(set)])) and takes for every drawn target its b-th seed-bootstrap peak
+    (`boot`: {target: (n_boot,) peaks}); all predictors of a set share the resamples, so minus_constant (mean
+    |error| minus the constant's) is paired."""
+    rows, lines = [], []
+    for group in ("main", "held out", "all"):
+        t = [r for r in table if (group == "all" or r[1] == group) and np.isfinite(r[3])]
+        if not t:
+            lines.append(f"{group}: no target with an IIA peak")
             continue
-        peak = [t[3] for t in rows]
-        for label, col in (("structural", 4), ("data-only", 7)):
-            pred = [t[col] for t in rows]
-            err = np.abs(np.array(pred, float) - np.array(peak, float))
-            rho, p, _ = stats.spearman(pred, peak)
-            summary.append([group, label, len(rows), float(np.nanmean(err)), int(np.sum(err == 0)), rho, p])
-            lines.append(
-                f"{group}, {label}: mean |D_hat - peak| = {np.nanmean(err):.2f} over {len(rows)} targets "
-                f"({int(np.sum(err == 0))} exact), Spearman rho = {rho:.2f} (p = {p:.2g})"
-            )
-    return summary, lines
+        b = np.array([np.asarray(boot[r[0]], float)[:n_boot] for r in t])
+        rng = np.random.default_rng([seed, zlib.crc32(group.encode())])
+        idx = rng.integers(0, len(t), (b.shape[1], len(t)))
+        peak = _col(t, "peak_IIA")
+        s = {label: score(_col(t, col), peak, b, idx) for label, col in PREDICTORS}
+        const = s["constant"]
+        for label, _ in PREDICTORS:
+            x = s[label]
+            d = (x["mae"] - const["mae"], *_ci(x["mae_b"] - const["mae_b"]))
+            d = d if label != "constant" else ("", "", "")
+            rows.append([group, label, x["n"], x["mae"], *_ci(x["mae_b"]), x["exact"], x["rho"], *_ci(x["rho_b"])])
+            rows[-1] += [x["p"], *d]
+            lines.append(_sentence(group, label, rows[-1], t))
+    return rows, lines
+
+
+def _sentence(group, label, row, t) -> str:
+    name = f"constant {int(t[0][HEADER.index('constant')])}" if label == "constant" else label
+    text = f"{group}, {name}: mean |error| {stats.fmt_ci(*row[3:6])} over {row[2]} targets ({row[6]} exact)"
+    if np.isfinite(row[7]):
+        text += f", Spearman rho {stats.fmt_ci(*row[7:10])} (p = {row[10]:.2g})"
+    if label != "constant" and np.isfinite(row[11]):
+        verdict = "worse than" if row[12] > 0 else "better than" if row[13] < 0 else "not resolved from"
+        text += f"; minus the constant's: {stats.fmt_ci(*row[11:14])} ({verdict} the constant)"
+    return text
 
 
 def _figure(table, out) -> str:
     fig, ax = plt.subplots(figsize=(5, 4.2))
-    for t in table:
+    for i, t in enumerate(table):
+        pk, lo, hi = t[3], t[4], t[5]
         marker = "s" if t[1] == "held out" else "o"
-        ax.scatter(t[3], t[4], marker=marker, color="C0", s=40, label="structural" if t is table[0] else None)
-        ax.scatter(t[3], t[7], marker=marker, color="C1", s=40, label="data-only" if t is table[0] else None)
-        ax.annotate(t[0], (t[3], t[4]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    lim = [0.5, max(8.5, np.nanmax([t[7] for t in table] + [t[4] for t in table]) + 0.5)]
-    ax.plot(lim, lim, "k:", lw=1)
-    ax.set_xlabel("empirical peak depth (E2: argmax mean C)")
+        xerr = [[pk - lo], [hi - pk]] if np.isfinite(lo) and np.isfinite(pk) else None
+        ax.errorbar(pk, t[7], xerr=xerr, fmt=marker, color="C0", ms=6, label="structural" if i == 0 else None)
+        ax.scatter(pk, t[10], marker=marker, color="C1", s=30, label="data-only" if i == 0 else None)
+        ax.annotate(t[0], (pk, t[7]), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    if table and np.isfinite(table[0][12]):
+        ax.axhline(table[0][12], color="grey", ls="--", lw=1, label=f"best constant ({table[0][12]:g})")
+    top = np.nanmax([8.0] + [t[c] for t in table for c in (7, 10)]) + 0.5
+    ax.plot([0.5, top], [0.5, top], "k:", lw=1)
+    ax.set_xlabel("E2 IIA peak depth (bars: 95% seed-bootstrap range)")
     ax.set_ylabel("predicted depth")
     ax.set_title("squares: held-out targets", fontsize=9)
     ax.legend(fontsize=7)
@@ -97,17 +178,17 @@ def _figure(table, out) -> str:
 
 def make(runs, out):
     cache = os.path.join(out, "depth_cache")
-    table = [_row(run, cache) for run in sorted(runs, key=lambda r: r.experiment)]
+    results = e2_depth.study(runs)
+    const = best_constant([r["peak"]["IIA"] for r in results if r["name"] not in HELD_OUT])
+    table = [_row(r, _predict(r, cache), const) for r in results]
+    summary, lines = validate(table, {r["name"]: r["boot"]["IIA"] for r in results})
     name = base.write_table(out, "depth_predictor", HEADER, table)
-    summary, lines = _summary(table)
-    s_name = base.write_table(
-        out,
-        "depth_predictor_summary",
-        ["set", "predictor", "targets", "mean_abs_error", "exact", "spearman_rho", "p"],
-        summary,
+    s_name = base.write_table(out, "depth_predictor_summary", SUMMARY_HEADER, summary)
+    text = (
+        f"Peak = E2's IIA peak; constant = {const} (the best constant on the main targets: the integer with the "
+        "least mean |error| there). Intervals: 95% bootstrap over targets and seeds. " + "; ".join(lines) + "."
     )
-    figure = _figure(table, out)
-    return base.Section(TITLE, "; ".join(lines) + ".", [figure], [name, s_name])
+    return base.Section(TITLE, text, [_figure(table, out)], [name, s_name])
 
 
 def main(argv=None) -> None:
