@@ -1,10 +1,24 @@
-"""E4 fractured solutions: fit networks inside and outside the sweet spot of an E1 map. Shows r2_any against
-r2_restricted (mean over constituents) and the interference, and counts the outside networks that fit as well
-as the inside ones but have low C.
+"""E4 fractured solutions: fit networks inside and outside the sweet spot of the E1 map, with the sweet spot chosen
+on one half of the seeds and the networks measured on the other half, so that the cells are not chosen on the
+networks they are then compared on.
 
-Sweet spot (this analysis's definition, docs/results.md): per run, the (method, depth, sparsity) cells where at
-least half the seeds fit and whose mean C is in the top quartile of those cells; outside = the other such cells.
-    python -m sweetspot report runs/e1 --out report
+Rows: the E1 runs pooled as in e1_regime.pooled (the target instances of one E1 setting together; an untagged run
+alone). A cell is (method, depth, sparsity) with the networks of every instance pooled: the sweet spot is a
+region of the regime map, shared by the instances.
+- Selection half: the networks with an even seed (0, 2, 4, 6). A cell is eligible when at least half of its
+  selection networks fit (a diverged network counts as unfit) and the selection metric has a finite mean there;
+  the sweet spot is the eligible cells whose mean selection metric over the selection networks is at least the
+  75th percentile (numpy linear interpolation) of those means over the eligible cells of every method; outside
+  = the other eligible cells. Selection metric: IIA (primary) and, beside it, C (the earlier rule).
+- Measurement half: the fit networks with an odd seed (1, 3, 5, 7) in the sweet spot (inside) and in the
+  outside cells. No odd-seed value enters the choice of cells.
+- Reported with 95% percentile-bootstrap intervals (seed 0): means inside and outside (stats.mean_ci) and
+  inside minus outside (stats.diff_ci, unpaired, over networks) of IIA, C, test R^2 and the probe quantities; the
+  equally good fits outside = the outside networks with test R^2 >= the median of the inside ones; among them the
+  share with the `fractured` label, and the share that is fractured and has IIA (or C) below the 25th
+  percentile of the inside networks' IIA (C). The median and percentiles are computed once on the measurement
+  half and held fixed; the bootstrap resamples the networks.
+    python -m sweetspot report runs/e1_i0 runs/e1_i1 runs/e1_i2 --out report
 """
 
 from __future__ import annotations
@@ -15,36 +29,67 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sweetspot.analysis import base, stats  # noqa: E402
+from sweetspot.analysis import base, e1_regime, stats  # noqa: E402
 
 TITLE = "E4 fractured solutions"
-QUANTITIES = ("test_r2", "C", "r2_any", "r2_restricted", "fracture_gap", "interference")
+QUANTITIES = ("test_r2", "IIA", "C", "r2_any", "r2_restricted", "fracture_gap", "interference")
+SELECT_BY = ("IIA", "C")  # the sweet spot chosen on mean IIA (primary), and on mean C beside it
+TOP_PERCENTILE = 75  # the sweet spot: eligible cells with a mean at or above this percentile of the cells' means
+LOW_PERCENTILE = 25  # "low IIA (C)": below this percentile of the inside networks'
+FIT_SHARE = e1_regime.FIT_SHARE
+GROUPS = ("sweet spot", "outside", "outside, test R^2 >= inside median")
+CELL_HEADER = [
+    "selection", "method", "depth", "sparsity", "selection_networks", "selection_fit_share", "selection_mean",
+    "inside", "measured_fit_networks",
+]  # fmt: skip
+TEST_HEADER = ["selection", "measure", "value", "lo", "hi", "n", "reference"]
 
 
 def select(runs):
     return [r for r in runs if r.experiment in ("e1", "") and r.has("C")]
 
 
-def split(run):
-    """(inside, outside): lists of fit rows in sweet-spot cells and in other cells where half the seeds fit."""
-    key = lambda r: (r["method"], r["depth"], r["sparsity"])
-    cells = {}
-    for r in run.rows:
-        cells.setdefault(key(r), []).append(r)
-    ok = {k: v for k, v in cells.items() if np.nanmean(stats.column(v, "fit")) >= 0.5}
+def is_selection(row) -> bool:
+    """Whether a network is in the selection half: an even seed."""
+    return int(float(row["seed"])) % 2 == 0
+
+
+def sweet_spot(rows, metric="IIA") -> dict:
+    """{cell key: (inside, selection networks, fit share, mean metric)} over the eligible cells, computed from the
+    selection half (even seeds) of `rows` only."""
+    cells = e1_regime.cell_rows([r for r in rows if is_selection(r)])
+    ok = {}
+    for k, rs in cells.items():
+        share = float(np.mean(e1_regime.values(rs, "fit")))
+        mean = stats.mean_std(e1_regime.values(rs, metric))[0]
+        if share >= FIT_SHARE and np.isfinite(mean):
+            ok[k] = (len(rs), share, mean)
     if not ok:
-        return [], []
-    mean_c = {k: np.nanmean(stats.column(v, "C")) for k, v in ok.items()}
-    cut = np.nanpercentile(list(mean_c.values()), 75)
-    fit_rows = lambda v: [r for r in v if r["fit"] == "True"]
-    inside = [r for k, v in ok.items() if mean_c[k] >= cut for r in fit_rows(v)]
-    outside = [r for k, v in ok.items() if mean_c[k] < cut for r in fit_rows(v)]
-    return inside, outside
+        return {}
+    cut = np.percentile([v[2] for v in ok.values()], TOP_PERCENTILE)
+    return {k: (bool(v[2] >= cut),) + v for k, v in ok.items()}
 
 
-def values(rows):
+def split(rows, metric="IIA") -> tuple[list, list, dict]:
+    """(inside, outside, sweet_spot(rows, metric)): the fit networks of the measurement half (odd seeds) in the
+    sweet-spot cells and in the other eligible cells."""
+    spot = sweet_spot(rows, metric)
+    measured = [r for r in rows if not is_selection(r) and cell_key(r) in spot]
+    fit = e1_regime.values(measured, "fit") == 1 if measured else np.zeros(0, bool)
+    measured = [r for r, f in zip(measured, fit, strict=True) if f]
+    inside = [r for r in measured if spot[cell_key(r)][0]]
+    outside = [r for r in measured if not spot[cell_key(r)][0]]
+    return inside, outside, spot
+
+
+def cell_key(r) -> tuple:
+    return e1_regime.cell_key(r)
+
+
+def values(rows) -> dict:
     return {
         "test_r2": stats.column(rows, "test_r2"),
+        "IIA": stats.column(rows, "IIA"),
         "C": stats.column(rows, "C"),
         "r2_any": stats.node_mean(rows, "r2_any"),
         "r2_restricted": stats.node_mean(rows, "r2_restricted"),
@@ -53,53 +98,103 @@ def values(rows):
     }
 
 
+def compare(inside, outside, by) -> tuple[list[list], list[list], np.ndarray]:
+    """(group rows of NAME_fractured.csv, test rows of NAME_fractured_tests.csv, the matched mask over outside)."""
+    vi, vo = values(inside), values(outside)
+    med = float(np.nanmedian(vi["test_r2"]))
+    matched = vo["test_r2"] >= med
+    vm = {q: x[matched] for q, x in vo.items()}
+    sizes = (len(inside), len(outside), int(matched.sum()))
+    groups = [
+        [by, name, n] + [x for q in QUANTITIES for x in stats.mean_ci(v[q])[:3]]
+        for name, v, n in zip(GROUPS, (vi, vo, vm), sizes, strict=True)
+    ]
+    tests = [[by, f"{q} inside - outside", *stats.diff_ci(vi[q], vo[q]), ""] for q in ("IIA", "C", "test_r2")]
+    fractured = np.nan_to_num(stats.column(outside, "fractured")) == 1
+    tests.append([by, "matched outside: share fractured", *stats.mean_ci(fractured[matched].astype(float)), med])
+    for q in ("IIA", "C"):
+        low = np.nanpercentile(vi[q], LOW_PERCENTILE) if np.isfinite(vi[q]).any() else float("nan")
+        share = (fractured & (vo[q] < low))[matched].astype(float)
+        tests.append([by, f"matched outside: share fractured with {q} < inside p{LOW_PERCENTILE}",
+                      *stats.mean_ci(share), low])  # fmt: skip
+    return groups, tests, matched
+
+
+def figure(inside, outside, name, out) -> str:
+    vi, vo = values(inside), values(outside)
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
+    for v, colour, label in ((vo, "C1", f"outside ({len(outside)})"), (vi, "C0", f"sweet spot ({len(inside)})")):
+        axes[0].scatter(v["r2_any"], v["r2_restricted"], s=9, alpha=0.6, color=colour, label=label)
+    axes[0].plot([0, 1], [0, 1], "k:", lw=1)
+    axes[0].set_xlabel("$r2_{any}$ (mean over constituents)")
+    axes[0].set_ylabel("$r2_{restricted}$ (mean over constituents)")
+    axes[0].legend(fontsize=7)
+    for ax, q in zip(axes[1:], ("IIA", "interference", "test_r2"), strict=True):
+        data = [vi[q][np.isfinite(vi[q])], vo[q][np.isfinite(vo[q])]]
+        ax.boxplot(data, tick_labels=["sweet spot", "outside"], showmeans=True)
+        ax.set_ylabel(q)
+    fig.suptitle(
+        f"E4 {name}: fit odd-seed networks inside vs outside the sweet spot chosen on even seeds by IIA", fontsize=10
+    )
+    fig.tight_layout()
+    return base.save_figure(fig, out, f"{name}_fractured")
+
+
+def _ci(row, digits=2) -> str:
+    m, lo, hi = row[2:5]
+    return stats.fmt_ci(m, lo, hi, digits) if np.isfinite(m) and np.isfinite(lo) else "undefined"
+
+
+def _text(by, spot, groups, tests) -> str:
+    """The sentences of one selection rule; every number read from the tables' rows."""
+    inside = [k for k, v in spot.items() if v[0]]
+    cells = ", ".join(f"{m} ({d}, {s:g})" for m, d, s in inside)
+    g = {row[1]: row for row in groups}
+    t = {row[1]: row for row in tests}
+    low = {q: t[f"matched outside: share fractured with {q} < inside p{LOW_PERCENTILE}"] for q in ("IIA", "C")}
+    share = t["matched outside: share fractured"]
+    return (
+        f"Chosen on mean {by}: {len(inside)} of {len(spot)} eligible cells inside ({cells}); measured "
+        f"{g[GROUPS[0]][2]} fit networks inside, {g[GROUPS[1]][2]} outside. IIA inside - outside "
+        f"{_ci(t['IIA inside - outside'])}, C {_ci(t['C inside - outside'])}, test R^2 "
+        f"{_ci(t['test_r2 inside - outside'], 3)}. {g[GROUPS[2]][2]} outside networks fit at least as well as the "
+        f"median inside one (test R^2 >= {share[6]:.3f}); of them, share fractured {_ci(share)}, fractured with "
+        f"IIA below the inside p{LOW_PERCENTILE} ({low['IIA'][6]:.2f}) {_ci(low['IIA'])}, with C below "
+        f"({low['C'][6]:.2f}) {_ci(low['C'])}."
+    )
+
+
 def make(runs, out):
     figures, tables, lines = [], [], []
-    for run in runs:
-        tag = run.name.replace("/", "_")
-        inside, outside = split(run)
-        if not inside or not outside:
-            lines.append(f"{run.name}: too few fit cells to split.")
-            continue
-        vi, vo = values(inside), values(outside)
-        fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
-        for v, colour, label in ((vo, "C1", f"outside ({len(outside)})"), (vi, "C0", f"sweet spot ({len(inside)})")):
-            axes[0].scatter(v["r2_any"], v["r2_restricted"], s=9, alpha=0.6, color=colour, label=label)
-        axes[0].plot([0, 1], [0, 1], "k:", lw=1)
-        axes[0].set_xlabel("$r2_{any}$ (mean over constituents)")
-        axes[0].set_ylabel("$r2_{restricted}$ (mean over constituents)")
-        axes[0].legend(fontsize=7)
-        for ax, q in zip(axes[1:], ("interference", "test_r2"), strict=True):
-            data = [vi[q][np.isfinite(vi[q])], vo[q][np.isfinite(vo[q])]]
-            ax.boxplot(data, tick_labels=["sweet spot", "outside"], showmeans=True)
-            ax.set_ylabel(q)
-        fig.suptitle(f"E4 {run.name}: fit networks inside vs outside the sweet spot", fontsize=10)
-        fig.tight_layout()
-        figures.append(base.save_figure(fig, out, f"{tag}_fractured"))
-        table = []
-        for name, v, rows in (("sweet spot", vi, inside), ("outside", vo, outside)):
-            row = [name, len(rows)]
-            for q in QUANTITIES:
-                m, s, _ = stats.mean_std(v[q])
-                row += [m, s]
-            table.append(row)
-        matched = vo["test_r2"] >= np.nanmedian(vi["test_r2"])
-        low_c = matched & (vo["C"] < np.nanpercentile(vi["C"], 25))
-        table.append(
-            ["outside, fit >= inside median", int(matched.sum())]
-            + [x for q in QUANTITIES for x in stats.mean_std(vo[q][matched])[:2]]
-        )
-        header = ["group", "n"] + [f"{q}_{s}" for q in QUANTITIES for s in ("mean", "std")]
-        tables.append(base.write_table(out, f"{tag}_fractured", header, table))
-        med, q25 = np.nanmedian(vi["test_r2"]), np.nanpercentile(vi["C"], 25)
-        mean = lambda v, q: stats.mean_std(v[q])[0]
+    for name, rows in e1_regime.pooled(runs):
+        cells, groups, tests, text = [], [], [], []
+        for by in SELECT_BY:
+            inside, outside, spot = split(rows, by)
+            n_fit = {}
+            for r in inside + outside:
+                n_fit[cell_key(r)] = n_fit.get(cell_key(r), 0) + 1
+            cells += [[by, *k, v[1], v[2], v[3], v[0], n_fit.get(k, 0)] for k, v in spot.items()]
+            if not inside or not outside:
+                text.append(f"Chosen on mean {by}: too few fit cells to split.")
+                continue
+            g, t, _ = compare(inside, outside, by)
+            groups, tests = groups + g, tests + t
+            text.append(_text(by, spot, g, t))
+            if by == SELECT_BY[0]:
+                figures.append(figure(inside, outside, name, out))
+        n_sel = sum(is_selection(r) for r in rows)
         lines.append(
-            f"{run.name}: {int(matched.sum())} of {len(outside)} fit networks outside the sweet spot fit at least "
-            f"as well as the median inside one (test R^2 >= {med:.3f}); {int(low_c.sum())} of them have C below "
-            f"the inside 25th percentile ({q25:.2f}). Interference inside {mean(vi, 'interference'):.3f} vs "
-            f"outside {mean(vo, 'interference'):.3f}; mean fracture gap {mean(vi, 'fracture_gap'):.3f} vs "
-            f"{mean(vo, 'fracture_gap'):.3f}."
+            f"{name}: the sweet spot is chosen on the {n_sel} even-seed networks and measured on the "
+            f"{len(rows) - n_sel} odd-seed ones, {len({r['_instance'] for r in rows})} target instance(s) pooled"
+            + (f" (cells: `{name}_fractured_cells.csv`). " if cells else ". ")
+            + " ".join(text)
         )
+        if cells:
+            tables.append(base.write_table(out, f"{name}_fractured_cells", CELL_HEADER, cells))
+        if groups:
+            header = ["selection", "group", "n"] + [f"{q}_{s}" for q in QUANTITIES for s in ("mean", "lo", "hi")]
+            tables.append(base.write_table(out, f"{name}_fractured", header, groups))
+            tables.append(base.write_table(out, f"{name}_fractured_tests", TEST_HEADER, tests))
     return base.Section(TITLE, " ".join(lines), figures, tables)
 
 

@@ -26,6 +26,7 @@ PANELS = {
     "test_r2": ("test $R^2$", "viridis", (0.0, 1.0)),
     "compositional": ("fraction of compositional seeds", "magma", (0.0, 1.0)),
     "C": ("mean compositionality score C", "magma", (0.0, 1.0)),
+    "IIA": ("mean interchange-intervention accuracy IIA", "magma", (0.0, 1.0)),
 }
 
 
