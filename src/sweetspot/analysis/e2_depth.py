@@ -266,8 +266,8 @@ def depth_trend(results, metric="IIA", seed=SEED) -> list[list]:
     AND seeds resampled (targets drawn with replacement, default_rng([seed, 1])); then for TREE_PAIRS (a, b) the
     peak difference b - a with its seed-bootstrap interval (inverted CDF)."""
     have = [r for r in results if r["peak"][metric] is not None]
-    if not have:
-        return []
+    if not have:  # one row that says so (a table always has a row)
+        return [[f"spearman(own_depth, peak_{metric})", "no target with a peak", *[float("nan")] * 3, 0, "", "", 1.0]]
     own = np.array([r["own_depth"] for r in have], float)
     pk = np.array([r["peak"][metric] for r in have], float)
     boot = np.array([r["boot"][metric] for r in have])  # (targets, n_boot)

@@ -126,8 +126,9 @@ def validate(table, boot, n_boot=e2_depth.N_BOOT, seed=SEED) -> tuple[list[list]
     rows, lines = [], []
     for group in ("main", "held out", "all"):
         t = [r for r in table if (group == "all" or r[1] == group) and np.isfinite(r[3])]
-        if not t:
+        if not t:  # a row that says so (a table always has a row)
             lines.append(f"{group}: no target with an IIA peak")
+            rows.append([group, "none", 0, *[float("nan")] * 3, 0, *[float("nan")] * 4, "", "", ""])
             continue
         b = np.array([np.asarray(boot[r[0]], float)[:n_boot] for r in t])
         rng = np.random.default_rng([seed, zlib.crc32(group.encode())])
