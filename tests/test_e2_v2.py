@@ -272,7 +272,7 @@ def test_predictor_section_with_a_stub_predictor(tmp_path, monkeypatch):
     ]  # fmt: skip
     summary = list(csv.DictReader(open(tmp_path / "depth_predictor_summary.csv")))
     assert [(s["set"], s["predictor"]) for s in summary] == [
-        ("main", "structural"), ("main", "data-only"), ("main", "constant"),
+        ("main", "structural"), ("main", "data-only"), ("main", "constant"), ("held out", "none"),
         ("all", "structural"), ("all", "data-only"), ("all", "constant"),
     ]  # fmt: skip
     assert float(summary[0]["mean_abs_error"]) == pytest.approx(1.0)  # |3 - (5, 2, 3, 4)|
