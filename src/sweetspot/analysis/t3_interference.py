@@ -17,8 +17,8 @@ probe-train inputs (metrics.make_probe(target, cfg.metrics, seed=cfg.target.data
 Each layer is first reduced exactly to 2 (W + P) rows (interference.reduce_rows, ~30x cheaper); the per-network
 numerics live in sweetspot.analysis.interference.
 
-    python -m sweetspot report runs/e1 runs/e2_* --out report
-    python analysis/t3_interference.py runs/e1 runs/e2_* --out /tmp/t3 [--max-networks N]
+    python -m sweetspot report runs/e1_i* runs/e2_* --out report
+    python analysis/t3_interference.py runs/e1_i* runs/e2_* --out /tmp/t3 [--max-networks N]
 """
 
 from __future__ import annotations
