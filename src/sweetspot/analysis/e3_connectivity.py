@@ -151,25 +151,16 @@ def _figure(run, methods, sparsities, depth, out, tag) -> str:
     return base.save_figure(fig, out, f"{tag}_connectivity")
 
 
-SHUFFLED_HEADER = [
-    "method",
-    "control",
-    "sparsity",
-    "fit_method",
-    "fit_control",
-    "compared",
-    "n_IIA",
-    "dIIA",
-    "dIIA_lo",
-    "dIIA_hi",
-    "n_C",
-    "dC",
-    "dC_lo",
-    "dC_hi",
-    "dcompositional",
-    "dcompositional_lo",
-    "dcompositional_hi",
-]
+
+
+def _diff_columns(metrics) -> list[str]:
+    """n, difference and interval columns per metric: n_IIA, dIIA, dIIA_lo, dIIA_hi, ..."""
+    return [c for m in metrics for c in (f"n_{m}", f"d{m}", f"d{m}_lo", f"d{m}_hi")]
+
+
+SHUFFLED_HEADER = ["method", "control", "sparsity", "fit_method", "fit_control", "compared"]
+SHUFFLED_HEADER += _diff_columns(("IIA", "C"))
+SHUFFLED_HEADER += ["dcompositional", "dcompositional_lo", "dcompositional_hi"]
 
 
 def shuffled_table(rows, methods, sparsities) -> list[list]:
@@ -190,20 +181,7 @@ def shuffled_table(rows, methods, sparsities) -> list[list]:
     return table
 
 
-VS_RANDOM_HEADER = [
-    "method",
-    "sparsity",
-    "fit_method",
-    "fit_random",
-    "n_IIA",
-    "dIIA",
-    "dIIA_lo",
-    "dIIA_hi",
-    "n_C",
-    "dC",
-    "dC_lo",
-    "dC_hi",
-]
+VS_RANDOM_HEADER = ["method", "sparsity", "fit_method", "fit_random", *_diff_columns(("IIA", "C"))]
 
 
 def vs_random_table(rows, methods, sparsities) -> list[list]:
