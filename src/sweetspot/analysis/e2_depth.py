@@ -229,24 +229,6 @@ def study(runs, own_depth=None, n_boot=N_BOOT) -> list[dict]:
     return out
 
 
-def rank_corr(a, b) -> np.ndarray:
-    """Spearman rho per row of a and b ((rows, n) arrays; average ranks for ties) over the columns where both are
-    finite; NaN for a row with fewer than 3 such columns or a constant side (as stats.spearman)."""
-    from scipy.stats import rankdata
-
-    a, b = np.atleast_2d(np.asarray(a, float)), np.atleast_2d(np.asarray(b, float))
-    out = np.full(len(a), np.nan)
-    full = (np.isfinite(a) & np.isfinite(b)).all(1)
-    if full.any() and a.shape[1] >= 3:
-        ra, rb = rankdata(a[full], axis=1), rankdata(b[full], axis=1)
-        ra, rb = ra - ra.mean(1, keepdims=True), rb - rb.mean(1, keepdims=True)
-        den = np.sqrt((ra**2).sum(1) * (rb**2).sum(1))
-        out[full] = np.where(den > 1e-12, (ra * rb).sum(1) / np.where(den > 1e-12, den, 1.0), np.nan)
-    for i in np.flatnonzero(~full):
-        out[i] = stats.spearman(a[i], b[i])[0]
-    return out
-
-
 def _interval(boot, method="linear") -> tuple[float, float, float, float]:
     """(2.5%, 97.5% quantiles over the finite resamples, share of those > 0, share of all that are NaN)."""
     b = np.asarray(boot, float)
@@ -274,9 +256,9 @@ def depth_trend(results, metric="IIA", seed=SEED) -> list[list]:
     n_boot = boot.shape[1]
     rho, p, n = stats.spearman(own, pk)
     idx = np.random.default_rng([seed, 1]).integers(0, len(have), (n_boot, len(have)))
-    both = rank_corr(own[idx], boot[idx, np.arange(n_boot)[:, None]])
+    both = stats.spearman_rows(own[idx], boot[idx, np.arange(n_boot)[:, None]])
     rows = []
-    seeds = rank_corr(np.broadcast_to(own, boot.T.shape), boot.T)
+    seeds = stats.spearman_rows(np.broadcast_to(own, boot.T.shape), boot.T)
     for how, r_b in (("seeds", seeds), ("targets and seeds", both)):
         lo, hi, pos, und = _interval(r_b)
         rows.append([f"spearman(own_depth, peak_{metric})", how, rho, lo, hi, n, p, pos, und])

@@ -69,31 +69,10 @@ def dedupe(runs) -> tuple[list[list[dict]], list[int]]:
     return kept, dropped
 
 
-def _resample_ranks(v, counts) -> np.ndarray:
-    """Average ranks (1-based, ties averaged) of each value of v within each resample, a resample being a row of
-    counts (how often each point is drawn): in O(points) per resample, without sorting each resample."""
-    _, inv = np.unique(v, return_inverse=True)
-    n_boot, n_groups = counts.shape[0], inv.max() + 1
-    flat = (inv[None, :] + n_groups * np.arange(n_boot)[:, None]).ravel()
-    g = np.bincount(flat, weights=counts.ravel(), minlength=n_boot * n_groups).reshape(n_boot, n_groups)
-    return (np.cumsum(g, 1) - (g - 1) / 2)[:, inv]  # points below the tie group + (group size + 1) / 2
-
-
-def boot_rhos(a, b, idx) -> np.ndarray:
-    """Spearman rho of (a[idx[k]], b[idx[k]]) for each row k of idx (NaN where one side is constant): Pearson's r
-    of the average ranks, as scipy.stats.spearmanr computes it."""
-    n_boot, n = idx.shape
-    counts = np.bincount((idx + n * np.arange(n_boot)[:, None]).ravel(), minlength=n_boot * n).reshape(n_boot, n)
-    ra, rb = (_resample_ranks(v, counts) - (n + 1) / 2 for v in (a, b))  # a resample's mean rank is (n + 1) / 2
-    with np.errstate(all="ignore"):
-        cov, va, vb = ((counts * x * y).sum(1) for x, y in ((ra, rb), (ra, ra), (rb, rb)))
-        return cov / np.sqrt(va * vb)
-
-
 def spearman_ci(a, b, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float, float, float, int]:
     """(rho, 95% low, high, p, n): stats.spearman over the pairs where both are finite, and a percentile
     bootstrap interval from n_boot resamples of those pairs (networks) with replacement drawn from
-    numpy.random.default_rng(seed) (250 at a time), rho recomputed on each resample with average ranks (boot_rhos;
+    numpy.random.default_rng(seed) (250 at a time), rho recomputed on each resample (stats.spearman_rows;
     a resample in which one side is constant is skipped). NaN interval when rho is NaN (fewer than 3 pairs, or one
     side constant)."""
     rho, p, n = stats.spearman(a, b)
@@ -104,7 +83,10 @@ def spearman_ci(a, b, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float
     a, b = a[ok], b[ok]
     rng = np.random.default_rng(seed)
     rhos = np.concatenate(
-        [boot_rhos(a, b, rng.integers(0, n, (min(250, n_boot - k), n))) for k in range(0, n_boot, 250)]
+        [
+            stats.spearman_rows(a[i], b[i])
+            for i in (rng.integers(0, n, (min(250, n_boot - k), n)) for k in range(0, n_boot, 250))
+        ]
     )
     rhos = rhos[np.isfinite(rhos)]
     if not len(rhos):

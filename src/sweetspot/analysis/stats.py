@@ -101,3 +101,21 @@ def diff_ci(a, b, paired: bool = False, n_boot: int = 10000, seed: int = 0) -> t
 def fmt_ci(m: float, lo: float, hi: float, digits: int = 2) -> str:
     """'m [lo, hi]' for verdict text, e.g. '0.93 [0.91, 0.95]'."""
     return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
+
+
+def spearman_rows(a, b) -> np.ndarray:
+    """Spearman rho per row of a and b ((rows, n) arrays; average ranks for ties) over the columns where both are
+    finite; NaN for a row with fewer than 3 such columns or a constant side (as spearman)."""
+    from scipy.stats import rankdata
+
+    a, b = np.atleast_2d(np.asarray(a, float)), np.atleast_2d(np.asarray(b, float))
+    out = np.full(len(a), np.nan)
+    full = (np.isfinite(a) & np.isfinite(b)).all(1)
+    if full.any() and a.shape[1] >= 3:
+        ra, rb = rankdata(a[full], axis=1), rankdata(b[full], axis=1)
+        ra, rb = ra - ra.mean(1, keepdims=True), rb - rb.mean(1, keepdims=True)
+        den = np.sqrt((ra**2).sum(1) * (rb**2).sum(1))
+        out[full] = np.where(den > 1e-12, (ra * rb).sum(1) / np.where(den > 1e-12, den, 1.0), np.nan)
+    for i in np.flatnonzero(~full):
+        out[i] = spearman(a[i], b[i])[0]
+    return out

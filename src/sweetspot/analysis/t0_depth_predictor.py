@@ -107,7 +107,7 @@ def score(pred, peak, boot, idx) -> dict:
         "rho": rho,
         "p": p,
         "mae_b": mae_b,
-        "rho_b": e2_depth.rank_corr(pred[idx], b),
+        "rho_b": stats.spearman_rows(pred[idx], b),
     }
 
 
