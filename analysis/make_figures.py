@@ -22,7 +22,10 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 E1_INSTANCES = ("0", "1", "2")  # target.seed of the tree target: claims are about the family, not one tree
-E2_TARGETS = ("tree_L2", "tree_L3", "tree_L4", "tree_k3", "boolean", "parity", "modular", "expr", "additive")
+E2_TARGETS = (
+    "tree_L2", "tree_L3", "tree_L4", "tree_k3", "boolean", "parity", "modular", "expr", "additive",
+    "expr_d4", "expr_d5", "boolean_L4",
+)
 E2_INSTANCES = {"tree_L3": ("1", "2")}  # extra target instances beyond instance 0
 E3_TARGETS = ("tree_L3", "boolean")
 E6_TASKS = ("424", "414", "41216", "6333")

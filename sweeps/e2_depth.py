@@ -4,8 +4,8 @@
 CPU default, one target (64-80 points, 2-4 minutes on 2 cores each):
     python -m sweetspot sweep sweeps/e2_depth.py:tree_L3 --out runs/e2_tree_L3
     python -m sweetspot sweep sweeps/e2_depth.py:tree_L3,1 --out runs/e2_tree_L3_i1      (target.seed = 1)
-Every target of the CPU report: tree_L2 tree_L3 (instances 0-2) tree_L4 tree_k3 boolean parity modular expr additive.
-Depths 1-10 on tree_L3, 1-8 elsewhere. SIZES gives the targets that need more width or steps to fit anywhere.
+Every target of the CPU report: tree_L2 tree_L3 (instances 0-2) tree_L4 tree_k3 boolean parity modular expr additive
+expr_d4 expr_d5 boolean_L4 (own depths 2-5). Depths 1-10 on tree_L3 and the own-depth 4-5 targets, 1-8 elsewhere. SIZES gives the targets that need more width or steps to fit anywhere.
 GPU-sized: append ',full' (sparsity 0, 0.5, 0.7, 0.8, 0.9; width 64; 8k steps or more), e.g.
     python -m sweetspot sweep sweeps/e2_depth.py:tree_L3,0,full --out runs/e2_tree_L3_full
 Figures: python -m sweetspot report runs/e2_* --out report
@@ -17,7 +17,7 @@ from sweetspot.targets import zoo
 # Width and steps per target where the defaults (width 32, 2,000 steps) fit at no depth (issue 12: every target
 # must fit somewhere so that it has a peak). tree_L4 (n = 16) did not fit at width 32 and 2,000 steps.
 SIZES = {"tree_L4": {"width": 64, "steps": 4000}}
-DEPTHS = {"tree_L3": tuple(range(1, 11))}
+DEPTHS = {name: tuple(range(1, 11)) for name in ("tree_L3", "expr_d4", "expr_d5", "boolean_L4")}
 
 
 def get_config(arg: str | None = None):

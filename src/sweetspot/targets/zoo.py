@@ -22,6 +22,14 @@ TARGETS: dict[str, dict] = {
     "modular": {"family": "modular", "modular_spec": (6, 3, 3, 3)},
     "expr": {"family": "expr", "expr": "absdiff(max(mul(x0, x1), x2), min(x3, mul(x4, x5)))"},
     "additive": {"family": "additive", "arity": 2, "levels": 3},
+    # Deeper own depths for E2's depth question (issue 12): tree_L4 fits nowhere at CPU scale, so own depths 4 and 5
+    # come from an expression and a Boolean gate tree. Written down before any network was trained on them.
+    "expr_d4": {"family": "expr", "expr": "absdiff(max(mul(x0, x1), min(x2, x3)), sum(x4, mul(x5, absdiff(x6, x7))))"},
+    "expr_d5": {
+        "family": "expr",  # own depth 5 (max > mul > sum > absdiff > min), n = 11
+        "expr": "max(absdiff(max(mul(x0, x1), x2), min(x3, mul(x4, x5))), mul(x6, sum(x7, absdiff(x8, min(x9, x10)))))",
+    },
+    "boolean_L4": {"family": "boolean", "arity": 2, "levels": 4, "gates": ("xor", "and")},
     "dense_teacher": {"family": "dense_teacher", "arity": 2, "levels": 3},
     # Judging targets of the SP study (sweeps/sp_judging.py, docs/sp_variants.md): never used to tune SP, whose
     # tuning target is tree_L3 (target.seed = 0). Other target seeds than the tuning target's.
