@@ -21,8 +21,11 @@ demo: $(STAMP)
 figures: $(STAMP)
 	$(PY) analysis/make_figures.py --runs runs --out report
 
+# One pytest worker per core (pytest-xdist), whole files per worker so module fixtures compile once; the workers
+# share one JAX compilation cache (tests/conftest.py). TEST_WORKERS=0 runs in this process.
+TEST_WORKERS ?= auto
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 test-slow: $(STAMP)
 	$(PY) -m pytest -q -m slow

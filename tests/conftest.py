@@ -9,6 +9,7 @@ from sweetspot import config as config_lib
 from sweetspot import targets
 
 _JAX_CACHE = []
+_CACHE_ENV = "SWEETSPOT_TEST_JAX_CACHE"
 
 
 def pytest_configure(config):
@@ -16,18 +17,28 @@ def pytest_configure(config):
     tests that build the same program again (a new Engine or a new jit of the same function per call: run_grid
     twice, diagnose on four networks) compile it once. Every trace still happens (compile_count counts traces),
     and nothing carries over between sessions. Set in a hook, not at import, because subprocess scripts import
-    this module for tiny_config and set their own cache."""
+    this module for tiny_config and set their own cache. Under pytest-xdist (`make test` runs `-n auto`) the
+    controller makes the directory before its workers start and they inherit it through the environment, so a
+    program compiled by one worker is a cache hit for the other."""
+    import os
+
     import jax
 
-    path = tempfile.mkdtemp(prefix="sweetspot-test-jax-cache-")
-    _JAX_CACHE.append(path)
+    path = os.environ.get(_CACHE_ENV)
+    if path is None:  # the controller, or a plain pytest run: this process owns (and removes) the directory
+        path = tempfile.mkdtemp(prefix="sweetspot-test-jax-cache-")
+        os.environ[_CACHE_ENV] = path
+        _JAX_CACHE.append(path)
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
 
 
 def pytest_unconfigure(config):
+    import os
+
     for path in _JAX_CACHE:
         shutil.rmtree(path, ignore_errors=True)
+        os.environ.pop(_CACHE_ENV, None)
 
 
 def tiny_config():
