@@ -62,15 +62,22 @@ def test_6333_by_hand():
     np.testing.assert_array_equal(np.asarray(t(x)), h[:, 12:])
 
 
-def test_414_and_41216_reuse_one_subfunction():
+def test_414_reuses_one_subfunction_and_41216_two():
     x = targets.truth_table(4)
     h4 = np.asarray(targets.make_target(_cfg((4, 1, 4))).node_values(x))
     sub = h4[:, 4]
     assert sub.sum() == 0 and _depends_on_all(sub)
     np.testing.assert_array_equal(h4[:, 5:], np.stack([sub, -sub, sub, -sub], 1))
-    y = np.asarray(targets.make_target(_cfg((4, 1, 2, 16)))(x))
-    signs = np.array([1, -1] * 4 + [-1, 1] * 4)  # g1 = h, g2 = NOT h; odd-ranked readers negate
-    np.testing.assert_array_equal(y, sub[:, None] * signs[None, :])
+    t = targets.make_target(_cfg((4, 1, 2, 16)))
+    h = np.asarray(t.node_values(x))
+    g1, g2 = h[:, 6], h[:, 7]  # the "2" level: two different functions of the one 4-input module (4, 5)
+    for g in (g1, g2):
+        assert g.sum() == 0 and _depends_on_all(g)
+    assert not np.array_equal(g1, g2) and not np.array_equal(g1, -g2)
+    signs = np.array([1, -1] * 8)  # odd-ranked readers negate
+    np.testing.assert_array_equal(
+        np.asarray(t(x)), np.concatenate([g1[:, None] * signs[None, :8], g2[:, None] * signs[None, 8:]], 1)
+    )
 
 
 def test_seed_draws_tables_reproducibly():
@@ -90,8 +97,9 @@ def test_tasks_validate():
         assert modular.validate_spec(list(spec)) == spec
 
 
-@pytest.mark.parametrize("spec", [(4, 3, 4), (4,), (4, 4), (4, 0, 2), "abc", 7, (1, 1, 1), (4, 2.5, 4),
-                                  (True, 1, 1), (12, 1, 1)])
+@pytest.mark.parametrize(
+    "spec", [(4, 3, 4), (4,), (4, 4), (4, 0, 2), "abc", 7, (1, 1, 1), (4, 2.5, 4), (True, 1, 1), (12, 1, 1)]
+)
 def test_bad_spec_raises(spec):
     with pytest.raises(ValueError, match="target.modular_spec"):
         modular.validate_spec(spec)
@@ -101,31 +109,42 @@ def test_ideal_wiring_of_each_task_is_detected():
     """A network wired exactly like the task graph (one hidden layer per sub-function level) succeeds."""
     for spec in modular.TASKS.values():
         s, _, _ = modular.build(spec)
-        starts = np.concatenate([[0], np.cumsum(spec)])
+        w = modular.widths(spec)
         masks = {}
         for l, level in enumerate(modular.wiring(spec)):
-            m = np.zeros((spec[l], spec[l + 1]))
+            m = np.zeros((w[l], w[l + 1]))
             for j, kids in enumerate(level):
                 m[list(kids), j] = 1
             masks["out" if l == len(spec) - 2 else f"h{l}"] = m
         d = sculpting.detect_modules(masks, len(spec) - 2, spec[0], spec[-1])
         res = sculpting.success(d, s)
         assert res["success"], (spec, res)
-        assert starts[-1] == s.n_nodes
+        assert sum(w) == s.n_nodes
+
+
+def test_modules_read_by_an_internal_fan_out_emit_one_bit_per_reader():
+    assert modular.widths((4, 1, 2, 16)) == (4, 2, 2, 16)
+    assert modular.widths((8, 2, 1, 2, 8)) == (8, 2, 2, 2, 8)
+    assert modular.widths((4, 1, 4)) == (4, 1, 4) and modular.widths((4, 2, 4)) == (4, 2, 4)  # output fan-outs copy
+    assert modular.wiring((4, 1, 2, 4)) == [[(0, 1, 2, 3)] * 2, [(0,), (1,)], [(0,), (0,), (1,), (1,)]]
+    with pytest.raises(ValueError, match="target.modular_spec.*4 different gates of 2 children"):
+        modular.validate_spec((4, 2, 1, 4, 4))  # a 2-input module with 4 bits: only XOR, AND, OR are defined
 
 
 @pytest.mark.parametrize("x_out", [2, 4, 8, 12, 16])
-def test_reuse_series_uses_the_subfunction_x_over_2_times(x_out):
-    """Their [4,1,2,X]: one 4-input sub-function h, two intermediate nodes (h, NOT h), each read by X/2 outputs
-    (their figure's "number of times used" 1, 2, 4, 6, 8)."""
+def test_reuse_series_uses_each_subfunction_x_over_2_times(x_out):
+    """Their [4,1,2,X]: one non-separable 4-input module with two bits T1, T2 (different functions), the two
+    intermediate nodes g1 = T1, g2 = T2, each read by X/2 outputs (their figure's "number of times used" 1, 2, 4,
+    6, 8)."""
     x = targets.truth_table(4)
     t = targets.make_target(_cfg((4, 1, 2, x_out)))
     s, h = t.structure, np.asarray(t.node_values(x))
-    assert _depends_on_all(h[:, 4]) and s.children[4] == (0, 1, 2, 3)
-    np.testing.assert_array_equal(h[:, 5], h[:, 4])
-    np.testing.assert_array_equal(h[:, 6], -h[:, 4])
+    assert s.children[4] == s.children[5] == (0, 1, 2, 3) and s.children[6:8] == ((4,), (5,))
+    assert _depends_on_all(h[:, 4]) and _depends_on_all(h[:, 5])
+    assert not np.array_equal(h[:, 4], h[:, 5]) and not np.array_equal(h[:, 4], -h[:, 5])
+    np.testing.assert_array_equal(h[:, 6:8], h[:, 4:6])
     readers = [s.children[v] for v in s.outputs]
-    assert readers.count((5,)) == readers.count((6,)) == x_out // 2
+    assert readers.count((6,)) == readers.count((7,)) == x_out // 2
     y = np.asarray(t(x))
     for j, (kid,) in enumerate(readers):  # each output is its intermediate node or its negation
         assert np.array_equal(y[:, j], h[:, kid]) or np.array_equal(y[:, j], -h[:, kid])
@@ -133,13 +152,17 @@ def test_reuse_series_uses_the_subfunction_x_over_2_times(x_out):
 
 @pytest.mark.parametrize("x_out", [2, 4, 8, 12, 16])
 def test_hierarchy_series_rows(x_out):
-    """Their [8,2,1,2,X]: two input-separable 4-input sub-functions, their XOR, two copies of it, X outputs."""
+    """Their [8,2,1,2,X]: two input-separable 4-input sub-functions, a module reading both with two bits (XOR,
+    AND), the two intermediate nodes, X outputs."""
     x = targets.truth_table(8)
     t = targets.make_target(_cfg((8, 2, 1, 2, x_out)))
     s, h = t.structure, np.asarray(t.node_values(x))
-    assert s.children[8:11] == ((0, 1, 2, 3), (4, 5, 6, 7), (8, 9))
+    assert s.children[8:14] == ((0, 1, 2, 3), (4, 5, 6, 7), (8, 9), (8, 9), (10,), (11,))
     np.testing.assert_array_equal(h[:, 10], np.where(h[:, 8] != h[:, 9], 1.0, -1.0))
-    assert [s.children[v] for v in s.outputs].count((11,)) == max(1, x_out // 2)
+    np.testing.assert_array_equal(h[:, 11], np.where((h[:, 8] > 0) & (h[:, 9] > 0), 1.0, -1.0))
+    np.testing.assert_array_equal(h[:, 12:14], h[:, 10:12])
+    readers = [s.children[v] for v in s.outputs]
+    assert readers.count((12,)) == readers.count((13,)) == max(1, x_out // 2)
     for row in (0, 37, 200, 255):  # a few truth-table rows by hand: f1 reads x1..x4 only, f2 x5..x8 only
         other = row ^ 0b1111  # flip x5..x8: f1 unchanged
         assert h[row, 8] == h[other, 8]

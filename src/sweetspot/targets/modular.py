@@ -6,18 +6,25 @@ github.com/ShreyasMalakarjunPatil/Neural-Sculpting names each task by a vector [
 levels..., outputs] (`--modularity 4 2 4`) and ships the four exemplar tasks of `TASKS` only as pickled truth tables.
 The wiring and gates below are therefore OUR reading of that notation, fixed here exactly:
 
-A spec (n_0, n_1, ..., n_L), L >= 2, has n_0 input bits (level 0), n_l sub-function nodes at level l = 1..L-1 and
-n_L outputs (level L). Every value is +-1 (+1 = true). Between level l-1 (width p) and level l (width c):
+A spec (n_0, n_1, ..., n_L), L >= 2, has n_0 input bits (level 0), n_l sub-function modules at level l = 1..L-1
+and n_L outputs (level L). Every value is +-1 (+1 = true). A module is one node (one bit), except a module that an
+internal fan-out level reads (1 <= l <= L-2, n_{l+1} > n_l): it emits one bit per reader, r = n_{l+1} / n_l bits,
+each a different function of the module's children (their [4,1,2,X] networks keep two separate units at the "2"
+level, each feeding its own X/2 outputs, so the two intermediate nodes are two functions, not h and NOT h:
+docs/sculpting.md, "Their tasks"). Between level l-1 (width p modules) and level l (width c):
   - c < p (merge, input-separable): p % c == 0; node j reads the contiguous block j of p / c nodes.
   - c > p (fan-out, reuse): c % p == 0; node j reads the single node j // (c / p), so each node below is reused
-    by c / p nodes. Matches their [4,2,4] analysis notebook, where outputs 1-2 depend on inputs 1-2 only.
+    by c / p nodes. Matches their [4,2,4] analysis notebook, where outputs 1-2 depend on inputs 1-2 only. When
+    level l is internal, the module below has c / p bits and node j reads bit j % (c / p) of it (one-to-one).
   - c == p: node j reads every node of level l-1 (full reuse; with p == 1, the single node), except after a
     fan-out level (n_{l-1} > n_{l-2}), whose nodes are copies (identity / NOT) of the same nodes: there node j reads
     node j alone (one-to-one; full reuse would make every node a function of (h, ~h), i.e. of h alone). So the
     X = 2 members of their series, [4,1,2,2] and [8,2,1,2,2], use each intermediate node once, as their figures say.
-A node's gate depends on its number of children k:
-  - k == 1: identity if the node's index among the nodes reading the same child is even, NOT if odd.
-  - k == 2: XOR (true iff the two children differ: -z0 * z1 on +-1 values).
+A module's children are all the bits of the modules below that it reads. A node's gate depends on its number of
+children k and its rank among the nodes reading the same children (the bits of one module share children):
+  - k == 1: identity if the rank is even, NOT if odd.
+  - k == 2: XOR (true iff the two children differ: -z0 * z1 on +-1 values) at rank 0, AND at rank 1, OR at rank 2
+    (`boolean.GATES`; XOR and XNOR are the only balanced gates that read both children, and they are one bit).
   - k >= 3: a balanced truth table (2^(k-1) true rows) that depends on every child, drawn from
     numpy.random.default_rng(cfg.seed) in node-id order by rejection, distinct (also up to negation) from the
     tables of earlier nodes with the same children.
@@ -26,14 +33,17 @@ Truth-table row r of k children z_0..z_{k-1} has bit j (z_j = +1) at weight 2^(k
 So the exemplars compute (x1..xn the inputs, y1.. the outputs, ^ = XOR, ~ = NOT):
   [4,2,4]   input-separable:  f1 = x1^x2, f2 = x3^x4; y1 = f1, y2 = ~f1, y3 = f2, y4 = ~f2 (XOR/XNOR pairs).
   [4,1,4]   non-modular:      h = T(x1..x4) (drawn 4-input table); y1 = h, y2 = ~h, y3 = h, y4 = ~h.
-  [4,1,2,16] reused:          h = T(x1..x4); g1 = h, g2 = ~h; y_{8a+b} = g_{a+1} (b even) or ~g_{a+1} (b odd).
+  [4,1,2,16] reused:          h = (T1(x1..x4), T2(x1..x4)), two drawn tables; g1 = T1, g2 = T2;
+                              y_{8a+b} = g_{a+1} (b even) or ~g_{a+1} (b odd).
   [6,3,3,3] separable+reused: f_i = x_{2i-1}^x_{2i}; g_j = T_j(f1, f2, f3); y_j = U_j(g1, g2, g3) (drawn tables).
-  [4,1,2,X] reuse series:    h = T(x1..x4); g1 = h, g2 = ~h; y_j reads g_{1 + (j-1) // (X/2)} (identity or NOT,
-                              alternating), so each g is used X/2 times.
-  [8,2,1,2,X] hierarchy:      f1 = T1(x1..x4), f2 = T2(x5..x8); h = f1 ^ f2; g1 = h, g2 = ~h; outputs as above.
+  [4,1,2,X] reuse series:    h = (T1, T2) as above; g1 = T1, g2 = T2; y_j reads g_{1 + (j-1) // (X/2)} (identity
+                              or NOT, alternating), so each g is used X/2 times.
+  [8,2,1,2,X] hierarchy:      f1 = T1(x1..x4), f2 = T2(x5..x8); h = (f1 ^ f2, f1 AND f2); g1 = f1 ^ f2,
+                              g2 = f1 AND f2; outputs as above.
 Outputs are not normalised (mean 0, std 1 by construction); inputs are uniform on {-1, +1}^n.
 Their boolean datasets ship only as pickles (not read here): the wiring above follows their task names, their
-README's family descriptions and their [4,2,4] / reuse notebooks; the gates drawn for k >= 3 are ours.
+README's family descriptions, their [4,2,4] / reuse notebooks and the pruned networks drawn in their repository's
+figures; the gates drawn for k >= 3 and the XOR / AND pair of [8,2,1,2,X] are ours.
 """
 
 from __future__ import annotations
@@ -41,14 +51,16 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
+from sweetspot.targets import boolean
 from sweetspot.targets.core import Target, make_structure
 
 # Their task families (their repository's datasets/ and shell/ folders, and its success-rate figures):
 #   exemplars: input separable [4,2,4], reused [4,1,2,16], both [6,3,3,3], none (non-modular) [4,1,4];
-#   reuse series [4,1,2,X] (datasets/increasing_reuse_non_separable): one 4-input sub-function, two intermediate
-#     nodes (it and its negation), each used X/2 times by the outputs ("number of times used" 1, 2, 4, 6, 8);
+#   reuse series [4,1,2,X] (datasets/increasing_reuse_non_separable): one non-separable 4-input module, two
+#     intermediate nodes (two functions of it), each used X/2 times by the outputs ("number of times used" 1, 2,
+#     4, 6, 8);
 #   hierarchy series [8,2,1,2,X] (datasets/increasing_hierarchical_levels): two input-separable 4-input
-#     sub-functions, their XOR, its two copies (identity, NOT), each used X/2 times.
+#     sub-functions, a module reading both, its two bits (XOR, AND), each used X/2 times.
 EXEMPLARS = {"input separable": "[4,2,4]", "reused": "[4,1,2,16]", "both": "[6,3,3,3]", "none": "[4,1,4]"}
 REUSE_SERIES = tuple(f"[4,1,2,{x}]" for x in (2, 4, 8, 12, 16))
 HIERARCHY_SERIES = tuple(f"[8,2,1,2,{x}]" for x in (2, 4, 8, 12, 16))
@@ -57,8 +69,6 @@ TASKS = {
     for name in (*EXEMPLARS.values(), *REUSE_SERIES, *HIERARCHY_SERIES)
 }
 MAX_FAN_IN = 10  # largest k of a drawn truth table (2^k rows)
-
-
 
 
 def _fail(spec, why):
@@ -87,27 +97,48 @@ def validate_spec(spec) -> tuple[int, ...]:
         p, c = s[l - 1], s[l]
         if (c < p and p % c) or (c > p and c % p):
             _fail(spec, f"levels {l - 1} -> {l} ({p} -> {c}): neither width divides the other")
-        k = p // c if c < p else (1 if c > p or _one_to_one(s, l) else p)
+    for l in range(1, len(s)):
+        p, c = s[l - 1], s[l]
+        k = _bits(s, l - 1) * (p // c if c < p else (1 if c > p or _one_to_one(s, l) else p))
         if k > MAX_FAN_IN:
             _fail(spec, f"level {l} nodes would read {k} children")
+        if k == 2 and _bits(s, l) > len(PAIR_GATES):
+            _fail(spec, f"level {l} modules would need {_bits(s, l)} different gates of 2 children")
     return s
 
 
+def _bits(s, l: int) -> int:
+    """Nodes per module of level l: c / p when an internal fan-out level reads it (module doc), else 1."""
+    return s[l + 1] // s[l] if 1 <= l <= len(s) - 3 and s[l + 1] > s[l] else 1
+
+
+def widths(spec) -> tuple[int, ...]:
+    """Nodes per level (inputs first, outputs last): the spec with every module counted by its bits."""
+    s = validate_spec(spec)
+    return tuple(n * _bits(s, l) for l, n in enumerate(s))
+
+
 def wiring(spec) -> list[list[tuple[int, ...]]]:
-    """children[l-1][j]: indices (within level l-1) read by node j of level l, for l = 1..L (see module doc)."""
+    """children[l-1][j]: indices (within level l-1, in nodes) read by node j of level l, for l = 1..L (module
+    doc); the bits of a module are consecutive nodes that read the same children."""
     s = validate_spec(spec)
     out = []
     for l in range(1, len(s)):
-        p, c = s[l - 1], s[l]
+        p, c, below, here = s[l - 1], s[l], _bits(s, l - 1), _bits(s, l)
+        if c > p and below > 1:  # an internal fan-out level reads its module's bits one-to-one
+            out.append([(j,) for j in range(c)])
+            continue
         if c < p:
             b = p // c
-            out.append([tuple(range(j * b, (j + 1) * b)) for j in range(c)])
+            mods = [range(j * b, (j + 1) * b) for j in range(c)]
         elif c > p:
-            out.append([(j // (c // p),) for j in range(c)])
+            mods = [(j // (c // p),) for j in range(c)]
         elif _one_to_one(s, l):
-            out.append([(j,) for j in range(c)])
+            mods = [(j,) for j in range(c)]
         else:
-            out.append([tuple(range(p)) for _ in range(c)])
+            mods = [range(p) for _ in range(c)]
+        kids = [tuple(m * below + i for m in ms for i in range(below)) for ms in mods]
+        out.append([k for k in kids for _ in range(here)])
     return out
 
 
@@ -146,15 +177,22 @@ def _xor(z):
 
 
 # The named gates of k <= 2 children: name -> (gate, closed-form depth: the fewest hidden layers that compute it;
-# identity and NOT are linear readouts, XOR needs one hidden layer). Read by depth_predictor (like boolean.GATES).
+# identity and NOT are linear readouts, XOR needs one hidden layer). Read by depth_predictor (like boolean.GATES,
+# which holds the AND and OR of PAIR_GATES).
 NAMED_GATES = {"identity": (_identity, 0), "not": (_negation, 0), "xor": (_xor, 1)}
+# The gates of 2 children by rank among the nodes reading the same pair (module doc), with their truth tables.
+PAIR_GATES = (
+    (_xor, np.array([-1.0, 1.0, 1.0, -1.0])),
+    (boolean.GATES["and"], np.array([-1.0, -1.0, -1.0, 1.0])),
+    (boolean.GATES["or"], np.array([-1.0, 1.0, 1.0, 1.0])),
+)
 
 
 def build(spec, seed: int = 0):
     """(structure, constituents, tables): tables[j] is node j's +-1 truth table over its children (id order)."""
     s = validate_spec(spec)
     rng = np.random.default_rng(int(seed))
-    starts = np.concatenate([[0], np.cumsum(s)])
+    starts = np.concatenate([[0], np.cumsum(widths(s))])
     children, constituents, tables = [], [], []
     drawn: dict[tuple[int, ...], list[np.ndarray]] = {}
     for l, level in enumerate(wiring(s), start=1):
@@ -166,7 +204,7 @@ def build(spec, seed: int = 0):
                 even = rank % 2 == 0
                 gate, table = (_identity, np.array([-1.0, 1.0])) if even else (_negation, np.array([1.0, -1.0]))
             elif len(ids) == 2:
-                gate, table = _xor, np.array([-1.0, 1.0, 1.0, -1.0])
+                gate, table = PAIR_GATES[sum(1 for jj in range(j) if level[jj] == kids)]
             else:
                 table = _draw_table(rng, len(ids), drawn.setdefault(ids, []))
                 drawn[ids].append(table)
@@ -183,6 +221,4 @@ def modular_target(cfg) -> Target:
     structure, constituents, _ = build(s, int(cfg.seed))
     n_int = len(structure.internal)
     name = "modular[" + ",".join(map(str, s)) + "]"
-    return Target(
-        name, structure, tuple(constituents), np.zeros(n_int), np.ones(n_int), domain="bits", binary=True
-    )
+    return Target(name, structure, tuple(constituents), np.zeros(n_int), np.ones(n_int), domain="bits", binary=True)
