@@ -28,7 +28,7 @@ E2_TARGETS = (
 )
 E2_INSTANCES = {"tree_L3": ("1", "2")}  # extra target instances beyond instance 0
 E3_TARGETS = ("tree_L3", "boolean")
-E6_TASKS = ("424", "414", "41216", "6333")
+E6_TASKS = ("424", "414", "41216", "6333", "4124", "82128")  # exemplars, then one of each series
 T1_LEVELS = ("L2", "L3", "L4", "L5")
 E7_TARGETS = ("judge_tree_perm", "judge_tree_reuse", "judge_expr3", "judge_boolean")
 

@@ -33,3 +33,13 @@ def test_bootstrap_is_deterministic():
     x = np.arange(10.0)
     assert stats.diff_ci(x, x[::-1] * 0.5) == stats.diff_ci(x, x[::-1] * 0.5)
     assert stats.fmt_ci(0.934, 0.9, 0.951) == "0.93 [0.90, 0.95]"
+
+
+def test_wilson_interval_by_hand_and_at_the_edges():
+    lo, hi = stats.wilson_ci(5, 10)  # p = 0.5, n = 10: 0.5 -+ 0.2634... (textbook value [0.2366, 0.7634])
+    assert abs(lo - 0.2366) < 1e-3 and abs(hi - 0.7634) < 1e-3
+    lo, hi = stats.wilson_ci(4, 4)  # all successes: the upper end is 1, the lower end stays well below it
+    assert hi == 1.0 and 0.45 < lo < 0.55
+    lo, hi = stats.wilson_ci(0, 4)
+    assert lo == 0.0 and 0.45 < hi < 0.55
+    assert all(np.isnan(stats.wilson_ci(0, 0)))

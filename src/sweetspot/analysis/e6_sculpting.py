@@ -41,8 +41,9 @@ THEIRS = {
 HEADER = [
     "task", "method", "depth", "networks", "success_rate", "theirs", "mean_score", "frac_fit", "compositional",
     "IIA_mean", "C_mean", "test_acc", "sparsity", "units_alive", "both", "success_only", "compositional_only",
-    "neither", "inputs_match", "outputs_match",
+    "neither", "inputs_match", "outputs_match", "success_lo", "success_hi", "minus_theirs", "within_0.25",
 ]
+BAR = 0.25  # issue 14: each of their published rates within 0.25 of ours
 
 
 def select(runs):
@@ -75,14 +76,17 @@ def cell(task, method, depth, rows, found) -> list:
     both = int(np.sum((succ == 1) & (comp == 1)))
     s_only, c_only = int(np.sum((succ == 1) & (comp == 0))), int(np.sum((succ == 0) & (comp == 1)))
     mean = lambda k: stats.mean_std(stats.column(rows, k))[0]
+    theirs = THEIRS.get(task, {}).get(depth, float("nan"))
+    gap = succ.mean() - theirs
     return [
-        task, method, depth, len(rows), succ.mean(), THEIRS.get(task, {}).get(depth, float("nan")),
+        task, method, depth, len(rows), succ.mean(), theirs,
         float(np.mean([found[int(r["point"])]["score"] for r in rows])), mean("fit"), mean("compositional"),
         mean("IIA"), mean("C"), mean("test_acc"), mean("realised_sparsity"),
         float(np.mean([found[int(r["point"])]["units_alive"] for r in rows])),
         both, s_only, c_only, len(rows) - both - s_only - c_only,
         float(np.mean([found[int(r["point"])]["inputs_match"] for r in rows])),
         float(np.mean([found[int(r["point"])]["outputs_match"] for r in rows])),
+        *stats.wilson_ci(int(succ.sum()), len(rows)), gap, "" if np.isnan(gap) else int(abs(gap) <= BAR + 1e-9),
     ]
 
 
@@ -104,7 +108,9 @@ def figure(rows, out):
         for j, m in enumerate(methods):
             mine = [t for t in rows if t[0] == task and t[1] == m]
             depths = [t[2] for t in mine]
-            ax.plot(depths, [t[4] for t in mine], "o-", color=f"C{j}", label=f"{m}: success")
+            err = [[t[4] - t[20] for t in mine], [t[21] - t[4] for t in mine]]  # 95% Wilson interval
+            ax.errorbar(depths, [t[4] for t in mine], yerr=err, fmt="o-", color=f"C{j}", capsize=2,
+                        label=f"{m}: success (95% CI)")
             ax.plot(depths, [t[8] for t in mine], "s--", color=f"C{j}", alpha=0.6, label=f"{m}: compositional")
             ax.plot(depths, [t[9] for t in mine], "^:", color=f"C{j}", alpha=0.5, label=f"{m}: mean IIA")
         theirs = sorted(THEIRS.get(task, {}).items())
@@ -129,7 +135,10 @@ def summary(rows) -> str:
     for t in rows:
         if t[0] not in best or t[4] > best[t[0]][4]:
             best[t[0]] = t
+    compared = [t for t in rows if t[23] != ""]
+    within = sum(t[23] for t in compared)
     return (
+        f"Their published rate within {BAR} of ours in {within} of {len(compared)} (task, depth) cells. "
         f"Over {n} networks: success {succ / max(n, 1):.2f}, compositional {comp / max(n, 1):.2f}; the two agree on "
         f"{agree} ({agree / max(n, 1):.2f}). Success = their detected modules partition inputs and outputs as the "
         "task's sub-functions do (docs/method.md, Neural Sculpting module detection); 'theirs' = their published rate "

@@ -98,6 +98,17 @@ def diff_ci(a, b, paired: bool = False, n_boot: int = 10000, seed: int = 0) -> t
     return float(a.mean() - b.mean()), float(lo), float(hi), min(len(a), len(b))
 
 
+def wilson_ci(k, n: int, z: float = 1.959964) -> tuple[float, float]:
+    """95% Wilson score interval of a proportion k / n (k successes in n trials); (NaN, NaN) when n == 0. Unlike
+    the bootstrap it does not collapse at 0/n or n/n, which matters for cells of a few networks."""
+    if n <= 0:
+        return float("nan"), float("nan")
+    p, z2 = k / n, z * z
+    centre, half = (p + z2 / (2 * n)) / (1 + z2 / n), z * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    lo, hi = (0.0 if k == 0 else max(0.0, centre - half)), (1.0 if k == n else min(1.0, centre + half))
+    return float(lo), float(hi)
+
+
 def fmt_ci(m: float, lo: float, hi: float, digits: int = 2) -> str:
     """'m [lo, hi]' for verdict text, e.g. '0.93 [0.91, 0.95]'."""
     return f"{m:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
