@@ -42,24 +42,22 @@ def test_424_is_xor_xnor_pairs_by_hand():
 
 
 def test_6333_by_hand():
+    """f_i = AND of input pair i, g_j = f_j OR f_{j+1} (mod 3), y_j = g_j: each output depends on two input pairs,
+    as in their pruned networks."""
     x = targets.truth_table(6)
     t = targets.make_target(_cfg((6, 3, 3, 3), seed=3))
     h = np.asarray(t.node_values(x))
-    for i in range(3):  # f_i = x_{2i} XOR x_{2i+1}
-        np.testing.assert_array_equal(h[:, 6 + i], np.where(x[:, 2 * i] != x[:, 2 * i + 1], 1.0, -1.0))
-    s, _, tables = modular.build((6, 3, 3, 3), seed=3)
-    assert s.children[9:] == ((6, 7, 8),) * 3 + ((9, 10, 11),) * 3
-    for level in (tables[3:6], tables[6:9]):
-        for tab in level:
-            assert tab.sum() == 0 and _depends_on_all(tab)
-        for a in range(3):
-            for b in range(a):
-                assert not np.array_equal(level[a], level[b]) and not np.array_equal(level[a], -level[b])
-    # every drawn node is its table looked up at its children's values (row weights 4, 2, 1)
-    for v in range(9, 15):
-        kids = h[:, list(s.children[v])] > 0
-        np.testing.assert_array_equal(h[:, v], tables[v - 6][kids @ np.array([4, 2, 1])])
-    np.testing.assert_array_equal(np.asarray(t(x)), h[:, 12:])
+    b = x > 0
+    f = [b[:, 2 * i] & b[:, 2 * i + 1] for i in range(3)]
+    for i in range(3):
+        np.testing.assert_array_equal(h[:, 6 + i], np.where(f[i], 1.0, -1.0))
+    s, _, _ = modular.build((6, 3, 3, 3), seed=3)
+    assert s.children[9:] == ((6, 7), (7, 8), (6, 8), (9,), (10,), (11,))
+    y = np.asarray(t(x))
+    for j, (a, c) in enumerate(((0, 1), (1, 2), (0, 2))):
+        np.testing.assert_array_equal(y[:, j], np.where(f[a] | f[c], 1.0, -1.0))
+        assert s.support[12 + j].sum() == 4  # two input pairs
+    assert (y > 0).mean() == 7 / 16
 
 
 def test_414_reuses_one_subfunction_and_41216_two():

@@ -16,15 +16,22 @@ docs/sculpting.md, "Their tasks"). Between level l-1 (width p modules) and level
   - c > p (fan-out, reuse): c % p == 0; node j reads the single node j // (c / p), so each node below is reused
     by c / p nodes. Matches their [4,2,4] analysis notebook, where outputs 1-2 depend on inputs 1-2 only. When
     level l is internal, the module below has c / p bits and node j reads bit j % (c / p) of it (one-to-one).
-  - c == p: node j reads every node of level l-1 (full reuse; with p == 1, the single node), except after a
-    fan-out level (n_{l-1} > n_{l-2}), whose nodes are copies (identity / NOT) of the same nodes: there node j reads
-    node j alone (one-to-one; full reuse would make every node a function of (h, ~h), i.e. of h alone). So the
-    X = 2 members of their series, [4,1,2,2] and [8,2,1,2,2], use each intermediate node once, as their figures say.
+  - c == p: node j reads nodes j and j + 1 (mod p) of level l-1 (each node reused by two readers; with p <= 2,
+    every node), except in two cases where node j reads node j alone (one-to-one):
+      after a fan-out level (n_{l-1} > n_{l-2}), whose nodes are copies of the same modules, so the X = 2 members
+      of their series, [4,1,2,2] and [8,2,1,2,2], use each intermediate node once, as their figures say;
+      at the output level (l == L): the outputs are the last sub-functions. Their pruned [6,3,3,3] networks (100%
+      accurate, figures in their visualizations/exemplar/) wire each output to one unit that reads two of the
+      three input modules, so each output depends on two input pairs, and each input module on two outputs.
 A module's children are all the bits of the modules below that it reads. A node's gate depends on its number of
 children k and its rank among the nodes reading the same children (the bits of one module share children):
   - k == 1: identity if the rank is even, NOT if odd.
   - k == 2: XOR (true iff the two children differ: -z0 * z1 on +-1 values) at rank 0, AND at rank 1, OR at rank 2
-    (`boolean.GATES`; XOR and XNOR are the only balanced gates that read both children, and they are one bit).
+    (`boolean.GATES`; XOR and XNOR are the only balanced gates that read both children, and they are one bit);
+    except where LEVEL_GATES names the gate of a task's level: their [6,3,3,3] networks compute each input-pair
+    sub-function with one unit per layer and each output with one unit from two of them, and a single ReLU unit
+    cannot compute XOR, so both are linearly separable. Which separable gates the figures cannot tell: AND for the
+    pairs, then OR, is ours (an output is true iff one of its two input pairs is all true: 7 of 16 rows).
   - k >= 3: a balanced truth table (2^(k-1) true rows) that depends on every child, drawn from
     numpy.random.default_rng(cfg.seed) in node-id order by rejection, distinct (also up to negation) from the
     tables of earlier nodes with the same children.
@@ -35,7 +42,7 @@ So the exemplars compute (x1..xn the inputs, y1.. the outputs, ^ = XOR, ~ = NOT)
   [4,1,4]   non-modular:      h = T(x1..x4) (drawn 4-input table); y1 = h, y2 = ~h, y3 = h, y4 = ~h.
   [4,1,2,16] reused:          h = (T1(x1..x4), T2(x1..x4)), two drawn tables; g1 = T1, g2 = T2;
                               y_{8a+b} = g_{a+1} (b even) or ~g_{a+1} (b odd).
-  [6,3,3,3] separable+reused: f_i = x_{2i-1}^x_{2i}; g_j = T_j(f1, f2, f3); y_j = U_j(g1, g2, g3) (drawn tables).
+  [6,3,3,3] separable+reused: f_i = x_{2i-1} AND x_{2i}; g_j = f_j OR f_{j+1} (indices mod 3); y_j = g_j.
   [4,1,2,X] reuse series:    h = (T1, T2) as above; g1 = T1, g2 = T2; y_j reads g_{1 + (j-1) // (X/2)} (identity
                               or NOT, alternating), so each g is used X/2 times.
   [8,2,1,2,X] hierarchy:      f1 = T1(x1..x4), f2 = T2(x5..x8); h = (f1 ^ f2, f1 AND f2); g1 = f1 ^ f2,
@@ -43,7 +50,7 @@ So the exemplars compute (x1..xn the inputs, y1.. the outputs, ^ = XOR, ~ = NOT)
 Outputs are not normalised (mean 0, std 1 by construction); inputs are uniform on {-1, +1}^n.
 Their boolean datasets ship only as pickles (not read here): the wiring above follows their task names, their
 README's family descriptions, their [4,2,4] / reuse notebooks and the pruned networks drawn in their repository's
-figures; the gates drawn for k >= 3 and the XOR / AND pair of [8,2,1,2,X] are ours.
+figures; the gates drawn for k >= 3, the XOR / AND pair of [8,2,1,2,X] and the AND / OR of [6,3,3,3] are ours.
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from sweetspot.targets import boolean
-from sweetspot.targets.core import Target, make_structure
+from sweetspot.targets.core import Target, make_structure, truth_table
 
 # Their task families (their repository's datasets/ and shell/ folders, and its success-rate figures):
 #   exemplars: input separable [4,2,4], reused [4,1,2,16], both [6,3,3,3], none (non-modular) [4,1,4];
@@ -99,7 +106,7 @@ def validate_spec(spec) -> tuple[int, ...]:
             _fail(spec, f"levels {l - 1} -> {l} ({p} -> {c}): neither width divides the other")
     for l in range(1, len(s)):
         p, c = s[l - 1], s[l]
-        k = _bits(s, l - 1) * (p // c if c < p else (1 if c > p or _one_to_one(s, l) else p))
+        k = _bits(s, l - 1) * (p // c if c < p else (1 if c > p or _one_to_one(s, l) else min(p, 2)))
         if k > MAX_FAN_IN:
             _fail(spec, f"level {l} nodes would read {k} children")
         if k == 2 and _bits(s, l) > len(PAIR_GATES):
@@ -136,15 +143,16 @@ def wiring(spec) -> list[list[tuple[int, ...]]]:
         elif _one_to_one(s, l):
             mods = [(j,) for j in range(c)]
         else:
-            mods = [range(p) for _ in range(c)]
+            mods = [sorted({j, (j + 1) % p}) for j in range(c)]
         kids = [tuple(m * below + i for m in ms for i in range(below)) for ms in mods]
         out.append([k for k in kids for _ in range(here)])
     return out
 
 
 def _one_to_one(s, l: int) -> bool:
-    """Level l (as wide as level l-1) reads level l-1 one-to-one: level l-1 is a fan-out level (module doc)."""
-    return l >= 2 and s[l] == s[l - 1] and s[l - 1] > s[l - 2]
+    """Level l (as wide as level l-1) reads level l-1 one-to-one: level l-1 is a fan-out level, or l is the output
+    level (module doc)."""
+    return l >= 2 and s[l] == s[l - 1] and (s[l - 1] > s[l - 2] or l == len(s) - 1)
 
 
 def _draw_table(rng, k, avoid):
@@ -180,6 +188,9 @@ def _xor(z):
 # identity and NOT are linear readouts, XOR needs one hidden layer). Read by depth_predictor (like boolean.GATES,
 # which holds the AND and OR of PAIR_GATES).
 NAMED_GATES = {"identity": (_identity, 0), "not": (_negation, 0), "xor": (_xor, 1)}
+# Gate names (boolean.GATES) of the 2-child nodes of a task's level, where their figures show the gate is not XOR
+# (module doc): {spec: {level: name}}.
+LEVEL_GATES = {(6, 3, 3, 3): {1: "and", 2: "or"}}
 # The gates of 2 children by rank among the nodes reading the same pair (module doc), with their truth tables.
 PAIR_GATES = (
     (_xor, np.array([-1.0, 1.0, 1.0, -1.0])),
@@ -203,6 +214,10 @@ def build(spec, seed: int = 0):
                 rank = sum(1 for jj in range(j) if level[jj] == kids)  # position among nodes reading this child
                 even = rank % 2 == 0
                 gate, table = (_identity, np.array([-1.0, 1.0])) if even else (_negation, np.array([1.0, -1.0]))
+            elif len(ids) == 2 and l in LEVEL_GATES.get(s, {}):
+                name = LEVEL_GATES[s][l]
+                gate = boolean.GATES[name]
+                table = np.asarray(gate(jnp.asarray(truth_table(2))), np.float32)
             elif len(ids) == 2:
                 gate, table = PAIR_GATES[sum(1 for jj in range(j) if level[jj] == kids)]
             else:
