@@ -23,8 +23,20 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 E1_INSTANCES = ("0", "1", "2")  # target.seed of the tree target: claims are about the family, not one tree
 E2_TARGETS = (
-    "tree_L2", "tree_L3", "tree_L4", "tree_k3", "boolean", "parity", "modular", "expr", "additive",
-    "expr_d4", "expr_d5", "boolean_L4",
+    "tree_L2",
+    "tree_L3",
+    "tree_L4",
+    "tree_k3",
+    "boolean",
+    "parity",
+    "modular",
+    "expr",
+    "additive",
+    "expr_d4",
+    "expr_d5",
+    "boolean_L4",
+    "expr_d5_pl",
+    "boolean_L5",
 )
 E2_INSTANCES = {"tree_L3": ("1", "2")}  # extra target instances beyond instance 0
 E3_TARGETS = ("tree_L3", "boolean")
@@ -55,7 +67,9 @@ def peak(run: str, metric: str = "IIA") -> int:
     with (docs/results.md, E7)."""
     out = subprocess.run(
         [sys.executable, os.path.join(HERE, "e2_depth.py"), "--peak", run, "--metric", metric],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return int(out.stdout.split()[0])
 
@@ -63,7 +77,9 @@ def peak(run: str, metric: str = "IIA") -> int:
 def sp_sparsity(run: str) -> str:
     out = subprocess.run(
         [sys.executable, os.path.join(HERE, "e7_sp_recovery.py"), "--sparsity", run],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return out.stdout.split()[0]
 

@@ -5,7 +5,8 @@ CPU default, one target (64-80 points, 2-4 minutes on 2 cores each):
     python -m sweetspot sweep sweeps/e2_depth.py:tree_L3 --out runs/e2_tree_L3
     python -m sweetspot sweep sweeps/e2_depth.py:tree_L3,1 --out runs/e2_tree_L3_i1      (target.seed = 1)
 Every target of the CPU report: tree_L2 tree_L3 (instances 0-2) tree_L4 tree_k3 boolean parity modular expr additive
-expr_d4 expr_d5 boolean_L4 (own depths 2-5). Depths 1-10 on tree_L3 and the own-depth 4-5 targets, 1-8 elsewhere.
+expr_d4 expr_d5 boolean_L4 expr_d5_pl boolean_L5 (own depths 2-5). Depths 1-10 on tree_L3 and the own-depth 4-5
+targets, 1-8 elsewhere.
 SIZES gives the targets that need more width or steps to fit anywhere.
 GPU-sized: append ',full' (sparsity 0, 0.5, 0.7, 0.8, 0.9; width 64; 8k steps or more), e.g.
     python -m sweetspot sweep sweeps/e2_depth.py:tree_L3,0,full --out runs/e2_tree_L3_full
@@ -20,7 +21,9 @@ from sweetspot.targets import zoo
 # expr_d5 (best mean test R^2 0.79 over depths 1-10, 2026-11-30) fit at width 32 and 2,000 steps.
 BIG = {"width": 64, "steps": 4000}
 SIZES = {"tree_L4": BIG, "expr_d5": BIG}
-DEPTHS = {name: tuple(range(1, 11)) for name in ("tree_L3", "expr_d4", "expr_d5", "boolean_L4")}
+DEPTHS = {
+    name: tuple(range(1, 11)) for name in ("tree_L3", "expr_d4", "expr_d5", "boolean_L4", "expr_d5_pl", "boolean_L5")
+}
 
 
 def get_config(arg: str | None = None):
