@@ -103,8 +103,12 @@ def table(runs) -> list[list]:
 def figure(rows, out):
     tasks = list(dict.fromkeys(t[0] for t in rows))
     methods = sorted({t[1] for t in rows})
-    fig, axes = plt.subplots(1, len(tasks), figsize=(3.6 * len(tasks), 3.4), squeeze=False, sharey=True)
-    for ax, task in zip(axes[0], tasks, strict=True):
+    ncols = min(4, len(tasks))
+    nrows = -(-len(tasks) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.0 * nrows), squeeze=False, sharey=True)
+    for ax in axes.flat[len(tasks):]:
+        ax.set_visible(False)
+    for ax, task in zip(axes.flat[: len(tasks)], tasks, strict=True):
         for j, m in enumerate(methods):
             mine = [t for t in rows if t[0] == task and t[1] == m]
             depths = [t[2] for t in mine]
