@@ -1,5 +1,6 @@
 """Shared fixtures: tiny configs so every engine test runs in seconds."""
 
+import os
 import shutil
 import tempfile
 
@@ -20,8 +21,6 @@ def pytest_configure(config):
     this module for tiny_config and set their own cache. Under pytest-xdist (`make test` runs `-n auto`) the
     controller makes the directory before its workers start and they inherit it through the environment, so a
     program compiled by one worker is a cache hit for the other."""
-    import os
-
     import jax
 
     path = os.environ.get(_CACHE_ENV)
@@ -34,8 +33,6 @@ def pytest_configure(config):
 
 
 def pytest_unconfigure(config):
-    import os
-
     for path in _JAX_CACHE:
         shutil.rmtree(path, ignore_errors=True)
         os.environ.pop(_CACHE_ENV, None)

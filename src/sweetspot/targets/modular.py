@@ -191,12 +191,10 @@ NAMED_GATES = {"identity": (_identity, 0), "not": (_negation, 0), "xor": (_xor, 
 # Gate names (boolean.GATES) of the 2-child nodes of a task's level, where their figures show the gate is not XOR
 # (module doc): {spec: {level: name}}.
 LEVEL_GATES = {(6, 3, 3, 3): {1: "and", 2: "or"}}
-# The gates of 2 children by rank among the nodes reading the same pair (module doc), with their truth tables.
-PAIR_GATES = (
-    (_xor, np.array([-1.0, 1.0, 1.0, -1.0])),
-    (boolean.GATES["and"], np.array([-1.0, -1.0, -1.0, 1.0])),
-    (boolean.GATES["or"], np.array([-1.0, 1.0, 1.0, 1.0])),
-)
+# The gates of 1 and 2 children by rank among the nodes reading the same children (module doc); a named gate's
+# truth table is the gate evaluated on `truth_table(k)`.
+SINGLE_GATES = (_identity, _negation)  # by rank parity
+PAIR_GATES = (_xor, boolean.GATES["and"], boolean.GATES["or"])
 
 
 def build(spec, seed: int = 0):
@@ -210,16 +208,13 @@ def build(spec, seed: int = 0):
         for j, kids in enumerate(level):
             ids = tuple(int(starts[l - 1] + i) for i in kids)
             children.append(ids)
-            if len(ids) == 1:
-                rank = sum(1 for jj in range(j) if level[jj] == kids)  # position among nodes reading this child
-                even = rank % 2 == 0
-                gate, table = (_identity, np.array([-1.0, 1.0])) if even else (_negation, np.array([1.0, -1.0]))
-            elif len(ids) == 2 and l in LEVEL_GATES.get(s, {}):
-                name = LEVEL_GATES[s][l]
-                gate = boolean.GATES[name]
-                table = np.asarray(gate(jnp.asarray(truth_table(2))), np.float32)
-            elif len(ids) == 2:
-                gate, table = PAIR_GATES[sum(1 for jj in range(j) if level[jj] == kids)]
+            rank = sum(1 for jj in range(j) if level[jj] == kids)  # position among nodes reading these children
+            if len(ids) <= 2:
+                if len(ids) == 1:
+                    gate = SINGLE_GATES[rank % 2]
+                else:
+                    gate = boolean.GATES[LEVEL_GATES[s][l]] if l in LEVEL_GATES.get(s, {}) else PAIR_GATES[rank]
+                table = np.asarray(gate(jnp.asarray(truth_table(len(ids)))), np.float32)
             else:
                 table = _draw_table(rng, len(ids), drawn.setdefault(ids, []))
                 drawn[ids].append(table)
