@@ -12,6 +12,8 @@ CPU default, one task (4 seeds x 4 depths = 16 networks, 2-5 minutes on 2 cores;
     python analysis/e6_sculpting.py runs/e6_* --out report
 GPU-sized (their count: 12 networks per task and depth): sweeps/e6_sculpting.py:424,full (seeds 0-11, width 24;
 their 12 are seeds 0, 1, 2, 5 at widths 24, 36, 48: add width=36 or width=48 to run those widths).
+Diagnostic (docs/sculpting.md, "Simpler sub-functions"): the same task with linearly separable drawn tables
+(targets/modular.py TABLE_KINDS), e.g. sweeps/e6_sculpting.py:4124,tables=threshold.
 The earlier fixed-sparsity E6 (imp and sp at sparsity 0.5, 0.8, 0.9, width 32, 1-3 hidden layers, seeds 0-2;
 ,full: width 64, 10k steps, 10 seeds): sweeps/e6_sculpting.py:424,method=fixed.
 """
@@ -43,13 +45,15 @@ def training(spec):
 def get_config(arg: str | None = None):
     a = parse_arg(
         arg, task=("424", tuple(TASKS)), size=("cpu", ("cpu", "full")), width=("24", ("24", "36", "48")),
-        method=("sculpt", ("sculpt", "fixed")),
+        method=("sculpt", ("sculpt", "fixed")), tables=("balanced", tuple(modular.TABLE_KINDS)),
     )
     spec = TASKS[a.task]
     cfg = default_config()
     cfg.experiment = f"e6/{a.task}" + ("" if a.method == "sculpt" else "/fixed")
+    cfg.experiment += "" if a.tables == "balanced" else f"/{a.tables}"
     cfg.target.family = "modular"
     cfg.target.modular_spec = spec
+    cfg.target.modular_tables = a.tables
     cfg.target.input_noise = 0.1
     cfg.target.heldout_q = 1.0  # no held-out region: train and test on the full truth table, as they do
     cfg.model.width = int(a.width)

@@ -165,3 +165,36 @@ def test_hierarchy_series_rows(x_out):
         other = row ^ 0b1111  # flip x5..x8: f1 unchanged
         assert h[row, 8] == h[other, 8]
         assert h[row, 9] == h[row ^ 0b11110000, 9]
+
+
+def _is_threshold(table):
+    """Some integer w with |w_j| <= 3 gives table == sign(truth_table . w) (brute force: 7^k candidates)."""
+    k = int(np.log2(len(table)))
+    ws = np.stack(np.meshgrid(*[np.arange(-3, 4)] * k, indexing="ij"), -1).reshape(-1, k)
+    signs = np.where(targets.truth_table(k) @ ws.T > 0, 1.0, -1.0)
+    return bool(np.any(np.all(signs == table[:, None], axis=0)))
+
+
+@pytest.mark.parametrize("spec", [(4, 1, 4), (4, 1, 2, 4), (8, 2, 1, 2, 8)])
+def test_threshold_tables_are_balanced_separable_and_differ_from_the_default(spec):
+    for seed in (0, 1, 2):
+        _, _, default = modular.build(spec, seed)
+        _, _, thr = modular.build(spec, seed, "threshold")
+        drawn = [t for t in thr if len(t) >= 8]
+        assert drawn and all(t.sum() == 0 and _depends_on_all(t) and _is_threshold(t) for t in drawn)
+        # the named gates (k <= 2) are the same; only the drawn tables change
+        assert [t.tolist() for t in default if len(t) < 8] == [t.tolist() for t in thr if len(t) < 8]
+    # the default reading draws tables no single unit computes (4-input balanced tables: most are not separable)
+    assert not all(_is_threshold(t) for s in range(4) for t in modular.build(spec, s)[2] if len(t) >= 8)
+
+
+def test_threshold_tables_through_the_config_and_a_bad_kind_names_the_field():
+    c = _cfg((4, 1, 2, 4))
+    c.modular_tables = "threshold"
+    x = targets.truth_table(4)
+    y = np.asarray(targets.make_target(c)(x))
+    _, _, tabs = modular.build((4, 1, 2, 4), 0, "threshold")
+    np.testing.assert_array_equal(y[:, 0], tabs[0])  # output 1 = g1 = the first drawn table (identity)
+    c.modular_tables = "random"
+    with pytest.raises(ValueError, match="target.modular_tables='random': allowed values are"):
+        targets.check(c)

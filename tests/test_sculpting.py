@@ -110,3 +110,23 @@ def test_bad_shapes_raise():
         sculpting.detect_modules(_two_blocks(), 2, 5, 4)
     with pytest.raises(ValueError, match="n_outputs"):
         sculpting.detect_modules(_two_blocks(), 2, 4, 3)
+
+
+def test_e6_table_compares_theirs_on_the_balanced_reading_and_reports_the_diagnostic_apart():
+    from sweetspot.analysis import e6_sculpting
+
+    def rows_found(successes):
+        rows = [{"point": i, "compositional": 0.0, "fit": 1.0, "IIA": 1.0, "C": 0.5, "test_acc": 1.0,
+                 "realised_sparsity": 0.9} for i in range(len(successes))]
+        found = {i: {"success": s, "score": 0.5, "units_alive": 0.2, "inputs_match": 1.0, "outputs_match": float(s)}
+                 for i, s in enumerate(successes)}
+        return rows, found
+
+    # theirs on [4,1,2,4] at 2 hidden layers is 11/12: 0/4 is outside 0.25, 3/4 within
+    bal = e6_sculpting.cell("[4,1,2,4]", "sculpt", 2, *rows_found([0, 0, 0, 0]))
+    thr = e6_sculpting.cell("[4,1,2,4]", "sculpt", 2, *rows_found([1, 1, 1, 0]), kind="threshold")
+    assert len(bal) == len(thr) == len(e6_sculpting.HEADER)
+    assert (bal[23], bal[24], thr[23], thr[24]) == (0, "balanced", 1, "threshold")
+    text = e6_sculpting.summary([bal, thr])
+    assert text.startswith("Their published rate within 0.25 of ours in 0 of 1 ")
+    assert "threshold drawn tables (docs/sculpting.md): within 0.25 of theirs in 1 of 1 cells" in text

@@ -63,6 +63,7 @@ def _target_block() -> ml_collections.ConfigDict:
     t.gates = ("xor", "and")  # boolean only: gate of each level, cycled (targets/boolean.py GATES)
     t.n_distractors = 0  # boolean and parity: extra input bits that no node reads
     t.modular_spec = (4, 2, 4)  # modular only: [inputs, sub-function widths..., outputs] (targets/modular.py)
+    t.modular_tables = "balanced"  # modular only: how tables of >= 3 children are drawn (modular.TABLE_KINDS)
     t.input_noise = 0.0  # std of Gaussian noise added to training inputs (Neural Sculpting: 0.1)
     t.n_reference = 16384  # reference sample for normalisation
     t.data_seed = 0

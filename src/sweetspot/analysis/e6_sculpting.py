@@ -41,7 +41,7 @@ THEIRS = {
 HEADER = [
     "task", "method", "depth", "networks", "success_rate", "theirs", "mean_score", "frac_fit", "compositional",
     "IIA_mean", "C_mean", "test_acc", "sparsity", "units_alive", "both", "success_only", "compositional_only",
-    "neither", "inputs_match", "outputs_match", "success_lo", "success_hi", "minus_theirs", "within_0.25",
+    "neither", "inputs_match", "outputs_match", "success_lo", "success_hi", "minus_theirs", "within_0.25", "tables",
 ]
 BAR = 0.25  # issue 14: each of their published rates within 0.25 of ours
 
@@ -69,8 +69,14 @@ def task_name(run) -> str:
     return "[" + ",".join(map(str, run.meta["config"]["target"]["modular_spec"])) + "]"
 
 
-def cell(task, method, depth, rows, found) -> list:
-    """One table row (HEADER) over the networks `rows` of one (task, method, depth), `found` their detections."""
+def tables_kind(run) -> str:
+    """How the run's tables of >= 3 children were drawn (targets/modular.py TABLE_KINDS; older runs: balanced)."""
+    return run.meta["config"]["target"].get("modular_tables", "balanced")
+
+
+def cell(task, method, depth, rows, found, kind="balanced") -> list:
+    """One table row (HEADER) over the networks `rows` of one (task, method, depth), `found` their detections,
+    `kind` the task's drawn tables (the comparison with theirs is on the balanced reading, docs/sculpting.md)."""
     succ = np.array([found[int(r["point"])]["success"] for r in rows], float)
     comp = stats.column(rows, "compositional")
     both = int(np.sum((succ == 1) & (comp == 1)))
@@ -87,30 +93,34 @@ def cell(task, method, depth, rows, found) -> list:
         float(np.mean([found[int(r["point"])]["inputs_match"] for r in rows])),
         float(np.mean([found[int(r["point"])]["outputs_match"] for r in rows])),
         *stats.wilson_ci(int(succ.sum()), len(rows)), gap, "" if np.isnan(gap) else int(abs(gap) <= BAR + 1e-9),
+        kind,
     ]
 
 
 def table(runs) -> list[list]:
     out = []
     for run in sorted(runs, key=lambda r: r.experiment):
-        found, task = detect_all(run), task_name(run)
+        found, task, kind = detect_all(run), task_name(run), tables_kind(run)
         for m, d in sorted({(r["method"], int(r["depth"])) for r in run.rows}):
             rows = [r for r in run.rows if (r["method"], int(r["depth"])) == (m, d)]
-            out.append(cell(task, m, d, rows, found))
+            out.append(cell(task, m, d, rows, found, kind))
     return out
 
 
 def figure(rows, out):
     tasks = list(dict.fromkeys(t[0] for t in rows))
-    methods = sorted({t[1] for t in rows})
+    series = sorted({(t[1], t[24]) for t in rows}, key=lambda mk: (mk[1] != "balanced", mk))
     ncols = min(4, len(tasks))
     nrows = -(-len(tasks) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.0 * nrows), squeeze=False, sharey=True)
     for ax in axes.flat[len(tasks):]:
         ax.set_visible(False)
     for ax, task in zip(axes.flat[: len(tasks)], tasks, strict=True):
-        for j, m in enumerate(methods):
-            mine = [t for t in rows if t[0] == task and t[1] == m]
+        for j, (m, kind) in enumerate(series):
+            mine = [t for t in rows if t[0] == task and (t[1], t[24]) == (m, kind)]
+            if not mine:
+                continue
+            m = m if kind == "balanced" else f"{m}, {kind} tables"
             depths = [t[2] for t in mine]
             err = [[t[4] - t[20] for t in mine], [t[21] - t[4] for t in mine]]  # 95% Wilson interval
             ax.errorbar(depths, [t[4] for t in mine], yerr=err, fmt="o-", color=f"C{j}", capsize=2,
@@ -131,17 +141,19 @@ def figure(rows, out):
 
 
 def summary(rows) -> str:
-    n = sum(t[3] for t in rows)
-    agree = sum(t[14] + t[17] for t in rows)
-    comp = sum(t[8] * t[3] for t in rows if np.isfinite(t[8]))
-    succ = sum(t[4] * t[3] for t in rows)
+    """The comparison with theirs on our reading of their tasks (balanced tables), then the diagnostic readings."""
+    main = [t for t in rows if t[24] == "balanced"]
+    n = sum(t[3] for t in main)
+    agree = sum(t[14] + t[17] for t in main)
+    comp = sum(t[8] * t[3] for t in main if np.isfinite(t[8]))
+    succ = sum(t[4] * t[3] for t in main)
     best = {}
-    for t in rows:
+    for t in main:
         if t[0] not in best or t[4] > best[t[0]][4]:
             best[t[0]] = t
-    compared = [t for t in rows if t[23] != ""]
+    compared = [t for t in main if t[23] != ""]
     within = sum(t[23] for t in compared)
-    return (
+    text = (
         f"Their published rate within {BAR} of ours in {within} of {len(compared)} (task, depth) cells. "
         f"Over {n} networks: success {succ / max(n, 1):.2f}, compositional {comp / max(n, 1):.2f}; the two agree on "
         f"{agree} ({agree / max(n, 1):.2f}). Success = their detected modules partition inputs and outputs as the "
@@ -150,6 +162,16 @@ def summary(rows) -> str:
         + "; ".join(f"{k}: {v[4]:.2f} ({v[1]}, {v[2]} hidden layers; theirs {v[5]:.2f})" for k, v in best.items())
         + "."
     )
+    for kind in sorted({t[24] for t in rows} - {"balanced"}):
+        diag = [t for t in rows if t[24] == kind and t[23] != ""]
+        pairs = {(t[0], t[2]): t for t in compared}
+        same = [t for t in diag if (t[0], t[2]) in pairs]
+        text += (
+            f" Diagnostic, the same tasks with {kind} drawn tables (docs/sculpting.md): within {BAR} of theirs in "
+            f"{sum(t[23] for t in diag)} of {len(diag)} cells; on those cells the balanced reading is within in "
+            f"{sum(pairs[(t[0], t[2])][23] for t in same)}."
+        )
+    return text
 
 
 def make(runs, out):

@@ -34,7 +34,13 @@ children k and its rank among the nodes reading the same children (the bits of o
     pairs, then OR, is ours (an output is true iff one of its two input pairs is all true: 7 of 16 rows).
   - k >= 3: a balanced truth table (2^(k-1) true rows) that depends on every child, drawn from
     numpy.random.default_rng(cfg.seed) in node-id order by rejection, distinct (also up to negation) from the
-    tables of earlier nodes with the same children.
+    tables of earlier nodes with the same children. cfg.modular_tables (TABLE_KINDS) says which tables are drawn:
+      "balanced" (default): any such table (uniform over balanced tables);
+      "threshold": a linearly separable one, sign(w . z) with integer weights |w_j| in {1, 2, 3}, random signs and
+      an odd sum of |w_j| (so w . z is never 0 and the table is balanced). One ReLU unit computes it. A diagnostic
+      of E6 (docs/sculpting.md, "Simpler sub-functions"): their pruned [4,1,2,X] networks compute both
+      intermediate nodes from three shared units, which random balanced tables rarely allow; fixed before any
+      network was trained on it.
 Truth-table row r of k children z_0..z_{k-1} has bit j (z_j = +1) at weight 2^(k-1-j) (`truth_table`).
 
 So the exemplars compute (x1..xn the inputs, y1.. the outputs, ^ = XOR, ~ = NOT):
@@ -165,6 +171,22 @@ def _draw_table(rng, k, avoid):
     raise ValueError(f"could not draw a balanced {k}-input table depending on every input")  # pragma: no cover
 
 
+def _draw_threshold(rng, k, avoid):
+    for _ in range(10_000):
+        w = rng.integers(1, 4, k) * rng.choice(np.array([-1, 1]), k)
+        if np.abs(w).sum() % 2 == 0:
+            continue
+        t = np.where(truth_table(k) @ w > 0, 1.0, -1.0).astype(np.float32)
+        flips = [np.any(t != t[np.arange(2**k) ^ (1 << (k - 1 - j))]) for j in range(k)]
+        if all(flips) and not any(np.array_equal(t, a) or np.array_equal(t, -a) for a in avoid):
+            return t
+    raise ValueError(f"could not draw a {k}-input threshold table depending on every input")  # pragma: no cover
+
+
+# How tables of k >= 3 children are drawn (module doc; config target.modular_tables).
+TABLE_KINDS = {"balanced": _draw_table, "threshold": _draw_threshold}
+
+
 def _table_gate(table):
     k = int(np.log2(len(table)))
     weights = jnp.asarray(2 ** (k - 1 - np.arange(k)), jnp.int32)
@@ -197,9 +219,13 @@ SINGLE_GATES = (_identity, _negation)  # by rank parity
 PAIR_GATES = (_xor, boolean.GATES["and"], boolean.GATES["or"])
 
 
-def build(spec, seed: int = 0):
-    """(structure, constituents, tables): tables[j] is node j's +-1 truth table over its children (id order)."""
+def build(spec, seed: int = 0, tables: str = "balanced"):
+    """(structure, constituents, tables): tables[j] is node j's +-1 truth table over its children (id order);
+    `tables` (TABLE_KINDS) says how the tables of k >= 3 children are drawn."""
     s = validate_spec(spec)
+    if tables not in TABLE_KINDS:
+        raise ValueError(f"target.modular_tables={tables!r}: allowed values are {tuple(TABLE_KINDS)}")
+    draw = TABLE_KINDS[tables]
     rng = np.random.default_rng(int(seed))
     starts = np.concatenate([[0], np.cumsum(widths(s))])
     children, constituents, tables = [], [], []
@@ -216,7 +242,7 @@ def build(spec, seed: int = 0):
                     gate = boolean.GATES[LEVEL_GATES[s][l]] if l in LEVEL_GATES.get(s, {}) else PAIR_GATES[rank]
                 table = np.asarray(gate(jnp.asarray(truth_table(len(ids)))), np.float32)
             else:
-                table = _draw_table(rng, len(ids), drawn.setdefault(ids, []))
+                table = draw(rng, len(ids), drawn.setdefault(ids, []))
                 drawn[ids].append(table)
                 gate = _table_gate(table)
             constituents.append(gate)
@@ -226,9 +252,11 @@ def build(spec, seed: int = 0):
 
 
 def modular_target(cfg) -> Target:
-    """The Neural Sculpting task named by cfg.modular_spec (gates drawn from cfg.seed); bits domain, +-1 outputs."""
+    """The Neural Sculpting task named by cfg.modular_spec (gates drawn from cfg.seed, tables of >= 3 children of
+    the kind cfg.modular_tables); bits domain, +-1 outputs."""
     s = validate_spec(cfg.modular_spec)
-    structure, constituents, _ = build(s, int(cfg.seed))
+    kind = cfg.get("modular_tables", "balanced")
+    structure, constituents, _ = build(s, int(cfg.seed), kind)
     n_int = len(structure.internal)
-    name = "modular[" + ",".join(map(str, s)) + "]"
+    name = "modular[" + ",".join(map(str, s)) + "]" + ("" if kind == "balanced" else f"/{kind}")
     return Target(name, structure, tuple(constituents), np.zeros(n_int), np.ones(n_int), domain="bits", binary=True)
