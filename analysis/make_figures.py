@@ -42,6 +42,9 @@ E2_INSTANCES = {"tree_L3": ("1", "2")}  # extra target instances beyond instance
 E3_TARGETS = ("tree_L3", "boolean")
 # Their exemplars, then every member of their two series that has a published bar (about 45 s each on 2 cores).
 E6_TASKS = ("424", "414", "41216", "6333", "4122", "4124", "4128", "41212", "82124", "82128", "821212", "821216")
+# The diagnostic reading of E6 (docs/sculpting.md, "Simpler sub-functions"): every task with drawn tables, again with
+# linearly separable ones (about 15 s each on a quiet 2-core machine).
+E6_THRESHOLD_TASKS = ("414", "41216", "4122", "4124", "4128", "41212", "82124", "82128", "821212", "821216")
 T1_LEVELS = ("L2", "L3", "L4", "L5")
 E7_TARGETS = ("judge_tree_perm", "judge_tree_reuse", "judge_expr3", "judge_boolean")
 
@@ -116,6 +119,8 @@ def main(argv=None):
     if "e6" in only:
         for t in E6_TASKS:
             run(f"e6_{t}", f"sweeps/e6_sculpting.py:{t}")
+        for t in E6_THRESHOLD_TASKS:
+            run(f"e6thr_{t}", f"sweeps/e6_sculpting.py:{t},tables=threshold")
     if "e7" in only:
         for t in E7_TARGETS:
             cfg = f"sweeps/sp_judging.py:{t}"
