@@ -118,7 +118,8 @@ def test_e6_table_compares_theirs_on_the_balanced_reading_and_reports_the_diagno
     def rows_found(successes):
         rows = [{"point": i, "compositional": 0.0, "fit": 1.0, "IIA": 1.0, "C": 0.5, "test_acc": 1.0,
                  "realised_sparsity": 0.9} for i in range(len(successes))]
-        found = {i: {"success": s, "score": 0.5, "units_alive": 0.2, "inputs_match": 1.0, "outputs_match": float(s)}
+        found = {i: {"success": s, "score": 0.5, "units_alive": 0.2, "inputs_match": 1.0, "outputs_match": float(s),
+                     "hidden_module": False}
                  for i, s in enumerate(successes)}
         return rows, found
 
@@ -130,3 +131,33 @@ def test_e6_table_compares_theirs_on_the_balanced_reading_and_reports_the_diagno
     text = e6_sculpting.summary([bal, thr])
     assert text.startswith("Their published rate within 0.25 of ours in 0 of 1 ")
     assert "threshold drawn tables (docs/sculpting.md): within 0.25 of theirs in 1 of 1 cells" in text
+
+
+def test_their_depth_dependent_criterion_outputs_together_and_a_hidden_module():
+    def module(ins, outs, hidden=()):
+        units = {(0, i) for i in ins} | {(3, k) for k in outs} | {(1, u) for u in hidden}
+        return {"units": frozenset(units), "inputs": tuple(ins), "outputs": tuple(outs)}
+
+    # inputs in their two task groups, all four outputs in one module (their [8,2,1,2,X] at 2 hidden layers)
+    mods = [module((0, 1), (), (0,)), module((2, 3), (), (1,)), module((), (0, 1, 2, 3), (2,))]
+    det = {"labels": [np.array([0, 0, 1, 1]), np.zeros(3, int), np.zeros(3, int), np.array([2, 2, 2, 2])],
+           "modules": mods}
+    s = _structure_424()
+    assert not sculpting.success(det, s)["success"]  # the task graph splits the outputs in two
+    together = sculpting.success(det, s, outputs_together=True)
+    assert together["success"] and together["outputs_match"] and not together["hidden_module"]
+    assert not sculpting.success(det, s, outputs_together=True, hidden_module=True)["success"]
+    det["modules"] = mods + [module((), (), (3, 4))]  # a module of hidden units only
+    assert sculpting.success(det, s, outputs_together=True, hidden_module=True)["success"]
+    # split outputs fail when their criterion expects one output module
+    det["labels"][-1] = np.array([2, 2, 3, 3])
+    assert not sculpting.success(det, s, outputs_together=True)["success"]
+    assert sculpting.success(det, s)["success"]
+
+
+def test_e6_applies_their_criterion_by_task_and_depth():
+    from sweetspot.analysis import e6_sculpting
+
+    assert e6_sculpting.criterion("[8,2,1,2,4]", 2) == {"outputs_together": True, "hidden_module": False}
+    assert e6_sculpting.criterion("[8,2,1,2,16]", 3) == {"outputs_together": False, "hidden_module": True}
+    assert e6_sculpting.criterion("[4,1,2,4]", 2) == e6_sculpting.criterion("[4,2,4]", 1) == {}

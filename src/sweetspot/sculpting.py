@@ -24,7 +24,10 @@ hidden slots h{l} with l >= depth are identity padding and are never read.
    test): the inputs grouped by detected module must equal the task's input groups (inputs read by the same set of
    nodes) and the outputs grouped by detected module must equal the task's output groups (outputs reading the same
    set of nodes). A condensed-away input or output counts as a module of its own. `score` is the Rand index of
-   the two groupings over all input pairs and all output pairs pooled (1.0 iff both match).
+   the two groupings over all input pairs and all output pairs pooled (1.0 iff both match). Two options carry
+   their criterion where it depends on the network's depth (their repository computes no rate: the bars were
+   judged from the drawings; docs/sculpting.md, "Their success criterion"): `outputs_together` expects all outputs
+   in one module, `hidden_module` also requires a module of hidden units only (no input, no output).
 """
 
 from __future__ import annotations
@@ -196,9 +199,11 @@ def _rand_pairs(a, b):
     return [(a[i] == a[j]) == (b[i] == b[j]) for i in range(n) for j in range(i + 1, n)]
 
 
-def success(detected: dict, structure) -> dict:
+def success(detected: dict, structure, outputs_together: bool = False, hidden_module: bool = False) -> dict:
     """Whether the detected modules partition the inputs and the outputs as the task's sub-functions do, and a
-    graded `score` (Rand index over input pairs and output pairs pooled; 1.0 iff both partitions match)."""
+    graded `score` (Rand index over input pairs and output pairs pooled; 1.0 iff both partitions match).
+    outputs_together: the expected output grouping is one module of all outputs; hidden_module: success also needs
+    a module of hidden units only (module doc, step 5)."""
     n_in, n_out = structure.n_inputs, structure.n_outputs
     lab_in, lab_out = detected["labels"][0], detected["labels"][-1]
     if len(lab_in) != n_in or len(lab_out) != n_out:
@@ -207,13 +212,16 @@ def success(detected: dict, structure) -> dict:
     # task graph: inputs grouped by the set of nodes reading them (unread inputs alone), outputs by the set of
     # nodes they read (their sub-functions)
     exp_in = [structure.parents(i) or ("unread", i) for i in range(n_in)]
-    exp_out = [tuple(structure.children[v]) for v in structure.outputs]
+    exp_out = [() if outputs_together else tuple(structure.children[v]) for v in structure.outputs]
     # detection: a condensed-away input or output is a module of its own
     det_in = [int(v) if v >= 0 else ("dropped", i) for i, v in enumerate(lab_in)]
     det_out = [int(v) if v >= 0 else ("dropped", k) for k, v in enumerate(lab_out)]
     in_ok, out_ok = _groups(exp_in) == _groups(det_in), _groups(exp_out) == _groups(det_out)
+    hidden_found = any(m["units"] and not m["inputs"] and not m["outputs"] for m in detected["modules"])
     pairs = _rand_pairs(exp_in, det_in) + _rand_pairs(exp_out, det_out)
-    return {"success": bool(in_ok and out_ok), "inputs_match": bool(in_ok), "outputs_match": bool(out_ok),
+    ok = in_ok and out_ok and (hidden_found or not hidden_module)
+    return {"success": bool(ok), "inputs_match": bool(in_ok), "outputs_match": bool(out_ok),
+            "hidden_module": bool(hidden_found),
             "score": float(np.mean(pairs)) if pairs else 1.0, "n_modules": len(detected["modules"]),
             "expected_inputs": _groups(exp_in), "detected_inputs": _groups(det_in),
             "expected_outputs": _groups(exp_out), "detected_outputs": _groups(det_out)}

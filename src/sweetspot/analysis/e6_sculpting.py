@@ -15,6 +15,7 @@ import numpy as np  # noqa: E402
 
 from sweetspot import rundir, sculpting, targets  # noqa: E402
 from sweetspot.analysis import base, stats  # noqa: E402
+from sweetspot.targets import modular  # noqa: E402
 
 TITLE = "E6 Neural Sculpting protocol"
 
@@ -38,10 +39,26 @@ THEIRS = {
     "[8,2,1,2,12]": {2: 1.0, 3: 1.0, 4: 1.0},
     "[8,2,1,2,16]": {2: 10 / 12, 3: 1.0, 4: 1.0},
 }
+
+
+def criterion(task: str, depth: int) -> dict:
+    """Their success criterion for one (task, hidden layers) as `sculpting.success` options. Their repository
+    computes no rate: each bar counts the drawings judged right, and recounting them reproduces every bar checked
+    (docs/sculpting.md, "Their success criterion"). For the hierarchy series the expected structure depends on
+    depth: with 2 hidden layers, the two input modules and ONE module holding all outputs (the drawings that split
+    the outputs are the failures; their increasing_hierarchical_depth2.png scores output modules 0 there); with
+    3-4, the two output modules and a separate intermediate module as well. Elsewhere: the task graph's input and
+    output groups (1 hidden layer included: their reuse bars are 0 there)."""
+    if task in modular.HIERARCHY_SERIES:
+        return {"outputs_together": depth <= 2, "hidden_module": depth >= 3}
+    return {}
+
+
 HEADER = [
     "task", "method", "depth", "networks", "success_rate", "theirs", "mean_score", "frac_fit", "compositional",
     "IIA_mean", "C_mean", "test_acc", "sparsity", "units_alive", "both", "success_only", "compositional_only",
     "neither", "inputs_match", "outputs_match", "success_lo", "success_hi", "minus_theirs", "within_0.25", "tables",
+    "hidden_module",
 ]
 BAR = 0.25  # issue 14: each of their published rates within 0.25 of ours
 
@@ -56,9 +73,10 @@ def detect_all(run):
     target = targets.make_target(rundir.config_from_meta(run.meta).target)
     s = target.structure
     out = {}
+    task = task_name(run)
     for i, _, masks, depth in rundir.iter_networks(run.path):
         found = sculpting.detect_modules(masks, depth, s.n_inputs, s.n_outputs)
-        res = sculpting.success(found, s)
+        res = sculpting.success(found, s, **criterion(task, int(depth)))
         hidden = found["alive"][1:-1]
         res["units_alive"] = float(sum(a.sum() for a in hidden) / max(1, sum(a.size for a in hidden)))
         out[i] = res
@@ -93,7 +111,7 @@ def cell(task, method, depth, rows, found, kind="balanced") -> list:
         float(np.mean([found[int(r["point"])]["inputs_match"] for r in rows])),
         float(np.mean([found[int(r["point"])]["outputs_match"] for r in rows])),
         *stats.wilson_ci(int(succ.sum()), len(rows)), gap, "" if np.isnan(gap) else int(abs(gap) <= BAR + 1e-9),
-        kind,
+        kind, float(np.mean([found[int(r["point"])]["hidden_module"] for r in rows])),
     ]
 
 
