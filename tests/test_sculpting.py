@@ -119,7 +119,7 @@ def test_e6_table_compares_theirs_on_the_balanced_reading_and_reports_the_diagno
         rows = [{"point": i, "compositional": 0.0, "fit": 1.0, "IIA": 1.0, "C": 0.5, "test_acc": 1.0,
                  "realised_sparsity": 0.9} for i in range(len(successes))]
         found = {i: {"success": s, "score": 0.5, "units_alive": 0.2, "inputs_match": 1.0, "outputs_match": float(s),
-                     "hidden_module": False}
+                     "hidden_module": False, "outputs_one_module": False, "shared_last_unit": False}
                  for i, s in enumerate(successes)}
         return rows, found
 
@@ -161,3 +161,14 @@ def test_e6_applies_their_criterion_by_task_and_depth():
     assert e6_sculpting.criterion("[8,2,1,2,4]", 2) == {"outputs_together": True, "hidden_module": False}
     assert e6_sculpting.criterion("[8,2,1,2,16]", 3) == {"outputs_together": False, "hidden_module": True}
     assert e6_sculpting.criterion("[4,1,2,4]", 2) == e6_sculpting.criterion("[4,2,4]", 1) == {}
+
+
+def test_shares_last_unit_finds_a_unit_feeding_two_output_groups():
+    from sweetspot.analysis import e6_sculpting
+
+    masks = _two_blocks()
+    s = _structure_424()
+    assert not e6_sculpting.shares_last_unit(masks, sculpting.detect_modules(masks, 2, 4, 4), s)
+    masks["out"] = masks["out"].copy()
+    masks["out"][0, 2] = 1  # unit 0 of the last hidden layer (f1's block) now also feeds y2 (f2's group)
+    assert e6_sculpting.shares_last_unit(masks, sculpting.detect_modules(masks, 2, 4, 4), s)

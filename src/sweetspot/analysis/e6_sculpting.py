@@ -58,7 +58,7 @@ HEADER = [
     "task", "method", "depth", "networks", "success_rate", "theirs", "mean_score", "frac_fit", "compositional",
     "IIA_mean", "C_mean", "test_acc", "sparsity", "units_alive", "both", "success_only", "compositional_only",
     "neither", "inputs_match", "outputs_match", "success_lo", "success_hi", "minus_theirs", "within_0.25", "tables",
-    "hidden_module",
+    "hidden_module", "outputs_one_module", "merged_by_sharing",
 ]
 BAR = 0.25  # issue 14: each of their published rates within 0.25 of ours
 
@@ -79,8 +79,18 @@ def detect_all(run):
         res = sculpting.success(found, s, **criterion(task, int(depth)))
         hidden = found["alive"][1:-1]
         res["units_alive"] = float(sum(a.sum() for a in hidden) / max(1, sum(a.size for a in hidden)))
+        res["outputs_one_module"] = len(res["detected_outputs"]) == 1
+        res["shared_last_unit"] = shares_last_unit(masks, found, s)
         out[i] = res
     return out
+
+
+def shares_last_unit(masks, found, structure) -> bool:
+    """Whether a surviving unit of the last hidden layer feeds outputs of two different task output groups (outputs
+    reading different sub-functions): the sharing that makes the detected outputs one module."""
+    groups = [tuple(structure.children[v]) for v in structure.outputs]
+    live = (np.asarray(masks["out"]) != 0)[found["alive"][-2]]
+    return any(len({groups[k] for k in np.flatnonzero(row)}) > 1 for row in live)
 
 
 def task_name(run) -> str:
@@ -112,6 +122,9 @@ def cell(task, method, depth, rows, found, kind="balanced") -> list:
         float(np.mean([found[int(r["point"])]["outputs_match"] for r in rows])),
         *stats.wilson_ci(int(succ.sum()), len(rows)), gap, "" if np.isnan(gap) else int(abs(gap) <= BAR + 1e-9),
         kind, float(np.mean([found[int(r["point"])]["hidden_module"] for r in rows])),
+        float(np.mean([found[int(r["point"])]["outputs_one_module"] for r in rows])),
+        float(np.mean([found[int(r["point"])]["outputs_one_module"] and found[int(r["point"])]["shared_last_unit"]
+                       for r in rows])),
     ]
 
 
