@@ -161,12 +161,17 @@ def _one_to_one(s, l: int) -> bool:
     return l >= 2 and s[l] == s[l - 1] and (s[l - 1] > s[l - 2] or l == len(s) - 1)
 
 
+def _acceptable(t, k, avoid) -> bool:
+    """t depends on every child (flipping bit j changes the value on some row) and differs from every table in
+    `avoid`, also up to negation."""
+    flips = [np.any(t != t[np.arange(2**k) ^ (1 << (k - 1 - j))]) for j in range(k)]
+    return all(flips) and not any(np.array_equal(t, a) or np.array_equal(t, -a) for a in avoid)
+
+
 def _draw_table(rng, k, avoid):
     for _ in range(10_000):
         t = rng.permutation(np.repeat(np.array([1.0, -1.0], np.float32), 2 ** (k - 1)))
-        # depends on child j: flipping bit j changes the value on some row
-        flips = [np.any(t != t[np.arange(2**k) ^ (1 << (k - 1 - j))]) for j in range(k)]
-        if all(flips) and not any(np.array_equal(t, a) or np.array_equal(t, -a) for a in avoid):
+        if _acceptable(t, k, avoid):
             return t
     raise ValueError(f"could not draw a balanced {k}-input table depending on every input")  # pragma: no cover
 
@@ -177,8 +182,7 @@ def _draw_threshold(rng, k, avoid):
         if np.abs(w).sum() % 2 == 0:
             continue
         t = np.where(truth_table(k) @ w > 0, 1.0, -1.0).astype(np.float32)
-        flips = [np.any(t != t[np.arange(2**k) ^ (1 << (k - 1 - j))]) for j in range(k)]
-        if all(flips) and not any(np.array_equal(t, a) or np.array_equal(t, -a) for a in avoid):
+        if _acceptable(t, k, avoid):
             return t
     raise ValueError(f"could not draw a {k}-input threshold table depending on every input")  # pragma: no cover
 
