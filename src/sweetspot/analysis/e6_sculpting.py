@@ -187,9 +187,9 @@ def summary(rows) -> str:
     text = (
         f"Their published rate within {BAR} of ours in {within} of {len(compared)} (task, depth) cells. "
         f"Over {n} networks: success {succ / max(n, 1):.2f}, compositional {comp / max(n, 1):.2f}; the two agree on "
-        f"{agree} ({agree / max(n, 1):.2f}). Success = their detected modules partition inputs and outputs as the "
-        "task's sub-functions do (docs/method.md, Neural Sculpting module detection); 'theirs' = their published rate "
-        "(read from their figures, docs/sculpting.md). Best per task: "
+        f"{agree} ({agree / max(n, 1):.2f}). Success = their detected modules match the task's modules by their "
+        "criterion as read from their drawings (depth-dependent for the hierarchy series; docs/sculpting.md, 'Their "
+        "success criterion'); 'theirs' = their published rate (read from their figures). Best per task: "
         + "; ".join(f"{k}: {v[4]:.2f} ({v[1]}, {v[2]} hidden layers; theirs {v[5]:.2f})" for k, v in best.items())
         + "."
     )

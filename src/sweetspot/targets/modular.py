@@ -223,13 +223,13 @@ SINGLE_GATES = (_identity, _negation)  # by rank parity
 PAIR_GATES = (_xor, boolean.GATES["and"], boolean.GATES["or"])
 
 
-def build(spec, seed: int = 0, tables: str = "balanced"):
+def build(spec, seed: int = 0, table_kind: str = "balanced"):
     """(structure, constituents, tables): tables[j] is node j's +-1 truth table over its children (id order);
-    `tables` (TABLE_KINDS) says how the tables of k >= 3 children are drawn."""
+    `table_kind` (TABLE_KINDS) says how the tables of k >= 3 children are drawn."""
     s = validate_spec(spec)
-    if tables not in TABLE_KINDS:
-        raise ValueError(f"target.modular_tables={tables!r}: allowed values are {tuple(TABLE_KINDS)}")
-    draw = TABLE_KINDS[tables]
+    if table_kind not in TABLE_KINDS:
+        raise ValueError(f"target.modular_tables={table_kind!r}: allowed values are {tuple(TABLE_KINDS)}")
+    draw = TABLE_KINDS[table_kind]
     rng = np.random.default_rng(int(seed))
     starts = np.concatenate([[0], np.cumsum(widths(s))])
     children, constituents, tables = [], [], []
