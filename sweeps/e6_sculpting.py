@@ -48,6 +48,9 @@ def get_config(arg: str | None = None):
         method=("sculpt", ("sculpt", "fixed")), tables=("balanced", tuple(modular.TABLE_KINDS)),
     )
     spec = TASKS[a.task]
+    if a.tables != "balanced" and all(len(t) < 8 for t in modular.build(spec)[2]):
+        raise ValueError(f"get_config(arg={arg!r}): tables={a.tables!r} changes nothing on task {a.task}, which has no "
+                         f"drawn tables: allowed tasks for it are those with a node of >= 3 children, e.g. 414, 4124")
     cfg = default_config()
     cfg.experiment = f"e6/{a.task}" + ("" if a.method == "sculpt" else "/fixed")
     cfg.experiment += "" if a.tables == "balanced" else f"/{a.tables}"

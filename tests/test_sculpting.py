@@ -119,7 +119,7 @@ def test_e6_table_compares_theirs_on_the_balanced_reading_and_reports_the_diagno
         rows = [{"point": i, "compositional": 0.0, "fit": 1.0, "IIA": 1.0, "C": 0.5, "test_acc": 1.0,
                  "realised_sparsity": 0.9} for i in range(len(successes))]
         found = {i: {"success": s, "score": 0.5, "units_alive": 0.2, "inputs_match": 1.0, "outputs_match": float(s),
-                     "hidden_module": False, "outputs_one_module": False, "shared_last_unit": False}
+                     "hidden_module_found": i == 0, "outputs_one_module": i < 2, "shared_last_unit": i % 2 == 0}
                  for i, s in enumerate(successes)}
         return rows, found
 
@@ -128,6 +128,9 @@ def test_e6_table_compares_theirs_on_the_balanced_reading_and_reports_the_diagno
     thr = e6_sculpting.cell("[4,1,2,4]", "sculpt", 2, *rows_found([1, 1, 1, 0]), kind="threshold")
     assert len(bal) == len(thr) == len(e6_sculpting.HEADER)
     assert (bal[23], bal[24], thr[23], thr[24]) == (0, "balanced", 1, "threshold")
+    # hidden module 1 of 4; outputs one module 2 of 4, of which 1 with a shared last unit; shared 2 of 4
+    assert bal[25:] == [0.25, 0.5, 0.25, 0.5] and e6_sculpting.HEADER[25:] == [
+        "hidden_module", "outputs_one_module", "merged_by_sharing", "shared_last_unit"]
     text = e6_sculpting.summary([bal, thr])
     assert text.startswith("Their published rate within 0.25 of ours in 0 of 1 ")
     assert "threshold drawn tables (docs/sculpting.md): within 0.25 of theirs in 1 of 1 cells" in text
@@ -145,7 +148,7 @@ def test_their_depth_dependent_criterion_outputs_together_and_a_hidden_module():
     s = _structure_424()
     assert not sculpting.success(det, s)["success"]  # the task graph splits the outputs in two
     together = sculpting.success(det, s, outputs_together=True)
-    assert together["success"] and together["outputs_match"] and not together["hidden_module"]
+    assert together["success"] and together["outputs_match"] and not together["hidden_module_found"]
     assert not sculpting.success(det, s, outputs_together=True, hidden_module=True)["success"]
     det["modules"] = mods + [module((), (), (3, 4))]  # a module of hidden units only
     assert sculpting.success(det, s, outputs_together=True, hidden_module=True)["success"]
@@ -160,6 +163,8 @@ def test_e6_applies_their_criterion_by_task_and_depth():
 
     assert e6_sculpting.criterion("[8,2,1,2,4]", 2) == {"outputs_together": True, "hidden_module": False}
     assert e6_sculpting.criterion("[8,2,1,2,16]", 3) == {"outputs_together": False, "hidden_module": True}
+    assert e6_sculpting.criterion("[8,2,1,2,8]", 4) == {"outputs_together": False, "hidden_module": True}
+    assert e6_sculpting.criterion("[8,2,1,2,8]", 1) == {"outputs_together": False, "hidden_module": False}
     assert e6_sculpting.criterion("[4,1,2,4]", 2) == e6_sculpting.criterion("[4,2,4]", 1) == {}
 
 
@@ -172,3 +177,7 @@ def test_shares_last_unit_finds_a_unit_feeding_two_output_groups():
     masks["out"] = masks["out"].copy()
     masks["out"][0, 2] = 1  # unit 0 of the last hidden layer (f1's block) now also feeds y2 (f2's group)
     assert e6_sculpting.shares_last_unit(masks, sculpting.detect_modules(masks, 2, 4, 4), s)
+    # the same unit, dead (nothing reaches it from the first hidden layer), is condensed away and does not count
+    masks["h1"] = masks["h1"].copy()
+    masks["h1"][:, 0] = 0
+    assert not e6_sculpting.shares_last_unit(masks, sculpting.detect_modules(masks, 2, 4, 4), s)

@@ -221,7 +221,7 @@ def success(detected: dict, structure, outputs_together: bool = False, hidden_mo
     pairs = _rand_pairs(exp_in, det_in) + _rand_pairs(exp_out, det_out)
     ok = in_ok and out_ok and (hidden_found or not hidden_module)
     return {"success": bool(ok), "inputs_match": bool(in_ok), "outputs_match": bool(out_ok),
-            "hidden_module": bool(hidden_found),
+            "hidden_module_found": bool(hidden_found),
             "score": float(np.mean(pairs)) if pairs else 1.0, "n_modules": len(detected["modules"]),
             "expected_inputs": _groups(exp_in), "detected_inputs": _groups(det_in),
             "expected_outputs": _groups(exp_out), "detected_outputs": _groups(det_out)}

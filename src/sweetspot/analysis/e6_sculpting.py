@@ -47,10 +47,11 @@ def criterion(task: str, depth: int) -> dict:
     (docs/sculpting.md, "Their success criterion"). For the hierarchy series the expected structure depends on
     depth: with 2 hidden layers, the two input modules and ONE module holding all outputs (the drawings that split
     the outputs are the failures; their increasing_hierarchical_depth2.png scores output modules 0 there); with
-    3-4, the two output modules and a separate intermediate module as well. Elsewhere: the task graph's input and
-    output groups (1 hidden layer included: their reuse bars are 0 there)."""
+    3-4, the two output modules and a separate intermediate module as well. Elsewhere, and for the hierarchy at 1
+    hidden layer (no bar of theirs): the task graph's input and output groups (their reuse bars are 0 at 1 hidden
+    layer, where the networks are one module)."""
     if task in modular.HIERARCHY_SERIES:
-        return {"outputs_together": depth <= 2, "hidden_module": depth >= 3}
+        return {"outputs_together": depth == 2, "hidden_module": depth >= 3}
     return {}
 
 
@@ -58,7 +59,7 @@ HEADER = [
     "task", "method", "depth", "networks", "success_rate", "theirs", "mean_score", "frac_fit", "compositional",
     "IIA_mean", "C_mean", "test_acc", "sparsity", "units_alive", "both", "success_only", "compositional_only",
     "neither", "inputs_match", "outputs_match", "success_lo", "success_hi", "minus_theirs", "within_0.25", "tables",
-    "hidden_module", "outputs_one_module", "merged_by_sharing",
+    "hidden_module", "outputs_one_module", "merged_by_sharing", "shared_last_unit",
 ]
 BAR = 0.25  # issue 14: each of their published rates within 0.25 of ours
 
@@ -121,10 +122,11 @@ def cell(task, method, depth, rows, found, kind="balanced") -> list:
         float(np.mean([found[int(r["point"])]["inputs_match"] for r in rows])),
         float(np.mean([found[int(r["point"])]["outputs_match"] for r in rows])),
         *stats.wilson_ci(int(succ.sum()), len(rows)), gap, "" if np.isnan(gap) else int(abs(gap) <= BAR + 1e-9),
-        kind, float(np.mean([found[int(r["point"])]["hidden_module"] for r in rows])),
+        kind, float(np.mean([found[int(r["point"])]["hidden_module_found"] for r in rows])),
         float(np.mean([found[int(r["point"])]["outputs_one_module"] for r in rows])),
         float(np.mean([found[int(r["point"])]["outputs_one_module"] and found[int(r["point"])]["shared_last_unit"]
                        for r in rows])),
+        float(np.mean([found[int(r["point"])]["shared_last_unit"] for r in rows])),
     ]
 
 
