@@ -48,7 +48,7 @@ def get_config(arg: str | None = None):
         method=("sculpt", ("sculpt", "fixed")), tables=("balanced", tuple(modular.TABLE_KINDS)),
     )
     spec = TASKS[a.task]
-    if a.tables != "balanced" and all(len(t) < 8 for t in modular.build(spec)[2]):
+    if a.tables != "balanced" and not modular.has_drawn_tables(spec):
         raise ValueError(f"get_config(arg={arg!r}): tables={a.tables!r} changes nothing on task {a.task}, which has no "
                          f"drawn tables: allowed tasks for it are those with a node of >= 3 children, e.g. 414, 4124")
     cfg = default_config()

@@ -99,14 +99,17 @@ def task_name(run) -> str:
 
 
 def tables_kind(run) -> str:
-    """How the run's tables of >= 3 children were drawn (targets/modular.py TABLE_KINDS; older runs: balanced)."""
-    return run.meta["config"]["target"].get("modular_tables", "balanced")
+    """How the run's tables of >= 3 children were drawn (targets/modular.py TABLE_KINDS; runs older than the key
+    read its default through config_from_meta)."""
+    return rundir.config_from_meta(run.meta).target.modular_tables
 
 
 def cell(task, method, depth, rows, found, kind="balanced") -> list:
     """One table row (HEADER) over the networks `rows` of one (task, method, depth), `found` their detections,
     `kind` the task's drawn tables (the comparison with theirs is on the balanced reading, docs/sculpting.md)."""
-    succ = np.array([found[int(r["point"])]["success"] for r in rows], float)
+    nets = [found[int(r["point"])] for r in rows]
+    frac = lambda key: float(np.mean([f[key] for f in nets]))
+    succ = np.array([f["success"] for f in nets], float)
     comp = stats.column(rows, "compositional")
     both = int(np.sum((succ == 1) & (comp == 1)))
     s_only, c_only = int(np.sum((succ == 1) & (comp == 0))), int(np.sum((succ == 0) & (comp == 1)))
@@ -114,19 +117,12 @@ def cell(task, method, depth, rows, found, kind="balanced") -> list:
     theirs = THEIRS.get(task, {}).get(depth, float("nan"))
     gap = succ.mean() - theirs
     return [
-        task, method, depth, len(rows), succ.mean(), theirs,
-        float(np.mean([found[int(r["point"])]["score"] for r in rows])), mean("fit"), mean("compositional"),
-        mean("IIA"), mean("C"), mean("test_acc"), mean("realised_sparsity"),
-        float(np.mean([found[int(r["point"])]["units_alive"] for r in rows])),
-        both, s_only, c_only, len(rows) - both - s_only - c_only,
-        float(np.mean([found[int(r["point"])]["inputs_match"] for r in rows])),
-        float(np.mean([found[int(r["point"])]["outputs_match"] for r in rows])),
+        task, method, depth, len(rows), succ.mean(), theirs, frac("score"), mean("fit"), mean("compositional"),
+        mean("IIA"), mean("C"), mean("test_acc"), mean("realised_sparsity"), frac("units_alive"),
+        both, s_only, c_only, len(rows) - both - s_only - c_only, frac("inputs_match"), frac("outputs_match"),
         *stats.wilson_ci(int(succ.sum()), len(rows)), gap, "" if np.isnan(gap) else int(abs(gap) <= BAR + 1e-9),
-        kind, float(np.mean([found[int(r["point"])]["hidden_module_found"] for r in rows])),
-        float(np.mean([found[int(r["point"])]["outputs_one_module"] for r in rows])),
-        float(np.mean([found[int(r["point"])]["outputs_one_module"] and found[int(r["point"])]["shared_last_unit"]
-                       for r in rows])),
-        float(np.mean([found[int(r["point"])]["shared_last_unit"] for r in rows])),
+        kind, frac("hidden_module_found"), frac("outputs_one_module"),
+        float(np.mean([f["outputs_one_module"] and f["shared_last_unit"] for f in nets])), frac("shared_last_unit"),
     ]
 
 
@@ -195,9 +191,9 @@ def summary(rows) -> str:
         + "; ".join(f"{k}: {v[4]:.2f} ({v[1]}, {v[2]} hidden layers; theirs {v[5]:.2f})" for k, v in best.items())
         + "."
     )
+    pairs = {(t[0], t[2]): t for t in compared}
     for kind in sorted({t[24] for t in rows} - {"balanced"}):
         diag = [t for t in rows if t[24] == kind and t[23] != ""]
-        pairs = {(t[0], t[2]): t for t in compared}
         same = [t for t in diag if (t[0], t[2]) in pairs]
         text += (
             f" Diagnostic, the same tasks with {kind} drawn tables (docs/sculpting.md): within {BAR} of theirs in "

@@ -191,6 +191,11 @@ def _draw_threshold(rng, k, avoid):
 TABLE_KINDS = {"balanced": _draw_table, "threshold": _draw_threshold}
 
 
+def has_drawn_tables(spec) -> bool:
+    """Whether some node of the task reads k >= 3 children, so that target.modular_tables changes the task."""
+    return any(len(kids) > 2 for level in wiring(spec) for kids in level)
+
+
 def _table_gate(table):
     k = int(np.log2(len(table)))
     weights = jnp.asarray(2 ** (k - 1 - np.arange(k)), jnp.int32)
@@ -259,7 +264,7 @@ def modular_target(cfg) -> Target:
     """The Neural Sculpting task named by cfg.modular_spec (gates drawn from cfg.seed, tables of >= 3 children of
     the kind cfg.modular_tables); bits domain, +-1 outputs."""
     s = validate_spec(cfg.modular_spec)
-    kind = cfg.get("modular_tables", "balanced")
+    kind = cfg.modular_tables
     structure, constituents, _ = build(s, int(cfg.seed), kind)
     n_int = len(structure.internal)
     name = "modular[" + ",".join(map(str, s)) + "]" + ("" if kind == "balanced" else f"/{kind}")
