@@ -209,6 +209,7 @@ def make_cfg(spec: dict):
     cfg.grid.seed = tuple(range(int(spec["seeds"])))
     cfg.engine.depth_mode = spec.get("depth_mode", cfg.engine.depth_mode)
     cfg.engine.chunk_size = int(spec.get("chunk_size", 0))
+    cfg.engine.cpu_opt_level = int(spec.get("cpu_opt_level", cfg.engine.cpu_opt_level))
     if "metrics" in cfg and "enabled" in cfg.metrics:
         cfg.metrics.enabled = bool(spec.get("metrics", False))
     return validate(cfg)
@@ -420,6 +421,8 @@ def sweep_engine_args(job: dict):
     cfg = config.load_config(job["sweep"], [])
     if "depth_mode" in job:
         cfg.engine.depth_mode = job["depth_mode"]
+    if "cpu_opt_level" in job:
+        cfg.engine.cpu_opt_level = int(job["cpu_opt_level"])
     return validate(cfg), sweep.make_data(cfg)[1]
 
 
@@ -541,6 +544,31 @@ def optional(fn):
         return fn()
     except (RuntimeError, subprocess.TimeoutExpired, KeyError, ValueError) as e:
         return {"error": f"{type(e).__name__}: {str(e)[-800:]}"}
+
+
+def opt_levels(data: str, steps: int, mode: dict, n_dev: int, quiet: bool) -> dict:
+    """Per engine.cpu_opt_level: compile_s and model-steps/s of the default shape and of the depths 1-8 grid,
+    the trace + compile of regime_map.py:full, and each grid's mean final train loss (equal within float
+    tolerance across levels, not bit for bit)."""
+    from sweetspot.grid import CPU_OPT_LEVELS
+
+    sparsities, seeds, wsteps = mode["waste"]
+    out = {}
+    for level in CPU_OPT_LEVELS:
+        log(f"compile options: cpu_opt_level={level}", quiet)
+        jobs = [base_job(steps, repeats=mode["repeats"], cpu_opt_level=level),
+                base_job(wsteps, repeats=1, depths=list(range(1, 9)), sparsities=list(sparsities), seeds=seeds,
+                         cpu_opt_level=level)]
+        ran = optional(lambda jobs=jobs: run_worker("engine", {"data": data, "jobs": jobs}, devices=n_dev,
+                                                    timeout=mode["timeout"])["jobs"])
+        e1 = optional(lambda level=level: run_worker("compile", {"data": data, "jobs": [
+            {"sweep": E1_FULL, "cpu_opt_level": level}]}, devices=n_dev, timeout=mode["timeout"])["jobs"][0])
+        row = {"compile_s_e1_full": e1.get("compile_s"), "e1_full_error": e1.get("error")}
+        for name, r in zip(("one_depth", "depths_1_8"), ran if isinstance(ran, list) else [ran, ran], strict=True):
+            row.update({f"{name}_{k}": r.get(k) for k in ("compile_s", "model_steps_per_s", "final_train_mse_mean",
+                                                            "error")})
+        out[level] = row
+    return out
 
 
 def log(msg: str, quiet: bool) -> None:
@@ -668,6 +696,10 @@ def run_bench(args) -> dict:
     res["compile_e1_full"] = e1
     res["compile_s_e1_full"] = e1[DEFAULT_MODE].get("compile_s")
     res["programs_e1_full"] = e1[DEFAULT_MODE].get("programs")
+
+    # Compile options (engine.cpu_opt_level, grid.CPU_OPT_LEVELS): at every level side by side, the default shape
+    # and the depths 1-8 grid compiled and run (one worker per level), and the full regime map traced and compiled.
+    res["compile_by_opt_level"] = opt_levels(data, steps, mode, n_dev, quiet)
 
     if args.profile:
         log("profile", quiet)
@@ -864,6 +896,14 @@ def table(res: dict) -> str:
         lines.append(f"  depth_mode={dm:5s}: " + (f"FAILED ({e['error'][:300]})" if "error" in e else
                      f"{e['programs']} program(s), {e['n_points']} points, chunk {e['chunk_size']}: "
                      f"{e['compile_s']:.1f} s"))
+    lines.append("")
+    lines.append("engine.cpu_opt_level (XLA CPU backend optimisation level; 3 = XLA's default), side by side:")
+    for level, e in res["compile_by_opt_level"].items():
+        lines.append(f"  level {level}: one depth compile {fmt(e['one_depth_compile_s'], '.1f')} s, "
+                     f"{fmt(e['one_depth_model_steps_per_s'], ',.0f')} model-steps/s; depths 1-8 compile "
+                     f"{fmt(e['depths_1_8_compile_s'], '.1f')} s; regime_map.py:full compile "
+                     f"{fmt(e['compile_s_e1_full'], '.1f')} s; "
+                     f"final train loss {fmt(e['one_depth_final_train_mse_mean'], '.6g')}")
     lines.append("")
     lines.append("compile time of a one-depth grid (trace + lower + XLA compile, not run; target <= 2 s, flat):")
     if isinstance(res["compile_flatness"], list):

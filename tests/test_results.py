@@ -117,6 +117,15 @@ def test_existing_dir_is_never_overwritten_by_default_or_by_a_failing_run(cfg, t
     assert res_lib.read_meta(out)["config"]["engine"]["chunk_size"] == 1
 
 
+def test_a_config_key_added_after_the_run_takes_its_default_on_resume(cfg):
+    """A run saved before a schema key existed resumes when cfg holds that key's default, not another value."""
+    saved = json.loads(cfg.to_json_best_effort())
+    del saved["engine"]["cpu_opt_level"]
+    assert sweep._same_config(saved, cfg)
+    cfg.engine.cpu_opt_level = 1
+    assert not sweep._same_config(saved, cfg)
+
+
 def test_resume_rejects_other_schema_and_other_config(cfg, tmp_path):
     out = str(tmp_path / "run")
     sweep.run_sweep(cfg, out, progress=lambda m: None)

@@ -45,6 +45,9 @@ def default_config() -> ml_collections.ConfigDict:
     c.engine.depth_mode = "slice"  # grid.DEPTH_MODES: slice (one program per method), group (per depth), pad
     c.engine.chunk_size = 0  # points per (method, depth) per call; 0 = auto (CPU: ~8 per device, else all)
     c.engine.save_params = True
+    # XLA's CPU backend (LLVM) optimisation level, grid.CPU_OPT_LEVELS; 3 is XLA's own default. Lower compiles
+    # faster with numbers equal within float tolerance, not bit for bit (docs/performance.md, "Compile options").
+    c.engine.cpu_opt_level = 3
     return c
 
 

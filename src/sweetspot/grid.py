@@ -28,6 +28,12 @@ from sweetspot.config import AXES
 # group: one program per (method, depth); pad: one program per method, identity-padded layers.
 DEPTH_MODES = ("slice", "group", "pad")
 
+# engine.cpu_opt_level: XLA's CPU backend (LLVM) optimisation level of the engine's program. XLA_DEFAULT_OPT_LEVEL
+# passes no option (today's numbers, bit for bit); lower levels compile faster and change the numbers within
+# float tolerance (docs/performance.md, "Compile options"). Level 0 is left out: 2x slower to run.
+CPU_OPT_LEVELS = (1, 2, 3)
+XLA_DEFAULT_OPT_LEVEL = 3
+
 # engine.chunk_size = 0 on CPU: about this many points per device per call (activations stay in cache; measured
 # 1.31x over one whole-grid call in docs/performance.md). Accelerators take each group whole.
 CPU_POINTS_PER_DEVICE = 8
@@ -122,7 +128,7 @@ class Engine:
             return run(points, data)
 
         self._shapes = lambda points: jax.eval_shape(run, points, self.data)
-        self._run = jax.jit(counted)
+        self._run = jax.jit(counted, compiler_options=self.compiler_options())
 
     def _make_train(self, g: Group):
         """The group's jittable (points, data) -> (results, state): the point-wise train vmapped; in slice mode
@@ -158,6 +164,13 @@ class Engine:
         self.chunk_size = n_dev * math.ceil(math.ceil(largest / n_chunks) / n_dev)  # balanced chunks
         self.n_chunks = math.ceil(largest / self.chunk_size)
         self.layout = None
+
+    def compiler_options(self) -> dict | None:
+        """XLA options of the one jitted call: on CPU, engine.cpu_opt_level when it is not XLA's default."""
+        level = int(self.cfg.engine.cpu_opt_level)
+        if not self._on_cpu() or level == XLA_DEFAULT_OPT_LEVEL:
+            return None
+        return {"xla_backend_optimization_level": level}
 
     def _on_cpu(self) -> bool:
         return self.devices[0].platform == "cpu"

@@ -48,7 +48,9 @@ def _barrier(name: str) -> None:
 
 
 def _same_config(saved: dict, cfg) -> bool:
-    return saved == json.loads(cfg.to_json_best_effort())
+    """The saved config equals cfg once keys added to the schema after the run take their defaults."""
+    as_json = lambda c: json.loads(c.to_json_best_effort())
+    return as_json(rundir.config_from_meta({"config": saved})) == as_json(cfg)
 
 
 def _saved_meta(run_dir: str, cfg) -> dict | None:
@@ -202,10 +204,11 @@ def _run_locked(cfg, out, resume, overwrite, devices, progress, stop_after, prim
     results, done, step = _restore(cfg, target, engine, run_dir, progress) if saved else (None, None, 0)
     meta = _make_run_dir(cfg, engine, run_dir, out, resume, primary)
     t0 = time.time()
+    xla = f", XLA options {engine.compiler_options()}" if engine.compiler_options() else ""
     progress(
         f"grid {dict(zip(engine.grid.axes, engine.grid.shape, strict=True))} = {engine.grid.n_points} points, "
         f"{len(engine.groups)} programs, {engine.n_chunks} chunk(s) of {engine.chunk_size} per program, "
-        f"{len(engine.devices)} device(s), depth_mode={cfg.engine.depth_mode}; compiling {len(engine.groups)} "
+        f"{len(engine.devices)} device(s), depth_mode={cfg.engine.depth_mode}{xla}; compiling {len(engine.groups)} "
         f"program(s) into one call (the first chunk's time includes it)"
     )
     on_chunk = _chunk_saver(cfg, engine, run_dir, progress, stop_after, step)

@@ -3,8 +3,8 @@
 `validate(cfg)` is what the CLI, `sweep.run_sweep` and the Python API call: `config.check_schema` for keys,
 types and ranges, then each name against the registry that owns it (target families: `targets.FAMILIES`;
 methods and pruning settings: `pruning`, SP's settings `pruning.scores.check_sp_config`; activations:
-`mlp.ACTIVATIONS`; optimizers: `train.OPTIMIZERS`; depth modes: `grid.DEPTH_MODES`). Every error is a
-`config.ConfigError` naming the field and the allowed values.
+`mlp.ACTIVATIONS`; optimizers: `train.OPTIMIZERS`; depth modes: `grid.DEPTH_MODES`; CPU optimisation levels:
+`grid.CPU_OPT_LEVELS`). Every error is a `config.ConfigError` naming the field and the allowed values.
 """
 
 from __future__ import annotations
@@ -34,4 +34,5 @@ def validate(cfg):
     check_sp_config(cfg.pruning)  # sp_similarity (pruning.SP_SIMILARITIES), sp_gamma, sp_inputs
     pruning.check_config(cfg.pruning)
     check_choice("engine.depth_mode", cfg.engine.depth_mode, grid.DEPTH_MODES)
+    check_choice("engine.cpu_opt_level", cfg.engine.cpu_opt_level, grid.CPU_OPT_LEVELS)
     return cfg
