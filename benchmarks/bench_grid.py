@@ -53,6 +53,7 @@ DEFAULT_MODE = "slice"
 E1_FULL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sweeps", "regime_map.py:full")
 METRICS_STEPS, METRICS_MODELS = 3000, 16  # the metrics-overhead measurement (issue 11: at most +25%)
 RESULT_TAG = "BENCH_RESULT "
+PAIRED_ROUNDS = 5  # interleaved rounds of the paired throughput check
 
 SHAPE = {"arity": 2, "levels": 4, "width": 64, "depth": 4, "batch": 256, "optimizer": "adam", "sparsity": 0.5,
          "models": 64, "lr": 3e-3}
@@ -316,6 +317,26 @@ def engine_job(job: dict, data: dict, clock: CompileClock, export: str | None = 
     return out
 
 
+def paired_jobs(jobs: list, data: str, rounds: int) -> dict:
+    """Each job's grid compiled and run once, then `rounds` rounds that run every job once in turn: interleaved, so
+    load from other processes hits every job alike (this 2-core machine's rates drift by 20% between runs). Per job:
+    its run times, model-steps/s at its median time, and that rate over the first job's."""
+    from sweetspot import grid
+
+    engines = [grid.Engine(make_cfg(job), load_data(data, job.get("metrics", False))) for job in jobs]
+    for engine in engines:
+        grid.run(engine)
+    times = [[] for _ in engines]
+    for _ in range(rounds):
+        for engine, t in zip(engines, times, strict=True):
+            t0 = time.perf_counter()
+            grid.run(engine)
+            t.append(time.perf_counter() - t0)
+    rates = [e.grid.n_points * e.cfg.train.steps / float(np.median(t)) for e, t in zip(engines, times, strict=True)]
+    return {job.get("tag", str(i)): {"times_s": t, "model_steps_per_s": r, "rate_vs_first": r / rates[0]}
+            for i, (job, t, r) in enumerate(zip(jobs, times, rates, strict=True))}
+
+
 def export_problem(engine, chunks: list, data: dict, path: str) -> dict:
     """Writes the engine's own masks (from the state every chunk returns; one program group) and initial weights
     for the torch baselines, in grid order."""
@@ -436,6 +457,8 @@ def worker_main(kind: str, spec: dict) -> dict:
         out["jobs"] = [engine_job(job, load_data(spec["data"], job.get("metrics", False)), clock,
                                   export=job.get("export"), peak=peak if job.get("tag") == "head" else None)
                        for job in spec["jobs"]]
+    elif kind == "paired":
+        out["paired"] = paired_jobs(spec["jobs"], spec["data"], int(spec["rounds"]))
     elif kind == "compile":
         from sweetspot import grid
 
@@ -619,6 +642,16 @@ def run_bench(args) -> dict:
     head = engine[n_dev]["jobs"][0]
     one = engine[1]["jobs"][0]
     res["engine"] = {f"{nd}dev": e["jobs"][0] for nd, e in engine.items()}
+
+    # Issue 15's throughput check, paired: the default shape in slice mode (the default) against group mode (before
+    # issue 15) and against slice mode at the lower engine.cpu_opt_level values, interleaved in one worker.
+    log("paired throughput: slice vs group, cpu_opt_level 3 vs 2 vs 1", quiet)
+    res["paired_throughput"] = optional(lambda: run_worker("paired", {"data": data, "rounds": PAIRED_ROUNDS, "jobs": [
+        base_job(steps, tag="slice"), base_job(steps, depth_mode="group", tag="group"),
+        base_job(steps, cpu_opt_level=2, tag="slice_opt2"), base_job(steps, cpu_opt_level=1, tag="slice_opt1")]},
+        devices=n_dev, timeout=tmo)["paired"])
+    pt = res["paired_throughput"]
+    res["slice_vs_group_throughput_paired"] = None if "error" in pt else 1 / pt["group"]["rate_vs_first"]
 
     # The same grid with the compositionality metrics on (target 6), in its own process: one hung there.
     log("engine with metrics on", quiet)
@@ -862,6 +895,11 @@ def table(res: dict) -> str:
                   f"default depth mode vs group mode, same worker: {res['slice_vs_group_throughput']:.2f}x "
                   f"(compile {head['compile_s']:.1f} s vs {res['head_group_mode']['compile_s']:.1f} s)"
                   ).replace("n/ax", "n/a"))
+    pt = res["paired_throughput"]
+    if "error" not in pt:
+        lines.append(f"         paired ({PAIRED_ROUNDS} interleaved rounds, median): "
+                     + ", ".join(f"{k} {v['model_steps_per_s']:,.0f} model-steps/s ({v['rate_vs_first']:.2f}x)"
+                                 for k, v in pt.items()))
     mo = res["engine_metrics_on"]
     if "error" in mo:
         lines.append(f"         metrics on: FAILED ({mo['error'][:300]})")
