@@ -3,7 +3,7 @@
 waste, compile time and memory. docs/performance.md holds the measured figures and how to read them.
 
     python benchmarks/bench_grid.py            # full run (a few minutes on 2 cores)
-    python benchmarks/bench_grid.py --quick    # under 2 minutes on a quiet 2-core machine
+    python benchmarks/bench_grid.py --quick    # about 16 minutes on a quiet 2-core machine (2026-12-01)
     python benchmarks/bench_grid.py --json     # one JSON object instead of the table
     python benchmarks/bench_grid.py --profile  # adds a jax.profiler breakdown of one engine run
 
@@ -984,7 +984,7 @@ def table(res: dict) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description="Grid-engine benchmark (issue 7).")
-    p.add_argument("--quick", action="store_true", help="the short version (under 2 minutes on 2 cores)")
+    p.add_argument("--quick", action="store_true", help="the short version (about 16 minutes on 2 cores)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     p.add_argument("--profile", action="store_true", help="add a jax.profiler breakdown of one engine run")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch baselines")
