@@ -2,7 +2,7 @@
 """Grid-engine benchmark (`make bench`): throughput against the same-shape matmul peak and PyTorch, padding
 waste, compile time and memory. docs/performance.md holds the measured figures and how to read them.
 
-    python benchmarks/bench_grid.py            # full run (a few minutes on 2 cores)
+    python benchmarks/bench_grid.py            # full run (longer than --quick)
     python benchmarks/bench_grid.py --quick    # about 16 minutes on a quiet 2-core machine (2026-12-01)
     python benchmarks/bench_grid.py --json     # one JSON object instead of the table
     python benchmarks/bench_grid.py --profile  # adds a jax.profiler breakdown of one engine run
@@ -210,7 +210,8 @@ def make_cfg(spec: dict):
     cfg.grid.seed = tuple(range(int(spec["seeds"])))
     cfg.engine.depth_mode = spec.get("depth_mode", cfg.engine.depth_mode)
     cfg.engine.chunk_size = int(spec.get("chunk_size", 0))
-    cfg.engine.cpu_opt_level = int(spec.get("cpu_opt_level", cfg.engine.cpu_opt_level))
+    if "cpu_opt_level" in spec:
+        cfg.engine.cpu_opt_level = int(spec["cpu_opt_level"])
     if "metrics" in cfg and "enabled" in cfg.metrics:
         cfg.metrics.enabled = bool(spec.get("metrics", False))
     return validate(cfg)
@@ -896,7 +897,9 @@ def table(res: dict) -> str:
                   f"(compile {head['compile_s']:.1f} s vs {res['head_group_mode']['compile_s']:.1f} s)"
                   ).replace("n/ax", "n/a"))
     pt = res["paired_throughput"]
-    if "error" not in pt:
+    if "error" in pt:
+        lines.append(f"         paired throughput: FAILED ({pt['error'][:300]})")
+    else:
         lines.append(f"         paired ({PAIRED_ROUNDS} interleaved rounds, median): "
                      + ", ".join(f"{k} {v['model_steps_per_s']:,.0f} model-steps/s ({v['rate_vs_first']:.2f}x)"
                                  for k, v in pt.items()))

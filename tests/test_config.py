@@ -21,6 +21,7 @@ BAD = [
     ("train.eval_every", 7, r"train.eval_every=7.*divisor"),
     ("engine.depth_mode", "x", r"engine.depth_mode='x'.*group"),
     ("engine.cpu_opt_level", 0, r"engine.cpu_opt_level=0.*\(1, 2, 3\)"),
+    ("engine.cpu_opt_level", True, r"engine.cpu_opt_level=True.*\(1, 2, 3\)"),
     ("target.family", "nope", r"target.family='nope'.*tree"),
 ]
 

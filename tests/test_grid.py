@@ -67,15 +67,17 @@ def test_deterministic(cfg, data):
         np.testing.assert_array_equal(a[k], b[k])
 
 
-def test_cpu_opt_level_is_a_compile_option_with_equal_numbers(cfg, data):
-    """engine.cpu_opt_level: XLA's default level passes no option (today's program); a lower one reaches XLA and
-    gives the same results within float tolerance (docs/performance.md, "Compile options")."""
+def test_cpu_opt_level_is_a_compile_option_with_equal_numbers(cfg, data, monkeypatch):
+    """engine.cpu_opt_level: XLA's default level passes no option (today's program); a lower one is handed to the
+    engine's jit and gives the same results within float tolerance (docs/performance.md, "Compile options")."""
+    handed, real_jit = [], jax.jit
+    monkeypatch.setattr(grid.jax, "jit", lambda f, **kw: handed.append(kw.get("compiler_options")) or real_jit(f, **kw))
     default = grid.Engine(cfg, data)
-    assert default.compiler_options() is None
+    assert default.compiler_options() is None and handed == [None]
     base, _ = grid.run(default)
     cfg.engine.cpu_opt_level = 1
     fast = grid.Engine(cfg, data)
-    assert fast.compiler_options() == {"xla_backend_optimization_level": 1}
+    assert handed[-1] == fast.compiler_options() == {"xla_backend_optimization_level": 1}
     res, _ = grid.run(fast)
     for k in SCALARS:
         np.testing.assert_allclose(res[k], base[k], rtol=2e-4, atol=1e-6, err_msg=k)

@@ -124,6 +124,8 @@ def test_a_config_key_added_after_the_run_takes_its_default_on_resume(cfg):
     assert sweep._same_config(saved, cfg)
     cfg.engine.cpu_opt_level = 1
     assert not sweep._same_config(saved, cfg)
+    saved["gone"] = {"old_key": 1}  # a block the schema no longer has: not equal, no crash
+    assert not sweep._same_config(saved, cfg)
 
 
 def test_resume_rejects_other_schema_and_other_config(cfg, tmp_path):

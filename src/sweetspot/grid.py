@@ -30,9 +30,10 @@ DEPTH_MODES = ("slice", "group", "pad")
 
 # engine.cpu_opt_level: XLA's CPU backend (LLVM) optimisation level of the engine's program. XLA_DEFAULT_OPT_LEVEL
 # passes no option (today's numbers, bit for bit); lower levels compile faster and change the numbers within
-# float tolerance (docs/performance.md, "Compile options"). Level 0 is left out: 2x slower to run.
+# float tolerance (docs/performance.md, "Compile options"). Level 0 is left out: it ran the bench shape 1.7x slower
+# (measured once) and changed training losses.
 CPU_OPT_LEVELS = (1, 2, 3)
-XLA_DEFAULT_OPT_LEVEL = 3
+XLA_DEFAULT_OPT_LEVEL = 3  # also config.engine.cpu_opt_level's default
 
 # engine.chunk_size = 0 on CPU: about this many points per device per call (activations stay in cache; measured
 # 1.31x over one whole-grid call in docs/performance.md). Accelerators take each group whole.

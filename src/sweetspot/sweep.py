@@ -48,9 +48,13 @@ def _barrier(name: str) -> None:
 
 
 def _same_config(saved: dict, cfg) -> bool:
-    """The saved config equals cfg once keys added to the schema after the run take their defaults."""
+    """The saved config equals cfg once keys added to the schema after the run take their defaults (a saved key
+    or type the schema no longer has: not equal)."""
     as_json = lambda c: json.loads(c.to_json_best_effort())
-    return as_json(rundir.config_from_meta({"config": saved})) == as_json(cfg)
+    try:
+        return as_json(rundir.config_from_meta({"config": saved})) == as_json(cfg)
+    except (KeyError, TypeError, ValueError):
+        return False
 
 
 def _saved_meta(run_dir: str, cfg) -> dict | None:
