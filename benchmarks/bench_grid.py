@@ -562,6 +562,12 @@ def base_job(steps: int, **kw) -> dict:
     return job
 
 
+def depths_job(mode: dict, **kw) -> dict:
+    """The mode's depths 1-8 grid (MODES "waste": sparsities, seeds per cell, steps; metrics off), one timed run."""
+    sparsities, seeds, steps = mode["waste"]
+    return base_job(steps, repeats=1, depths=list(range(1, 9)), sparsities=list(sparsities), seeds=seeds, **kw)
+
+
 def optional(fn):
     """A section that may fail (the engine is under active development) or hang: its error, not a crash."""
     try:
@@ -576,13 +582,10 @@ def opt_levels(data: str, steps: int, mode: dict, n_dev: int, quiet: bool) -> di
     tolerance across levels, not bit for bit)."""
     from sweetspot.grid import CPU_OPT_LEVELS
 
-    sparsities, seeds, wsteps = mode["waste"]
     out = {}
     for level in CPU_OPT_LEVELS:
         log(f"compile options: cpu_opt_level={level}", quiet)
-        jobs = [base_job(steps, repeats=mode["repeats"], cpu_opt_level=level),
-                base_job(wsteps, repeats=1, depths=list(range(1, 9)), sparsities=list(sparsities), seeds=seeds,
-                         cpu_opt_level=level)]
+        jobs = [base_job(steps, repeats=mode["repeats"], cpu_opt_level=level), depths_job(mode, cpu_opt_level=level)]
         ran = optional(lambda jobs=jobs: run_worker("engine", {"data": data, "jobs": jobs}, devices=n_dev,
                                                     timeout=mode["timeout"])["jobs"])
         e1 = optional(lambda level=level: run_worker("compile", {"data": data, "jobs": [
@@ -696,11 +699,10 @@ def run_bench(args) -> dict:
 
     # Depth waste: a grid of depths 1-8 grouped by depth vs padded to 8 (metrics off: training is compared).
     waste = {}
-    sparsities, seeds, wsteps = mode["waste"]
+    sparsities, seeds, _ = mode["waste"]
     for dm in DEPTH_MODES:
         log(f"depth waste: depths 1-8, {8 * len(sparsities) * seeds} points, depth_mode={dm}", quiet)
-        job = base_job(wsteps, repeats=1, depths=list(range(1, 9)), sparsities=list(sparsities), seeds=seeds,
-                       depth_mode=dm)
+        job = depths_job(mode, depth_mode=dm)
         waste[dm] = optional(lambda job=job: run_worker("engine", {"data": data, "jobs": [job]}, devices=n_dev,
                                                         timeout=tmo)["jobs"][0])
     res["depth_waste"] = waste

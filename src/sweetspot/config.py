@@ -121,7 +121,9 @@ def fail(field, value, allowed):
 
 
 def check_choice(field, value, allowed) -> None:
-    if value not in allowed:
+    """`value` must be one of `allowed`; a bool is not taken for 1 or 0 (True == 1 in Python)."""
+    is_bool = lambda v: isinstance(v, bool)
+    if value not in allowed or (is_bool(value) and not any(map(is_bool, allowed))):
         fail(field, value, tuple(allowed))
 
 

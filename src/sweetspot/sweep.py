@@ -208,7 +208,8 @@ def _run_locked(cfg, out, resume, overwrite, devices, progress, stop_after, prim
     results, done, step = _restore(cfg, target, engine, run_dir, progress) if saved else (None, None, 0)
     meta = _make_run_dir(cfg, engine, run_dir, out, resume, primary)
     t0 = time.time()
-    xla = f", XLA options {engine.compiler_options()}" if engine.compiler_options() else ""
+    options = engine.compiler_options()
+    xla = f", XLA options {options}" if options else ""
     progress(
         f"grid {dict(zip(engine.grid.axes, engine.grid.shape, strict=True))} = {engine.grid.n_points} points, "
         f"{len(engine.groups)} programs, {engine.n_chunks} chunk(s) of {engine.chunk_size} per program, "

@@ -34,6 +34,5 @@ def validate(cfg):
     check_sp_config(cfg.pruning)  # sp_similarity (pruning.SP_SIMILARITIES), sp_gamma, sp_inputs
     pruning.check_config(cfg.pruning)
     check_choice("engine.depth_mode", cfg.engine.depth_mode, grid.DEPTH_MODES)
-    if isinstance(cfg.engine.cpu_opt_level, bool) or cfg.engine.cpu_opt_level not in grid.CPU_OPT_LEVELS:
-        fail("engine.cpu_opt_level", cfg.engine.cpu_opt_level, grid.CPU_OPT_LEVELS)
+    check_choice("engine.cpu_opt_level", cfg.engine.cpu_opt_level, grid.CPU_OPT_LEVELS)
     return cfg
