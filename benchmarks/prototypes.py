@@ -19,6 +19,9 @@ Experiments:
 - compile: a depths 1-8 grid as 8 depth programs in one jit with the hidden layers unrolled (mlp.apply's
          Python loop) against one lax.scan over the stacked, equal-shaped hidden layers, and against one padded
          depth-8 program: compile and run time.
+- slice: the engine on the depths 1-8 grid (8 seeds per depth, sparsity 0.5) and on the benchmark's one-depth
+         grid, interleaved: slice mode as it is, slice mode with train._make_batched_fit swapped for
+         make_segment_fit (no concatenate after every layer; the optimizer on the live slices only), and group mode.
 - metrics: metrics.compute over 64 depth-4 networks with the ridge probe as it was before ada41f1 (a Gram per
          probe node) against one sharing the Gram across nodes (the same numbers): compiled temp memory and time.
 - topk:  rank_mask by argsort + scatter of ranks (the engine before ada41f1) against one value sort + a threshold
@@ -175,6 +178,153 @@ def step_worker(spec: dict) -> dict:
             out[v]["times"].append(time.perf_counter() - t0)
     for v in out:
         out[v]["model_steps_per_s"] = g * steps / min(out[v]["times"])
+    return {"devices": len(jax.devices()), "variants": out}
+
+
+# ------------------------------------------------------------------------------------------------ slice
+def segment_forward(p: dict, m: dict, starts: tuple, x, act_fn):
+    """Slice mode's forward pass without re-joining: p, m hold hidden layer l's weights for the points deeper than
+    l only (points sorted by depth; starts = mlp.depth_starts) and the readout's for every point; x (k, batch, n).
+    The points of depth l get their readout as soon as layer l - 1 has run, on their segment of the batch, so
+    only the (k, batch[, outputs]) outputs are concatenated, not the (k, batch, width) activations per layer."""
+    import jax
+    import jax.numpy as jnp
+
+    readout = jax.vmap(lambda w, mm, b, h: h @ (w * mm) + b)
+    po, mo = p["out"], m["out"]
+    h, ys, done = x, [], 0
+    for l, s in enumerate(starts):
+        if s > done:  # the points of depth l are finished
+            ys.append(readout(po["w"][done:s], mo[done:s], po["b"][done:s], h[: s - done]))
+            h, done = h[s - done :], s
+        q = p[f"h{l}"]
+        h = jax.vmap(lambda w, mm, b, hh: act_fn(hh @ (w * mm) + b))(q["w"], m[f"h{l}"], q["b"], h)
+    ys.append(readout(po["w"][done:], mo[done:], po["b"][done:], h))
+    y = jnp.concatenate(ys) if len(ys) > 1 else ys[0]
+    return y[..., 0] if y.shape[-1] == 1 else y
+
+
+def live_slices(tree: dict, starts: tuple) -> dict:
+    """Hidden layer l's leaves from the first point deeper than l (starts[l]); the readout's whole."""
+    import jax
+
+    first = {k: 0 if k == "out" else starts[int(k[1:])] for k in tree}
+    return {k: jax.tree.map(lambda a, s=first[k]: a[s:], v) for k, v in tree.items()}
+
+
+def apply_segmented(params, masks, layout, x, activation="relu"):
+    """mlp.apply_sliced's signature on segment_forward: the ablation that keeps the engine's optimizer on every
+    slot (gradients of the unused slots come back as zeros) and changes only the forward pass."""
+    from sweetspot import mlp
+
+    starts = mlp.depth_starts(layout, mlp.n_slots_of(params))
+    return segment_forward(live_slices(params, starts), live_slices(masks, starts), starts, x,
+                           mlp.ACTIVATIONS[activation])
+
+
+def make_segment_fit(cfg, binary: bool, capture_at, layout: tuple):
+    """A proposed replacement for train._make_batched_fit (slice mode's batched fit, same signature and outputs):
+    - no concatenates: a point's readout runs as soon as its last hidden layer has, on its depth's segment of the
+      batch (the engine's apply_sliced concatenates the finished points back after every layer, a full
+      (points, batch, width) copy per layer, forward and backward);
+    - the optimizer runs on the live slices only: hidden layer l's weights, gradients and Adam state hold the
+      points deeper than l (the engine carries every slot of every point and runs Adam on the shallow points'
+      padded slots too, 1.8x the elementwise work of group mode on depths 1-8). Padded slots leave the fit as
+      they came in (the engine lets weight decay move them; nothing reads them).
+    """
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    from sweetspot import mlp
+    from sweetspot import train as tr
+
+    act_fn = mlp.ACTIVATIONS[cfg.model.activation]
+    optimizer, per_sample = cfg.train.optimizer, tr._per_sample_loss(binary)
+    n_slots = max(d for d, _ in layout)
+    starts = mlp.depth_starts(layout, n_slots)
+    names = mlp.layer_names(n_slots)
+    first = dict(zip(names, [*starts, 0], strict=True))  # the first point each weight layer runs on
+    live = lambda tree: live_slices(tree, starts)
+
+    def losses(p, m, x, y):
+        return per_sample(segment_forward(p, m, starts, x, act_fn), y).reshape(x.shape[0], -1).mean(1)
+
+    loss_grad = jax.value_and_grad(lambda p, m, x, y: (lambda v: (v.sum(), v))(losses(p, m, x, y)), has_aux=True)
+
+    def fit(params, masks, point, data, key):
+        lp, lm = live(params), live(masks)
+        pts = {k: jax.tree.map(lambda a, s=first[k]: a[s:], point) for k in names}
+        opt = lambda pt, mk: tr._masked_optimizer(optimizer, pt, mk)
+        per_layer = lambda f: {k: f(k) for k in names}  # each layer vmapped over its own points
+
+        def update(g, s, p):
+            out = per_layer(lambda k: jax.vmap(lambda gg, ss, pp, pt, mm: opt(pt, {k: mm}).update(
+                {k: gg}, ss, {k: pp}))(g[k], s[k], p[k], pts[k], lm[k]))
+            return {k: u[k] for k, (u, _) in out.items()}, {k: st for k, (_, st) in out.items()}
+
+        def step(carry, inputs):
+            p, s, saved = carry
+            t, k = inputs
+            xb, yb = jax.vmap(lambda kk: tr._draw_batch(cfg, data["x_train"], data["y_train"], kk))(k)
+            (_, loss), g = loss_grad(p, lm, xb, yb)
+            u, s = update(g, s, p)
+            saved = tr._capture(capture_at, t, p, saved)
+            p = {k: mlp.mask_params({k: v}, {k: lm[k]})[k] for k, v in optax.apply_updates(p, u).items()}
+            return (p, s, saved), loss
+
+        every_point = lambda a: jnp.broadcast_to(a, (key.shape[0], *a.shape))
+        test = lambda p: losses(p, lm, every_point(data["x_test"]), every_point(data["y_test"]))
+        s0 = per_layer(lambda k: jax.vmap(lambda pp, pt, mm: opt(pt, {k: mm}).init({k: pp}))(lp[k], pts[k], lm[k]))
+        init = (lp, s0, lp if capture_at is not None else ())
+        (lp, _, saved), (curve_train, curve_test) = tr._scan_blocks(cfg, step, test, init, key)
+        full = lambda q: {k: jax.tree.map(lambda a, b, s=first[k]: jnp.concatenate([a[:s], b]), params[k], q[k])
+                          for k in names}
+        return full(lp), curve_train.T, curve_test.T, (full(saved) if capture_at is not None else ())
+
+    return fit
+
+
+def slice_worker(spec: dict) -> dict:
+    """The engine on one grid several ways (spec["variants"]: name, depth mode, patch, chunk size), interleaved:
+    slice mode as it is, with mlp.apply_sliced swapped for apply_segmented (patch "forward") or train's batched
+    fit for make_segment_fit (patch "fit"), and group mode. Per variant: compile + first run, run times, model-steps/s
+    and the largest difference of its results from slice mode's (float tolerance, not bits)."""
+    import jax
+
+    from sweetspot import grid, mlp
+    from sweetspot import train as tr
+
+    data = bench.load_data(spec["data"], False)
+    engines, out = {}, {}
+    original = tr._make_batched_fit, mlp.apply_sliced
+    for name, mode, patch, chunk_size in spec["variants"]:
+        # Patched while the Engine builds its programs and its first run traces them.
+        tr._make_batched_fit = make_segment_fit if patch == "fit" else original[0]
+        mlp.apply_sliced = apply_segmented if patch == "forward" else original[1]
+        try:
+            t0 = time.perf_counter()
+            job = dict(spec["job"], depth_mode=mode, chunk_size=chunk_size)
+            engines[name] = grid.Engine(bench.make_cfg(job), data)
+            res, _ = grid.run(engines[name])
+        finally:
+            tr._make_batched_fit, mlp.apply_sliced = original
+        out[name] = {"compile_and_first_s": time.perf_counter() - t0, "times_s": [], "results": res}
+    for _ in range(spec["rounds"]):
+        for name, eng in engines.items():
+            t0 = time.perf_counter()
+            grid.run(eng)
+            out[name]["times_s"].append(time.perf_counter() - t0)
+    ref = out["slice"]["results"]
+    for name, o in out.items():
+        res = o.pop("results")
+        n = engines[name].grid.n_points * engines[name].cfg.train.steps
+        o["model_steps_per_s"] = n / float(np.median(o["times_s"]))
+        o["rate_vs_slice"] = o["model_steps_per_s"] / (n / float(np.median(out["slice"]["times_s"])))
+        diff = {k: float(np.nanmax(np.abs(np.asarray(res[k], float) - np.asarray(ref[k], float))))
+                for k in ("train_loss", "test_loss", "curve_train", "curve_test")}
+        o["max_abs_diff_vs_slice"] = diff
+        o["final_train_loss_mean"] = float(np.mean(res["train_loss"]))
     return {"devices": len(jax.devices()), "variants": out}
 
 
@@ -458,6 +608,8 @@ def worker_main(kind: str, spec: dict) -> dict:
         return step_worker(spec)
     if kind == "compile":
         return compile_worker(spec)
+    if kind == "slice":
+        return slice_worker(spec)
     if kind == "metrics":
         return metrics_worker(spec)
     if kind == "topk":
@@ -481,6 +633,13 @@ def report(res: dict) -> str:
         lines.append(f"depths 1-8, {res['compile_steps']} steps, 1 device (AOT compile; run of the whole grid):")
         for name, r in res["compile"].items():
             lines.append(f"  {name}: compile {r['compile_s']:.1f} s, run {r['run_s']:.2f} s ({r['points']} points)")
+    if "slice" in res:
+        for grid_name, r in res["slice"].items():
+            lines.append(f"engine, {grid_name} grid, {r['devices']} device(s), median of interleaved runs "
+                         "(model-steps/s; largest |diff| of the final losses from slice mode as it is):")
+            for v, x in r["variants"].items():
+                lines.append(f"  {v}: {x['model_steps_per_s']:,.0f} ({x['rate_vs_slice']:.2f}x), compile + first run "
+                             f"{x['compile_and_first_s']:.1f} s, |diff| {x['max_abs_diff_vs_slice']['train_loss']:.1e}")
     if "metrics" in res:
         m = res["metrics"]
         lines.append(f"metrics.compute, {m['points']} points at depth {m['depth']}, {m['probe_nodes']} probe nodes: "
@@ -512,7 +671,7 @@ def report(res: dict) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description="Prototypes behind docs/performance.md's recommendations.")
-    p.add_argument("--only", default="step,compile,metrics,topk,eval,xla")
+    p.add_argument("--only", default="step,compile,slice,metrics,topk,eval,xla")
     p.add_argument("--json", action="store_true")
     p.add_argument("--save", help="also write the JSON object to this file")
     p.add_argument("--steps", type=int, default=300)
@@ -533,6 +692,19 @@ def main() -> None:
         res["compile_steps"] = args.steps
         res["compile"] = run_sub("compile", {"per_depth": 8, "n_in": 16, "width": 64, "batch": 256,
                                              "steps": args.steps})
+    if "slice" in only:  # the depths 1-8 grid (8 seeds per depth, sparsity 0.5), then the benchmark's one depth
+        work = tempfile.mkdtemp(prefix="proto_")
+        data, n_dev = bench.make_data(work), os.cpu_count() or 1
+        jobs = {"depths_1_8": bench.base_job(args.steps, depths=list(range(1, 9)), seeds=8),
+                "one_depth": bench.base_job(args.steps)}
+        variants = [("slice", "slice", None, 0), ("slice, segment fit", "slice", "fit", 0),
+                    ("group", "group", None, 0), ("slice, segment forward only", "slice", "forward", 0),
+                    ("slice, 1 point per depth per device", "slice", None, n_dev),
+                    ("slice, segment fit, 1 point per depth per device", "slice", "fit", n_dev)]
+        res["slice"] = {name: run_sub("slice", {"data": data, "job": job, "rounds": args.repeats,
+                                                "variants": variants if name == "depths_1_8" else variants[:3]},
+                                      n_dev, timeout=3000)
+                        for name, job in jobs.items()}
     if "metrics" in only:
         work = tempfile.mkdtemp(prefix="proto_")
         res["metrics"] = run_sub("metrics", {"data": bench.make_data(work), "points": 64})
