@@ -22,6 +22,7 @@ Experiments:
 - slice: the engine on the depths 1-8 grid (8 seeds per depth, sparsity 0.5) and on the benchmark's one-depth
          grid, interleaved: slice mode as it is, slice mode with train._make_batched_fit swapped for
          make_segment_fit (no concatenate after every layer; the optimizer on the live slices only), and group mode.
+- slice_check: the same swaps against slice mode as it is on tiny grids (IMP, SP, metrics on; depths to 10).
 - metrics: metrics.compute over 64 depth-4 networks with the ridge probe as it was before ada41f1 (a Gram per
          probe node) against one sharing the Gram across nodes (the same numbers): compiled temp memory and time.
 - topk:  rank_mask by argsort + scatter of ranks (the engine before ada41f1) against one value sort + a threshold
@@ -285,6 +286,77 @@ def make_segment_fit(cfg, binary: bool, capture_at, layout: tuple):
     return fit
 
 
+def make_pointwise_fit(cfg, binary: bool, capture_at, layout: tuple):
+    """train._make_batched_fit's signature on the per-point fit vmapped (group mode's step inside slice mode's
+    program): valid for a one-depth layout only, where there is nothing to slice. Separates the batched fit's
+    formulation from the rest of slice mode's program."""
+    import jax
+
+    from sweetspot import train as tr
+
+    if len(layout) != 1:
+        raise ValueError(f"make_pointwise_fit: one depth only, got the layout {layout}")
+    one = tr._make_point_fit(cfg, binary, capture_at)
+    return jax.vmap(one, (0, 0, 0, None, 0))
+
+
+def make_train_shard_map(engine, g):
+    """grid.Engine._make_train with shard_map over the devices in place of slice mode's outer vmap: each device
+    vmaps the point-wise train over its own depth-sorted block (checks whether the nested vmap costs time)."""
+    import jax
+    from jax.sharding import PartitionSpec
+
+    from sweetspot import targets
+    from sweetspot import train as tr
+
+    binary = targets.family(engine.cfg.target.family).binary
+    train = tr.make_train(engine.cfg, g.n_slots, g.method, max(engine.grid.axes["depth"]), binary, engine.layout)
+    fn = jax.vmap(train, (0, None))
+    specs = dict(mesh=engine.mesh, in_specs=(PartitionSpec("grid"), PartitionSpec()), out_specs=PartitionSpec("grid"))
+    return jax.shard_map(fn, **specs, check_vma=False)
+
+
+def slice_check_worker(spec: dict) -> dict:
+    """make_segment_fit and apply_segmented against slice mode as it is, on tests/conftest.py's tiny grid: random,
+    IMP and SP with the metrics on (depths 1-3), and random and IMP on depths 1, 3, 10 (layer names past h9).
+    Per variant: labels identical, and the largest |difference| of every float result."""
+    from sweetspot import grid, mlp, sweep
+    from sweetspot import train as tr
+
+    sys.path.insert(0, os.path.join(bench.ROOT, "tests"))
+    from conftest import tiny_config
+
+    def configs():
+        c = tiny_config()
+        c.grid.method, c.pruning.rounds = ("random", "imp", "sp"), 2
+        c.metrics.enabled = True
+        c.metrics.n_signature, c.metrics.n_probe_train, c.metrics.n_probe_test = 128, 256, 128
+        yield "depths 1-3, random/imp/sp, metrics on", c
+        c = tiny_config()
+        c.grid.depth, c.grid.method, c.pruning.rounds = (1, 3, 10), ("random", "imp"), 2
+        yield "depths 1, 3, 10, random/imp", c
+
+    out = {}
+    for name, cfg in configs():
+        _, data = sweep.make_data(cfg)
+        ref = grid.run_grid(cfg, data)
+        for patch in ("fit", "forward"):
+            original = tr._make_batched_fit, mlp.apply_sliced
+            tr._make_batched_fit = make_segment_fit if patch == "fit" else original[0]
+            mlp.apply_sliced = apply_segmented if patch == "forward" else original[1]
+            try:
+                res = grid.run_grid(cfg, data)
+            finally:
+                tr._make_batched_fit, mlp.apply_sliced = original
+            floats = [k for k in ref if ref[k].dtype.kind == "f" and np.isfinite(ref[k]).any()]
+            diffs = {k: float(np.nanmax(np.abs(res[k] - ref[k]))) for k in floats}
+            worst = max(diffs, key=diffs.get)
+            out[f"{name}, segment {patch}"] = {
+                "labels_identical": all(np.array_equal(res[k], ref[k]) for k in ref if ref[k].dtype.kind == "b"),
+                "max_abs_diff": diffs[worst], "worst_key": worst}
+    return out
+
+
 def slice_worker(spec: dict) -> dict:
     """The engine on one grid several ways (spec["variants"]: name, depth mode, patch, chunk size), interleaved:
     slice mode as it is, with mlp.apply_sliced swapped for apply_segmented (patch "forward") or train's batched
@@ -297,18 +369,19 @@ def slice_worker(spec: dict) -> dict:
 
     data = bench.load_data(spec["data"], False)
     engines, out = {}, {}
-    original = tr._make_batched_fit, mlp.apply_sliced
+    original = tr._make_batched_fit, mlp.apply_sliced, grid.Engine._make_train
     for name, mode, patch, chunk_size in spec["variants"]:
         # Patched while the Engine builds its programs and its first run traces them.
-        tr._make_batched_fit = make_segment_fit if patch == "fit" else original[0]
+        tr._make_batched_fit = {"fit": make_segment_fit, "pointwise": make_pointwise_fit}.get(patch, original[0])
         mlp.apply_sliced = apply_segmented if patch == "forward" else original[1]
+        grid.Engine._make_train = make_train_shard_map if patch == "shard_map" else original[2]
         try:
             t0 = time.perf_counter()
             job = dict(spec["job"], depth_mode=mode, chunk_size=chunk_size)
             engines[name] = grid.Engine(bench.make_cfg(job), data)
             res, _ = grid.run(engines[name])
         finally:
-            tr._make_batched_fit, mlp.apply_sliced = original
+            tr._make_batched_fit, mlp.apply_sliced, grid.Engine._make_train = original
         out[name] = {"compile_and_first_s": time.perf_counter() - t0, "times_s": [], "results": res}
     for _ in range(spec["rounds"]):
         for name, eng in engines.items():
@@ -324,6 +397,7 @@ def slice_worker(spec: dict) -> dict:
         diff = {k: float(np.nanmax(np.abs(np.asarray(res[k], float) - np.asarray(ref[k], float))))
                 for k in ("train_loss", "test_loss", "curve_train", "curve_test")}
         o["max_abs_diff_vs_slice"] = diff
+        o["bit_identical_to_slice"] = all(np.array_equal(res[k], ref[k], equal_nan=True) for k in ref)
         o["final_train_loss_mean"] = float(np.mean(res["train_loss"]))
     return {"devices": len(jax.devices()), "variants": out}
 
@@ -610,6 +684,8 @@ def worker_main(kind: str, spec: dict) -> dict:
         return compile_worker(spec)
     if kind == "slice":
         return slice_worker(spec)
+    if kind == "slice_check":
+        return slice_check_worker(spec)
     if kind == "metrics":
         return metrics_worker(spec)
     if kind == "topk":
@@ -639,7 +715,13 @@ def report(res: dict) -> str:
                          "(model-steps/s; largest |diff| of the final losses from slice mode as it is):")
             for v, x in r["variants"].items():
                 lines.append(f"  {v}: {x['model_steps_per_s']:,.0f} ({x['rate_vs_slice']:.2f}x), compile + first run "
-                             f"{x['compile_and_first_s']:.1f} s, |diff| {x['max_abs_diff_vs_slice']['train_loss']:.1e}")
+                             f"{x['compile_and_first_s']:.1f} s, |diff| {x['max_abs_diff_vs_slice']['train_loss']:.1e}"
+                             + (", bit-identical" if x.get("bit_identical_to_slice") else ""))
+    if "slice_check" in res:
+        lines.append("segment fit / forward against slice mode as it is, tiny grids (labels; largest |diff|):")
+        for name, r in res["slice_check"].items():
+            lines.append(f"  {name}: labels identical {r['labels_identical']}, {r['max_abs_diff']:.1e} "
+                         f"({r['worst_key']})")
     if "metrics" in res:
         m = res["metrics"]
         lines.append(f"metrics.compute, {m['points']} points at depth {m['depth']}, {m['probe_nodes']} probe nodes: "
@@ -671,7 +753,7 @@ def report(res: dict) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description="Prototypes behind docs/performance.md's recommendations.")
-    p.add_argument("--only", default="step,compile,slice,metrics,topk,eval,xla")
+    p.add_argument("--only", default="step,compile,slice,slice_check,metrics,topk,eval,xla")
     p.add_argument("--json", action="store_true")
     p.add_argument("--save", help="also write the JSON object to this file")
     p.add_argument("--steps", type=int, default=300)
@@ -702,9 +784,13 @@ def main() -> None:
                     ("slice, 1 point per depth per device", "slice", None, n_dev),
                     ("slice, segment fit, 1 point per depth per device", "slice", "fit", n_dev)]
         res["slice"] = {name: run_sub("slice", {"data": data, "job": job, "rounds": args.repeats,
-                                                "variants": variants if name == "depths_1_8" else variants[:3]},
+                                                "variants": variants if name == "depths_1_8" else [
+                                                    *variants[:3], ("slice, pointwise fit", "slice", "pointwise", 0),
+                                                    ("slice, shard_map over devices", "slice", "shard_map", 0)]},
                                       n_dev, timeout=3000)
                         for name, job in jobs.items()}
+    if "slice_check" in only:
+        res["slice_check"] = run_sub("slice_check", {}, os.cpu_count() or 1)
     if "metrics" in only:
         work = tempfile.mkdtemp(prefix="proto_")
         res["metrics"] = run_sub("metrics", {"data": bench.make_data(work), "points": 64})
