@@ -359,8 +359,10 @@ def slice_check_worker(spec: dict) -> dict:
 
 def slice_worker(spec: dict) -> dict:
     """The engine on one grid several ways (spec["variants"]: name, depth mode, patch, chunk size), interleaved:
-    slice mode as it is, with mlp.apply_sliced swapped for apply_segmented (patch "forward") or train's batched
-    fit for make_segment_fit (patch "fit"), and group mode. Per variant: compile + first run, run times, model-steps/s
+    slice mode as it is, with mlp.apply_sliced swapped for apply_segmented (patch "forward"), train's batched
+    fit for make_segment_fit ("fit") or for the point-wise fit vmapped ("pointwise"), the devices' vmap for
+    shard_map ("shard_map"), or train.make_fit told no layout ("no_layout": group mode's own fit, one depth
+    only); and group mode. Per variant: compile + first run, run times, model-steps/s
     and the largest difference of its results from slice mode's (float tolerance, not bits)."""
     import jax
 
@@ -369,19 +371,22 @@ def slice_worker(spec: dict) -> dict:
 
     data = bench.load_data(spec["data"], False)
     engines, out = {}, {}
-    original = tr._make_batched_fit, mlp.apply_sliced, grid.Engine._make_train
+    original = tr._make_batched_fit, mlp.apply_sliced, grid.Engine._make_train, tr.make_fit
+    # One depth only: group mode's point-wise fit itself (no custom_vmap) inside slice mode's program.
+    no_layout = lambda cfg, binary=False, capture_at=None, layout=None: original[3](cfg, binary, capture_at)
     for name, mode, patch, chunk_size in spec["variants"]:
         # Patched while the Engine builds its programs and its first run traces them.
         tr._make_batched_fit = {"fit": make_segment_fit, "pointwise": make_pointwise_fit}.get(patch, original[0])
         mlp.apply_sliced = apply_segmented if patch == "forward" else original[1]
         grid.Engine._make_train = make_train_shard_map if patch == "shard_map" else original[2]
+        tr.make_fit = no_layout if patch == "no_layout" else original[3]
         try:
             t0 = time.perf_counter()
             job = dict(spec["job"], depth_mode=mode, chunk_size=chunk_size)
             engines[name] = grid.Engine(bench.make_cfg(job), data)
             res, _ = grid.run(engines[name])
         finally:
-            tr._make_batched_fit, mlp.apply_sliced, grid.Engine._make_train = original
+            tr._make_batched_fit, mlp.apply_sliced, grid.Engine._make_train, tr.make_fit = original
         out[name] = {"compile_and_first_s": time.perf_counter() - t0, "times_s": [], "results": res}
     for _ in range(spec["rounds"]):
         for name, eng in engines.items():
@@ -389,6 +394,9 @@ def slice_worker(spec: dict) -> dict:
             grid.run(eng)
             out[name]["times_s"].append(time.perf_counter() - t0)
     ref = out["slice"]["results"]
+    same = lambda a, b: all(np.array_equal(a[k], b[k], equal_nan=True) for k in a)
+    for name, o in out.items():
+        o["bit_identical_to"] = [n for n, p in out.items() if n != name and same(o["results"], p["results"])]
     for name, o in out.items():
         res = o.pop("results")
         n = engines[name].grid.n_points * engines[name].cfg.train.steps
@@ -397,7 +405,6 @@ def slice_worker(spec: dict) -> dict:
         diff = {k: float(np.nanmax(np.abs(np.asarray(res[k], float) - np.asarray(ref[k], float))))
                 for k in ("train_loss", "test_loss", "curve_train", "curve_test")}
         o["max_abs_diff_vs_slice"] = diff
-        o["bit_identical_to_slice"] = all(np.array_equal(res[k], ref[k], equal_nan=True) for k in ref)
         o["final_train_loss_mean"] = float(np.mean(res["train_loss"]))
     return {"devices": len(jax.devices()), "variants": out}
 
@@ -716,7 +723,8 @@ def report(res: dict) -> str:
             for v, x in r["variants"].items():
                 lines.append(f"  {v}: {x['model_steps_per_s']:,.0f} ({x['rate_vs_slice']:.2f}x), compile + first run "
                              f"{x['compile_and_first_s']:.1f} s, |diff| {x['max_abs_diff_vs_slice']['train_loss']:.1e}"
-                             + (", bit-identical" if x.get("bit_identical_to_slice") else ""))
+                             + (f"; bit-identical to: {' | '.join(x['bit_identical_to'])}"
+                                if x.get("bit_identical_to") else ""))
     if "slice_check" in res:
         lines.append("segment fit / forward against slice mode as it is, tiny grids (labels; largest |diff|):")
         for name, r in res["slice_check"].items():
@@ -786,7 +794,8 @@ def main() -> None:
         res["slice"] = {name: run_sub("slice", {"data": data, "job": job, "rounds": args.repeats,
                                                 "variants": variants if name == "depths_1_8" else [
                                                     *variants[:3], ("slice, pointwise fit", "slice", "pointwise", 0),
-                                                    ("slice, shard_map over devices", "slice", "shard_map", 0)]},
+                                                    ("slice, shard_map over devices", "slice", "shard_map", 0),
+                                                    ("slice, group's fit (no layout)", "slice", "no_layout", 0)]},
                                       n_dev, timeout=3000)
                         for name, job in jobs.items()}
     if "slice_check" in only:
