@@ -37,6 +37,7 @@ Experiments:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -205,12 +206,21 @@ def segment_forward(p: dict, m: dict, starts: tuple, x, act_fn):
     return y[..., 0] if y.shape[-1] == 1 else y
 
 
+def first_point(name: str, starts: tuple) -> int:
+    """The first point (of a depth-sorted batch) that weight layer `name` runs on: starts[l] for h{l}, 0 for out."""
+    return 0 if name == "out" else starts[int(name[1:])]
+
+
 def live_slices(tree: dict, starts: tuple) -> dict:
-    """Hidden layer l's leaves from the first point deeper than l (starts[l]); the readout's whole."""
+    """Each layer's leaves from its first_point on: hidden layer l's for the points deeper than l, the readout's
+    whole."""
     import jax
 
-    first = {k: 0 if k == "out" else starts[int(k[1:])] for k in tree}
-    return {k: jax.tree.map(lambda a, s=first[k]: a[s:], v) for k, v in tree.items()}
+    out = {}
+    for k, v in tree.items():
+        s = first_point(k, starts)
+        out[k] = jax.tree.map(lambda a, s=s: a[s:], v)
+    return out
 
 
 def apply_segmented(params, masks, layout, x, activation="relu"):
@@ -245,7 +255,6 @@ def make_segment_fit(cfg, binary: bool, capture_at, layout: tuple):
     n_slots = max(d for d, _ in layout)
     starts = mlp.depth_starts(layout, n_slots)
     names = mlp.layer_names(n_slots)
-    first = dict(zip(names, [*starts, 0], strict=True))  # the first point each weight layer runs on
     live = lambda tree: live_slices(tree, starts)
 
     def losses(p, m, x, y):
@@ -257,7 +266,7 @@ def make_segment_fit(cfg, binary: bool, capture_at, layout: tuple):
         if mlp.n_slots_of(params) != n_slots:
             raise ValueError(f"segment fit: {mlp.n_slots_of(params)} slots, its layout {layout} has {n_slots}")
         lp, lm = live(params), live(masks)
-        pts = {k: jax.tree.map(lambda a, s=first[k]: a[s:], point) for k in names}
+        pts = live(dict.fromkeys(names, point))  # each layer's points' lr and weight decay
         opt = lambda pt, mk: tr._masked_optimizer(optimizer, pt, mk)
         per_layer = lambda f: {k: f(k) for k in names}  # each layer vmapped over its own points
 
@@ -281,8 +290,13 @@ def make_segment_fit(cfg, binary: bool, capture_at, layout: tuple):
         s0 = per_layer(lambda k: jax.vmap(lambda pp, pt, mm: opt(pt, {k: mm}).init({k: pp}))(lp[k], pts[k], lm[k]))
         init = (lp, s0, lp if capture_at is not None else ())
         (lp, _, saved), (curve_train, curve_test) = tr._scan_blocks(cfg, step, test, init, key)
-        full = lambda q: {k: jax.tree.map(lambda a, b, s=first[k]: jnp.concatenate([a[:s], b]), params[k], q[k])
-                          for k in names}
+        def full(q):  # the unused slots as they came in, the live slices as trained
+            out = {}
+            for k in names:
+                s = first_point(k, starts)
+                out[k] = jax.tree.map(lambda a, b, s=s: jnp.concatenate([a[:s], b]), params[k], q[k])
+            return out
+
         return full(lp), curve_train.T, curve_test.T, (full(saved) if capture_at is not None else ())
 
     return fit
@@ -318,13 +332,38 @@ def make_train_shard_map(engine, g):
     return jax.shard_map(fn, **specs, check_vma=False)
 
 
+SWAPS = (None, "fit", "forward", "pointwise", "shard_map", "no_layout")
+
+
+@contextlib.contextmanager
+def swapped(patch: str | None):
+    """The engine with one function swapped for a prototype while it builds and traces its programs: train's
+    batched fit for make_segment_fit ("fit") or make_pointwise_fit ("pointwise"), mlp.apply_sliced for
+    apply_segmented ("forward"), the devices' vmap for shard_map ("shard_map"), or train.make_fit told no layout
+    ("no_layout": group mode's own fit, one depth only). None swaps nothing."""
+    from sweetspot import grid, mlp
+    from sweetspot import train as tr
+
+    if patch not in SWAPS:
+        raise ValueError(f"prototype swap {patch!r}: allowed values are {SWAPS}")
+    original = tr._make_batched_fit, mlp.apply_sliced, grid.Engine._make_train, tr.make_fit
+    no_layout = lambda cfg, binary=False, capture_at=None, layout=None: original[3](cfg, binary, capture_at)
+    tr._make_batched_fit = {"fit": make_segment_fit, "pointwise": make_pointwise_fit}.get(patch, original[0])
+    mlp.apply_sliced = apply_segmented if patch == "forward" else original[1]
+    grid.Engine._make_train = make_train_shard_map if patch == "shard_map" else original[2]
+    tr.make_fit = no_layout if patch == "no_layout" else original[3]
+    try:
+        yield
+    finally:
+        tr._make_batched_fit, mlp.apply_sliced, grid.Engine._make_train, tr.make_fit = original
+
+
 def slice_check_worker(spec: dict) -> dict:
     """make_segment_fit and apply_segmented against slice mode as it is, on tests/conftest.py's tiny grid: random,
     IMP and SP with the metrics on (depths 1-3), and random and IMP on depths 1, 3, 12 (layer names h10, h11 sort
     before h2). Per variant: labels and integer results identical, NaN where slice mode has NaN, and the largest
     |difference| of every float result."""
-    from sweetspot import grid, mlp, sweep
-    from sweetspot import train as tr
+    from sweetspot import grid, sweep
 
     sys.path.insert(0, os.path.join(bench.ROOT, "tests"))
     from conftest import tiny_config
@@ -344,13 +383,8 @@ def slice_check_worker(spec: dict) -> dict:
         _, data = sweep.make_data(cfg)
         ref = grid.run_grid(cfg, data)
         for patch in ("fit", "forward"):
-            original = tr._make_batched_fit, mlp.apply_sliced
-            tr._make_batched_fit = make_segment_fit if patch == "fit" else original[0]
-            mlp.apply_sliced = apply_segmented if patch == "forward" else original[1]
-            try:
+            with swapped(patch):
                 res = grid.run_grid(cfg, data)
-            finally:
-                tr._make_batched_fit, mlp.apply_sliced = original
             floats = [k for k in ref if ref[k].dtype.kind == "f"]
             diffs = {k: float(np.nanmax(np.abs(res[k] - ref[k]), initial=0.0)) for k in floats}
             worst = max(diffs, key=diffs.get)
@@ -362,35 +396,22 @@ def slice_check_worker(spec: dict) -> dict:
 
 
 def slice_worker(spec: dict) -> dict:
-    """The engine on one grid several ways (spec["variants"]: name, depth mode, patch, chunk size), interleaved:
-    slice mode as it is, with mlp.apply_sliced swapped for apply_segmented (patch "forward"), train's batched
-    fit for make_segment_fit ("fit") or for the point-wise fit vmapped ("pointwise"), the devices' vmap for
-    shard_map ("shard_map"), or train.make_fit told no layout ("no_layout": group mode's own fit, one depth
-    only); and group mode. Per variant: compile + first run, run times, model-steps/s
-    and the largest difference of its results from slice mode's (float tolerance, not bits)."""
+    """The engine on one grid several ways (spec["variants"]: name, depth mode, swap of `swapped`, chunk size),
+    interleaved: slice mode as it is, with one function swapped, and group mode. Per variant: compile + first run,
+    run times, model-steps/s and the largest difference of its results from slice mode's (float tolerance, not
+    bits)."""
     import jax
 
-    from sweetspot import grid, mlp
-    from sweetspot import train as tr
+    from sweetspot import grid
 
     data = bench.load_data(spec["data"], False)
     engines, out = {}, {}
-    original = tr._make_batched_fit, mlp.apply_sliced, grid.Engine._make_train, tr.make_fit
-    # One depth only: group mode's point-wise fit itself (no custom_vmap) inside slice mode's program.
-    no_layout = lambda cfg, binary=False, capture_at=None, layout=None: original[3](cfg, binary, capture_at)
     for name, mode, patch, chunk_size in spec["variants"]:
-        # Patched while the Engine builds its programs and its first run traces them.
-        tr._make_batched_fit = {"fit": make_segment_fit, "pointwise": make_pointwise_fit}.get(patch, original[0])
-        mlp.apply_sliced = apply_segmented if patch == "forward" else original[1]
-        grid.Engine._make_train = make_train_shard_map if patch == "shard_map" else original[2]
-        tr.make_fit = no_layout if patch == "no_layout" else original[3]
-        try:
+        with swapped(patch):  # while the Engine builds its programs and its first run traces them
             t0 = time.perf_counter()
             job = dict(spec["job"], depth_mode=mode, chunk_size=chunk_size)
             engines[name] = grid.Engine(bench.make_cfg(job), data)
             res, _ = grid.run(engines[name])
-        finally:
-            tr._make_batched_fit, mlp.apply_sliced, grid.Engine._make_train, tr.make_fit = original
         out[name] = {"compile_and_first_s": time.perf_counter() - t0, "times_s": [], "results": res}
     for _ in range(spec["rounds"]):
         for name, eng in engines.items():
@@ -791,16 +812,16 @@ def main() -> None:
         data, n_dev = bench.make_data(work), os.cpu_count() or 1
         jobs = {"depths_1_8": bench.base_job(args.steps, depths=list(range(1, 9)), seeds=8),
                 "one_depth": bench.base_job(args.steps)}
-        variants = [("slice", "slice", None, 0), ("slice, segment fit", "slice", "fit", 0),
-                    ("group", "group", None, 0), ("slice, segment forward only", "slice", "forward", 0),
-                    ("slice, 1 point per depth per device", "slice", None, n_dev),
-                    ("slice, segment fit, 1 point per depth per device", "slice", "fit", n_dev)]
+        both = [("slice", "slice", None, 0), ("slice, segment fit", "slice", "fit", 0), ("group", "group", None, 0)]
+        variants = {
+            "depths_1_8": [*both, ("slice, segment forward only", "slice", "forward", 0),
+                           ("slice, 1 point per depth per device", "slice", None, n_dev),
+                           ("slice, segment fit, 1 point per depth per device", "slice", "fit", n_dev)],
+            "one_depth": [*both, ("slice, pointwise fit", "slice", "pointwise", 0),
+                          ("slice, shard_map over devices", "slice", "shard_map", 0),
+                          ("slice, group's fit (no layout)", "slice", "no_layout", 0)]}
         res["slice"] = {name: run_sub("slice", {"data": data, "job": job, "rounds": args.repeats,
-                                                "variants": variants if name == "depths_1_8" else [
-                                                    *variants[:3], ("slice, pointwise fit", "slice", "pointwise", 0),
-                                                    ("slice, shard_map over devices", "slice", "shard_map", 0),
-                                                    ("slice, group's fit (no layout)", "slice", "no_layout", 0)]},
-                                      n_dev, timeout=3000)
+                                                "variants": variants[name]}, n_dev, timeout=3000)
                         for name, job in jobs.items()}
     if "slice_check" in only:
         res["slice_check"] = run_sub("slice_check", {}, os.cpu_count() or 1)
