@@ -87,6 +87,26 @@ def test_report_writes_every_section(runs, tmp_path, monkeypatch):
     assert e6[0].startswith("task,method,depth") and len(e6) == 3  # imp at depths 1 and 2
 
 
+def test_report_jobs_write_the_same_tables(runs, tmp_path):
+    # Analyses in worker processes (jobs > 1) write byte-identical tables, sections in the same order.
+    analyses = (report.e1_regime, report.e2_depth, report.e3_connectivity, report.e4_fractured)
+    outs, titles = {}, {}
+    for jobs in (1, 2):
+        outs[jobs] = str(tmp_path / f"jobs{jobs}")
+        titles[jobs] = [s.title for s in report.report(list(runs.values()), outs[jobs], analyses, lambda m: None, jobs)]
+    assert titles[1] == titles[2] == [m.TITLE for m in analyses]
+    tables = sorted(f for f in os.listdir(outs[1]) if f.endswith(".csv"))
+    assert len(tables) >= 4 and tables == sorted(f for f in os.listdir(outs[2]) if f.endswith(".csv"))
+    for t in tables:
+        assert open(os.path.join(outs[1], t), "rb").read() == open(os.path.join(outs[2], t), "rb").read(), t
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="jobs"):
+            report.report(list(runs.values()), str(tmp_path / "bad"), analyses, jobs=bad)
+    assert not os.path.exists(tmp_path / "bad")
+    with pytest.raises(SystemExit, match="--jobs=0 is invalid: allowed values are integers >= 1"):
+        cli.main(["report", runs["e1"], "--out", str(tmp_path / "bad"), "--jobs", "0"])
+
+
 def test_report_rejects_bad_run_dirs_before_drawing(runs, tmp_path):
     out = str(tmp_path / "bad")
     with pytest.raises(res_lib.ResultsError, match="meta.json"):

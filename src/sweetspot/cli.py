@@ -125,8 +125,10 @@ def _report(args):
     from sweetspot import results as res_lib
     from sweetspot.analysis import report
 
+    if args.jobs is not None and args.jobs < 1:
+        raise SystemExit(f"error: report --jobs={args.jobs} is invalid: allowed values are integers >= 1")
     try:
-        report.report(args.run_dirs, args.out)
+        report.report(args.run_dirs, args.out, jobs=report.DEFAULT_JOBS if args.jobs is None else args.jobs)
     except res_lib.ResultsError as e:
         raise SystemExit(f"error: {e}") from None
 
@@ -197,6 +199,7 @@ def _add_report(sub) -> None:
     r = sub.add_parser("report", help="every figure and table (PNG, PDF, CSV, index.html) from saved runs")
     r.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     r.add_argument("--out", required=True, help="report directory (created; files in it are replaced)")
+    r.add_argument("--jobs", type=int, help="analyses run at once, each in its own process (default: cores, <= 4)")
 
 
 def _add_predict_depth(sub) -> None:

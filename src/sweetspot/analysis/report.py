@@ -8,9 +8,13 @@ docs/results.md holds the CPU-default report as measured.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import csv
 import html
+import importlib
 import json
+import multiprocessing
 import os
 import time
 
@@ -30,7 +34,7 @@ from sweetspot.analysis import (
 )
 from sweetspot.analysis.base import Run, Section, load_run
 
-__all__ = ["ANALYSES", "Run", "Section", "load_run", "report", "write_index"]
+__all__ = ["ANALYSES", "DEFAULT_JOBS", "Run", "Section", "load_run", "report", "write_index"]
 
 ANALYSES = (
     e1_regime,
@@ -46,6 +50,9 @@ ANALYSES = (
     t2_volume,
     t3_interference,
 )
+
+# Analyses run at once by the report command (`--jobs`): one per core, at most 4 (each holds its runs in memory).
+DEFAULT_JOBS = max(1, min(4, os.cpu_count() or 1))
 
 
 def _table_html(path: str) -> str:
@@ -88,23 +95,42 @@ def write_index(out: str, sections: list[Section], command: str) -> str:
     return path
 
 
-def report(run_dirs: list[str], out: str, analyses=ANALYSES, progress=print) -> list[Section]:
+def _make(mod, runs: list[Run], out: str) -> tuple[Section, float]:
+    """One analysis on its runs: its Section (runs filled in) and its wall time in seconds."""
+    t0 = time.time()
+    section = mod.make(runs, out)
+    section.runs = section.runs or runs
+    return section, time.time() - t0
+
+
+def _make_in_worker(name: str, paths: list[str], out: str) -> tuple[Section, float]:
+    """`_make` in a worker process of `report(jobs > 1)`: the module by name, the runs loaded again."""
+    return _make(importlib.import_module(name), [load_run(p) for p in paths], out)
+
+
+def report(run_dirs: list[str], out: str, analyses=ANALYSES, progress=print, jobs: int = 1) -> list[Section]:
     """Runs every analysis on the runs it selects and writes OUT/index.html. Bad run dirs fail before any
-    figure is drawn."""
+    figure is drawn. jobs > 1 runs up to that many analyses at once, each in a process of its own: they share no
+    state and write different files, so the tables are the same as with jobs = 1. Sections keep ANALYSES' order."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"report: jobs={jobs!r} is invalid: allowed values are integers >= 1")
     runs = [load_run(d) for d in run_dirs]
     os.makedirs(out, exist_ok=True)
-    sections = []
-    for mod in analyses:
-        chosen = mod.select(runs)
-        if not chosen:
-            continue
-        t0 = time.time()
-        section = mod.make(chosen, out)
-        section.runs = section.runs or chosen
-        sections.append(section)
-        progress(
-            f"{mod.TITLE}: {len(section.figures)} figure(s), {len(section.tables)} table(s), {time.time() - t0:.1f}s"
-        )
+    tasks = [(mod, chosen) for mod in analyses if (chosen := mod.select(runs))]
+    with contextlib.ExitStack() as stack:
+        if jobs == 1 or len(tasks) < 2:
+            results = (_make(mod, chosen, out) for mod, chosen in tasks)
+        else:
+            spawn = multiprocessing.get_context("spawn")  # jax must not be forked
+            pool = concurrent.futures.ProcessPoolExecutor(min(jobs, len(tasks)), spawn)
+            stack.callback(pool.shutdown, wait=True, cancel_futures=True)  # a failure stops what has not started
+            paths = lambda chosen: [r.path for r in chosen]
+            futures = [pool.submit(_make_in_worker, mod.__name__, paths(chosen), out) for mod, chosen in tasks]
+            results = (f.result() for f in futures)
+        sections = []
+        for (mod, _), (section, seconds) in zip(tasks, results, strict=True):
+            sections.append(section)
+            progress(f"{mod.TITLE}: {len(section.figures)} figure(s), {len(section.tables)} table(s), {seconds:.1f}s")
     command = "python -m sweetspot report " + " ".join(run_dirs) + f" --out {out}"
     progress(write_index(out, sections, command))
     return sections
