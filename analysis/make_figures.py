@@ -2,7 +2,13 @@
 is already complete, resumed when interrupted) and then writes the report from the saved runs (T3 and the
 depth-predictor validation read those runs).
 
-    python analysis/make_figures.py [--runs runs] [--out report] [--only e1,e2,...]
+    python analysis/make_figures.py [--runs runs] [--out report] [--only e1,e2,...] [--jobs 2]
+
+The sweeps form chains. A chain's sweeps run in order: E3 after its target's E2 run, E7's three stages, and runs
+that share one program (so that the later ones find it in the compilation cache). --jobs chains run at once
+(default 2: a sweep keeps both cores of a 2-core machine busy except for its first ~20 s of start-up, which the
+other chain fills). Each sweep's results depend on its config alone, not on what runs beside it, and the report
+gets the runs in the same order whatever --jobs is. Output lines are prefixed with the run's name.
 
 E3 runs at each target's E2 peak depth (`analysis/e2_depth.py --peak`); E7 (SP on its judging targets,
 sweeps/sp_judging.py) runs per judging target its peak stage, its SP-sparsity selection at that peak and its judge
@@ -13,11 +19,14 @@ printed as they run.
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import csv
+import functools
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -49,8 +58,14 @@ T1_LEVELS = ("L2", "L3", "L4", "L5")
 E7_TARGETS = ("judge_tree_perm", "judge_tree_reuse", "judge_expr3", "judge_boolean")
 
 
+_RUNNING: set = set()  # sweeps in flight, stopped when another chain fails
+_LOCK = threading.Lock()
+
+
 def sweep(config: str, out: str, extra=()) -> float:
-    """Runs (or resumes, or skips when complete) one sweep; returns its wall time in seconds (0 when skipped)."""
+    """Runs (or resumes, or skips when complete) one sweep; returns its wall time in seconds (0 when skipped).
+    Its output lines are printed prefixed with [run name]."""
+    name = os.path.basename(os.path.normpath(out))
     meta = os.path.join(out, "meta.json")
     if os.path.exists(meta):
         with open(meta) as f:
@@ -62,8 +77,53 @@ def sweep(config: str, out: str, extra=()) -> float:
         cmd.append("--resume")
     print("[run]", " ".join(cmd), flush=True)
     t0 = time.time()
-    subprocess.run(cmd, check=True)
+    with _LOCK:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        _RUNNING.add(proc)
+    try:
+        for line in proc.stdout:
+            print(f"[{name}] {line}", end="", flush=True)
+        if proc.wait():
+            raise subprocess.CalledProcessError(proc.returncode, cmd)
+    finally:
+        with _LOCK:
+            _RUNNING.discard(proc)
     return time.time() - t0
+
+
+def run_chains(chains: list, jobs: int) -> None:
+    """Runs the chains (lists of zero-argument steps, each chain in order) with up to `jobs` chains at once, in
+    the given order. The first failing step stops the others: chains not started are dropped, running sweeps are
+    terminated (a sweep resumes where it stopped), and its exception is raised."""
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise SystemExit(f"error: --jobs={jobs!r} is invalid: allowed values are integers >= 1")
+    failed = threading.Event()
+
+    def chain(steps):
+        for step in steps:
+            if failed.is_set():
+                return
+            try:
+                step()
+            except BaseException:
+                failed.set()  # before this worker takes the next chain
+                raise
+
+    pool = concurrent.futures.ThreadPoolExecutor(jobs)
+    futures = [pool.submit(chain, c) for c in chains]
+    try:
+        for f in concurrent.futures.as_completed(futures):
+            f.result()
+    except BaseException:
+        failed.set()
+        for f in futures:
+            f.cancel()
+        with _LOCK:
+            for proc in _RUNNING:
+                proc.terminate()
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 def peak(run: str, metric: str = "IIA") -> int:
@@ -95,52 +155,66 @@ def main(argv=None):
     p.add_argument(
         "--only", default="e1,e2,e3,e6,e7,t1,t2", help="comma-separated experiments to run before the report"
     )
+    p.add_argument("--jobs", type=int, default=2, help="chains of sweeps run at once (default %(default)s)")
     a = p.parse_args(argv)
     only = set(a.only.split(","))
     os.makedirs(a.out, exist_ok=True)
-    timings, dirs = [], []
+    steps = []  # (name, config, extra, chain, in the report), in the order the runs go to the report
+    run_dir = lambda name: os.path.join(a.runs, name)
 
-    def run(name, config, extra=()):
-        timings.append((name, config, sweep(config, os.path.join(a.runs, name), extra)))
-        dirs.append(os.path.join(a.runs, name))
+    def add(name, config, extra=(), chain=None, report=True):
+        """Sweep `name` as the next step of `chain` (default: a chain of its own). extra may be a function of
+        nothing, called when the step starts: E3 and E7 read their depth and sparsity from the runs before them."""
+        steps.append((name, config, extra, chain or name, report))
 
-    if "e1" in only:
+    if "e1" in only:  # one program: the later instances find it in the compilation cache
         for i in E1_INSTANCES:
-            run(f"e1_i{i}", f"sweeps/e1_regime.py:{i}")
+            add(f"e1_i{i}", f"sweeps/e1_regime.py:{i}", chain="e1")
     if "e2" in only or "e3" in only:
         for t in E2_TARGETS:
-            run(f"e2_{t}", f"sweeps/e2_depth.py:{t}")
+            add(f"e2_{t}", f"sweeps/e2_depth.py:{t}")
             for i in E2_INSTANCES.get(t, ()):
-                run(f"e2_{t}_i{i}", f"sweeps/e2_depth.py:{t},{i}")
+                add(f"e2_{t}_i{i}", f"sweeps/e2_depth.py:{t},{i}", chain=f"e2_{t}")
     if "e3" in only:
         for t in E3_TARGETS:
-            depth = peak(os.path.join(a.runs, f"e2_{t}"))
-            run(f"e3_{t}", f"sweeps/e3_connectivity.py:{t}", [f"--config.grid.depth=({depth},)"])
+            depth = lambda t=t: [f"--config.grid.depth=({peak(run_dir(f'e2_{t}'))},)"]
+            add(f"e3_{t}", f"sweeps/e3_connectivity.py:{t}", depth, chain=f"e2_{t}")
     if "e6" in only:
         for t in E6_TASKS:
-            run(f"e6_{t}", f"sweeps/e6_sculpting.py:{t}")
+            add(f"e6_{t}", f"sweeps/e6_sculpting.py:{t}")
         for t in E6_THRESHOLD_TASKS:
-            run(f"e6thr_{t}", f"sweeps/e6_sculpting.py:{t},tables=threshold")
+            add(f"e6thr_{t}", f"sweeps/e6_sculpting.py:{t},tables=threshold", chain=f"e6_{t}")
     if "e7" in only:
         for t in E7_TARGETS:
-            cfg = f"sweeps/sp_judging.py:{t}"
-            timings.append((f"e7peak_{t}", cfg + ",peak", sweep(cfg + ",peak", os.path.join(a.runs, f"e7peak_{t}"))))
-            depth = f"--config.grid.depth=({peak(os.path.join(a.runs, f'e7peak_{t}'), 'C')},)"
-            run(f"e7select_{t}", cfg + ",select", [depth])
-            sparsity = f"--config.grid.sparsity=({sp_sparsity(os.path.join(a.runs, f'e7select_{t}'))},)"
-            run(f"e7_{t}", cfg, [depth, sparsity])
+            cfg, chain = f"sweeps/sp_judging.py:{t}", f"e7_{t}"
+            depth = lambda t=t: f"--config.grid.depth=({peak(run_dir(f'e7peak_{t}'), 'C')},)"
+            sparsity = lambda t=t: f"--config.grid.sparsity=({sp_sparsity(run_dir(f'e7select_{t}'))},)"
+            add(f"e7peak_{t}", cfg + ",peak", chain=chain, report=False)
+            add(f"e7select_{t}", cfg + ",select", lambda d=depth: [d()], chain=chain)
+            add(f"e7_{t}", cfg, lambda d=depth, s=sparsity: [d(), s()], chain=chain)
     if "t1" in only:
         for t in T1_LEVELS:
-            run(f"t1_{t}", f"sweeps/t1_sparsity.py:{t}")
+            add(f"t1_{t}", f"sweeps/t1_sparsity.py:{t}")
     if "t2" in only:
-        run("t2", "sweeps/t2_volume.py")
+        add("t2", "sweeps/t2_volume.py")
+
+    timings = {name: 0.0 for name, *_ in steps}
+
+    def go(name, config, extra):
+        timings[name] = sweep(config, run_dir(name), extra() if callable(extra) else extra)
+
+    chains = {}
+    for name, config, extra, chain, _ in steps:
+        chains.setdefault(chain, []).append(functools.partial(go, name, config, extra))
+    run_chains(list(chains.values()), a.jobs)
+    dirs = [run_dir(name) for name, *_, report in steps if report]
     with open(os.path.join(a.out, "timings.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["run", "config", "wall_s (0 = already complete)"])
-        w.writerows([(n, c, f"{t:.1f}") for n, c, t in timings])
+        w.writerows([(name, config, f"{timings[name]:.1f}") for name, config, *_ in steps])
     t0 = time.time()
     subprocess.run([sys.executable, "-m", "sweetspot", "report", *dirs, "--out", a.out], check=True)
-    total = sum(t for *_, t in timings)
+    total = sum(timings.values())
     print(f"report: {os.path.join(a.out, 'index.html')} ({time.time() - t0:.0f} s); sweeps: {total:.0f} s")
 
 

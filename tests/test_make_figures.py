@@ -1,0 +1,120 @@
+"""analysis/make_figures.py's scheduler: chains keep their order, --jobs chains run at once, the report gets the
+runs in the same order whatever --jobs is, and a failing sweep stops the others. Sweeps and the report are
+replaced by recorders: this checks the plan, not the science."""
+
+import importlib.util
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "analysis", "make_figures.py")
+
+
+@pytest.fixture()
+def mf():
+    spec = importlib.util.spec_from_file_location("make_figures", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _record(mf, monkeypatch, fail=None, delay=0.0):
+    """Replaces the sweeps (recording start, end and arguments), the peak readers and the report call. With
+    `fail`, that sweep fails and every other one ends only after it has failed."""
+    log, lock, report, failed = [], threading.Lock(), {}, threading.Event()
+
+    def sweep(config, out, extra=()):
+        name = os.path.basename(out)
+        with lock:
+            log.append(("start", name, tuple(extra)))
+        time.sleep(delay)
+        if name == fail:
+            failed.set()
+            raise subprocess.CalledProcessError(1, ["sweep", config])
+        if fail:
+            failed.wait(10)
+            time.sleep(0.2)
+        with lock:
+            log.append(("end", name, ()))
+        return 1.0
+
+    monkeypatch.setattr(mf, "sweep", sweep)
+    monkeypatch.setattr(mf, "peak", lambda run, metric="IIA": 3)
+    monkeypatch.setattr(mf, "sp_sparsity", lambda run: "0.8")
+    monkeypatch.setattr(mf.subprocess, "run", lambda cmd, check: report.setdefault("cmd", cmd))
+    return log, report
+
+
+def _old_order(mf, runs):
+    """The order in which make_figures handed the runs to the report before chains (one sweep at a time)."""
+    names = [f"e1_i{i}" for i in mf.E1_INSTANCES]
+    for t in mf.E2_TARGETS:
+        names += [f"e2_{t}"] + [f"e2_{t}_i{i}" for i in mf.E2_INSTANCES.get(t, ())]
+    names += [f"e3_{t}" for t in mf.E3_TARGETS]
+    names += [f"e6_{t}" for t in mf.E6_TASKS] + [f"e6thr_{t}" for t in mf.E6_THRESHOLD_TASKS]
+    for t in mf.E7_TARGETS:
+        names += [f"e7select_{t}", f"e7_{t}"]
+    names += [f"t1_{t}" for t in mf.T1_LEVELS] + ["t2"]
+    return [os.path.join(runs, n) for n in names]
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_chains_keep_order_and_report_order(mf, monkeypatch, tmp_path, jobs):
+    log, report = _record(mf, monkeypatch, delay=0.01)
+    runs, out = str(tmp_path / "runs"), str(tmp_path / "report")
+    mf.main(["--runs", runs, "--out", out, "--jobs", str(jobs)])
+    dirs = report["cmd"][report["cmd"].index("report") + 1 : report["cmd"].index("--out")]
+    assert dirs == _old_order(mf, runs)
+    ends = [n for kind, n, _ in log if kind == "end"]
+    starts = {n: (i, extra) for i, (kind, n, extra) in enumerate(log) if kind == "start"}
+    done_before = lambda a, b: log.index(("end", a, ())) < starts[b][0]
+    assert len(ends) == len(starts) == len(dirs) + len(mf.E7_TARGETS)  # every sweep once; e7 peaks not reported
+    for t in mf.E3_TARGETS:
+        assert done_before(f"e2_{t}", f"e3_{t}") and starts[f"e3_{t}"][1] == ("--config.grid.depth=(3,)",)
+    for t in mf.E7_TARGETS:
+        assert done_before(f"e7peak_{t}", f"e7select_{t}") and done_before(f"e7select_{t}", f"e7_{t}")
+        assert starts[f"e7_{t}"][1] == ("--config.grid.depth=(3,)", "--config.grid.sparsity=(0.8,)")
+    assert done_before("e1_i0", "e1_i1") and done_before("e1_i1", "e1_i2")
+    running, most = 0, 0
+    for kind, *_ in log:
+        running += 1 if kind == "start" else -1
+        most = max(most, running)
+    assert most == jobs
+    with open(os.path.join(out, "timings.csv")) as f:
+        assert len(f.readlines()) == 1 + len(starts)
+
+
+def test_a_failing_sweep_stops_the_rest(mf, monkeypatch, tmp_path):
+    log, report = _record(mf, monkeypatch, fail="e2_tree_L2")
+    with pytest.raises(subprocess.CalledProcessError):
+        mf.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--jobs", "2"])
+    started = sorted(n for kind, n, _ in log if kind == "start")
+    assert started == ["e1_i0", "e2_tree_L2"]  # the two chains' first sweeps; nothing after the failure
+    assert "cmd" not in report  # no report from an incomplete set of runs
+
+
+def test_real_sweeps_prefixed_and_stopped(mf, monkeypatch, tmp_path, capsys):
+    # sweep() with a stand-in interpreter: its lines come out prefixed with the run's name, a failing sweep
+    # raises, and run_chains terminates the sweep running beside it (which would otherwise sleep 60 s).
+    fake = tmp_path / "fakepy"
+    fake.write_text('#!/bin/sh\necho "chunk 1/1 done $4"\ncase "$4" in fail) exit 3;; slow) exec sleep 60;; esac\n')
+    fake.chmod(0o755)
+    monkeypatch.setattr(mf.sys, "executable", str(fake))
+    assert mf.sweep("ok", str(tmp_path / "a")) >= 0
+    assert "[a] chunk 1/1 done ok" in capsys.readouterr().out
+    t0 = time.time()
+    slow = lambda: mf.sweep("slow", str(tmp_path / "b"))
+    fail = lambda: (time.sleep(0.5), mf.sweep("fail", str(tmp_path / "c")))
+    with pytest.raises(subprocess.CalledProcessError):
+        mf.run_chains([[slow], [fail]], 2)
+    assert time.time() - t0 < 30 and not mf._RUNNING
+
+
+def test_bad_jobs_refused_before_any_sweep(mf, monkeypatch, tmp_path):
+    log, _ = _record(mf, monkeypatch)
+    with pytest.raises(SystemExit, match="--jobs=0 is invalid: allowed values are integers >= 1"):
+        mf.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--jobs", "0"])
+    assert log == []
