@@ -187,7 +187,7 @@ def main(argv=None):
     if "e7" in only:
         for t in E7_TARGETS:
             cfg, chain = f"sweeps/sp_judging.py:{t}", f"e7_{t}"
-            depth = lambda t=t: f"--config.grid.depth=({peak(run_dir(f'e7peak_{t}'), 'C')},)"
+            depth = functools.cache(lambda t=t: f"--config.grid.depth=({peak(run_dir(f'e7peak_{t}'), 'C')},)")
             sparsity = lambda t=t: f"--config.grid.sparsity=({sp_sparsity(run_dir(f'e7select_{t}'))},)"
             add(f"e7peak_{t}", cfg + ",peak", chain=chain, report=False)
             add(f"e7select_{t}", cfg + ",select", lambda d=depth: [d()], chain=chain)
