@@ -58,8 +58,13 @@ T1_LEVELS = ("L2", "L3", "L4", "L5")
 E7_TARGETS = ("judge_tree_perm", "judge_tree_reuse", "judge_expr3", "judge_boolean")
 
 
-_RUNNING: set = set()  # sweeps in flight, stopped when another chain fails
-_LOCK = threading.Lock()
+_RUNNING: set = set()  # sweeps in flight, terminated when a chain fails
+_STOPPED = threading.Event()  # set when a chain fails: no sweep starts after it
+_LOCK = threading.Lock()  # orders a sweep's start against the stop
+
+
+class Stopped(RuntimeError):
+    """A sweep not started because another chain failed."""
 
 
 def sweep(config: str, out: str, extra=()) -> float:
@@ -75,10 +80,13 @@ def sweep(config: str, out: str, extra=()) -> float:
     cmd = [sys.executable, "-m", "sweetspot", "sweep", config, "--out", out, *extra]
     if os.path.exists(out) or os.path.exists(out.rstrip("/") + ".partial"):
         cmd.append("--resume")
-    print("[run]", " ".join(cmd), flush=True)
     t0 = time.time()
     with _LOCK:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+        if _STOPPED.is_set():
+            raise Stopped(f"{name} not started: another sweep failed")
+        print("[run]", " ".join(cmd), flush=True)
+        popen = dict(stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1)
+        proc = subprocess.Popen(cmd, **popen)
         _RUNNING.add(proc)
     try:
         for line in proc.stdout:
@@ -88,25 +96,28 @@ def sweep(config: str, out: str, extra=()) -> float:
     finally:
         with _LOCK:
             _RUNNING.discard(proc)
+        if proc.poll() is None:  # this thread failed while its sweep ran (e.g. a closed stdout): stop the sweep
+            proc.kill()
+            proc.wait()
     return time.time() - t0
 
 
 def run_chains(chains: list, jobs: int) -> None:
     """Runs the chains (lists of zero-argument steps, each chain in order) with up to `jobs` chains at once, in
-    the given order. The first failing step stops the others: chains not started are dropped, running sweeps are
+    the given order. The first failing step stops the others: no sweep starts after it, running sweeps are
     terminated (a sweep resumes where it stopped), and its exception is raised."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise SystemExit(f"error: --jobs={jobs!r} is invalid: allowed values are integers >= 1")
-    failed = threading.Event()
+    _STOPPED.clear()
 
     def chain(steps):
         for step in steps:
-            if failed.is_set():
+            if _STOPPED.is_set():
                 return
             try:
                 step()
             except BaseException:
-                failed.set()  # before this worker takes the next chain
+                _STOPPED.set()  # before this worker takes the next chain
                 raise
 
     pool = concurrent.futures.ThreadPoolExecutor(jobs)
@@ -115,12 +126,12 @@ def run_chains(chains: list, jobs: int) -> None:
         for f in concurrent.futures.as_completed(futures):
             f.result()
     except BaseException:
-        failed.set()
-        for f in futures:
-            f.cancel()
         with _LOCK:
+            _STOPPED.set()
             for proc in _RUNNING:
                 proc.terminate()
+        for f in futures:
+            f.cancel()
         raise
     finally:
         pool.shutdown(wait=True)
@@ -206,7 +217,9 @@ def main(argv=None):
     chains = {}
     for name, config, extra, chain, _ in steps:
         chains.setdefault(chain, []).append(functools.partial(go, name, config, extra))
+    t0 = time.time()
     run_chains(list(chains.values()), a.jobs)
+    sweeps_s = time.time() - t0
     dirs = [run_dir(name) for name, *_, report in steps if report]
     with open(os.path.join(a.out, "timings.csv"), "w", newline="") as f:
         w = csv.writer(f)
@@ -214,8 +227,7 @@ def main(argv=None):
         w.writerows([(name, config, f"{timings[name]:.1f}") for name, config, *_ in steps])
     t0 = time.time()
     subprocess.run([sys.executable, "-m", "sweetspot", "report", *dirs, "--out", a.out], check=True)
-    total = sum(timings.values())
-    print(f"report: {os.path.join(a.out, 'index.html')} ({time.time() - t0:.0f} s); sweeps: {total:.0f} s")
+    print(f"report: {os.path.join(a.out, 'index.html')} ({time.time() - t0:.0f} s); sweeps: {sweeps_s:.0f} s wall")
 
 
 if __name__ == "__main__":

@@ -99,9 +99,9 @@ def test_report_jobs_write_the_same_tables(runs, tmp_path):
     assert len(tables) >= 4 and tables == sorted(f for f in os.listdir(outs[2]) if f.endswith(".csv"))
     for t in tables:
         assert open(os.path.join(outs[1], t), "rb").read() == open(os.path.join(outs[2], t), "rb").read(), t
-    for bad in (0, -1, 1.5, True):
+    for bad in (0, -1, 1.5, True):  # refused before any run is read: the missing run dir is not reached
         with pytest.raises(ValueError, match="jobs"):
-            report.report(list(runs.values()), str(tmp_path / "bad"), analyses, jobs=bad)
+            report.report([str(tmp_path / "missing")], str(tmp_path / "bad"), analyses, jobs=bad)
     assert not os.path.exists(tmp_path / "bad")
     with pytest.raises(SystemExit, match="--jobs=0 is invalid: allowed values are integers >= 1"):
         cli.main(["report", runs["e1"], "--out", str(tmp_path / "bad"), "--jobs", "0"])

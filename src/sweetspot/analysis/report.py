@@ -111,7 +111,9 @@ def _make_in_worker(name: str, paths: list[str], out: str) -> tuple[Section, flo
 def report(run_dirs: list[str], out: str, analyses=ANALYSES, progress=print, jobs: int = 1) -> list[Section]:
     """Runs every analysis on the runs it selects and writes OUT/index.html. Bad run dirs fail before any
     figure is drawn. jobs > 1 runs up to that many analyses at once, each in a process of its own: they share no
-    state and write different files, so the tables are the same as with jobs = 1. Sections keep ANALYSES' order."""
+    state and write different files, so the tables are the same as with jobs = 1. A worker imports its analysis
+    afresh by module name, so changes made in this process at run time (patched functions or settings) reach only
+    jobs = 1. Sections keep ANALYSES' order."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"report: jobs={jobs!r} is invalid: allowed values are integers >= 1")
     runs = [load_run(d) for d in run_dirs]
@@ -119,18 +121,18 @@ def report(run_dirs: list[str], out: str, analyses=ANALYSES, progress=print, job
     tasks = [(mod, chosen) for mod in analyses if (chosen := mod.select(runs))]
     with contextlib.ExitStack() as stack:
         if jobs == 1 or len(tasks) < 2:
-            results = (_make(mod, chosen, out) for mod, chosen in tasks)
+            results = ((i, _make(mod, chosen, out)) for i, (mod, chosen) in enumerate(tasks))
         else:
             spawn = multiprocessing.get_context("spawn")  # jax must not be forked
             pool = concurrent.futures.ProcessPoolExecutor(min(jobs, len(tasks)), spawn)
             stack.callback(pool.shutdown, wait=True, cancel_futures=True)  # a failure stops what has not started
             paths = lambda chosen: [r.path for r in chosen]
-            futures = [pool.submit(_make_in_worker, mod.__name__, paths(chosen), out) for mod, chosen in tasks]
-            results = (f.result() for f in futures)
-        sections = []
-        for (mod, _), (section, seconds) in zip(tasks, results, strict=True):
-            sections.append(section)
-            progress(f"{mod.TITLE}: {len(section.figures)} figure(s), {len(section.tables)} table(s), {seconds:.1f}s")
+            futures = {pool.submit(_make_in_worker, m.__name__, paths(c), out): i for i, (m, c) in enumerate(tasks)}
+            results = ((futures[f], f.result()) for f in concurrent.futures.as_completed(futures))
+        sections = [None] * len(tasks)
+        for i, (s, seconds) in results:  # as they finish; the first failure is raised at once
+            sections[i] = s
+            progress(f"{tasks[i][0].TITLE}: {len(s.figures)} figure(s), {len(s.tables)} table(s), {seconds:.1f}s")
     command = "python -m sweetspot report " + " ".join(run_dirs) + f" --out {out}"
     progress(write_index(out, sections, command))
     return sections
