@@ -25,8 +25,11 @@ from sweetspot import train as train_lib
 from sweetspot.config import AXES
 
 # slice: one program per method, layer l runs on the points deeper than l (static slices, no padded FLOPs);
-# group: one program per (method, depth); pad: one program per method, identity-padded layers.
-DEPTH_MODES = ("slice", "group", "pad")
+# segment: slice's program with the optimizer on live slices only and ~8 points per CPU device per call (a grid of
+# one depth runs group's program); group: one program per (method, depth); pad: one program per method, identity-
+# padded layers. docs/method.md, "Grid engine".
+DEPTH_MODES = ("slice", "segment", "group", "pad")
+SORTED_MODES = ("slice", "segment")  # one program per method, its points sorted by depth
 
 # engine.cpu_opt_level: XLA's CPU backend (LLVM) optimisation level of the engine's program. XLA_DEFAULT_OPT_LEVEL
 # passes no option (today's numbers, bit for bit); lower levels compile faster and change the numbers within
@@ -80,15 +83,15 @@ class Group:
 
 
 def make_groups(grid: Grid, depth_mode: str) -> list[Group]:
-    """Static program groups: (method, depth) in `group` mode, method in `pad` and `slice` modes (`slice`: the
-    indices sorted by depth, stable)."""
+    """Static program groups: (method, depth) in `group` mode, method in the other modes (`slice` and `segment`:
+    the indices sorted by depth, stable)."""
     max_depth = max(grid.axes["depth"])
     groups = []
     for method in grid.axes["method"]:
         in_method = grid.coords["method"] == method
-        if depth_mode in ("pad", "slice"):
+        if depth_mode != "group":
             idx = np.flatnonzero(in_method)
-            if depth_mode == "slice":
+            if depth_mode in SORTED_MODES:
                 idx = idx[np.argsort(grid.coords["depth"][idx], kind="stable")]
             groups.append(Group(f"{method}/{depth_mode}{max_depth}", method, max_depth, idx))
             continue
@@ -110,7 +113,9 @@ class Engine:
         self.grid = make_grid(cfg)
         self.groups = make_groups(self.grid, cfg.engine.depth_mode)
         self.devices = list(devices) if devices is not None else jax.devices()
-        self.sliced = cfg.engine.depth_mode == "slice"
+        mode, n_depths = cfg.engine.depth_mode, len(self.grid.axes["depth"])
+        self.segment = mode == "segment" and n_depths > 1  # segment mode on one depth: group mode's program
+        self.sliced = mode == "slice" or self.segment
         self._plan(int(cfg.engine.chunk_size))
         self.mesh = Mesh(np.array(self.devices), ("grid",))
         self.point_sharding = NamedSharding(self.mesh, PartitionSpec("grid"))
@@ -132,12 +137,13 @@ class Engine:
         self._run = jax.jit(counted, compiler_options=self.compiler_options())
 
     def _make_train(self, g: Group):
-        """The group's jittable (points, data) -> (results, state): the point-wise train vmapped; in slice mode
+        """The group's jittable (points, data) -> (results, state): the point-wise train vmapped; in slice and segment
         vmapped twice, over devices and over each device's depth-sorted points (the fit's static layout)."""
         binary = targets.family(self.cfg.target.family).binary
         n_result_slots = max(self.grid.axes["depth"])
         layout = self.layout if self.sliced else None
-        fn = jax.vmap(train_lib.make_train(self.cfg, g.n_slots, g.method, n_result_slots, binary, layout), (0, None))
+        train = train_lib.make_train(self.cfg, g.n_slots, g.method, n_result_slots, binary, layout, self.segment)
+        fn = jax.vmap(train, (0, None))
         if not self.sliced:
             return fn
         n_dev = len(self.devices)
@@ -146,8 +152,8 @@ class Engine:
         return lambda points, data: jax.tree.map(merge, jax.vmap(fn, (0, None))(jax.tree.map(split, points), data))
 
     def _plan(self, chunk_size: int) -> None:
-        """chunk_size (points per group per call, a multiple of the device count) and n_chunks; in slice mode
-        also the per-device depth layout ((depth, count), ...) that every chunk of every group shares."""
+        """chunk_size (points per group per call, a multiple of the device count) and n_chunks; in slice and
+        segment mode also the per-device depth layout ((depth, count), ...) that every chunk of every group shares."""
         n_dev = len(self.devices)
         largest = max(len(g.indices) for g in self.groups)
         want = chunk_size or (CPU_POINTS_PER_DEVICE * n_dev if self._on_cpu() else largest)
@@ -156,6 +162,8 @@ class Engine:
             of = lambda g, d: int((self.grid.coords["depth"][g.indices] == d).sum())
             per_depth = [max(of(g, d) for g in self.groups) for d in depths]
             per_call = max(1, round(want / n_dev))  # points of each depth per device per call, as in group mode
+            if self.segment and not chunk_size and self._on_cpu():  # ~CPU_POINTS_PER_DEVICE in all, not per depth
+                per_call = max(1, round(CPU_POINTS_PER_DEVICE / len(depths)))
             self.n_chunks = math.ceil(max(per_depth) / (n_dev * per_call))
             counts = [math.ceil(n / (self.n_chunks * n_dev)) for n in per_depth]
             self.layout = tuple((int(d), c) for d, c in zip(depths, counts, strict=True) if c)

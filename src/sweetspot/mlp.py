@@ -137,6 +137,34 @@ def apply_sliced(params: dict, masks: dict, layout: tuple, x: jax.Array, activat
     return y[..., 0] if y.shape[-1] == 1 else y
 
 
+def live_slices(tree: dict, starts: tuple) -> dict:
+    """Each layer of a depth-sorted batch (leading axis on every leaf) cut to the points it runs on: hidden layer
+    l from starts[l] on (the points deeper than l), the readout whole."""
+    return {k: jax.tree.map(lambda a, k=k: a[0 if k == "out" else starts[int(k[1:])] :], v) for k, v in tree.items()}
+
+
+def apply_segmented(live_params: dict, live_masks: dict, starts: tuple, x: jax.Array, activation: str = "relu"):
+    """`apply_sliced` on live slices (`live_slices(params, starts)`, `starts = depth_starts(...)`): each point's
+    readout runs on its depth's segment of the batch as soon as its last hidden layer has, so only the outputs are
+    re-joined (apply_sliced concatenates (k, batch, width) activations after every layer). Equal to apply_sliced."""
+    act = ACTIVATIONS[activation]
+    layer = jax.vmap(lambda w, m, b, h: act(h @ (w * m) + b))
+    readout = jax.vmap(lambda w, m, b, h: h @ (w * m) + b)
+    po, mo = live_params["out"], live_masks["out"]
+    h, ys, done = x, [], 0
+    for l, s in enumerate(starts):
+        if s >= x.shape[0]:
+            break
+        if s > done:  # the points of depth l are finished: their readout, on their segment
+            ys.append(readout(po["w"][done:s], mo[done:s], po["b"][done:s], h[: s - done]))
+            h, done = h[s - done :], s
+        p = live_params[f"h{l}"]
+        h = layer(p["w"], live_masks[f"h{l}"], p["b"], h)
+    ys.append(readout(po["w"][done:], mo[done:], po["b"][done:], h))
+    y = jnp.concatenate(ys) if len(ys) > 1 else ys[0]
+    return y[..., 0] if y.shape[-1] == 1 else y
+
+
 def layer_counts(masks: dict, depth: jax.Array) -> tuple[jax.Array, jax.Array]:
     """(live, total) weight counts per layer, (n_slots + 1,) each; padded layers count 0 in both."""
     names, active = active_layers(masks, depth)

@@ -77,7 +77,9 @@ def rewind_step(cfg) -> int:
     return int(round(cfg.pruning.rewind_frac * cfg.train.steps))
 
 
-def make_fit(cfg, binary: bool = False, capture_at: int | None = None, layout: tuple | None = None):
+def make_fit(
+    cfg, binary: bool = False, capture_at: int | None = None, layout: tuple | None = None, segment: bool = False
+):
     """Returns fit(params, masks, point, data, key) -> (params, curve_train, curve_test, params at step
     `capture_at`): train.steps masked optimizer steps from `params`, one `lax.scan` of `lax.scan`s, on the bce
     loss when `binary`, else mse.
@@ -85,11 +87,12 @@ def make_fit(cfg, binary: bool = False, capture_at: int | None = None, layout: t
     With a static `layout` ((depth, count), ...) the fit is a `custom_vmap`: called on one point it is the plain
     fit above; vmapped over `count` points of each depth, sorted by depth, it trains them as one batch in which
     hidden layer l runs only on the points deeper than l (`mlp.apply_sliced`), so no padded layer costs FLOPs.
+    With `segment` the batched fit is `_make_segment_fit` (segment mode: no optimizer work on unused slots).
     """
     one = _make_point_fit(cfg, binary, capture_at)
     if layout is None:
         return one
-    batched = _make_batched_fit(cfg, binary, capture_at, layout)
+    batched = (_make_segment_fit if segment else _make_batched_fit)(cfg, binary, capture_at, layout)
 
     @jax.custom_batching.custom_vmap
     def fit(params, masks, point, data, key):
@@ -211,22 +214,77 @@ def _make_batched_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
     return fit
 
 
+def _make_segment_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
+    """Segment mode's batched fit (same signature and outputs as `_make_batched_fit`): the step works on live
+    slices only (`mlp.live_slices`): hidden layer l's weights, gradients and optimizer state hold the points deeper
+    than l, and each point's readout runs on its depth's segment (`mlp.apply_segmented`). Unused slots leave the
+    fit as they came in (no result reads them)."""
+    act, optimizer = cfg.model.activation, cfg.train.optimizer
+    per_sample = _per_sample_loss(binary)
+    n_slots = max(d for d, _ in layout)
+    starts, names = mlp.depth_starts(layout, n_slots), mlp.layer_names(n_slots)
+
+    def losses(p, m, x, y):  # (k,) mean loss of each point, on live slices
+        return per_sample(mlp.apply_segmented(p, m, starts, x, act), y).reshape(x.shape[0], -1).mean(1)
+
+    loss_grad = jax.value_and_grad(lambda p, m, x, y: (lambda v: (v.sum(), v))(losses(p, m, x, y)), has_aux=True)
+
+    def fit(params, masks, point, data, key):
+        lp, lm = mlp.live_slices(params, starts), mlp.live_slices(masks, starts)
+        pts = mlp.live_slices(dict.fromkeys(names, point), starts)  # each layer's points' lr and weight decay
+        # Each layer's optimizer vmapped over its own points (Adam is elementwise: the same numbers per slot).
+        opt = lambda k, pt, m: _masked_optimizer(optimizer, pt, {k: m})
+        init = lambda k: jax.vmap(lambda p, pt, m: opt(k, pt, m).init({k: p}))(lp[k], pts[k], lm[k])
+        upd = lambda k, g, s, p: jax.vmap(lambda g, s, p, pt, m: opt(k, pt, m).update({k: g}, s, {k: p}))(
+            g[k], s[k], p[k], pts[k], lm[k])
+
+        def step(carry, inputs):
+            p, s, saved = carry
+            t, k = inputs
+            xb, yb = jax.vmap(lambda kk: _draw_batch(cfg, data["x_train"], data["y_train"], kk))(k)
+            (_, loss), g = loss_grad(p, lm, xb, yb)
+            out = {n: upd(n, g, s, p) for n in names}
+            saved = _capture(capture_at, t, p, saved)
+            p = {n: mlp.mask_params({n: optax.apply_updates(p[n], out[n][0][n])}, {n: lm[n]})[n] for n in names}
+            return (p, {n: out[n][1] for n in names}, saved), loss
+
+        every_point = lambda a: jnp.broadcast_to(a, (key.shape[0], *a.shape))
+        test = lambda p: losses(p, lm, every_point(data["x_test"]), every_point(data["y_test"]))
+        carry = (lp, {n: init(n) for n in names}, lp if capture_at is not None else ())
+        (lp, _, saved), (curve_train, curve_test) = _scan_blocks(cfg, step, test, carry, key)
+
+        def whole(live):  # the unused slots as they came in, the live slices as trained
+            cut = lambda n: 0 if n == "out" else starts[int(n[1:])]
+            join = lambda n: jax.tree.map(lambda a, b: jnp.concatenate([a[: cut(n)], b]), params[n], live[n])
+            return {n: join(n) for n in names}
+
+        return whole(lp), curve_train.T, curve_test.T, (whole(saved) if capture_at is not None else ())
+
+    return fit
+
+
 def make_train(
-    cfg, n_slots: int, method: str, n_result_slots: int | None = None, binary: bool = False, layout: tuple | None = None
+    cfg,
+    n_slots: int,
+    method: str,
+    n_result_slots: int | None = None,
+    binary: bool = False,
+    layout: tuple | None = None,
+    segment: bool = False,
 ):
     """Returns the pure `train(point, data)` for networks with `n_slots` hidden-layer slots and a static `method`
     (a name of pruning.METHODS, or shuffled:<name>; docs/method.md, "Masks and pruning" for each schedule).
     `binary`: the target's outputs are +-1 labels (bce loss, fit = accuracy).
 
     `n_result_slots` (>= n_slots) fixes the length of per-layer result vectors so groups of different depths
-    concatenate; missing layers read NaN.
+    concatenate; missing layers read NaN. `layout` and `segment`: the batched fit of `make_fit`.
     """
     n_result_slots = n_slots if n_result_slots is None else n_result_slots
     base, shuffled = pruning.parse_method(method)
     m = pruning.METHODS[base]
     width, act = int(cfg.model.width), cfg.model.activation
-    fit = make_fit(cfg, binary, layout=layout)
-    fit_capture = make_fit(cfg, binary, capture_at=rewind_step(cfg), layout=layout)
+    fit = make_fit(cfg, binary, layout=layout, segment=segment)
+    fit_capture = make_fit(cfg, binary, capture_at=rewind_step(cfg), layout=layout, segment=segment)
     loss = make_loss(binary)
 
     def masks_of(point, data, params):
