@@ -157,21 +157,39 @@ def eval_json(line):
     return json.loads(line)
 
 
-def test_slice_mode_equals_group_mode_on_mixed_depths_and_methods(cfg, data):
-    """One program per method (hidden layer l runs on the points deeper than l) trains the same networks as one
-    program per (method, depth): an at-init and a prune-rewind method (whose fits run inside a scan)."""
-    cfg.grid.method = ("random", "imp")
+@pytest.mark.parametrize("mode, layout", [("slice", ((1, 4), (2, 4), (3, 4))), ("segment", ((1, 2), (2, 2), (3, 2)))])
+def test_sorted_modes_equal_group_mode_on_mixed_depths_and_methods(cfg, data, mode, layout):
+    """One program per method (hidden layer l runs on the points deeper than l; in segment mode also the optimizer,
+    on live slices only) trains the same networks as one program per (method, depth): an at-init and a
+    prune-rewind method (whose fits run inside a scan), with weight decay (which moves unused slots in slice
+    mode). Segment mode's auto plan puts ~8 points per device per call in all: at most 3 of each depth, here
+    the 4 of each depth in 2 balanced calls."""
+    cfg.grid.method, cfg.grid.weight_decay = ("random", "imp"), (1e-3,)
     cfg.pruning.rounds = 2
     cfg.engine.depth_mode = "group"
-    res_group = grid.run_grid(cfg, data)
-    cfg.engine.depth_mode = "slice"
-    eng = grid.Engine(cfg, data)
-    assert len(eng.groups) == 2 and eng.layout == ((1, 4), (2, 4), (3, 4))
+    res_group = grid.run_grid(cfg, data, devices=jax.devices()[:1])
+    cfg.engine.depth_mode = mode
+    eng = grid.Engine(cfg, data, devices=jax.devices()[:1])
+    assert len(eng.groups) == 2 and eng.layout == layout
     res, _ = grid.run(eng)
     assert eng.compile_count == 1
     for k in (*SCALARS, "curve_train", "curve_test"):
         np.testing.assert_allclose(res[k], res_group[k], rtol=5e-4, atol=1e-5, err_msg=k)
     np.testing.assert_array_equal(np.isnan(res["layer_sparsity"]), np.isnan(res_group["layer_sparsity"]))
+
+
+def test_segment_mode_on_one_depth_is_group_mode_bit_for_bit(cfg, data):
+    """A one-depth grid has nothing to slice: segment mode runs group mode's program and plan."""
+    cfg.grid.depth = (2,)
+    cfg.engine.depth_mode = "group"
+    res_group = grid.run_grid(cfg, data)
+    cfg.engine.depth_mode = "segment"
+    eng = grid.Engine(cfg, data)
+    assert eng.layout is None and not eng.sliced and len(eng.groups) == 1
+    res, _ = grid.run(eng)
+    assert res.keys() == res_group.keys()
+    for k in res:
+        np.testing.assert_array_equal(res[k], res_group[k], err_msg=k)
 
 
 def test_slice_chunks_hold_every_point_once_in_depth_order(cfg, data):
@@ -187,7 +205,7 @@ def test_slice_chunks_hold_every_point_once_in_depth_order(cfg, data):
     assert sorted(seen) == list(range(eng.grid.n_points))
 
 
-@pytest.mark.parametrize("mode", ["slice", "group", "pad"])
+@pytest.mark.parametrize("mode", grid.DEPTH_MODES)
 def test_result_template_matches_run(cfg, data, mode):
     cfg.engine.depth_mode = mode
     eng = grid.Engine(cfg, data)

@@ -77,3 +77,28 @@ def test_sliced_batch_equals_each_network_in_outputs_and_gradients():
             np.testing.assert_allclose(g[k]["w"][i], gi[k]["w"], rtol=1e-4, atol=1e-6, err_msg=f"{i} {k}")
         for l in range(d, 4):
             assert not np.asarray(g[f"h{l}"]["w"][i]).any()
+
+
+def test_segmented_batch_on_live_slices_equals_each_network():
+    """apply_segmented takes each layer's live slice only (hidden layer l: the points deeper than l; the readout:
+    every point) and gives each point its own network's output and gradient."""
+    layout = ((1, 1), (2, 2), (4, 1))  # depth 3 has no point: h2 and h3 both run on the last point
+    depths = [1, 2, 2, 4]
+    nets = [_net(4, key=i, depth=d) for i, d in enumerate(depths)]
+    params = jax.tree.map(lambda *a: jnp.stack(a), *[p for p, _ in nets])
+    masks = jax.tree.map(lambda *a: jnp.stack(a), *[m for _, m in nets])
+    x = jax.random.normal(jax.random.PRNGKey(1), (4, 16, 5))
+    y = jnp.sin(x.sum(-1))
+    starts = mlp.depth_starts(layout, 4)
+    live_p, live_m = mlp.live_slices(params, starts), mlp.live_slices(masks, starts)
+    assert [live_p[f"h{l}"]["w"].shape[0] for l in range(4)] == [4, 3, 1, 1] and live_p["out"]["w"].shape[0] == 4
+    loss = lambda p: ((mlp.apply_segmented(p, live_m, starts, x) - y) ** 2).mean(1).sum()
+    out = mlp.apply_segmented(live_p, live_m, starts, x)
+    g = jax.grad(loss)(live_p)
+    for i, ((p, m), d) in enumerate(zip(nets, depths, strict=True)):
+        np.testing.assert_allclose(out[i], mlp.apply(p, m, d, x[i]), rtol=1e-5, atol=1e-6)
+        gi = jax.grad(lambda q, m=m, d=d, i=i: ((mlp.apply(q, m, d, x[i]) - y[i]) ** 2).mean())(p)
+        for k in gi:
+            first = 0 if k == "out" else starts[int(k[1:])]
+            if i >= first:
+                np.testing.assert_allclose(g[k]["w"][i - first], gi[k]["w"], rtol=1e-4, atol=1e-6, err_msg=f"{i} {k}")
