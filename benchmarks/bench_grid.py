@@ -48,7 +48,8 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 HOST_FLAG = "--xla_force_host_platform_device_count"
-DEPTH_MODES = ("slice", "group", "pad")  # grid.DEPTH_MODES, compared side by side (the engine's default first)
+DEPTH_MODES = ("slice", "segment", "group", "pad")  # grid.DEPTH_MODES, compared side by side (the default first)
+SORTED_MODES = ("slice", "segment")  # grid.SORTED_MODES: one program per method
 DEFAULT_MODE = "slice"
 E1_FULL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sweeps", "regime_map.py:full")
 METRICS_STEPS, METRICS_MODELS = 3000, 16  # the metrics-overhead measurement (issue 11: at most +25%)
@@ -62,13 +63,15 @@ SHAPE = {"arity": 2, "levels": 4, "width": 64, "depth": 4, "batch": 256, "optimi
 # depths 1-8 grid of the padding comparison (sparsities, seeds, steps; metrics off), the 1,000-point memory grid
 # (depths 1-8, metrics on: target 5), the compile-flatness variants (points, steps), the size of the PyTorch
 # per-model loops (their rate does not depend on it) and a per-worker timeout in seconds. "chunking": one grid of
-# that many points run whole and in calls of that many points per device (engine.chunk_size).
+# that many points run whole and in calls of that many points per device (engine.chunk_size). "paired_depths":
+# seeds per depth, steps and interleaved rounds of the depths 1-8 throughput comparison of the depth modes.
 MODES = {
     "quick": {"steps": 200, "repeats": 2, "per_device": (), "chunking": None, "waste": ((0.5,), 8, 20),
+              "paired_depths": (8, 500, 3),
               "rss_grid": None, "flat": ((16, 100), (64, 100), (16, 1000)), "loop_models": 4,
               "loop_steps": 100, "torch_rounds": 1, "torch_max_s": 6, "peak_repeats": 2, "timeout": 300},
     "full": {"steps": 500, "repeats": 3, "per_device": (8, 16, 32, 64), "chunking": (256, 8),
-             "waste": ((0.5,), 32, 100), "rss_grid": ((0.0, 0.5, 0.7, 0.8, 0.9), 25, 100),
+             "waste": ((0.5,), 32, 100), "paired_depths": (8, 1000, 3), "rss_grid": ((0.0, 0.5, 0.7, 0.8, 0.9), 25, 100),
              "flat": ((16, 100), (64, 100), (256, 100), (16, 1000), (64, 1000), (64, 10000)),
              "loop_models": 8, "loop_steps": 200, "torch_rounds": 2, "torch_max_s": 20, "peak_repeats": 5,
              "timeout": 1200},
@@ -651,11 +654,19 @@ def run_bench(args) -> dict:
     # issue 15) and against slice mode at the lower engine.cpu_opt_level values, interleaved in one worker.
     log("paired throughput: slice vs group, cpu_opt_level 3 vs 2 vs 1", quiet)
     res["paired_throughput"] = optional(lambda: run_worker("paired", {"data": data, "rounds": PAIRED_ROUNDS, "jobs": [
-        base_job(steps, tag="slice"), base_job(steps, depth_mode="group", tag="group"),
-        base_job(steps, cpu_opt_level=2, tag="slice_opt2"), base_job(steps, cpu_opt_level=1, tag="slice_opt1")]},
-        devices=n_dev, timeout=tmo)["paired"])
+        base_job(steps, depth_mode="slice", tag="slice"), base_job(steps, depth_mode="group", tag="group"),
+        base_job(steps, depth_mode="slice", cpu_opt_level=2, tag="slice_opt2"),
+        base_job(steps, depth_mode="slice", cpu_opt_level=1, tag="slice_opt1"),
+        base_job(steps, depth_mode="segment", tag="segment")]}, devices=n_dev, timeout=tmo)["paired"])
     pt = res["paired_throughput"]
     res["slice_vs_group_throughput_paired"] = None if "error" in pt else 1 / pt["group"]["rate_vs_first"]
+
+    # The same on depths 1-8 (where the sorted modes slice), paired: slice, segment and group mode interleaved.
+    seeds_pd, steps_pd, rounds_pd = mode["paired_depths"]
+    log(f"paired throughput, depths 1-8: {' vs '.join(DEPTH_MODES[:3])}", quiet)
+    res["paired_depths_1_8"] = optional(lambda: run_worker("paired", {"data": data, "rounds": rounds_pd, "jobs": [
+        base_job(steps_pd, depths=list(range(1, 9)), seeds=seeds_pd, depth_mode=dm, tag=dm)
+        for dm in DEPTH_MODES[:3]]}, devices=n_dev, timeout=tmo)["paired"])
 
     # The same grid with the compositionality metrics on (target 6), in its own process: one hung there.
     log("engine with metrics on", quiet)
@@ -725,7 +736,7 @@ def run_bench(args) -> dict:
     # Issue 15: trace + compile of the full regime map's programs (sweeps/regime_map.py:full, metrics on), no
     # training, in every depth mode side by side.
     e1 = {}
-    for dm in DEPTH_MODES if not args.quick else (DEFAULT_MODE,):
+    for dm in DEPTH_MODES if not args.quick else SORTED_MODES:
         log(f"compile of regime_map.py:full, depth_mode={dm}", quiet)
         e1[dm] = optional(lambda dm=dm: run_worker("compile", {"data": data, "jobs": [
             {"sweep": E1_FULL, "depth_mode": dm}]}, devices=n_dev, timeout=tmo)["jobs"][0])
@@ -898,13 +909,14 @@ def table(res: dict) -> str:
                   f"default depth mode vs group mode, same worker: {res['slice_vs_group_throughput']:.2f}x "
                   f"(compile {head['compile_s']:.1f} s vs {res['head_group_mode']['compile_s']:.1f} s)"
                   ).replace("n/ax", "n/a"))
-    pt = res["paired_throughput"]
-    if "error" in pt:
-        lines.append(f"         paired throughput: FAILED ({pt['error'][:300]})")
-    else:
-        lines.append(f"         paired ({PAIRED_ROUNDS} interleaved rounds, median): "
-                     + ", ".join(f"{k} {v['model_steps_per_s']:,.0f} model-steps/s ({v['rate_vs_first']:.2f}x)"
-                                 for k, v in pt.items()))
+    for key, what in (("paired_throughput", f"paired ({PAIRED_ROUNDS} interleaved rounds, median)"),
+                      ("paired_depths_1_8", "paired, depths 1-8")):
+        pt = res[key]
+        if "error" in pt:
+            lines.append(f"         {what}: FAILED ({pt['error'][:300]})")
+            continue
+        lines.append(f"         {what}: " + ", ".join(
+            f"{k} {v['model_steps_per_s']:,.0f} model-steps/s ({v['rate_vs_first']:.2f}x)" for k, v in pt.items()))
     mo = res["engine_metrics_on"]
     if "error" in mo:
         lines.append(f"         metrics on: FAILED ({mo['error'][:300]})")
@@ -927,16 +939,16 @@ def table(res: dict) -> str:
     for dm in DEPTH_MODES:
         e = w[dm]
         if "error" in e:
-            lines.append(f"  depth_mode={dm:5s}: FAILED ({e['error'][:300]})")
+            lines.append(f"  depth_mode={dm:7s}: FAILED ({e['error'][:300]})")
             continue
-        lines.append(f"  depth_mode={dm:5s}: executed/useful FLOPs {e['flops_waste']:.2f}, {e['programs']} program(s), "
+        lines.append(f"  depth_mode={dm:7s}: executed/useful FLOPs {e['flops_waste']:.2f}, {e['programs']} program(s), "
                      f"compile {e['compile_s']:.1f} s, run {min(e['times_s']):.1f} s, peak RSS {e['rss_mb']:,.0f} MB")
     if res["pad_slowdown"]:
         lines.append(f"  pad / group wall time: {res['pad_slowdown']:.2f}x")
     lines.append("")
     lines.append("compile of sweeps/regime_map.py:full (metrics on; trace + lower + XLA compile of chunk 0, not run):")
     for dm, e in res["compile_e1_full"].items():
-        lines.append(f"  depth_mode={dm:5s}: " + (f"FAILED ({e['error'][:300]})" if "error" in e else
+        lines.append(f"  depth_mode={dm:7s}: " + (f"FAILED ({e['error'][:300]})" if "error" in e else
                      f"{e['programs']} program(s), {e['n_points']} points, chunk {e['chunk_size']}: "
                      f"{e['compile_s']:.1f} s"))
     lines.append("")
