@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-SCRIPT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "analysis", "make_figures.py")
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+SCRIPT = os.path.join(ROOT, "analysis", "make_figures.py")
 
 
 @pytest.fixture()
@@ -134,3 +135,19 @@ def test_bad_jobs_refused_before_any_sweep(mf, monkeypatch, tmp_path):
     with pytest.raises(SystemExit, match="--jobs=0 is invalid: allowed values are integers >= 1"):
         mf.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--jobs", "0"])
     assert log == []
+
+
+def test_every_sweep_it_runs_reproduces_the_committed_engine(mf, monkeypatch, tmp_path):
+    """The committed results were trained in config.REPRODUCTION_DEPTH_MODE: every sweep `make figures` runs
+    starts there, whatever the default depth mode is (another mode changes the numbers within float tolerance)."""
+    from sweetspot import config
+
+    configs = []
+    monkeypatch.setattr(mf, "sweep", lambda cfg, out, extra=(): configs.append(cfg) or 1.0)
+    monkeypatch.setattr(mf, "peak", lambda run, metric=None: 3)
+    monkeypatch.setattr(mf, "sp_sparsity", lambda run: "0.8")
+    monkeypatch.setattr(mf.subprocess, "run", lambda cmd, check: None)
+    mf.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--jobs", "1"])
+    assert len(configs) > 40
+    for spec in configs:
+        assert config.load_config(os.path.join(ROOT, spec), []).engine.depth_mode == config.REPRODUCTION_DEPTH_MODE
