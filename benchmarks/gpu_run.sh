@@ -8,7 +8,7 @@ OUT=${OUT:-/tmp/out}; mkdir -p "$OUT"
 nvidia-smi -L; python3 -c "import jax; print(jax.__version__, jax.devices())"
 E1_LIMIT=${E1_LIMIT:-420}
 start=$(date +%s)
-# The engine's default depth_mode=slice: one program per method, every depth in it (issue 15).
+# The engine's default depth_mode=segment: one program per method, every depth in it (issue 15).
 timeout "$E1_LIMIT" python3 -m sweetspot sweep sweeps/regime_map.py:full --out /tmp/e1 \
   2> >(tee "$OUT/e1_progress.txt" >&2) | tee "$OUT/e1_summary.txt"
 echo "E1 wall $(( $(date +%s) - start )) s" | tee -a "$OUT/e1_summary.txt"

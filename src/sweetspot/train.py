@@ -264,13 +264,8 @@ def _make_segment_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
 
 
 def make_train(
-    cfg,
-    n_slots: int,
-    method: str,
-    n_result_slots: int | None = None,
-    binary: bool = False,
-    layout: tuple | None = None,
-    segment: bool = False,
+    cfg, n_slots: int, method: str, n_result_slots: int | None = None, binary: bool = False,
+    layout: tuple | None = None, segment: bool = False,
 ):
     """Returns the pure `train(point, data)` for networks with `n_slots` hidden-layer slots and a static `method`
     (a name of pruning.METHODS, or shuffled:<name>; docs/method.md, "Masks and pruning" for each schedule).
