@@ -48,9 +48,9 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 HOST_FLAG = "--xla_force_host_platform_device_count"
-DEPTH_MODES = ("slice", "segment", "group", "pad")  # grid.DEPTH_MODES, compared side by side (the default first)
-SORTED_MODES = ("slice", "segment")  # grid.SORTED_MODES: one program per method
-DEFAULT_MODE = "slice"
+DEPTH_MODES = ("segment", "slice", "group", "pad")  # grid.DEPTH_MODES, compared side by side (the default first)
+SORTED_MODES = ("segment", "slice")  # grid.SORTED_MODES: one program per method
+DEFAULT_MODE = "segment"
 E1_FULL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sweeps", "regime_map.py:full")
 METRICS_STEPS, METRICS_MODELS = 3000, 16  # the metrics-overhead measurement (issue 11: at most +25%)
 RESULT_TAG = "BENCH_RESULT "
@@ -651,16 +651,19 @@ def run_bench(args) -> dict:
     one = engine[1]["jobs"][0]
     res["engine"] = {f"{nd}dev": e["jobs"][0] for nd, e in engine.items()}
 
-    # Issue 15's throughput check, paired: the default shape in slice mode (the default) against group mode (before
-    # issue 15) and against slice mode at the lower engine.cpu_opt_level values, interleaved in one worker.
-    log("paired throughput: slice vs group, cpu_opt_level 3 vs 2 vs 1", quiet)
+    # Issue 15's throughput check, paired: the default shape in segment mode (the default; on one depth group mode's
+    # program) and slice mode against group mode (before issue 15), and slice mode at the lower
+    # engine.cpu_opt_level values, interleaved in one worker.
+    log("paired throughput: segment vs slice vs group, cpu_opt_level 3 vs 2 vs 1", quiet)
     res["paired_throughput"] = optional(lambda: run_worker("paired", {"data": data, "rounds": PAIRED_ROUNDS, "jobs": [
-        base_job(steps, depth_mode="slice", tag="slice"), base_job(steps, depth_mode="group", tag="group"),
+        base_job(steps, depth_mode="segment", tag="segment"), base_job(steps, depth_mode="slice", tag="slice"),
+        base_job(steps, depth_mode="group", tag="group"),
         base_job(steps, depth_mode="slice", cpu_opt_level=2, tag="slice_opt2"),
-        base_job(steps, depth_mode="slice", cpu_opt_level=1, tag="slice_opt1"),
-        base_job(steps, depth_mode="segment", tag="segment")]}, devices=n_dev, timeout=tmo)["paired"])
+        base_job(steps, depth_mode="slice", cpu_opt_level=1, tag="slice_opt1")]}, devices=n_dev, timeout=tmo)["paired"])
     pt = res["paired_throughput"]
-    res["slice_vs_group_throughput_paired"] = None if "error" in pt else 1 / pt["group"]["rate_vs_first"]
+    vs_group = lambda dm: None if "error" in pt else pt[dm]["model_steps_per_s"] / pt["group"]["model_steps_per_s"]
+    for dm in SORTED_MODES:
+        res[f"{dm}_vs_group_throughput_paired"] = vs_group(dm)
 
     # The same on depths 1-8 (where the sorted modes slice), paired: slice, segment and group mode interleaved.
     seeds_pd, steps_pd, rounds_pd = mode["paired_depths"]
@@ -781,7 +784,7 @@ def run_bench(args) -> dict:
     res["sharded_speedup"] = head["model_steps_per_s"] / one["model_steps_per_s"]
     hg = next(j for j in engine[n_dev]["jobs"] if j["tag"] == "head_group")
     res["head_group_mode"] = {k: hg[k] for k in ("model_steps_per_s", "compile_s", "times_s")}
-    res["slice_vs_group_throughput"] = head["model_steps_per_s"] / hg["model_steps_per_s"]
+    res["default_vs_group_throughput"] = head["model_steps_per_s"] / hg["model_steps_per_s"]
     res["vs_torch_batched"] = res["vs_torch_loop"] = res["vs_torch_loop_fused"] = res["vs_torch_loop_module"] = None
     if torch_res:
         tb = max(torch_res["batched"]["model_steps_per_s"], torch_res["batched_fused"]["model_steps_per_s"])
@@ -907,7 +910,7 @@ def table(res: dict) -> str:
                   f"{fmt(res['vs_torch_batched'], '.2f')}x (>= 1.5); vs torch loop {fmt(res['vs_torch_loop'], '.1f')}x "
                   f"(>= 8; nn.Module loop {fmt(res['vs_torch_loop_module'], '.1f')}x);\n"
                   f"         sharded {head['n_devices']} devices vs 1: {res['sharded_speedup']:.2f}x; "
-                  f"default depth mode vs group mode, same worker: {res['slice_vs_group_throughput']:.2f}x "
+                  f"default depth mode vs group mode, same worker: {res['default_vs_group_throughput']:.2f}x "
                   f"(compile {head['compile_s']:.1f} s vs {res['head_group_mode']['compile_s']:.1f} s)"
                   ).replace("n/ax", "n/a"))
     for key, what in (("paired_throughput", f"paired ({PAIRED_ROUNDS} interleaved rounds, median)"),
