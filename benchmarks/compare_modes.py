@@ -31,17 +31,19 @@ def load(run: str) -> dict[str, dict]:
 
 
 def compare(a: dict, b: dict) -> dict[str, dict]:
-    """Per method: {"points", "differ": {label: count}, "abs_diff": {key: (max, median)}} over the points of a."""
+    """Per method: {"points", "differ": {label: count}, "abs_diff": {key: (max, median) over the points finite in
+    both}, "nan_in_one": {key: points NaN in one run only}}."""
     if a.keys() != b.keys():
         raise SystemExit("error: the two runs list different points; compare runs of one grid")
     out = {}
     for method in sorted({r["method"] for r in a.values()}):
         pts = [p for p in a if a[p]["method"] == method]
         row = {"points": len(pts), "differ": {k: sum(a[p][k] != b[p][k] for p in pts) for k in LABELS}}
-        row["abs_diff"] = {}
+        row["abs_diff"], row["nan_in_one"] = {}, {}
         for k in FLOATS:
-            d = np.abs(np.array([float(a[p][k]) - float(b[p][k]) for p in pts]))
-            d = d[np.isfinite(d)]
+            x, y = (np.array([float(r[p][k]) for p in pts]) for r in (a, b))
+            row["nan_in_one"][k] = int((np.isnan(x) != np.isnan(y)).sum())
+            d = np.abs(x - y)[np.isfinite(x) & np.isfinite(y)]
             row["abs_diff"][k] = (float(d.max()), float(np.median(d))) if d.size else (float("nan"),) * 2
         out[method] = row
     return out
@@ -59,7 +61,9 @@ def main(argv=None) -> None:
         for method, row in compare(loaded[x], loaded[y]).items():
             labels = ", ".join(f"{k} {n}" for k, n in row["differ"].items())
             floats = ", ".join(f"{k} {m:.2g} / {med:.2g}" for k, (m, med) in row["abs_diff"].items())
-            print(f"  {method} ({row['points']} points): differ in {labels}; |diff| max / median: {floats}")
+            nan = sum(row["nan_in_one"].values())
+            print(f"  {method} ({row['points']} points): differ in {labels}; |diff| max / median: {floats}; "
+                  f"NaN in one run only: {nan}")
 
 
 if __name__ == "__main__":

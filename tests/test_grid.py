@@ -161,10 +161,10 @@ def eval_json(line):
 def test_sorted_modes_equal_group_mode_on_mixed_depths_and_methods(cfg, data, mode, layout):
     """One program per method (hidden layer l runs on the points deeper than l; in segment mode also the optimizer,
     on live slices only) trains the same networks as one program per (method, depth): an at-init and a
-    prune-rewind method (whose fits run inside a scan), with weight decay (which moves unused slots in slice
-    mode). Segment mode's auto plan puts ~8 points per device per call in all: at most 3 of each depth, here
+    prune-rewind method (whose fits run inside a scan), with AdamW's decoupled weight decay (which moves unused
+    slots in slice mode). Segment mode's auto plan puts ~8 points per device per call in all: at most 3 of each depth, here
     the 4 of each depth in 2 balanced calls."""
-    cfg.grid.method, cfg.grid.weight_decay = ("random", "imp"), (1e-3,)
+    cfg.grid.method, cfg.grid.weight_decay, cfg.train.optimizer = ("random", "imp"), (1e-3,), "adamw"
     cfg.pruning.rounds = 2
     cfg.engine.depth_mode = "group"
     res_group = grid.run_grid(cfg, data, devices=jax.devices()[:1])
@@ -176,6 +176,17 @@ def test_sorted_modes_equal_group_mode_on_mixed_depths_and_methods(cfg, data, mo
     for k in (*SCALARS, "curve_train", "curve_test"):
         np.testing.assert_allclose(res[k], res_group[k], rtol=5e-4, atol=1e-5, err_msg=k)
     np.testing.assert_array_equal(np.isnan(res["layer_sparsity"]), np.isnan(res_group["layer_sparsity"]))
+
+
+def test_segment_mode_equals_group_mode_for_sculpting(cfg, data):
+    """Neural Sculpting's keep-or-reject rounds (fits inside a scan of accepted or rejected prunings), with SGD."""
+    cfg.grid.method, cfg.grid.depth, cfg.grid.sparsity, cfg.train.optimizer = ("sculpt",), (1, 2), (0.5,), "sgd"
+    res = {}
+    for mode in ("group", "segment"):
+        cfg.engine.depth_mode = mode
+        res[mode] = grid.run_grid(cfg, data, devices=jax.devices()[:1])
+    for k in (*SCALARS, "curve_train", "curve_test"):
+        np.testing.assert_allclose(res["segment"][k], res["group"][k], rtol=5e-4, atol=1e-5, err_msg=k)
 
 
 def test_segment_mode_on_one_depth_is_group_mode_bit_for_bit(cfg, data):

@@ -1,8 +1,10 @@
 """The grid engine: a whole depth x sparsity x seed (x method x lr x weight decay) map in one jitted call.
 
 docs/method.md, section "Grid engine". Points are the product of the config's axes (`config.AXES` order, last
-axis fastest). Points are grouped statically by (method, depth) in `group` mode (no padded layers, one program
-per group inside the one jit) or by method in `pad` mode (identity-padded layers, one program). Each group's
+axis fastest). Points are grouped statically by method in `segment` (the default) and `slice` mode (one program
+per method, its points sorted by depth; hidden layer l runs on the points deeper than l), by (method, depth) in
+`group` mode (no padded layers, one program per group inside the one jit) or by method in `pad` mode
+(identity-padded layers, one program). Each group's
 points are vmapped and sharded over the devices along a 1-D mesh axis "grid" (all processes' devices after
 `jax.distributed.initialize`; see docs/scaling.md). A grid larger than `engine.chunk_size` points per group runs
 in chunks of the same compiled shape.
@@ -161,9 +163,9 @@ class Engine:
             depths = sorted(self.grid.axes["depth"])
             of = lambda g, d: int((self.grid.coords["depth"][g.indices] == d).sum())
             per_depth = [max(of(g, d) for g in self.groups) for d in depths]
-            per_call = max(1, round(want / n_dev))  # points of each depth per device per call, as in group mode
             if self.segment and not chunk_size and self._on_cpu():  # ~CPU_POINTS_PER_DEVICE in all, not per depth
-                per_call = max(1, round(CPU_POINTS_PER_DEVICE / len(depths)))
+                want = n_dev * CPU_POINTS_PER_DEVICE / len(depths)
+            per_call = max(1, round(want / n_dev))  # points of each depth per device per call
             self.n_chunks = math.ceil(max(per_depth) / (n_dev * per_call))
             counts = [math.ceil(n / (self.n_chunks * n_dev)) for n in per_depth]
             self.layout = tuple((int(d), c) for d, c in zip(depths, counts, strict=True) if c)
@@ -201,9 +203,9 @@ class Engine:
         return multihost_utils.process_allgather(tree, tiled=True)
 
     def chunk_indices(self, c: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Per group: the grid indices of chunk c padded to chunk_size, and which of them are real. In slice mode
-        each device's block holds `layout`'s count of points of each depth, in depth order (fillers repeat the
-        group's first point of that depth)."""
+        """Per group: the grid indices of chunk c padded to chunk_size, and which of them are real. In slice and
+        segment mode each device's block holds `layout`'s count of points of each depth, in depth order (fillers
+        repeat the group's first point of that depth)."""
         out = {}
         for g in self.groups:
             if self.sliced:

@@ -278,7 +278,7 @@ def load_network(run_dir: str, spec: str):
     gi = next(j for j, g in enumerate(groups) if i in g.indices)
     template = params_template(cfg, target, groups, meta["chunk_size"])
     rows = res_lib.read_csv(os.path.join(run_dir, "results.csv"))
-    for c in range(meta["n_chunks"]):  # the chunk that holds point i (slice mode orders chunks by device and depth)
+    for c in range(meta["n_chunks"]):  # the chunk holding point i (slice, segment: chunks by device and depth)
         _, tree = res_lib.restore_checkpoint(os.path.join(run_dir, "params"), template, step=c)
         saved = tree[f"g{gi:02d}"]
         hit = np.flatnonzero((saved["indices"] == i) & saved["valid"])

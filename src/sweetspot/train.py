@@ -20,7 +20,8 @@ KEY_INIT, KEY_MASK, KEY_DATA, KEY_SHUFFLE, KEY_PRUNE_DATA = 0, 1, 2, 3, 4
 
 
 # Optimizers by name: (lr, weight_decay) -> optax transform. lr and weight_decay may be traced (one compile serves
-# every value). adam: L2 decay added to the gradient; adamw: decoupled decay; sgd: plain SGD with L2 decay.
+# every value). Each must act elementwise (no global norms): segment mode runs it layer by layer on live slices.
+# adam: L2 decay added to the gradient; adamw: decoupled decay; sgd: plain SGD with L2 decay.
 OPTIMIZERS = {
     "adam": lambda lr, wd: optax.chain(optax.add_decayed_weights(wd), optax.adam(lr)),
     "adamw": lambda lr, wd: optax.adamw(lr, weight_decay=wd),
@@ -221,15 +222,15 @@ def _make_segment_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
     fit as they came in (no result reads them)."""
     act, optimizer = cfg.model.activation, cfg.train.optimizer
     per_sample = _per_sample_loss(binary)
-    n_slots = max(d for d, _ in layout)
-    starts, names = mlp.depth_starts(layout, n_slots), mlp.layer_names(n_slots)
-
-    def losses(p, m, x, y):  # (k,) mean loss of each point, on live slices
-        return per_sample(mlp.apply_segmented(p, m, starts, x, act), y).reshape(x.shape[0], -1).mean(1)
-
-    loss_grad = jax.value_and_grad(lambda p, m, x, y: (lambda v: (v.sum(), v))(losses(p, m, x, y)), has_aux=True)
 
     def fit(params, masks, point, data, key):
+        n_slots = mlp.n_slots_of(params)  # at trace time: the params may hold more slots than the deepest point
+        starts, names = mlp.depth_starts(layout, n_slots), mlp.layer_names(n_slots)
+
+        def losses(p, m, x, y):  # (k,) mean loss of each point, on live slices
+            return per_sample(mlp.apply_segmented(p, m, starts, x, act), y).reshape(x.shape[0], -1).mean(1)
+
+        loss_grad = jax.value_and_grad(lambda *a: (lambda v: (v.sum(), v))(losses(*a)), has_aux=True)
         lp, lm = mlp.live_slices(params, starts), mlp.live_slices(masks, starts)
         pts = mlp.live_slices(dict.fromkeys(names, point), starts)  # each layer's points' lr and weight decay
         # Each layer's optimizer vmapped over its own points (Adam is elementwise: the same numbers per slot).
