@@ -162,8 +162,8 @@ def test_sorted_modes_equal_group_mode_on_mixed_depths_and_methods(cfg, data, mo
     """One program per method (hidden layer l runs on the points deeper than l; in segment mode also the optimizer,
     on live slices only) trains the same networks as one program per (method, depth): an at-init and a
     prune-rewind method (whose fits run inside a scan), with AdamW's decoupled weight decay (which moves unused
-    slots in slice mode). Segment mode's auto plan puts ~8 points per device per call in all: at most 3 of each depth, here
-    the 4 of each depth in 2 balanced calls."""
+    slots in slice mode). Segment mode's auto plan puts ~8 points per device per call in all: at most 3 of each
+    depth, here the 4 of each depth in 2 balanced calls."""
     cfg.grid.method, cfg.grid.weight_decay, cfg.train.optimizer = ("random", "imp"), (1e-3,), "adamw"
     cfg.pruning.rounds = 2
     cfg.engine.depth_mode = "group"

@@ -56,25 +56,38 @@ def test_activations():
     assert len({float(o[0]) for o in outs.values()}) == 3
 
 
-def test_sliced_batch_equals_each_network_in_outputs_and_gradients():
-    """apply_sliced runs hidden layer l only on the points deeper than l; each point's output and gradient are
-    those of its own network (`apply` at its depth), and its unused layers get no gradient."""
-    layout = ((1, 1), (2, 2), (4, 1))
-    depths = [1, 2, 2, 4]
+def _sorted_batch():
+    """(layout, depths, nets, stacked params, stacked masks, x, y) of 4 networks sorted by depth; depth 3 has no
+    point, so h2 and h3 both run on the last one."""
+    layout, depths = ((1, 1), (2, 2), (4, 1)), [1, 2, 2, 4]
     nets = [_net(4, key=i, depth=d) for i, d in enumerate(depths)]
     params = jax.tree.map(lambda *a: jnp.stack(a), *[p for p, _ in nets])
     masks = jax.tree.map(lambda *a: jnp.stack(a), *[m for _, m in nets])
     x = jax.random.normal(jax.random.PRNGKey(1), (4, 16, 5))
-    y = jnp.sin(x.sum(-1))
-    assert mlp.depth_starts(layout, 4) == (0, 1, 3, 3)
-    sliced = lambda p: ((mlp.apply_sliced(p, masks, layout, x) - y) ** 2).mean(1).sum()
-    out = mlp.apply_sliced(params, masks, layout, x)
-    g = jax.grad(sliced)(params)
+    return layout, depths, nets, params, masks, x, jnp.sin(x.sum(-1))
+
+
+def _assert_each_network(out, grad_w, nets, depths, x, y):
+    """out[i] and grad_w(layer, i) (None: the batch holds no slot of point i there) are network i's own output
+    and weight gradient of its mean squared error against y[i]."""
     for i, ((p, m), d) in enumerate(zip(nets, depths, strict=True)):
         np.testing.assert_allclose(out[i], mlp.apply(p, m, d, x[i]), rtol=1e-5, atol=1e-6)
         gi = jax.grad(lambda q, m=m, d=d, i=i: ((mlp.apply(q, m, d, x[i]) - y[i]) ** 2).mean())(p)
         for k in gi:
-            np.testing.assert_allclose(g[k]["w"][i], gi[k]["w"], rtol=1e-4, atol=1e-6, err_msg=f"{i} {k}")
+            if (got := grad_w(k, i)) is not None:
+                np.testing.assert_allclose(got, gi[k]["w"], rtol=1e-4, atol=1e-6, err_msg=f"{i} {k}")
+
+
+def test_sliced_batch_equals_each_network_in_outputs_and_gradients():
+    """apply_sliced runs hidden layer l only on the points deeper than l; each point's output and gradient are
+    those of its own network (`apply` at its depth), and its unused layers get no gradient."""
+    layout, depths, nets, params, masks, x, y = _sorted_batch()
+    assert mlp.depth_starts(layout, 4) == (0, 1, 3, 3)
+    sliced = lambda p: ((mlp.apply_sliced(p, masks, layout, x) - y) ** 2).mean(1).sum()
+    out = mlp.apply_sliced(params, masks, layout, x)
+    g = jax.grad(sliced)(params)
+    _assert_each_network(out, lambda k, i: g[k]["w"][i], nets, depths, x, y)
+    for i, d in enumerate(depths):
         for l in range(d, 4):
             assert not np.asarray(g[f"h{l}"]["w"][i]).any()
 
@@ -82,23 +95,12 @@ def test_sliced_batch_equals_each_network_in_outputs_and_gradients():
 def test_segmented_batch_on_live_slices_equals_each_network():
     """apply_segmented takes each layer's live slice only (hidden layer l: the points deeper than l; the readout:
     every point) and gives each point its own network's output and gradient."""
-    layout = ((1, 1), (2, 2), (4, 1))  # depth 3 has no point: h2 and h3 both run on the last point
-    depths = [1, 2, 2, 4]
-    nets = [_net(4, key=i, depth=d) for i, d in enumerate(depths)]
-    params = jax.tree.map(lambda *a: jnp.stack(a), *[p for p, _ in nets])
-    masks = jax.tree.map(lambda *a: jnp.stack(a), *[m for _, m in nets])
-    x = jax.random.normal(jax.random.PRNGKey(1), (4, 16, 5))
-    y = jnp.sin(x.sum(-1))
+    layout, depths, nets, params, masks, x, y = _sorted_batch()
     starts = mlp.depth_starts(layout, 4)
     live_p, live_m = mlp.live_slices(params, starts), mlp.live_slices(masks, starts)
     assert [live_p[f"h{l}"]["w"].shape[0] for l in range(4)] == [4, 3, 1, 1] and live_p["out"]["w"].shape[0] == 4
     loss = lambda p: ((mlp.apply_segmented(p, live_m, starts, x) - y) ** 2).mean(1).sum()
     out = mlp.apply_segmented(live_p, live_m, starts, x)
     g = jax.grad(loss)(live_p)
-    for i, ((p, m), d) in enumerate(zip(nets, depths, strict=True)):
-        np.testing.assert_allclose(out[i], mlp.apply(p, m, d, x[i]), rtol=1e-5, atol=1e-6)
-        gi = jax.grad(lambda q, m=m, d=d, i=i: ((mlp.apply(q, m, d, x[i]) - y[i]) ** 2).mean())(p)
-        for k in gi:
-            first = 0 if k == "out" else starts[int(k[1:])]
-            if i >= first:
-                np.testing.assert_allclose(g[k]["w"][i - first], gi[k]["w"], rtol=1e-4, atol=1e-6, err_msg=f"{i} {k}")
+    first = lambda k: 0 if k == "out" else starts[int(k[1:])]
+    _assert_each_network(out, lambda k, i: g[k]["w"][i - first(k)] if i >= first(k) else None, nets, depths, x, y)
