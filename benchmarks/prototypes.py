@@ -23,6 +23,10 @@ Experiments:
          grid, interleaved: slice mode as it is, slice mode with train._make_batched_fit swapped for
          make_segment_fit (no concatenate after every layer; the optimizer on the live slices only), and group mode.
 - slice_check: the same swaps against slice mode as it is on tiny grids (IMP, SP, metrics on; depths to 12).
+- segment: segment mode (the engine's default since 2026-12-01) on the depths 1-8 grid: AOT compile of slice mode,
+         slice mode with the segmented forward only, segment mode and segment mode with one optimizer over all
+         live parameters ravelled into a vector (make_segment_fit_raveled); then slice, segment and ravelled
+         segment mode run interleaved.
 - metrics: metrics.compute over 64 depth-4 networks with the ridge probe as it was before ada41f1 (a Gram per
          probe node) against one sharing the Gram across nodes (the same numbers): compiled temp memory and time.
 - topk:  rank_mask by argsort + scatter of ranks (the engine before ada41f1) against one value sort + a threshold
@@ -302,6 +306,57 @@ def make_segment_fit(cfg, binary: bool, capture_at, layout: tuple):
     return fit
 
 
+def make_segment_fit_raveled(cfg, binary: bool, capture_at, layout: tuple):
+    """train._make_segment_fit (segment mode) with one optimizer over every live parameter ravelled into one vector,
+    each parameter with its own point's lr and weight decay (elementwise: the same numbers up to rounding), in
+    place of one vmapped optimizer per layer: fewer programs to compile, two copies per step."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+    from jax.flatten_util import ravel_pytree
+
+    from sweetspot import mlp
+    from sweetspot import train as tr
+
+    act, optimizer, per_sample = cfg.model.activation, cfg.train.optimizer, tr._per_sample_loss(binary)
+
+    def fit(params, masks, point, data, key):
+        n_slots = mlp.n_slots_of(params)
+        starts, names = mlp.depth_starts(layout, n_slots), mlp.layer_names(n_slots)
+        losses = lambda p, m, x, y: per_sample(mlp.apply_segmented(p, m, starts, x, act), y).reshape(
+            x.shape[0], -1).mean(1)
+        loss_grad = jax.value_and_grad(lambda *a: (lambda v: (v.sum(), v))(losses(*a)), has_aux=True)
+        lp, lm = mlp.live_slices(params, starts), mlp.live_slices(masks, starts)
+        flat, unravel = ravel_pytree(lp)
+
+        def per_param(v):  # (k,) per-point values -> each live parameter's own point's value, in ravel order
+            spread = lambda a: jnp.broadcast_to(v.reshape(-1, *[1] * (a.ndim - 1)), a.shape)
+            return ravel_pytree(mlp.live_slices(jax.tree.map(spread, params), starts))[0]
+
+        opt = tr.make_optimizer(optimizer, per_param(point["lr"]), per_param(point["weight_decay"]))
+
+        def step(carry, inputs):
+            p, s, saved = carry
+            t, k = inputs
+            xb, yb = jax.vmap(lambda kk: tr._draw_batch(cfg, data["x_train"], data["y_train"], kk))(k)
+            (_, loss), g = loss_grad(p, lm, xb, yb)
+            u, s = opt.update(ravel_pytree(g)[0], s, ravel_pytree(p)[0])
+            saved = tr._capture(capture_at, t, p, saved)
+            p = mlp.mask_params(optax.apply_updates(p, mlp.mask_params(unravel(u), lm)), lm)
+            return (p, s, saved), loss
+
+        every_point = lambda a: jnp.broadcast_to(a, (key.shape[0], *a.shape))
+        test = lambda p: losses(p, lm, every_point(data["x_test"]), every_point(data["y_test"]))
+        carry = (lp, opt.init(flat), lp if capture_at is not None else ())
+        (lp, _, saved), (curve_train, curve_test) = tr._scan_blocks(cfg, step, test, carry, key)
+        cut = lambda n: 0 if n == "out" else starts[int(n[1:])]
+        whole = lambda live: {n: jax.tree.map(lambda a, b, n=n: jnp.concatenate([a[: cut(n)], b]), params[n], live[n])
+                              for n in names}
+        return whole(lp), curve_train.T, curve_test.T, (whole(saved) if capture_at is not None else ())
+
+    return fit
+
+
 def make_pointwise_fit(cfg, binary: bool, capture_at, layout: tuple):
     """train._make_batched_fit's signature on the per-point fit vmapped (group mode's step inside slice mode's
     program): valid for a one-depth layout only, where there is nothing to slice. Separates the batched fit's
@@ -332,7 +387,7 @@ def make_train_shard_map(engine, g):
     return jax.shard_map(fn, **specs, check_vma=False)
 
 
-SWAPS = (None, "fit", "forward", "pointwise", "shard_map", "no_layout")
+SWAPS = (None, "fit", "forward", "pointwise", "shard_map", "no_layout", "ravel")
 
 
 @contextlib.contextmanager
@@ -340,22 +395,24 @@ def swapped(patch: str | None):
     """The engine with one function swapped for a prototype while it builds and traces its programs: train's
     batched fit for make_segment_fit ("fit") or make_pointwise_fit ("pointwise"), mlp.apply_sliced for
     apply_segmented ("forward"), the devices' vmap for shard_map ("shard_map"), or train.make_fit told no layout
-    ("no_layout": group mode's own fit, one depth only). None swaps nothing."""
+    ("no_layout": group mode's own fit, one depth only), or segment mode's fit for make_segment_fit_raveled
+    ("ravel"). None swaps nothing."""
     from sweetspot import grid, mlp
     from sweetspot import train as tr
 
     if patch not in SWAPS:
         raise ValueError(f"prototype swap {patch!r}: allowed values are {SWAPS}")
-    original = tr._make_batched_fit, mlp.apply_sliced, grid.Engine._make_train, tr.make_fit
+    original = tr._make_batched_fit, mlp.apply_sliced, grid.Engine._make_train, tr.make_fit, tr._make_segment_fit
     no_layout = lambda cfg, binary=False, capture_at=None, layout=None: original[3](cfg, binary, capture_at)
     tr._make_batched_fit = {"fit": make_segment_fit, "pointwise": make_pointwise_fit}.get(patch, original[0])
     mlp.apply_sliced = apply_segmented if patch == "forward" else original[1]
     grid.Engine._make_train = make_train_shard_map if patch == "shard_map" else original[2]
     tr.make_fit = no_layout if patch == "no_layout" else original[3]
+    tr._make_segment_fit = make_segment_fit_raveled if patch == "ravel" else original[4]
     try:
         yield
     finally:
-        tr._make_batched_fit, mlp.apply_sliced, grid.Engine._make_train, tr.make_fit = original
+        tr._make_batched_fit, mlp.apply_sliced, grid.Engine._make_train, tr.make_fit, tr._make_segment_fit = original
 
 
 def slice_check_worker(spec: dict) -> dict:
@@ -432,6 +489,22 @@ def slice_worker(spec: dict) -> dict:
         o["max_abs_diff_vs_slice"] = diff
         o["final_train_loss_mean"] = float(np.mean(res["train_loss"]))
     return {"devices": len(jax.devices()), "variants": out}
+
+
+def variant_compile_worker(spec: dict) -> dict:
+    """AOT compile seconds (trace, lower, XLA; not run) of the engine's program for one grid, per variant (name,
+    depth mode, swap of `swapped`), spec["repeats"] rounds interleaved."""
+    from sweetspot import grid
+
+    data = bench.load_data(spec["data"], False)
+    out = {name: [] for name, *_ in spec["variants"]}
+    for _ in range(spec["repeats"]):
+        for name, mode, patch in spec["variants"]:
+            with swapped(patch):
+                t0 = time.perf_counter()
+                grid.Engine(bench.make_cfg(dict(spec["job"], depth_mode=mode)), data).compile_chunk(0)
+                out[name].append(time.perf_counter() - t0)
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ compile
@@ -718,6 +791,8 @@ def worker_main(kind: str, spec: dict) -> dict:
         return slice_worker(spec)
     if kind == "slice_check":
         return slice_check_worker(spec)
+    if kind == "variant_compile":
+        return variant_compile_worker(spec)
     if kind == "metrics":
         return metrics_worker(spec)
     if kind == "topk":
@@ -750,6 +825,13 @@ def report(res: dict) -> str:
                              f"{x['compile_and_first_s']:.1f} s, |diff| {x['max_abs_diff_vs_slice']['train_loss']:.1e}"
                              + (f"; bit-identical to: {' | '.join(x['bit_identical_to'])}"
                                 if x.get("bit_identical_to") else ""))
+    if "segment" in res:
+        lines.append("segment mode, depths 1-8 grid: AOT compile (s, interleaved rounds); interleaved runs:")
+        for v, times in res["segment"]["compile_s"].items():
+            lines.append(f"  compile, {v}: " + ", ".join(f"{t:.1f}" for t in times))
+        for v, x in res["segment"]["run"]["variants"].items():
+            lines.append(f"  run, {v}: {x['model_steps_per_s']:,.0f} model-steps/s ({x['rate_vs_slice']:.2f}x slice), "
+                         f"|diff| of the final losses from slice {x['max_abs_diff_vs_slice']['train_loss']:.1e}")
     if "slice_check" in res:
         lines.append("segment fit / forward against slice mode as it is, tiny grids (labels; largest |diff|):")
         for name, r in res["slice_check"].items():
@@ -786,7 +868,7 @@ def report(res: dict) -> str:
 
 def main() -> None:
     p = argparse.ArgumentParser(description="Prototypes behind docs/performance.md's recommendations.")
-    p.add_argument("--only", default="step,compile,slice,slice_check,metrics,topk,eval,xla")
+    p.add_argument("--only", default="step,compile,slice,slice_check,segment,metrics,topk,eval,xla")
     p.add_argument("--json", action="store_true")
     p.add_argument("--save", help="also write the JSON object to this file")
     p.add_argument("--steps", type=int, default=300)
@@ -825,6 +907,17 @@ def main() -> None:
                         for name, job in jobs.items()}
     if "slice_check" in only:
         res["slice_check"] = run_sub("slice_check", {}, os.cpu_count() or 1)
+    if "segment" in only:  # segment mode (the engine's default): where its compile goes, and the ravelled optimizer
+        work = tempfile.mkdtemp(prefix="proto_")
+        data, n_dev = bench.make_data(work), os.cpu_count() or 1
+        job = bench.base_job(args.steps, depths=list(range(1, 9)), seeds=8)
+        variants = [("slice", "slice", None), ("slice, segment forward only", "slice", "forward"),
+                    ("segment", "segment", None), ("segment, ravelled optimizer", "segment", "ravel")]
+        res["segment"] = {
+            "compile_s": run_sub("variant_compile", {"data": data, "job": job, "repeats": 2, "variants": variants},
+                                 n_dev, timeout=3000),
+            "run": run_sub("slice", {"data": data, "job": job, "rounds": args.repeats + 1,
+                                     "variants": [(*v, 0) for v in variants[::2] + variants[3:]]}, n_dev, timeout=3000)}
     if "metrics" in only:
         work = tempfile.mkdtemp(prefix="proto_")
         res["metrics"] = run_sub("metrics", {"data": bench.make_data(work), "points": 64})
