@@ -349,7 +349,7 @@ def make_segment_fit_raveled(cfg, binary: bool, capture_at, layout: tuple):
         test = lambda p: losses(p, lm, every_point(data["x_test"]), every_point(data["y_test"]))
         carry = (lp, opt.init(flat), lp if capture_at is not None else ())
         (lp, _, saved), (curve_train, curve_test) = tr._scan_blocks(cfg, step, test, carry, key)
-        cut = lambda n: 0 if n == "out" else starts[int(n[1:])]
+        cut = lambda n: mlp.first_point(n, starts)
         whole = lambda live: {n: jax.tree.map(lambda a, b, n=n: jnp.concatenate([a[: cut(n)], b]), params[n], live[n])
                               for n in names}
         return whole(lp), curve_train.T, curve_test.T, (whole(saved) if capture_at is not None else ())

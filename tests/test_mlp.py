@@ -102,5 +102,5 @@ def test_segmented_batch_on_live_slices_equals_each_network():
     loss = lambda p: ((mlp.apply_segmented(p, live_m, starts, x) - y) ** 2).mean(1).sum()
     out = mlp.apply_segmented(live_p, live_m, starts, x)
     g = jax.grad(loss)(live_p)
-    first = lambda k: 0 if k == "out" else starts[int(k[1:])]
+    first = lambda k: mlp.first_point(k, starts)
     _assert_each_network(out, lambda k, i: g[k]["w"][i - first(k)] if i >= first(k) else None, nets, depths, x, y)

@@ -20,10 +20,10 @@ class ConfigError(ValueError):
     """A config value is invalid; the message names the field and the allowed values."""
 
 
-# Every committed result (docs/data/results, docs/results.md) was trained in slice mode. The sweeps that `make
-# figures` runs start from reproduction_config(), so a fresh clone reproduces those numbers byte for byte; the
-# default, segment mode, gives the same results within float tolerance only (docs/method.md, "Grid engine"). Set
-# it to the default when `make figures` is next regenerated.
+# Every result `make figures` regenerates (docs/data/results, docs/results.md) was trained in slice mode. Its
+# sweeps start from reproduction_config(), so a fresh clone reproduces those numbers byte for byte; the default,
+# segment mode, agrees with slice mode to rounding on short runs only (docs/method.md, "Grid engine";
+# docs/reliability.md, "How far apart runs end up"). Set it to the default when `make figures` is next rerun.
 REPRODUCTION_DEPTH_MODE = "slice"
 
 

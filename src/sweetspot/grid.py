@@ -4,10 +4,9 @@ docs/method.md, section "Grid engine". Points are the product of the config's ax
 axis fastest). Points are grouped statically by method in `segment` (the default) and `slice` mode (one program
 per method, its points sorted by depth; hidden layer l runs on the points deeper than l), by (method, depth) in
 `group` mode (no padded layers, one program per group inside the one jit) or by method in `pad` mode
-(identity-padded layers, one program). Each group's
-points are vmapped and sharded over the devices along a 1-D mesh axis "grid" (all processes' devices after
-`jax.distributed.initialize`; see docs/scaling.md). A grid larger than `engine.chunk_size` points per group runs
-in chunks of the same compiled shape.
+(identity-padded layers, one program). Each group's points are vmapped and sharded over the devices along a 1-D
+mesh axis "grid" (all processes' devices after `jax.distributed.initialize`; see docs/scaling.md). A grid larger
+than `engine.chunk_size` points per group runs in chunks of the same compiled shape.
 """
 
 from __future__ import annotations

@@ -137,10 +137,16 @@ def apply_sliced(params: dict, masks: dict, layout: tuple, x: jax.Array, activat
     return y[..., 0] if y.shape[-1] == 1 else y
 
 
+def first_point(name: str, starts: tuple) -> int:
+    """The first point of a depth-sorted batch that weight layer `name` runs on: starts[l] for h{l}, 0 for out."""
+    return 0 if name == "out" else starts[int(name[1:])]
+
+
 def live_slices(tree: dict, starts: tuple) -> dict:
     """Each layer of a depth-sorted batch (leading axis on every leaf) cut to the points it runs on: hidden layer
     l from starts[l] on (the points deeper than l), the readout whole."""
-    return {k: jax.tree.map(lambda a, k=k: a[0 if k == "out" else starts[int(k[1:])] :], v) for k, v in tree.items()}
+    cut = lambda v, s: jax.tree.map(lambda a: a[s:], v)
+    return {k: cut(v, first_point(k, starts)) for k, v in tree.items()}
 
 
 def apply_segmented(live_params: dict, live_masks: dict, starts: tuple, x: jax.Array, activation: str = "relu"):

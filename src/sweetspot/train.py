@@ -255,9 +255,8 @@ def _make_segment_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
         (lp, _, saved), (curve_train, curve_test) = _scan_blocks(cfg, step, test, carry, key)
 
         def whole(live):  # the unused slots as they came in, the live slices as trained
-            cut = lambda n: 0 if n == "out" else starts[int(n[1:])]
-            join = lambda n: jax.tree.map(lambda a, b: jnp.concatenate([a[: cut(n)], b]), params[n], live[n])
-            return {n: join(n) for n in names}
+            join = lambda n, s: jax.tree.map(lambda a, b: jnp.concatenate([a[:s], b]), params[n], live[n])
+            return {n: join(n, mlp.first_point(n, starts)) for n in names}
 
         return whole(lp), curve_train.T, curve_test.T, (whole(saved) if capture_at is not None else ())
 
