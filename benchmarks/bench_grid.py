@@ -45,12 +45,15 @@ import time
 
 import numpy as np
 
+from sweetspot import config as config_lib  # imports jax, but no backend starts before a worker's XLA_FLAGS apply
+from sweetspot import grid as grid_lib
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 HOST_FLAG = "--xla_force_host_platform_device_count"
-DEPTH_MODES = ("segment", "slice", "group", "pad")  # grid.DEPTH_MODES, compared side by side (the default first)
-SORTED_MODES = ("segment", "slice")  # grid.SORTED_MODES: one program per method
-DEFAULT_MODE = "segment"
+DEFAULT_MODE = config_lib.default_config().engine.depth_mode
+DEPTH_MODES = (DEFAULT_MODE, *(m for m in grid_lib.DEPTH_MODES if m != DEFAULT_MODE))  # side by side, default first
+SORTED_MODES = grid_lib.SORTED_MODES  # one program per method, points sorted by depth
 E1_FULL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sweeps", "regime_map.py:full")
 METRICS_STEPS, METRICS_MODELS = 3000, 16  # the metrics-overhead measurement (issue 11: at most +25%)
 RESULT_TAG = "BENCH_RESULT "
@@ -667,10 +670,11 @@ def run_bench(args) -> dict:
 
     # The same on depths 1-8 (where the sorted modes slice), paired: slice, segment and group mode interleaved.
     seeds_pd, steps_pd, rounds_pd = mode["paired_depths"]
-    log(f"paired throughput, depths 1-8: {' vs '.join(DEPTH_MODES[:3])}", quiet)
+    paired_modes = (*SORTED_MODES, "group")
+    log(f"paired throughput, depths 1-8: {' vs '.join(paired_modes)}", quiet)
     res["paired_depths_1_8"] = optional(lambda: run_worker("paired", {"data": data, "rounds": rounds_pd, "jobs": [
         base_job(steps_pd, depths=list(range(1, 9)), seeds=seeds_pd, depth_mode=dm, tag=dm)
-        for dm in DEPTH_MODES[:3]]}, devices=n_dev, timeout=tmo)["paired"])
+        for dm in paired_modes]}, devices=n_dev, timeout=tmo)["paired"])
 
     # The same grid with the compositionality metrics on (target 6), in its own process: one hung there.
     log("engine with metrics on", quiet)
