@@ -318,14 +318,13 @@ def make_segment_fit_raveled(cfg, binary: bool, capture_at, layout: tuple):
     from sweetspot import mlp
     from sweetspot import train as tr
 
-    act, optimizer, per_sample = cfg.model.activation, cfg.train.optimizer, tr._per_sample_loss(binary)
+    act, optimizer = cfg.model.activation, cfg.train.optimizer
 
     def fit(params, masks, point, data, key):
         n_slots = mlp.n_slots_of(params)
         starts, names = mlp.depth_starts(layout, n_slots), mlp.layer_names(n_slots)
-        losses = lambda p, m, x, y: per_sample(mlp.apply_segmented(p, m, starts, x, act), y).reshape(
-            x.shape[0], -1).mean(1)
-        loss_grad = jax.value_and_grad(lambda *a: (lambda v: (v.sum(), v))(losses(*a)), has_aux=True)
+        forward = lambda p, m, x: mlp.apply_segmented(p, m, starts, x, act)
+        loss_grad, draw, test_loss = tr._batch_losses(cfg, binary, forward)
         lp, lm = mlp.live_slices(params, starts), mlp.live_slices(masks, starts)
         flat, unravel = ravel_pytree(lp)
 
@@ -338,15 +337,13 @@ def make_segment_fit_raveled(cfg, binary: bool, capture_at, layout: tuple):
         def step(carry, inputs):
             p, s, saved = carry
             t, k = inputs
-            xb, yb = jax.vmap(lambda kk: tr._draw_batch(cfg, data["x_train"], data["y_train"], kk))(k)
-            (_, loss), g = loss_grad(p, lm, xb, yb)
+            (_, loss), g = loss_grad(p, lm, *draw(data, k))
             u, s = opt.update(ravel_pytree(g)[0], s, ravel_pytree(p)[0])
             saved = tr._capture(capture_at, t, p, saved)
             p = mlp.mask_params(optax.apply_updates(p, mlp.mask_params(unravel(u), lm)), lm)
             return (p, s, saved), loss
 
-        every_point = lambda a: jnp.broadcast_to(a, (key.shape[0], *a.shape))
-        test = lambda p: losses(p, lm, every_point(data["x_test"]), every_point(data["y_test"]))
+        test = lambda p: test_loss(p, lm, data, key.shape[0])
         carry = (lp, opt.init(flat), lp if capture_at is not None else ())
         (lp, _, saved), (curve_train, curve_test) = tr._scan_blocks(cfg, step, test, carry, key)
         cut = lambda n: mlp.first_point(n, starts)

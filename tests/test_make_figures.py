@@ -23,14 +23,16 @@ def mf():
 
 
 def _record(mf, monkeypatch, fail=None, delay=0.0):
-    """Replaces the sweeps (recording start, end and arguments), the peak readers and the report call. With
-    `fail`, that sweep fails and every other one ends only after it has failed."""
+    """Replaces the sweeps (recording start, end and arguments; their configs in report["configs"]), the peak
+    readers and the report call. With `fail`, that sweep fails and every other one ends only after it has
+    failed."""
     log, lock, report, failed = [], threading.Lock(), {}, threading.Event()
 
     def sweep(config, out, extra=()):
         name = os.path.basename(out)
         with lock:
             log.append(("start", name, tuple(extra)))
+            report.setdefault("configs", []).append(config)
         time.sleep(delay)
         if name == fail:
             failed.set()
@@ -142,12 +144,8 @@ def test_every_sweep_it_runs_reproduces_the_committed_engine(mf, monkeypatch, tm
     starts there, whatever the default depth mode is (another mode changes the numbers within float tolerance)."""
     from sweetspot import config
 
-    configs = []
-    monkeypatch.setattr(mf, "sweep", lambda cfg, out, extra=(): configs.append(cfg) or 1.0)
-    monkeypatch.setattr(mf, "peak", lambda run, metric=None: 3)
-    monkeypatch.setattr(mf, "sp_sparsity", lambda run: "0.8")
-    monkeypatch.setattr(mf.subprocess, "run", lambda cmd, check: None)
+    _, report = _record(mf, monkeypatch)
     mf.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--jobs", "1"])
-    assert len(configs) > 40
-    for spec in configs:
+    assert len(report["configs"]) > 40
+    for spec in report["configs"]:
         assert config.load_config(os.path.join(ROOT, spec), []).engine.depth_mode == config.REPRODUCTION_DEPTH_MODE

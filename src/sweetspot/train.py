@@ -181,15 +181,28 @@ def _make_point_fit(cfg, binary: bool, capture_at: int | None):
     return fit
 
 
+def _batch_losses(cfg, binary: bool, forward):
+    """The pieces both batched fits share, for forward(p, m, x) -> outputs of a batch of points (leading axis k):
+    loss_grad(p, m, x, y), the value_and_grad of the sum of each point's mean loss (its gradient is each point's
+    own) with the (k,) losses as aux; draw(data, keys), each point's minibatch; test(p, m, data, k), the (k,)
+    losses on the whole test split."""
+    per_sample = _per_sample_loss(binary)
+
+    def losses(p, m, x, y):
+        return per_sample(forward(p, m, x), y).reshape(x.shape[0], -1).mean(1)
+
+    loss_grad = jax.value_and_grad(lambda *a: (lambda v: (v.sum(), v))(losses(*a)), has_aux=True)
+    draw = lambda data, keys: jax.vmap(lambda kk: _draw_batch(cfg, data["x_train"], data["y_train"], kk))(keys)
+    every_point = lambda a, k: jnp.broadcast_to(a, (k, *a.shape))
+    test = lambda p, m, data, k: losses(p, m, every_point(data["x_test"], k), every_point(data["y_test"], k))
+    return loss_grad, draw, test
+
+
 def _make_batched_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
     """The sliced fit of `make_fit` on a batch of points (leading axis on every argument but data)."""
     act, optimizer = cfg.model.activation, cfg.train.optimizer
-    per_sample = _per_sample_loss(binary)
-
-    def losses(p, masks, x, y):  # (k,) mean loss of each point; the sum's gradient is each point's own
-        return per_sample(mlp.apply_sliced(p, masks, layout, x, act), y).reshape(x.shape[0], -1).mean(1)
-
-    loss_grad = jax.value_and_grad(lambda p, m, x, y: (lambda v: (v.sum(), v))(losses(p, m, x, y)), has_aux=True)
+    forward = lambda p, m, x: mlp.apply_sliced(p, m, layout, x, act)
+    loss_grad, draw, test_loss = _batch_losses(cfg, binary, forward)
 
     def fit(params, masks, point, data, key):
         opt = lambda pt, m: _masked_optimizer(optimizer, pt, m)
@@ -198,15 +211,13 @@ def _make_batched_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
         def step(carry, inputs):
             p, s, saved = carry
             t, k = inputs
-            xb, yb = jax.vmap(lambda kk: _draw_batch(cfg, data["x_train"], data["y_train"], kk))(k)
-            (_, loss), g = loss_grad(p, masks, xb, yb)
+            (_, loss), g = loss_grad(p, masks, *draw(data, k))
             updates, s = update(g, s, p, point, masks)
             saved = _capture(capture_at, t, p, saved)
             p = jax.vmap(mlp.mask_params)(optax.apply_updates(p, updates), masks)
             return (p, s, saved), loss
 
-        every_point = lambda a: jnp.broadcast_to(a, (key.shape[0], *a.shape))
-        test = lambda p: losses(p, masks, every_point(data["x_test"]), every_point(data["y_test"]))
+        test = lambda p: test_loss(p, masks, data, key.shape[0])
         init = (params, jax.vmap(lambda p, pt, m: opt(pt, m).init(p))(params, point, masks),
                 params if capture_at is not None else ())
         (params, _, saved), (curve_train, curve_test) = _scan_blocks(cfg, step, test, init, key)
@@ -221,16 +232,12 @@ def _make_segment_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
     than l, and each point's readout runs on its depth's segment (`mlp.apply_segmented`). Unused slots leave the
     fit as they came in (no result reads them)."""
     act, optimizer = cfg.model.activation, cfg.train.optimizer
-    per_sample = _per_sample_loss(binary)
 
     def fit(params, masks, point, data, key):
         n_slots = mlp.n_slots_of(params)  # at trace time: the params may hold more slots than the deepest point
         starts, names = mlp.depth_starts(layout, n_slots), mlp.layer_names(n_slots)
-
-        def losses(p, m, x, y):  # (k,) mean loss of each point, on live slices
-            return per_sample(mlp.apply_segmented(p, m, starts, x, act), y).reshape(x.shape[0], -1).mean(1)
-
-        loss_grad = jax.value_and_grad(lambda *a: (lambda v: (v.sum(), v))(losses(*a)), has_aux=True)
+        forward = lambda p, m, x: mlp.apply_segmented(p, m, starts, x, act)  # on live slices
+        loss_grad, draw, test_loss = _batch_losses(cfg, binary, forward)
         lp, lm = mlp.live_slices(params, starts), mlp.live_slices(masks, starts)
         pts = mlp.live_slices(dict.fromkeys(names, point), starts)  # each layer's points' lr and weight decay
         # Each layer's optimizer vmapped over its own points (Adam is elementwise: the same numbers per slot).
@@ -242,15 +249,13 @@ def _make_segment_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
         def step(carry, inputs):
             p, s, saved = carry
             t, k = inputs
-            xb, yb = jax.vmap(lambda kk: _draw_batch(cfg, data["x_train"], data["y_train"], kk))(k)
-            (_, loss), g = loss_grad(p, lm, xb, yb)
+            (_, loss), g = loss_grad(p, lm, *draw(data, k))
             out = {n: upd(n, g, s, p) for n in names}
             saved = _capture(capture_at, t, p, saved)
             p = {n: mlp.mask_params({n: optax.apply_updates(p[n], out[n][0][n])}, {n: lm[n]})[n] for n in names}
             return (p, {n: out[n][1] for n in names}, saved), loss
 
-        every_point = lambda a: jnp.broadcast_to(a, (key.shape[0], *a.shape))
-        test = lambda p: losses(p, lm, every_point(data["x_test"]), every_point(data["y_test"]))
+        test = lambda p: test_loss(p, lm, data, key.shape[0])
         carry = (lp, {n: init(n) for n in names}, lp if capture_at is not None else ())
         (lp, _, saved), (curve_train, curve_test) = _scan_blocks(cfg, step, test, carry, key)
 
