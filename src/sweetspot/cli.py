@@ -122,11 +122,11 @@ def _diagnose(args, overrides):
 
 
 def _report(args):
+    if args.jobs is not None and args.jobs < 1:  # before the analyses (and jax) are imported
+        raise SystemExit(f"error: report --jobs={args.jobs} is invalid: allowed values are integers >= 1")
     from sweetspot import results as res_lib
     from sweetspot.analysis import report
 
-    if args.jobs is not None and args.jobs < 1:
-        raise SystemExit(f"error: report --jobs={args.jobs} is invalid: allowed values are integers >= 1")
     try:
         report.report(args.run_dirs, args.out, jobs=report.DEFAULT_JOBS if args.jobs is None else args.jobs)
     except res_lib.ResultsError as e:
