@@ -20,13 +20,18 @@ DENOM_EPS = 1e-12
 def change_score(out, y0, cf, dy, binary: bool) -> jax.Array:
     """Score of one intervention. out: the intervened network outputs (N, m); y0: its outputs without the
     intervention; cf, dy: the target's counterfactual outputs and their change (N, m). Real-valued: R^2 of the
-    network's change out - y0 against dy, clipped to [0, 1]. Binary (+-1 labels, logits): the fraction of the
-    outputs the intervention flips (sign(cf) != sign(cf - dy)) whose intervened logit has the counterfactual
-    label; NaN when no output flips."""
+    network's change out - y0 against dy, clipped to [0, 1]. Binary (+-1 labels, logits), chance-corrected over
+    every (pair, output) entry: Youden's J = (share of the entries the intervention flips, sign(cf) !=
+    sign(cf - dy), whose intervened logit has the counterfactual label) + (the same share among the entries it
+    does not flip) - 1, clipped to [0, 1]; a network that ignores the intervention, or flips every output, scores
+    0. The second term is 1 when no entry is unflipped; NaN when no entry flips."""
     if binary:
         flipped = (cf > 0) != ((cf - dy) > 0)
-        hit = ((out > 0) == (cf > 0)) & flipped
-        return jnp.where(flipped.any(), hit.sum() / jnp.maximum(flipped.sum(), 1), jnp.nan)
+        hit = (out > 0) == (cf > 0)
+        n_flip, n_keep = flipped.sum(), (~flipped).sum()
+        tpr = (hit & flipped).sum() / jnp.maximum(n_flip, 1)
+        tnr = jnp.where(n_keep > 0, (hit & ~flipped).sum() / jnp.maximum(n_keep, 1), 1.0)
+        return jnp.where(n_flip > 0, jnp.clip(tpr + tnr - 1.0, 0.0, 1.0), jnp.nan)
     resid = jnp.sum(((out - y0) - dy) ** 2)
     total = jnp.sum((dy - dy.mean(0)) ** 2)
     return jnp.clip(1.0 - resid / jnp.maximum(total, DENOM_EPS), 0.0, 1.0)

@@ -125,7 +125,13 @@ def _metrics_block() -> ml_collections.ConfigDict:
     m.n_signature = 1024  # inputs used to estimate unit signatures
     m.n_probe_train = 2048
     m.n_probe_test = 1024
-    m.n_iia = 512  # intervention pairs (x, x'), drawn from the probe-test inputs
+    m.n_iia = 512  # intervention pairs (x, x'), drawn from the probe-test inputs; half train the subspace search
+    # distributed alignment search (das.py; docs/method.md "Distributed causal score")
+    m.das_dim = 1  # k: dimensions of the subspace patched per node and layer (a scalar constituent needs one)
+    m.das_starts = 2  # starts per node and layer: the ridge-probe direction, then Gaussian ones
+    m.das_steps = 100  # Adam steps per start
+    m.das_lr = 0.05
+    m.das_control_max = 0.2  # compositional needs every node's random-subspace control and crosstalk below this
     return m
 
 
@@ -208,6 +214,16 @@ def _check_pruning(p):
     _check_real("pruning.rewind_frac", p.rewind_frac, lambda v: 0.0 <= v < 1.0, "a number in [0, 1)")
 
 
+def _check_metrics(m, width):
+    check_int("metrics.n_iia", m.n_iia, 4)  # two halves of at least two pairs: the search's and the score's
+    if check_int("metrics.das_dim", m.das_dim, 1) > width:
+        fail("metrics.das_dim", m.das_dim, f"1..model.width={width}")
+    check_int("metrics.das_starts", m.das_starts, 1)
+    check_int("metrics.das_steps", m.das_steps, 0)
+    _check_real("metrics.das_lr", m.das_lr, lambda v: 0 < v < float("inf"), "a finite number > 0")
+    _check_real("metrics.das_control_max", m.das_control_max, lambda v: 0 < v <= 1, "a number in (0, 1]")
+
+
 def check_schema(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """Checks keys against the schema, and the types and ranges of every field that no registry owns; raises
     ConfigError naming the field and the allowed values. Returns cfg."""
@@ -218,6 +234,7 @@ def check_schema(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     _check_grid(cfg.grid)
     _check_pruning(cfg.pruning)
     check_int("engine.chunk_size", cfg.engine.chunk_size, 0)
+    _check_metrics(cfg.metrics, cfg.model.width)
     return cfg
 
 

@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sweetspot import causal, mlp
+from sweetspot import causal, das, mlp
 from sweetspot.probe_data import make_probe  # noqa: F401  (the probe data's home is probe_data.py)
 
 STD_EPS = 1e-6  # a unit whose probe-train std is <= this is a constant: its standardised value is 0
@@ -108,16 +108,27 @@ def spd_solve(a, b):
     return jax.lax.fori_loop(0, k, backward, jnp.zeros_like(b))
 
 
-def ridge_r2(z_tr, z_te, y_tr, y_te, sel, ridge):
+def balanced_j(pred, y):
+    """Chance-corrected accuracy of a +-1 classifier: sensitivity + specificity - 1 (Youden's J) of sign(pred)
+    against y > 0; 0 for a constant guess, 1 for a perfect one; NaN when y holds one class only."""
+    pos, hit = y > 0, (pred > 0) == (y > 0)
+    n_pos, n_neg = pos.sum(), (~pos).sum()
+    j = (hit & pos).sum() / jnp.maximum(n_pos, 1) + (hit & ~pos).sum() / jnp.maximum(n_neg, 1) - 1.0
+    return jnp.where((n_pos > 0) & (n_neg > 0), j, jnp.nan)
+
+
+def ridge_r2(z_tr, z_te, y_tr, y_te, sel, ridge, binary: bool = False):
     """Held-out R^2 and weights of y ~ b + z[:, sel] w, minimising mean sq. error + ridge |w|^2 (b free);
     `sel` (width,) is a 0/1 selection applied inside the solve, so shapes are fixed. 0 when sel is empty.
-    Uses (z*s)^T (z*s) = (z^T z) * outer(s, s), so under a vmap over nodes z^T z is computed once per layer."""
+    Uses (z*s)^T (z*s) = (z^T z) * outer(s, s), so under a vmap over nodes z^T z is computed once per layer.
+    `binary` (+-1 node values): the same least-squares discriminant, scored by classification (`balanced_j` of
+    its sign) in place of R^2."""
     n = z_tr.shape[0]
     y_mean = y_tr.mean()
     gram = (z_tr.T @ z_tr / n) * jnp.outer(sel, sel) + ridge * jnp.eye(z_tr.shape[1], dtype=z_tr.dtype)
     w = spd_solve(gram, (z_tr.T @ (y_tr - y_mean) / n) * sel)
-    resid = y_te - (y_mean + z_te @ (sel * w))
-    r2 = 1.0 - jnp.sum(resid**2) / jnp.sum((y_te - y_te.mean()) ** 2)
+    pred = y_mean + z_te @ (sel * w)
+    r2 = balanced_j(pred, y_te) if binary else 1.0 - jnp.sum((y_te - pred) ** 2) / jnp.sum((y_te - y_te.mean()) ** 2)
     return jnp.where(sel.sum() > 0, r2, 0.0), w
 
 
@@ -133,12 +144,14 @@ def _layer_probes(params, masks, depth, activation, probe):
     _, h_tr = mlp.apply(params, masks, depth, probe["x_train"], activation, True)
     _, h_te = mlp.apply(params, masks, depth, probe["x_test"], activation, True)
     z_tr, z_te = standardise(h_tr, h_te)  # (L, B, W)
-    return z_tr, z_te, probe["h_train"][:, nodes], probe["h_test"][:, nodes]
+    return (z_tr, z_te, probe["h_train"][:, nodes], probe["h_test"][:, nodes]), h_tr.std(-2)
 
 
-def _probe_r2(z_tr, z_te, y_tr, y_te, sel, ridge):
-    """Held-out R^2 (L, P) and weights (L, P, W) of every probe node from the units sel (L, P, W) of each layer."""
-    per_node = jax.vmap(ridge_r2, in_axes=(None, None, 1, 1, 0, None))  # over P
+def _probe_r2(z_tr, z_te, y_tr, y_te, sel, ridge, binary: bool = False):
+    """Held-out R^2 (L, P) and weights (L, P, W) of every probe node from the units sel (L, P, W) of each layer
+    (`binary`: chance-corrected classification accuracy in place of R^2, `ridge_r2`)."""
+    probe = lambda *a: ridge_r2(*a, binary)
+    per_node = jax.vmap(probe, in_axes=(None, None, 1, 1, 0, None))  # over P
     per_layer = jax.vmap(per_node, in_axes=(0, 0, None, None, 0, None))  # over L
     return per_layer(z_tr, z_te, y_tr, y_te, sel.astype(z_tr.dtype), ridge)
 
@@ -179,17 +192,29 @@ def _over_layers(per_layer, active):
     return _masked_max(per_layer, active[:, None] & jnp.isfinite(per_layer), 0)
 
 
+def _das_start(w, sd):
+    """(L, P, W) a probe's weights (L, P, W) on standardised units as a direction of the raw activations."""
+    return w / jnp.maximum(sd, STD_EPS)[:, None, :]
+
+
 def core(params, masks, depth, activation, probe, mcfg, binary: bool = False) -> dict:
     """What a network's compositionality rests on, and all the null calibration needs: signatures and locality,
-    restricted probes, interventions on the local units, C and IIA over the non-vacuous probe nodes."""
+    restricted and unrestricted probes, interventions on the local units (C, IIA) and the distributed alignment
+    search over each layer's live units (IIA_das), over the non-vacuous probe nodes."""
     active = jnp.arange(len(params) - 1) < depth
     sig = signatures(params, masks, depth, activation, probe["x_sig"])  # (L, W, n)
     live, local = locality(sig, masks, depth, probe["support"], mcfg)  # (L, W), (L, W, n_nodes)
     home = home_nodes(local, probe["support"])  # (L, W)
     sel_local, sel_home = causal.alignments(local, home, probe["probe_nodes"])  # (L, P, W)
-    z = _layer_probes(params, masks, depth, activation, probe)
-    r2_res_l, _ = _probe_r2(*z, sel_local, mcfg.ridge)  # (L, P)
+    sel_live = jnp.broadcast_to(live[:, None, :], sel_local.shape).astype(jnp.float32)
+    z, sd = _layer_probes(params, masks, depth, activation, probe)
+    r2_res_l, w_res = _probe_r2(*z, sel_local, mcfg.ridge, binary)  # (L, P), (L, P, W)
+    r2_any_l, w_any = _probe_r2(*z, sel_live, mcfg.ridge, binary)
     iia_l = causal.intervention_scores(params, masks, depth, activation, probe, sel_local, binary)  # (L, P)
+    pairs = das.split_pairs(params, masks, depth, activation, probe)
+    key = jax.random.PRNGKey(probe["control_seed"])
+    run = lambda *a: das.search(params, masks, depth, activation, pairs, *a, mcfg, binary)
+    found = run(sel_live, _das_start(w_any, sd), jax.random.fold_in(key, 1))
     keep = ~probe["vacuous"]
     r2_restricted, iia = _masked_max(r2_res_l, active[:, None], 0), _over_layers(iia_l, active)
     return {
@@ -199,14 +224,43 @@ def core(params, masks, depth, activation, probe, mcfg, binary: bool = False) ->
         "home": home,
         "sel_local": sel_local,
         "sel_home": sel_home,
-        "z": z,
         "r2_res_l": r2_res_l,
+        "r2_any_l": r2_any_l,
+        "w_any": w_any,
+        "w_res": w_res,
+        "sd": sd,
         "iia_l": iia_l,
         "keep": keep,
         "r2_restricted": r2_restricted,
         "iia": iia,
+        "pairs": pairs,
+        "key": key,
+        "das": found,
         "C": node_mean(jnp.clip(r2_restricted, 0.0, 1.0), keep),
         "IIA": node_mean(iia, keep),
+        "IIA_das": node_mean(found["iia"], keep),
+    }
+
+
+def _das_extras(params, masks, depth, activation, probe, k, mcfg, binary) -> dict:
+    """The distributed search restricted to each node's local units, and the controls of the live search: a
+    random subspace at the chosen layer, the crosstalk against nodes of disjoint support, the input
+    substitution ceiling (docs/method.md, "Distributed causal score")."""
+    pairs, found, key = k["pairs"], k["das"], k["key"]
+    run = lambda f, *a: f(params, masks, depth, activation, pairs, *a)
+    local = run(das.search, k["sel_local"], _das_start(k["w_res"], k["sd"]), jax.random.fold_in(key, 3), mcfg, binary)
+    control = run(das.random_control, found["layer"], k["live"], jax.random.fold_in(key, 2), mcfg.das_dim, binary)
+    cross = run(das.cross_scores, found["layer"], found["u"], binary)  # (P, P)
+    nodes = probe["probe_nodes"]
+    pairs_ok = das.disjoint(probe["support"], nodes) & k["keep"][None, :]
+    crosstalk = jnp.max(jnp.where(pairs_ok & jnp.isfinite(cross), cross, 0.0), axis=1, initial=0.0)
+    subst = run(das.substitution, probe["support"], nodes, binary)
+    return {
+        "iia_das_local": local["iia"],
+        "iia_das_local_layer": local["layer"].astype(jnp.float32),
+        "iia_das_control": control,
+        "das_crosstalk": crosstalk,
+        "iia_subst": subst,
     }
 
 
@@ -234,17 +288,42 @@ def _causal_extras(params, masks, depth, activation, probe, k, binary):
     return iia_home, iia_control
 
 
-def _labels(fit, k, iia_home, mcfg) -> dict:
-    keep = k["keep"]
-    probe_ok = fit & keep.any() & (node_min(k["r2_restricted"], keep) >= mcfg.compositional_r2)
-    compositional = probe_ok & (node_min(k["iia"], keep) >= mcfg.compositional_iia)
+def _labels(fit, k, iia_home, extras, mcfg) -> dict:
+    """`compositional` on the distributed score with its controls; `modular` the same on the search restricted
+    to local units; `compositional_local` (the local-unit IIA with the probe condition), `compositional_probe`
+    and `compositional_home` for comparison (docs/method.md, "Labels")."""
+    keep, thr = k["keep"], mcfg.compositional_iia
+    any_node = fit & keep.any()
+    controls_ok = (jnp.max(jnp.where(keep, extras["iia_das_control"], 0.0), initial=0.0) < mcfg.das_control_max) & (
+        jnp.max(jnp.where(keep, extras["das_crosstalk"], 0.0), initial=0.0) < mcfg.das_control_max
+    )
+    compositional = any_node & (node_min(k["das"]["iia"], keep) >= thr) & controls_ok
+    probe_ok = any_node & (node_min(k["r2_restricted"], keep) >= mcfg.compositional_r2)
     return {
         "fit": fit,
         "unfit": ~fit,
         "compositional": compositional,
         "fractured": fit & ~compositional,
+        "modular": any_node & (node_min(extras["iia_das_local"], keep) >= thr) & controls_ok,
+        "compositional_local": probe_ok & (node_min(k["iia"], keep) >= thr),
         "compositional_probe": probe_ok,
-        "compositional_home": probe_ok & (node_min(iia_home, keep) >= mcfg.compositional_iia),
+        "compositional_home": probe_ok & (node_min(iia_home, keep) >= thr),
+    }
+
+
+def _das_results(k, extras, nan_pad) -> dict:
+    """The distributed score's result keys (result_keys.py) from core's search and `_das_extras`."""
+    keep, found = k["keep"], k["das"]
+    return extras | {
+        "IIA_das": k["IIA_das"],
+        "iia_das_min": node_min(found["iia"], keep),
+        "IIA_das_local": node_mean(extras["iia_das_local"], keep),
+        "IIA_das_control": node_mean(extras["iia_das_control"], keep),
+        "IIA_subst": node_mean(extras["iia_subst"], keep),
+        "das_crosstalk_max": jnp.max(jnp.where(keep, extras["das_crosstalk"], 0.0), initial=0.0),
+        "iia_das": found["iia"],
+        "iia_das_layer": found["layer"].astype(jnp.float32),
+        "iia_das_layers": found["layers"],
     }
 
 
@@ -252,17 +331,17 @@ def compute(params, masks, depth, activation, probe, fit_r2, mcfg, fit=None, bin
     """Every metric of one network (definitions in docs/method.md, "Metrics" and "Causal score"). Shapes depend
     only on (n_slots, P): scalars, (P,), (n_slots,) and (P, n_slots); padded layers read NaN. `fit` (bool),
     when given, replaces `fit_r2 >= mcfg.fit_r2` (Boolean targets: accuracy >= mcfg.fit_accuracy); `binary`
-    scores interventions by the accuracy of flipped labels."""
+    scores interventions chance-corrected on labels and probes binary nodes by classification."""
     k = core(params, masks, depth, activation, probe, mcfg, binary)
     active, live, nodes = k["active"], k["live"], probe["probe_nodes"]
-    r2_any_l, w_any = _probe_r2(*k["z"], jnp.broadcast_to(live[:, None, :], k["sel_local"].shape), mcfg.ridge)
-    r2_any = _masked_max(r2_any_l, active[:, None], 0)
+    r2_any = _masked_max(k["r2_any_l"], active[:, None], 0)
     fit = fit_r2 >= mcfg.fit_r2 if fit is None else jnp.asarray(fit, bool)
     iia_home, iia_control = _causal_extras(params, masks, depth, activation, probe, k, binary)
-    interference_layers, has_pairs = _interference_layers(w_any, probe, active)
+    extras = _das_extras(params, masks, depth, activation, probe, k, mcfg, binary)
+    interference_layers, has_pairs = _interference_layers(k["w_any"], probe, active)
     purity_layers, n_live = _purity_layers(k["home"], live, probe, active)
     nan_pad = lambda x: jnp.where(active, x, jnp.nan)
-    return _labels(fit, k, iia_home, mcfg) | {
+    return _labels(fit, k, iia_home, extras, mcfg) | _das_results(k, extras, nan_pad) | {
         "C": k["C"],
         "IIA": k["IIA"],
         "IIA_home": node_mean(iia_home, k["keep"]),
@@ -276,7 +355,7 @@ def compute(params, masks, depth, activation, probe, fit_r2, mcfg, fit=None, bin
         "iia_home": iia_home,
         "iia_control": iia_control,
         "r2_restricted_layers": nan_pad(k["r2_res_l"].T),  # (P, L)
-        "r2_any_layers": nan_pad(r2_any_l.T),
+        "r2_any_layers": nan_pad(k["r2_any_l"].T),
         "iia_layers": nan_pad(k["iia_l"].T),
         "n_local": nan_pad(k["local"][:, :, nodes].sum(1).T.astype(jnp.float32)),
         "interference": _masked_max(interference_layers, has_pairs, 0),
@@ -303,8 +382,11 @@ def _np_outputs(params, masks, depth, activation, x, layer=None, units=(), value
 def _np_change_score(out, y0, cf, dy, binary):
     """causal.change_score in float64."""
     if binary:
-        flipped = (cf > 0) != ((cf - dy) > 0)
-        return float(((out > 0) == (cf > 0))[flipped].mean()) if flipped.any() else float("nan")
+        flipped, hit = (cf > 0) != ((cf - dy) > 0), (out > 0) == (cf > 0)
+        if not flipped.any():
+            return float("nan")
+        tnr = hit[~flipped].mean() if (~flipped).any() else 1.0
+        return float(np.clip(hit[flipped].mean() + tnr - 1.0, 0.0, 1.0))
     r2 = 1 - np.sum((out - y0 - dy) ** 2) / max(np.sum((dy - dy.mean(0)) ** 2), 1e-12)
     return float(np.clip(r2, 0.0, 1.0))
 

@@ -37,6 +37,8 @@ RESULT_KEYS: dict[str, str] = {
     "unfit": SCALAR,
     "compositional": SCALAR,
     "fractured": SCALAR,
+    "modular": SCALAR,  # compositional on the search restricted to each node's local units
+    "compositional_local": SCALAR,  # the local-unit label: fit, min_v r2_restricted and min_v iia thresholds
     "compositional_probe": SCALAR,  # the probe-only label: fit and min_v r2_restricted >= compositional_r2
     "compositional_home": SCALAR,  # the label with iia_home in place of iia
     "C": SCALAR,
@@ -55,6 +57,21 @@ RESULT_KEYS: dict[str, str] = {
     "r2_any_layers": PER_NODE_LAYER,
     "iia_layers": PER_NODE_LAYER,
     "n_local": PER_NODE_LAYER,
+    # the distributed causal score (das.py)
+    "IIA_das": SCALAR,
+    "iia_das_min": SCALAR,
+    "IIA_das_local": SCALAR,
+    "IIA_das_control": SCALAR,
+    "IIA_subst": SCALAR,
+    "das_crosstalk_max": SCALAR,
+    "iia_das": PER_NODE,
+    "iia_das_layer": PER_NODE,
+    "iia_das_local": PER_NODE,
+    "iia_das_local_layer": PER_NODE,
+    "iia_das_control": PER_NODE,
+    "das_crosstalk": PER_NODE,
+    "iia_subst": PER_NODE,
+    "iia_das_layers": PER_NODE_LAYER,
     "interference": SCALAR,
     "interference_layers": PER_LAYER,
     "purity_layers": PER_LAYER,
@@ -63,6 +80,7 @@ RESULT_KEYS: dict[str, str] = {
     # the null: the same masks on the weights training started from (train.make_train)
     "C_init": SCALAR,
     "IIA_init": SCALAR,
+    "IIA_das_init": SCALAR,
     "C_gain": SCALAR,
     "IIA_gain": SCALAR,
 }

@@ -1,0 +1,174 @@
+"""Distributed alignment search: find each constituent wherever a layer keeps it. docs/method.md, "Distributed
+causal score".
+
+The local-unit score (causal.py) patches the units wired to a constituent; a network that keeps the constituent
+as a *direction* over mixed units scores 0 there. Here, for probe node v and hidden layer l, a k-dimensional
+orthonormal subspace U (W, k) of the layer's allowed units (live units, or v's local units) is patched between
+the pair inputs, h_l <- h_l(x) + U U^T (h_l(x') - h_l(x)), and U is learned by Adam on the first half of the
+intervention pairs to make the network's change match the target's (Geiger et al. 2023, distributed alignment
+search; pyvene's RotatedSpaceIntervention). The layer and the start are chosen on that training half; the
+score is `causal.change_score` on the other half. Every function is pure and vmaps over nodes, layers, starts
+and grid points; shapes depend only on (n_slots, P, W, pairs, k, starts).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from sweetspot import causal, mlp
+
+NORM_EPS = 1e-12
+
+
+def orthonormal(a, allowed) -> jax.Array:
+    """(W, k) orthonormal columns spanning a's columns restricted to the allowed units (0/1 (W,)), by
+    Gram-Schmidt in plain XLA ops (k is static). A column with nothing left reads 0."""
+    a = a * allowed[:, None]
+    cols = []
+    for j in range(a.shape[1]):
+        c = a[:, j]
+        for q in cols:
+            c = c - (q @ c) * q
+        norm = jnp.linalg.norm(c)
+        cols.append(jnp.where(norm > NORM_EPS, c / jnp.maximum(norm, NORM_EPS), 0.0))
+    return jnp.stack(cols, 1)
+
+
+def patched_outputs(params, masks, depth, activation, x, layer, u, h_xp) -> jax.Array:
+    """(N, m) outputs on x with hidden layer `layer` (traced) patched along the orthonormal columns of u (W, k)
+    towards its activations h_xp (N, W) on the paired inputs."""
+    patch = lambda k, h: jnp.where(k == layer, h + ((h_xp - h) @ u) @ u.T, h)
+    y = mlp.apply(params, masks, depth, x, activation, patch=patch)
+    return y.reshape(x.shape[0], -1)
+
+
+def _objective(out, y0, cf, dy, binary: bool) -> jax.Array:
+    """What the search minimises: binary cross-entropy of the patched logits against the counterfactual labels;
+    real-valued: 1 - R^2 of the network's change against the target's (unclipped, so it has a gradient)."""
+    if binary:
+        return optax.sigmoid_binary_cross_entropy(out, (cf > 0).astype(out.dtype)).mean()
+    total = jnp.maximum(jnp.sum((dy - dy.mean(0)) ** 2), causal.DENOM_EPS)
+    return jnp.sum(((out - y0) - dy) ** 2) / total
+
+
+def split_pairs(params, masks, depth, activation, probe) -> dict:
+    """The intervention pairs split into a training half and a scoring half, with the network's outputs on x
+    and its hidden activations on x' (L, N, W): {"train": {...}, "test": {...}}."""
+    x, xp, cf, dy = probe["iia_x"], probe["iia_xp"], probe["iia_cf"], probe["iia_dy"]
+    y0 = mlp.apply(params, masks, depth, x, activation).reshape(x.shape[0], -1)
+    _, h_xp = mlp.apply(params, masks, depth, xp, activation, return_hidden=True)
+    half = x.shape[0] // 2
+    part = lambda s: {"x": x[s], "xp": xp[s], "y0": y0[s], "h_xp": h_xp[:, s], "cf": cf[:, s], "dy": dy[:, s]}
+    return {"train": part(slice(0, half)), "test": part(slice(half, None))}
+
+
+def score(params, masks, depth, activation, half, layer, u, cf, dy, binary: bool) -> jax.Array:
+    """`causal.change_score` of the subspace patch (u at `layer`) on one half of the pairs, against the
+    counterfactual cf and change dy (N, m); 0 when u is empty."""
+    out = patched_outputs(params, masks, depth, activation, half["x"], layer, u, half["h_xp"][layer])
+    s = causal.change_score(out, half["y0"], cf, dy, binary)
+    return jnp.where(jnp.abs(u).sum() > 0, s, 0.0)
+
+
+def fit_subspace(params, masks, depth, activation, half, layer, a0, allowed, cf, dy, dcfg, binary: bool):
+    """Adam on the interchange objective from the start a0 (W, k): returns the learned orthonormal U (W, k)."""
+    opt = optax.adam(dcfg.das_lr)
+
+    def loss(a):
+        u = orthonormal(a, allowed)
+        out = patched_outputs(params, masks, depth, activation, half["x"], layer, u, half["h_xp"][layer])
+        return _objective(out, half["y0"], cf, dy, binary)
+
+    def step(carry, _):
+        a, state = carry
+        g = jax.grad(loss)(a)
+        upd, state = opt.update(g, state, a)
+        return (optax.apply_updates(a, upd), state), None
+
+    (a, _), _ = jax.lax.scan(step, (a0, opt.init(a0)), None, length=dcfg.das_steps)
+    return orthonormal(a, allowed)
+
+
+def starts(key, start_dir, n_starts: int, k: int) -> jax.Array:
+    """(S, L, P, W, k) starting matrices: the first column of start 0 is `start_dir` (L, P, W), e.g. the node's
+    ridge-probe direction on each layer; every other column and start is Gaussian."""
+    noise = jax.random.normal(key, (n_starts,) + start_dir.shape + (k,))
+    return noise.at[0, ..., 0].set(start_dir)
+
+
+def search(params, masks, depth, activation, pairs, allowed, start_dir, key, dcfg, binary: bool) -> dict:
+    """The subspace search for every probe node at every layer (allowed, start_dir: (L, P, W)). Per (layer,
+    start) the subspace is learned on the training half; per node, the start with the best training score at
+    each layer and then the layer with the best training score are chosen (active, non-empty layers only).
+    Returns per node: `iia` (P,) the held-out score at the chosen layer, `layer` (P,), `u` (P, W, k) and
+    `layers` (P, L) the held-out score of each layer's chosen start (NaN where the layer is padding)."""
+    n_slots, n_probe = allowed.shape[:2]
+    tr, te = pairs["train"], pairs["test"]
+    a0 = starts(key, start_dir, dcfg.das_starts, dcfg.das_dim)  # (S, L, P, W, k)
+    run = lambda f, *a: f(params, masks, depth, activation, *a)
+
+    def per_problem(l, a, allowed, cf_tr, dy_tr, cf_te, dy_te):
+        u = run(fit_subspace, tr, l, a, allowed, cf_tr, dy_tr, dcfg, binary)
+        return u, run(score, tr, l, u, cf_tr, dy_tr, binary), run(score, te, l, u, cf_te, dy_te, binary)
+
+    node_axes = (None, 0, 0, 0, 0, 0, 0)  # over P
+    per_node = jax.vmap(per_problem, in_axes=node_axes)
+    per_layer = jax.vmap(per_node, in_axes=(0, 0, 0, None, None, None, None))  # over L
+    per_start = jax.vmap(per_layer, in_axes=(None, 0, None, None, None, None, None))  # over S
+    u, s_tr, s_te = per_start(jnp.arange(n_slots), a0, allowed, tr["cf"], tr["dy"], te["cf"], te["dy"])
+    # u (S, L, P, W, k); scores (S, L, P)
+    ok = (jnp.arange(n_slots) < depth)[:, None] & (allowed.sum(-1) > 0)  # (L, P)
+    s_tr = jnp.where(jnp.isfinite(s_tr), s_tr, -1.0)
+    best_start = jnp.argmax(s_tr, axis=0)  # (L, P)
+    take = lambda a: jnp.take_along_axis(a, best_start[None], 0)[0]
+    tr_l, te_l = take(s_tr), take(s_te)  # (L, P)
+    best_layer = jnp.argmax(jnp.where(ok, tr_l, -2.0), axis=0)  # (P,)
+    pick = lambda a: jnp.take_along_axis(a, best_layer[None], 0)[0]
+    u_l = jnp.take_along_axis(u, best_start[None, :, :, None, None], 0)[0]  # (L, P, W, k)
+    return {
+        "iia": jnp.where(ok.any(0), pick(te_l), 0.0),
+        "layer": best_layer,
+        "u": jnp.take_along_axis(u_l, best_layer[None, :, None, None], 0)[0],  # (P, W, k)
+        "layers": jnp.where(jnp.arange(n_slots)[None] < depth, jnp.where(ok, te_l, 0.0).T, jnp.nan),
+    }
+
+
+def random_control(params, masks, depth, activation, pairs, layer, live, key, k: int, binary: bool) -> jax.Array:
+    """(P,) held-out score of a random k-dimensional subspace of the live units at each node's chosen layer."""
+    half = pairs["test"]
+    n_probe = layer.shape[0]
+    a = jax.random.normal(key, (n_probe, live.shape[-1], k))
+    u = jax.vmap(lambda a, l: orthonormal(a, live[l]))(a, layer)
+    one = lambda l, u, cf, dy: score(params, masks, depth, activation, half, l, u, cf, dy, binary)
+    return jax.vmap(one)(layer, u, half["cf"], half["dy"])
+
+
+def cross_scores(params, masks, depth, activation, pairs, layer, u, binary: bool) -> jax.Array:
+    """(P, P): the subspace learned for node p (at its layer) scored on the held-out half against node q's
+    counterfactual."""
+    half = pairs["test"]
+    one = lambda l, u, cf, dy: score(params, masks, depth, activation, half, l, u, cf, dy, binary)
+    against = jax.vmap(one, in_axes=(None, None, 0, 0))  # over q
+    return jax.vmap(against, in_axes=(0, 0, None, None))(layer, u, half["cf"], half["dy"])
+
+
+def disjoint(support, nodes) -> jax.Array:
+    """Bool (P, P): probe nodes p != q whose input supports do not overlap (an ancestor's counterfactual moves
+    with its descendants', so only disjoint nodes make a crosstalk control)."""
+    s = support[nodes] > 0
+    return ~(s[:, None, :] & s[None, :, :]).any(-1)
+
+
+def substitution(params, masks, depth, activation, pairs, support, nodes, binary: bool) -> jax.Array:
+    """(P,) the behavioural ceiling: the network run on x with node v's inputs S_v taken from x', scored against
+    v's change on the held-out half. A network that fits scores near 1; a structure limit shows below it."""
+    half = pairs["test"]
+    x, xp = half["x"], half["xp"]
+
+    def one(sv, cf, dy):
+        out = mlp.apply(params, masks, depth, jnp.where(sv > 0, xp, x), activation).reshape(x.shape[0], -1)
+        return causal.change_score(out, half["y0"], cf, dy, binary)
+
+    return jax.vmap(one)(support[nodes], half["cf"], half["dy"])
