@@ -103,7 +103,9 @@ def test_every_network_computes_the_target(kind):
 
 def test_compositional_network():
     m, _ = _scores("compositional")
-    assert m["compositional"] and m["compositional_probe"] and m["compositional_home"]
+    assert m["compositional_local"] and m["compositional_probe"] and m["compositional_home"]
+    np.testing.assert_allclose(m["iia_das"], 1.0, atol=1e-3)  # the distributed search finds them too
+    np.testing.assert_allclose(m["iia_das_local"], 1.0, atol=1e-3)
     np.testing.assert_allclose(m["iia"], 1.0, atol=1e-4)
     np.testing.assert_allclose(m["iia_layers"], 1.0, atol=1e-4)  # both layers carry the constituents
     assert m["IIA"] > 0.9999 and m["C"] > 0.99
@@ -112,14 +114,17 @@ def test_compositional_network():
 def test_mixing_twin_is_fractured():
     m, _ = _scores("mixing")
     assert m["fit"] and m["fractured"] and not m["compositional"] and not m["compositional_probe"]
+    assert not m["compositional_local"] and not m["modular"]
     np.testing.assert_array_equal(m["iia"], 0.0)  # no unit is aligned to a constituent
+    assert m["iia_das"].max() < 0.5  # and no direction of a layer computes |a| alone
     assert m["C"] < 0.1
 
 
 def test_decodable_but_unused_constituents_are_fractured():
     """The probe-only label calls it compositional; the causal one does not."""
     m, _ = _scores("unused_local")
-    assert m["compositional_probe"] and not m["compositional"] and m["fractured"]
+    assert m["compositional_probe"] and not m["compositional_local"] and not m["compositional"] and m["fractured"]
+    assert not m["modular"] and m["iia_das_local"].max() < 0.01
     assert m["r2_restricted"].min() > 0.99
     assert m["iia"].max() < 0.01
 
@@ -128,7 +133,7 @@ def test_half_path_scores_strictly_between():
     m, _ = _scores("half")
     # the output moves by half the target's change: R^2 = 1 - E[(dy / 2)^2] / Var(dy), about 0.75
     assert np.all((m["iia"] > 0.6) & (m["iia"] < 0.9)), m["iia"]
-    assert not m["compositional"] and m["compositional_probe"]
+    assert not m["compositional_local"] and m["compositional_probe"] and not m["modular"]
 
 
 def test_control_intervention_is_not_specific_in_the_mixing_half():
@@ -146,7 +151,7 @@ def test_matches_float64_reference(kind):
     ref = metrics.reference_compute(params, masks, 2, "relu", probe, fit_r2, _mcfg())
     for k in ("iia", "iia_home", "iia_layers", "C", "IIA", "IIA_home", "iia_min"):
         np.testing.assert_allclose(m[k], ref[k], atol=2e-3, err_msg=k)
-    for k in ("compositional", "compositional_probe", "compositional_home", "fractured"):
+    for k in ("compositional_local", "compositional_probe", "compositional_home"):
         assert bool(m[k]) == bool(ref[k]), k
 
 
@@ -172,7 +177,9 @@ def _target_config(tmp_path):
 def test_diagnose_npz_labels_the_four_networks(tmp_path, capsys):
     t, _ = _setup()
     cfg_path = _target_config(tmp_path)
-    want = {"compositional": "COMPOSITIONAL", "mixing": "FRACTURED", "unused_local": "FRACTURED", "half": "FRACTURED"}
+    # every label is FRACTURED: the compositional network's layers hold 4 and 2 live units, too few for a random
+    # subspace to miss (its control is >= das_control_max); test_das.py has wider hand-built layers
+    want = {"compositional": "FRACTURED", "mixing": "FRACTURED", "unused_local": "FRACTURED", "half": "FRACTURED"}
     for kind in NETWORKS:
         params, masks = build(kind, t)
         arrays = {}
@@ -184,7 +191,10 @@ def test_diagnose_npz_labels_the_four_networks(tmp_path, capsys):
         out = capsys.readouterr().out
         assert f"->  {want[kind]}" in out, (kind, out)
         if kind == "unused_local":
-            assert "iia" in out.split("why:")[1].splitlines()[0]  # the reason names the causal test
+            assert "iia_das" in out.split("why:")[1].splitlines()[0]  # the reason names the causal test
+        if kind == "compositional":
+            assert "iia_das_control" in out.split("why:")[1].splitlines()[0]
+            assert "compositional_local yes" in out
 
 
 def test_untrained_network_has_no_gain_and_low_iia(cfg):

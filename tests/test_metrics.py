@@ -6,7 +6,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from sweetspot import config, diagnose, metrics, mlp
+from sweetspot import config, diagnose, metrics, mlp, result_keys
 from sweetspot.targets import expr
 
 PAIRS = "sum(absdiff(x0, x1), absdiff(x2, x3))"
@@ -157,6 +157,7 @@ def test_padded_layers_are_excluded():
 
 # ------------------------------------------------------------------------------ reference + vmap tests
 REF_EXPR = "sum(mul(x0, x1), tanh(diff(x2, x3)), absdiff(x4, x5))"
+SEARCHED = [k for k in result_keys.RESULT_KEYS if "das" in k or "subst" in k] + ["compositional", "fractured", "modular"]
 
 
 def _random_network(key, n, width, n_slots, sparsity=0.5):
@@ -179,7 +180,8 @@ def test_matches_numpy_reference(activation, depth, fit):
     params, masks = _random_network(depth, 6, 10, 3)
     got = {k: np.asarray(v) for k, v in _jitted(activation)(params, masks, depth, probe, jnp.float32(fit)).items()}
     ref = metrics.reference_compute(params, masks, depth, activation, probe, fit, _mcfg())
-    assert set(got) - {"iia_control", "IIA_control"} == set(ref)  # the random-unit control is not in the reference
+    # the random-unit control and the learned search are not in the reference (test_das.py checks the patch)
+    assert set(got) - {"iia_control", "IIA_control"} - set(SEARCHED) == set(ref)
     assert np.nansum(ref["n_local"]) > 0  # the case exercises local units
     if activation == "relu":  # the random tanh network's output ignores every intervention (iia 0 in both)
         assert np.nanmax(ref["iia_layers"]) > 0.05  # interventions that move the output are compared too
@@ -225,7 +227,7 @@ def test_diagnose_npz_roundtrip(tmp_path):
             np.savez(path, **data)
             p2, m2, d2 = diagnose.load_npz_network(path)
             assert d2 == depth
-            text = diagnose.report(p2, m2, d2, "relu", t, _mcfg())
+            text = diagnose.report(p2, m2, d2, "relu", t, _mcfg(), (probe["x_test"], probe["h_test"][:, -1]))
             assert label in text, text
             assert "r2_restr" in text and "interference" in text
 

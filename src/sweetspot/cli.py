@@ -66,6 +66,14 @@ def _sweep(args, overrides):
     print(f"results: {os.path.join(args.out, 'results.csv')}")
 
 
+def _test_rows(target, cfg):
+    """(x, y) of the target's test split: the rows a sweep judges fit on (the held-out region excluded)."""
+    from sweetspot import targets
+
+    split = targets.make_splits(target, cfg.target)
+    return split["x_test"], split["y_test"]
+
+
 def _diagnose(args, overrides):
     from sweetspot import diagnose, rundir
     from sweetspot import results as res_lib
@@ -87,32 +95,15 @@ def _diagnose(args, overrides):
                     "--npz networks have one readout output: allowed are targets with one output"
                 )
             params, masks, depth = diagnose.load_npz_network(args.npz, n_inputs=target.structure.n_inputs)
-            print(
-                diagnose.report(
-                    params,
-                    masks,
-                    depth,
-                    args.activation or cfg.model.activation,
-                    target,
-                    cfg.metrics,
-                    seed=int(cfg.target.data_seed),
-                )
-            )
+            act = args.activation or cfg.model.activation
+            print(diagnose.report(params, masks, depth, act, target, cfg.metrics, _test_rows(target, cfg),
+                                  seed=int(cfg.target.data_seed), as_json=args.json))
         elif args.point:
             cfg, target, params, masks, depth, r2 = rundir.load_network(args.run_dir, args.point)
-            print(
-                diagnose.report(
-                    params,
-                    masks,
-                    depth,
-                    cfg.model.activation,
-                    target,
-                    cfg.metrics,
-                    fit_r2=r2,
-                    seed=int(cfg.target.data_seed),
-                    null=rundir.null_scores(args.run_dir, args.point),
-                )
-            )
+            null = rundir.null_scores(args.run_dir, args.point)
+            print(diagnose.report(params, masks, depth, cfg.model.activation, target, cfg.metrics,
+                                  _test_rows(target, cfg), fit_r2=r2, seed=int(cfg.target.data_seed), null=null,
+                                  as_json=args.json))
         else:
             print(rundir.point_table(args.run_dir))
     except (res_lib.ResultsError, ValueError) as e:
@@ -193,6 +184,7 @@ def _add_diagnose(sub) -> None:
     d.add_argument("--npz", help="your own MLP: .npz with W0, b0, ..., WD, bD (last = linear readout)")
     d.add_argument("--target", help="with --npz: a sweep config file whose `target` block is the target")
     d.add_argument("--activation", help="with --npz: relu, gelu or tanh (default: the config's)")
+    d.add_argument("--json", action="store_true", help="one network: print one JSON object (label, scores, nodes)")
 
 
 def _add_report(sub) -> None:

@@ -20,6 +20,19 @@ import optax
 from sweetspot import causal, mlp
 
 NORM_EPS = 1e-12
+CONTROL_DRAWS = 8  # random subspaces averaged in the control
+
+
+def output_sensitivity(params, masks, depth, activation, x) -> jax.Array:
+    """(L, W) mean over x and the outputs of |d y / d a_u|: how much each hidden unit's activation moves the
+    output. A unit the output never reads (0 here) is dormant: a subspace that reads a constituent from it and
+    writes into used units is the interpretability illusion of Makelov et al. (2023), so the search leaves such
+    units out. Padded layers read 0."""
+    delta = jnp.zeros((len(params) - 1, x.shape[0], params["h0"]["w"].shape[1]), x.dtype)
+    forward = lambda d: mlp.apply(params, masks, depth, x, activation, patch=lambda k, h: h + d[k])
+    y, vjp = jax.vjp(lambda d: forward(d).reshape(x.shape[0], -1), delta)
+    per_output = lambda j: jnp.abs(vjp(jnp.zeros_like(y).at[:, j].set(1.0))[0]).mean(1)
+    return jax.lax.map(per_output, jnp.arange(y.shape[1])).mean(0)
 
 
 def orthonormal(a, allowed) -> jax.Array:
@@ -135,14 +148,18 @@ def search(params, masks, depth, activation, pairs, allowed, start_dir, key, dcf
     }
 
 
-def random_control(params, masks, depth, activation, pairs, layer, live, key, k: int, binary: bool) -> jax.Array:
-    """(P,) held-out score of a random k-dimensional subspace of the live units at each node's chosen layer."""
+def random_control(params, masks, depth, activation, pairs, layer, allowed, key, k: int, binary: bool) -> jax.Array:
+    """(P,) mean held-out score of CONTROL_DRAWS random k-dimensional subspaces of each node's allowed units
+    (L, P, W) at its chosen layer: what a subspace of that size scores by chance."""
     half = pairs["test"]
     n_probe = layer.shape[0]
-    a = jax.random.normal(key, (n_probe, live.shape[-1], k))
-    u = jax.vmap(lambda a, l: orthonormal(a, live[l]))(a, layer)
-    one = lambda l, u, cf, dy: score(params, masks, depth, activation, half, l, u, cf, dy, binary)
-    return jax.vmap(one)(layer, u, half["cf"], half["dy"])
+    a = jax.random.normal(key, (CONTROL_DRAWS, n_probe, allowed.shape[-1], k))
+    units = allowed[layer, jnp.arange(n_probe)]  # (P, W)
+    one = lambda a, l, units, cf, dy: score(
+        params, masks, depth, activation, half, l, orthonormal(a, units), cf, dy, binary
+    )
+    per_node = jax.vmap(one)
+    return jax.vmap(per_node, in_axes=(0, None, None, None, None))(a, layer, units, half["cf"], half["dy"]).mean(0)
 
 
 def cross_scores(params, masks, depth, activation, pairs, layer, u, binary: bool) -> jax.Array:

@@ -80,10 +80,11 @@ def _fmt(x, spec=".3f"):
     return "  -  " if np.isnan(x) else format(x, spec)
 
 
-def _fit(params, masks, depth, activation, target, probe, mcfg, fit_r2):
-    """(fit, fit_r2, text): accuracy on the probe-test inputs for Boolean targets, else R^2 (given or measured)."""
-    y = mlp.apply(params, masks, depth, jnp.asarray(probe["x_test"]), activation)
-    yt = target.outputs_of(probe["h_test"])
+def _fit(params, masks, depth, activation, target, fit_data, mcfg, fit_r2):
+    """(fit, fit_r2, text) on `fit_data` = (x, y), the rows the sweep judged fit on (its test split): accuracy
+    for Boolean targets, else R^2 (given or measured)."""
+    x, yt = (jnp.asarray(a) for a in fit_data)
+    y = mlp.apply(params, masks, depth, x, activation).reshape(yt.shape)
     if target.binary:
         acc = float(jnp.mean((y > 0) == (yt > 0)))
         r2 = float(metrics.r2(2 * jax.nn.sigmoid(y) - 1, yt))
@@ -93,55 +94,63 @@ def _fit(params, masks, depth, activation, target, probe, mcfg, fit_r2):
 
 
 def verdict(m: dict, nodes, mcfg) -> tuple[str, str]:
-    """(label, reason) of a network from its metrics (numpy values of metrics.compute)."""
+    """(label, reason) of a network from its metrics (numpy values of metrics.compute): compositional on the
+    distributed causal score and its controls (docs/method.md, "Labels")."""
     if m["unfit"]:
         return "unfit", "the network does not fit the target"
     kept = [(p, v) for p, v in enumerate(nodes) if not m["vacuous"][p]]
     if not kept:
         return "fractured", "no constituent has a support smaller than every input: nothing to be compositional about"
+    thr, ctrl = mcfg.compositional_iia, mcfg.das_control_max
     why = [
-        f"node {v}: r2_restricted {_fmt(m['r2_restricted'][p])} < {mcfg.compositional_r2} (not decodable from the "
-        "units local to it)"
+        f"node {v}: iia_das {_fmt(m['iia_das'][p])} < {thr} (no subspace of any layer carries it into the output)"
         for p, v in kept
-        if not m["r2_restricted"][p] >= mcfg.compositional_r2
+        if not m["iia_das"][p] >= thr
     ] + [
-        f"node {v}: iia {_fmt(m['iia'][p])} < {mcfg.compositional_iia} (the output is not computed through the "
-        "units local to it)"
+        f"node {v}: {key} {_fmt(m[key][p])} >= {ctrl} ({what})"
         for p, v in kept
-        if not m["iia"][p] >= mcfg.compositional_iia
+        for key, what in (
+            ("iia_das_control", "a random subspace does as well"),
+            ("das_crosstalk", "its subspace also carries a node of disjoint inputs"),
+        )
+        if not m[key][p] < ctrl
     ]
     if m["compositional"]:
         return "compositional", (
-            f"every constituent is decodable from its local units (min r2_restricted >= {mcfg.compositional_r2}) "
-            f"and the output is computed through them (min iia >= {mcfg.compositional_iia})"
+            f"every constituent is a subspace of some layer through which the output is computed (min iia_das >= "
+            f"{thr}), specific to it (random-subspace control and crosstalk < {ctrl})"
         )
     return "fractured", "; ".join(why)
 
 
-def _node_lines(m, s, depth) -> list[str]:
-    head = f"{'node':>5} {'lvl':>3} {'inputs':<16} {'r2_restr':>8} {'r2_any':>8} {'iia':>6} {'iia_home':>8} "
-    lines = [head + f"{'control':>7}  local units per layer"]
-    for p, v in enumerate(s.probe_nodes):
-        inputs = ",".join(f"x{i}" for i in np.flatnonzero(s.support[v]))
-        inputs = "(all: vacuous)" if m["vacuous"][p] else inputs
+NODE_COLUMNS = ("iia_das", "iia_das_layer", "iia_das_local", "iia_das_control", "das_crosstalk", "iia_subst", "iia",
+                "iia_home", "iia_control", "r2_restricted", "r2_any")
+
+
+def _node_lines(m, nodes, depth) -> list[str]:
+    heads = ("iia_das", "layer", "das_loc", "control", "xtalk", "subst", "iia", "iia_home", "r2_restr", "r2_any")
+    lines = [f"{'node':>5} {'lvl':>3} {'inputs':<16} " + " ".join(f"{h:>8}" for h in heads) + "  local units per layer"]
+    for p, node in enumerate(nodes):
+        inputs = "(all: vacuous)" if node["vacuous"] else ",".join(node["inputs"])
+        vals = [node[k] for k in NODE_COLUMNS if k != "iia_control"]
+        cells = " ".join(f"{_fmt(v, '.0f') if k == 'iia_das_layer' else _fmt(v):>8}" for k, v in
+                         zip([k for k in NODE_COLUMNS if k != "iia_control"], vals, strict=True))
         per_layer = " ".join(f"{int(c):3d}" for c in m["n_local"][p, :depth])
-        lines.append(
-            f"{v:>5} {s.level[v]:>3} {inputs:<16} {_fmt(m['r2_restricted'][p]):>8} {_fmt(m['r2_any'][p]):>8} "
-            f"{_fmt(m['iia'][p]):>6} {_fmt(m['iia_home'][p]):>8} {_fmt(m['iia_control'][p]):>7}  {per_layer}"
-        )
+        lines.append(f"{node['id']:>5} {node['level']:>3} {inputs:<16} {cells}  {per_layer}")
     return lines
 
 
-def report(
-    params, masks, depth, activation, target, mcfg, fit_r2=None, seed: int = 0, null: dict | None = None
-) -> str:
-    """One network's report as text: the label and the reason, then per node r2_restricted, iia, iia_home and
-    the random-unit control. fit_r2 defaults to the network's R^2 on the probe-test inputs; for Boolean targets
-    fit is the probe-test accuracy >= mcfg.fit_accuracy (docs/method.md, "Training"). `null` ({"C_init",
-    "IIA_init"} of a saved run) adds the untrained network's scores."""
+NETWORK_SCORES = ("IIA_das", "iia_das_min", "IIA_das_local", "IIA_das_control", "IIA_subst", "das_crosstalk_max", "C",
+                  "IIA", "IIA_home", "IIA_control", "interference", "dead_units")
+LABELS = ("compositional", "modular", "compositional_local", "compositional_probe", "compositional_home", "fit")
+
+
+def summary(params, masks, depth, activation, target, mcfg, fit_data, fit_r2=None, seed=0, null=None) -> dict:
+    """One network's verdict as plain data: label, reason, fit, the labels, the network-level scores and, per
+    probe node, its id, inputs and every per-node score under its result-key name."""
     probe = metrics.make_probe(target, mcfg, seed)
     depth = int(depth)
-    fit, fit_r2, fit_text = _fit(params, masks, depth, activation, target, probe, mcfg, fit_r2)
+    fit, fit_r2, fit_text = _fit(params, masks, depth, activation, target, fit_data, mcfg, fit_r2)
     compute = jax.jit(
         lambda p, m, pr, f, ok: metrics.compute(p, m, depth, activation, pr, f, mcfg, ok, target.binary)
     )
@@ -149,24 +158,64 @@ def report(
     m["vacuous"] = probe["vacuous"]
     s = target.structure
     label, reason = verdict(m, s.probe_nodes, mcfg)
+    num = lambda v: None if not np.isfinite(float(v)) else float(v)
+    nodes = [
+        {"id": int(v), "level": int(s.level[v]), "inputs": [f"x{i}" for i in np.flatnonzero(s.support[v])],
+         "vacuous": bool(m["vacuous"][p])} | {k: num(m[k][p]) for k in NODE_COLUMNS}
+        for p, v in enumerate(s.probe_nodes)
+    ]
+    return {
+        "target": target.name,
+        "depth": depth,
+        "label": label,
+        "reason": reason,
+        "fit_text": fit_text,
+        "labels": {k: bool(m[k]) for k in LABELS},
+        "scores": {k: num(m[k]) for k in NETWORK_SCORES} | ({k: num(v) for k, v in null.items()} if null else {}),
+        "nodes": nodes,
+        "_metrics": m,
+    }
+
+
+def report(params, masks, depth, activation, target, mcfg, fit_data, fit_r2=None, seed=0, null=None,
+           as_json=False) -> str:
+    """One network's report: the label and the reason, then per node the distributed score (iia_das, its layer,
+    the local-unit search, the random-subspace control, crosstalk, the input-substitution ceiling), the
+    local-unit scores and probes. `fit_data` = (x, y): the rows the sweep judged fit on (its test split);
+    fit_r2 defaults to R^2 there; Boolean targets: accuracy >= mcfg.fit_accuracy. `null` ({"C_init",
+    "IIA_init", "IIA_das_init"} of a saved run) adds the untrained network's scores. `as_json`: one JSON object
+    (`summary` without the raw metrics)."""
+    import json
+
+    out = summary(params, masks, depth, activation, target, mcfg, fit_data, fit_r2, seed, null)
+    m = out.pop("_metrics")
+    if as_json:
+        return json.dumps(out, indent=1)
+    sc, s, depth = out["scores"], target.structure, out["depth"]
     null_text = (
-        f"   untrained (same wiring): C_init = {_fmt(null['C_init'])}, IIA_init = {_fmt(null['IIA_init'])}"
+        "   untrained (same wiring): " + ", ".join(f"{k} = {_fmt(v if v is not None else np.nan)}"
+                                                for k, v in null.items())
         if null
-        else "   (C_init: only for networks saved by a sweep)"
+        else "   (the *_init scores: only for networks saved by a sweep)"
     )
+    f = lambda k: _fmt(sc[k] if sc[k] is not None else np.nan)
+    on = lambda k: "yes" if out["labels"][k] else "no"
     lines = [
         f"target {target.name}: {s.n_inputs} inputs, {len(s.probe_nodes)} constituents + {s.n_outputs} output(s)",
         f"network: depth {depth}, width {params['h0']['w'].shape[1]}, {activation}; "
         f"live units per layer {[int(n) for n in m['live_units_layers'][:depth]]}, dead units {int(m['dead_units'])}",
-        f"{fit_text}  ->  {label.upper()}",
-        f"why: {reason}",
-        f"C = {_fmt(m['C'])}, IIA = {_fmt(m['IIA'])}, IIA_home = {_fmt(m['IIA_home'])}, "
-        f"IIA_control = {_fmt(m['IIA_control'])}" + null_text,
-        f"(local = >= {mcfg.local_tau} of a unit's signature inside the node's inputs; probe-only label: "
-        f"{'compositional' if m['compositional_probe'] else 'not compositional'})",
-        f"interference (max over layers) = {_fmt(m['interference'])}",
+        f"{out['fit_text']}  ->  {out['label'].upper()}",
+        f"why: {out['reason']}",
+        f"IIA_das = {f('IIA_das')} (min {f('iia_das_min')}), control = {f('IIA_das_control')}, crosstalk max = "
+        f"{f('das_crosstalk_max')}, substitution ceiling = {f('IIA_subst')}, local-unit search = {f('IIA_das_local')}",
+        f"C = {f('C')}, IIA (local units) = {f('IIA')}, IIA_home = {f('IIA_home')}, IIA_control = {f('IIA_control')}"
+        + null_text,
+        f"other labels: modular {on('modular')}, compositional_local {on('compositional_local')}, "
+        f"compositional_probe {on('compositional_probe')} (local = >= {mcfg.local_tau} of a unit's signature "
+        "inside the node's inputs)",
+        f"interference (max over layers) = {f('interference')}",
         "",
-        *_node_lines(m, s, depth),
+        *_node_lines(m, out["nodes"], depth),
         "",
         f"{'layer':>5} {'live':>5} {'interference':>12} {'purity':>7}",
     ]

@@ -210,11 +210,13 @@ def core(params, masks, depth, activation, probe, mcfg, binary: bool = False) ->
     z, sd = _layer_probes(params, masks, depth, activation, probe)
     r2_res_l, w_res = _probe_r2(*z, sel_local, mcfg.ridge, binary)  # (L, P), (L, P, W)
     r2_any_l, w_any = _probe_r2(*z, sel_live, mcfg.ridge, binary)
+    read = das.output_sensitivity(params, masks, depth, activation, probe["x_sig"]) >= mcfg.dead_eps  # (L, W)
+    das_live, das_local = sel_live * read[:, None, :], sel_local * read[:, None, :]
     iia_l = causal.intervention_scores(params, masks, depth, activation, probe, sel_local, binary)  # (L, P)
     pairs = das.split_pairs(params, masks, depth, activation, probe)
     key = jax.random.PRNGKey(probe["control_seed"])
     run = lambda *a: das.search(params, masks, depth, activation, pairs, *a, mcfg, binary)
-    found = run(sel_live, _das_start(w_any, sd), jax.random.fold_in(key, 1))
+    found = run(das_live, _das_start(w_any, sd), jax.random.fold_in(key, 1))
     keep = ~probe["vacuous"]
     r2_restricted, iia = _masked_max(r2_res_l, active[:, None], 0), _over_layers(iia_l, active)
     return {
@@ -235,6 +237,8 @@ def core(params, masks, depth, activation, probe, mcfg, binary: bool = False) ->
         "iia": iia,
         "pairs": pairs,
         "key": key,
+        "das_live": das_live,
+        "das_local": das_local,
         "das": found,
         "C": node_mean(jnp.clip(r2_restricted, 0.0, 1.0), keep),
         "IIA": node_mean(iia, keep),
@@ -248,8 +252,8 @@ def _das_extras(params, masks, depth, activation, probe, k, mcfg, binary) -> dic
     substitution ceiling (docs/method.md, "Distributed causal score")."""
     pairs, found, key = k["pairs"], k["das"], k["key"]
     run = lambda f, *a: f(params, masks, depth, activation, pairs, *a)
-    local = run(das.search, k["sel_local"], _das_start(k["w_res"], k["sd"]), jax.random.fold_in(key, 3), mcfg, binary)
-    control = run(das.random_control, found["layer"], k["live"], jax.random.fold_in(key, 2), mcfg.das_dim, binary)
+    local = run(das.search, k["das_local"], _das_start(k["w_res"], k["sd"]), jax.random.fold_in(key, 3), mcfg, binary)
+    control = run(das.random_control, found["layer"], k["das_live"], jax.random.fold_in(key, 2), mcfg.das_dim, binary)
     cross = run(das.cross_scores, found["layer"], found["u"], binary)  # (P, P)
     nodes = probe["probe_nodes"]
     pairs_ok = das.disjoint(probe["support"], nodes) & k["keep"][None, :]
@@ -391,6 +395,26 @@ def _np_change_score(out, y0, cf, dy, binary):
     return float(np.clip(r2, 0.0, 1.0))
 
 
+def _np_balanced_j(pred, y):
+    """metrics.balanced_j in float64."""
+    pos, hit = y > 0, (pred > 0) == (y > 0)
+    return float(hit[pos].mean() + hit[~pos].mean() - 1) if pos.any() and (~pos).any() else float("nan")
+
+
+def reference_subspace_score(params, masks, depth, activation, half, layer, u, cf, dy, binary=False) -> float:
+    """das.score in float64: hidden layer `layer` patched along the orthonormal columns of u (W, k) towards its
+    activations on x', on one half of the pairs ({"x", "xp"}), scored against cf, dy (N, m)."""
+    to64 = lambda a: np.asarray(a, np.float64)
+    params, masks = jax.tree.map(to64, params), jax.tree.map(to64, masks)
+    x, xp, u, depth, layer = to64(half["x"]), to64(half["xp"]), to64(u), int(depth), int(layer)
+    hs_xp, _ = mlp.np_forward(params, masks, depth, activation, xp)
+    hs_x, _ = mlp.np_forward(params, masks, depth, activation, x)
+    patched = hs_x[layer] + (hs_xp[layer] - hs_x[layer]) @ u @ u.T
+    out = _np_outputs(params, masks, depth, activation, x, layer, list(range(u.shape[0])), patched)
+    y0 = _np_outputs(params, masks, depth, activation, x)
+    return _np_change_score(out, y0, to64(cf), to64(dy), binary)
+
+
 def reference_iia(params, masks, depth, activation, probe, aligned, binary=False) -> np.ndarray:
     """(P, L) float64 intervention scores; aligned(l, p) lists the units of layer l aligned to probe node p."""
     x, xp = probe["iia_x"].astype(np.float64), probe["iia_xp"].astype(np.float64)
@@ -447,7 +471,8 @@ def reference_compute(params, masks, depth, activation, probe, fit_r2, mcfg, bin
         x_te = np.concatenate([np.ones((len(z_te), 1)), z_te], 1)
         pen = np.diag([0.0] + [mcfg.ridge] * len(units))
         beta = np.linalg.solve(x_tr.T @ x_tr / len(x_tr) + pen, x_tr.T @ y_tr / len(x_tr))
-        r2 = 1 - np.sum((y_te - x_te @ beta) ** 2) / np.sum((y_te - y_te.mean()) ** 2)
+        pred = x_te @ beta
+        r2 = _np_balanced_j(pred, y_te) if binary else 1 - np.sum((y_te - pred) ** 2) / np.sum((y_te - y_te.mean()) ** 2)
         w = np.zeros(width)
         w[units] = beta[1:]
         return r2, w
@@ -482,7 +507,7 @@ def reference_compute(params, masks, depth, activation, probe, fit_r2, mcfg, bin
     fit = bool(fit_r2 >= mcfg.fit_r2)
     c_score = node_mean(np.clip(r2_restricted, 0, 1))
     probe_ok = fit and bool(keep.any()) and bool(node_min(r2_restricted) >= mcfg.compositional_r2)
-    compositional = probe_ok and bool(node_min(iia) >= mcfg.compositional_iia)
+    compositional_local = probe_ok and bool(node_min(iia) >= mcfg.compositional_iia)
 
     level = probe["node_level"]
     interference_layers = np.full(n_slots, nan)
@@ -509,8 +534,7 @@ def reference_compute(params, masks, depth, activation, probe, fit_r2, mcfg, bin
     return {
         "fit": fit,
         "unfit": not fit,
-        "compositional": compositional,
-        "fractured": fit and not compositional,
+        "compositional_local": compositional_local,
         "compositional_probe": probe_ok,
         "compositional_home": probe_ok and bool(node_min(iia_home) >= mcfg.compositional_iia),
         "C": c_score,

@@ -292,13 +292,15 @@ def load_network(run_dir: str, spec: str):
 
 
 def null_scores(run_dir: str, spec: str) -> dict | None:
-    """{"C_init", "IIA_init"} of one saved point from results.csv (None for runs made before they existed)."""
+    """{"C_init", "IIA_init", "IIA_das_init"} (those the run has) of one saved point from results.csv (None for
+    runs made before they existed)."""
     meta = res_lib.read_meta(run_dir)
     i = find_point(grid_lib.make_grid(config_from_meta(meta)), spec)
     row = res_lib.read_csv(os.path.join(run_dir, "results.csv"))[i]
     if "C_init" not in row:
         return None
-    return {k: float(row[k]) if row[k] not in ("", "nan") else float("nan") for k in ("C_init", "IIA_init")}
+    keys = [k for k in ("C_init", "IIA_init", "IIA_das_init") if k in row]
+    return {k: float(row[k]) if row[k] not in ("", "nan") else float("nan") for k in keys}
 
 
 def iter_networks(run_dir: str):
