@@ -472,7 +472,8 @@ def reference_compute(params, masks, depth, activation, probe, fit_r2, mcfg, bin
         pen = np.diag([0.0] + [mcfg.ridge] * len(units))
         beta = np.linalg.solve(x_tr.T @ x_tr / len(x_tr) + pen, x_tr.T @ y_tr / len(x_tr))
         pred = x_te @ beta
-        r2 = _np_balanced_j(pred, y_te) if binary else 1 - np.sum((y_te - pred) ** 2) / np.sum((y_te - y_te.mean()) ** 2)
+        r2_of = lambda: 1 - np.sum((y_te - pred) ** 2) / np.sum((y_te - y_te.mean()) ** 2)
+        r2 = _np_balanced_j(pred, y_te) if binary else r2_of()
         w = np.zeros(width)
         w[units] = beta[1:]
         return r2, w
