@@ -97,3 +97,43 @@ def test_expr_family_registered_and_validated(cfg):
     cfg.target.expr = "sum(absdiff(x0, x1), nosuch(x2))"
     with pytest.raises(config_lib.ConfigError, match="target.expr.*nosuch"):
         validate(cfg)
+
+
+# ------------------------------------------------------------------ held-out regions of Boolean targets
+def _bits_target(family, **fields):
+    c = config_lib.default_config().target
+    c.family = family
+    for k, v in fields.items():
+        c[k] = v
+    return targets.make_target(c), c
+
+
+@pytest.mark.parametrize(
+    "family, fields",
+    [("boolean", {}), ("parity", {}), ("modular", {}), ("boolean", {"gates": ("and", "or")}), ("boolean", {"levels": 2})],
+)
+def test_bits_training_rows_leave_every_node_identifiable(family, fields):
+    t, c = _bits_target(family, **fields)
+    split = targets.make_splits(t, c)
+    assert targets.unidentifiable(t, split["x_train"]) == []
+    assert 0 < len(split["x_heldout"]) < len(split["x_train"])  # a region is still held out
+
+
+def test_sibling_region_of_the_xor_and_tree_switches_a_gate_off():
+    """The region the split used before (nodes 8 and 9 both true) is exactly {node 12 true}: on the training
+    rows node 12 is constant and the root ignores x0-x3. It is refused; the split moves to a region that keeps
+    every gate's table."""
+    t, c = _bits_target("boolean")
+    rows = targets.core.truth_table(t.structure.n_inputs)
+    h = np.asarray(t.node_values(rows))
+    problems = targets.unidentifiable(t, rows[~((h[:, 8] > 0) & (h[:, 9] > 0))])
+    assert "node 12 is constant on the training rows" in problems
+    assert targets.heldout_region(t, c.heldout_q) != (8, 9)
+
+
+def test_a_target_with_no_identifiable_region_is_refused_by_name():
+    t, c = _bits_target("boolean", levels=1)  # one gate: every region removes a row of its table
+    with pytest.raises(ValueError, match=r"target\.heldout_q=0\.5.*heldout_q >= 1"):
+        targets.make_splits(t, c)
+    c.heldout_q = 2.0
+    assert len(targets.make_splits(t, c)["x_train"]) == 2 ** t.structure.n_inputs

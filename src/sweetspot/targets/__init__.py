@@ -21,7 +21,7 @@ from sweetspot.targets.core import (
     normalised_target,
     truth_table,
 )
-from sweetspot.targets.splits import heldout_pair, make_splits
+from sweetspot.targets.splits import heldout_pair, heldout_region, make_splits, unidentifiable
 
 
 class Family(NamedTuple):
@@ -79,6 +79,8 @@ __all__ = [
     "check",
     "family",
     "heldout_pair",
+    "heldout_region",
+    "unidentifiable",
     "make_splits",
     "make_structure",
     "make_target",
