@@ -110,7 +110,13 @@ def _bits_target(family, **fields):
 
 @pytest.mark.parametrize(
     "family, fields",
-    [("boolean", {}), ("parity", {}), ("modular", {}), ("boolean", {"gates": ("and", "or")}), ("boolean", {"levels": 2})],
+    [
+        ("boolean", {}),
+        ("parity", {}),
+        ("modular", {}),
+        ("boolean", {"gates": ("and", "or")}),
+        ("boolean", {"levels": 2}),
+    ],
 )
 def test_bits_training_rows_leave_every_node_identifiable(family, fields):
     t, c = _bits_target(family, **fields)
