@@ -129,7 +129,8 @@ def _metrics_block() -> ml_collections.ConfigDict:
     # distributed alignment search (das.py; docs/method.md "Distributed causal score")
     m.das_dim = 1  # k: dimensions of the subspace patched per node and layer (a scalar constituent needs one)
     m.das_starts = 2  # starts per node and layer: the ridge-probe direction, then Gaussian ones
-    m.das_steps = 100  # Adam steps per start
+    m.das_steps = 100  # Adam steps in all: das_select_steps for every (layer, start), the rest for the chosen one
+    m.das_select_steps = 20
     m.das_lr = 0.05
     m.das_control_max = 0.2  # compositional needs every node's random-subspace control and crosstalk below this
     return m
@@ -220,6 +221,7 @@ def _check_metrics(m, width):
         fail("metrics.das_dim", m.das_dim, f"1..model.width={width}")
     check_int("metrics.das_starts", m.das_starts, 1)
     check_int("metrics.das_steps", m.das_steps, 0)
+    check_int("metrics.das_select_steps", m.das_select_steps, 0)
     _check_real("metrics.das_lr", m.das_lr, lambda v: 0 < v < float("inf"), "a finite number > 0")
     _check_real("metrics.das_control_max", m.das_control_max, lambda v: 0 < v <= 1, "a number in (0, 1]")
 

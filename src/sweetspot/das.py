@@ -85,8 +85,9 @@ def score(params, masks, depth, activation, half, layer, u, cf, dy, binary: bool
     return jnp.where(jnp.abs(u).sum() > 0, s, 0.0)
 
 
-def fit_subspace(params, masks, depth, activation, half, layer, a0, allowed, cf, dy, dcfg, binary: bool):
-    """Adam on the interchange objective from the start a0 (W, k): returns the learned orthonormal U (W, k)."""
+def fit_subspace(params, masks, depth, activation, half, layer, a0, allowed, cf, dy, dcfg, binary: bool, steps: int):
+    """`steps` Adam steps on the interchange objective from a0 (W, k); returns the raw matrix (its subspace is
+    `orthonormal(a, allowed)`)."""
     opt = optax.adam(dcfg.das_lr)
 
     def loss(a):
@@ -100,8 +101,8 @@ def fit_subspace(params, masks, depth, activation, half, layer, a0, allowed, cf,
         upd, state = opt.update(g, state, a)
         return (optax.apply_updates(a, upd), state), None
 
-    (a, _), _ = jax.lax.scan(step, (a0, opt.init(a0)), None, length=dcfg.das_steps)
-    return orthonormal(a, allowed)
+    (a, _), _ = jax.lax.scan(step, (a0, opt.init(a0)), None, length=steps)
+    return a
 
 
 def starts(key, start_dir, n_starts: int, k: int) -> jax.Array:
@@ -112,38 +113,47 @@ def starts(key, start_dir, n_starts: int, k: int) -> jax.Array:
 
 
 def search(params, masks, depth, activation, pairs, allowed, start_dir, key, dcfg, binary: bool) -> dict:
-    """The subspace search for every probe node at every layer (allowed, start_dir: (L, P, W)). Per (layer,
-    start) the subspace is learned on the training half; per node, the start with the best training score at
-    each layer and then the layer with the best training score are chosen (active, non-empty layers only).
-    Returns per node: `iia` (P,) the held-out score at the chosen layer, `layer` (P,), `u` (P, W, k) and
-    `layers` (P, L) the held-out score of each layer's chosen start (NaN where the layer is padding)."""
+    """The subspace search for every probe node (allowed, start_dir: (L, P, W)), in two stages on the training
+    half of the pairs: every (layer, start) gets `das_select_steps` Adam steps; per node the (layer, start)
+    with the best training score among the active, non-empty layers goes on for the remaining steps (to
+    `das_steps` in all). Returns per node: `iia` (P,) the held-out score of the final subspace, `layer` (P,),
+    `u` (P, W, k), and `layers` (P, L): each layer's held-out score after the selection stage (its best start;
+    NaN where the layer is padding)."""
     n_slots, n_probe = allowed.shape[:2]
     tr, te = pairs["train"], pairs["test"]
     a0 = starts(key, start_dir, dcfg.das_starts, dcfg.das_dim)  # (S, L, P, W, k)
     run = lambda f, *a: f(params, masks, depth, activation, *a)
+    select = min(dcfg.das_select_steps, dcfg.das_steps)
 
-    def per_problem(l, a, allowed, cf_tr, dy_tr, cf_te, dy_te):
-        u = run(fit_subspace, tr, l, a, allowed, cf_tr, dy_tr, dcfg, binary)
-        return u, run(score, tr, l, u, cf_tr, dy_tr, binary), run(score, te, l, u, cf_te, dy_te, binary)
+    def stage1(l, a, allowed, cf_tr, dy_tr, cf_te, dy_te):
+        a = run(fit_subspace, tr, l, a, allowed, cf_tr, dy_tr, dcfg, binary, select)
+        u = orthonormal(a, allowed)
+        return a, run(score, tr, l, u, cf_tr, dy_tr, binary), run(score, te, l, u, cf_te, dy_te, binary)
 
-    node_axes = (None, 0, 0, 0, 0, 0, 0)  # over P
-    per_node = jax.vmap(per_problem, in_axes=node_axes)
+    per_node = jax.vmap(stage1, in_axes=(None, 0, 0, 0, 0, 0, 0))  # over P
     per_layer = jax.vmap(per_node, in_axes=(0, 0, 0, None, None, None, None))  # over L
     per_start = jax.vmap(per_layer, in_axes=(None, 0, None, None, None, None, None))  # over S
-    u, s_tr, s_te = per_start(jnp.arange(n_slots), a0, allowed, tr["cf"], tr["dy"], te["cf"], te["dy"])
-    # u (S, L, P, W, k); scores (S, L, P)
+    a, s_tr, s_te = per_start(jnp.arange(n_slots), a0, allowed, tr["cf"], tr["dy"], te["cf"], te["dy"])
     ok = (jnp.arange(n_slots) < depth)[:, None] & (allowed.sum(-1) > 0)  # (L, P)
     s_tr = jnp.where(jnp.isfinite(s_tr), s_tr, -1.0)
     best_start = jnp.argmax(s_tr, axis=0)  # (L, P)
-    take = lambda a: jnp.take_along_axis(a, best_start[None], 0)[0]
+    take = lambda v: jnp.take_along_axis(v, best_start[None], 0)[0]
     tr_l, te_l = take(s_tr), take(s_te)  # (L, P)
-    best_layer = jnp.argmax(jnp.where(ok, tr_l, -2.0), axis=0)  # (P,)
-    pick = lambda a: jnp.take_along_axis(a, best_layer[None], 0)[0]
-    u_l = jnp.take_along_axis(u, best_start[None, :, :, None, None], 0)[0]  # (L, P, W, k)
+    layer = jnp.argmax(jnp.where(ok, tr_l, -2.0), axis=0)  # (P,)
+    a_l = jnp.take_along_axis(a, best_start[None, :, :, None, None], 0)[0]  # (L, P, W, k)
+    a_best = jnp.take_along_axis(a_l, layer[None, :, None, None], 0)[0]  # (P, W, k)
+    units = allowed[layer, jnp.arange(n_probe)]  # (P, W)
+
+    def stage2(l, a, units, cf_tr, dy_tr, cf_te, dy_te):
+        a = run(fit_subspace, tr, l, a, units, cf_tr, dy_tr, dcfg, binary, dcfg.das_steps - select)
+        u = orthonormal(a, units)
+        return u, run(score, te, l, u, cf_te, dy_te, binary)
+
+    u, final = jax.vmap(stage2)(layer, a_best, units, tr["cf"], tr["dy"], te["cf"], te["dy"])
     return {
-        "iia": jnp.where(ok.any(0), pick(te_l), 0.0),
-        "layer": best_layer,
-        "u": jnp.take_along_axis(u_l, best_layer[None, :, None, None], 0)[0],  # (P, W, k)
+        "iia": jnp.where(ok.any(0), final, 0.0),
+        "layer": layer,
+        "u": u,
         "layers": jnp.where(jnp.arange(n_slots)[None] < depth, jnp.where(ok, te_l, 0.0).T, jnp.nan),
     }
 

@@ -199,8 +199,8 @@ def _das_start(w, sd):
 
 def core(params, masks, depth, activation, probe, mcfg, binary: bool = False) -> dict:
     """What a network's compositionality rests on, and all the null calibration needs: signatures and locality,
-    restricted and unrestricted probes, interventions on the local units (C, IIA) and the distributed alignment
-    search over each layer's live units (IIA_das), over the non-vacuous probe nodes."""
+    restricted and unrestricted probes, interventions on the local units (C, IIA), and the inputs of the
+    distributed search (`searches`): the pairs, the units it may use and its starts."""
     active = jnp.arange(len(params) - 1) < depth
     sig = signatures(params, masks, depth, activation, probe["x_sig"])  # (L, W, n)
     live, local = locality(sig, masks, depth, probe["support"], mcfg)  # (L, W), (L, W, n_nodes)
@@ -210,13 +210,8 @@ def core(params, masks, depth, activation, probe, mcfg, binary: bool = False) ->
     z, sd = _layer_probes(params, masks, depth, activation, probe)
     r2_res_l, w_res = _probe_r2(*z, sel_local, mcfg.ridge, binary)  # (L, P), (L, P, W)
     r2_any_l, w_any = _probe_r2(*z, sel_live, mcfg.ridge, binary)
-    read = das.output_sensitivity(params, masks, depth, activation, probe["x_sig"]) >= mcfg.dead_eps  # (L, W)
-    das_live, das_local = sel_live * read[:, None, :], sel_local * read[:, None, :]
     iia_l = causal.intervention_scores(params, masks, depth, activation, probe, sel_local, binary)  # (L, P)
-    pairs = das.split_pairs(params, masks, depth, activation, probe)
-    key = jax.random.PRNGKey(probe["control_seed"])
-    run = lambda *a: das.search(params, masks, depth, activation, pairs, *a, mcfg, binary)
-    found = run(das_live, _das_start(w_any, sd), jax.random.fold_in(key, 1))
+    read = das.output_sensitivity(params, masks, depth, activation, probe["x_sig"]) >= mcfg.dead_eps  # (L, W)
     keep = ~probe["vacuous"]
     r2_restricted, iia = _masked_max(r2_res_l, active[:, None], 0), _over_layers(iia_l, active)
     return {
@@ -229,42 +224,52 @@ def core(params, masks, depth, activation, probe, mcfg, binary: bool = False) ->
         "r2_res_l": r2_res_l,
         "r2_any_l": r2_any_l,
         "w_any": w_any,
-        "w_res": w_res,
-        "sd": sd,
         "iia_l": iia_l,
         "keep": keep,
         "r2_restricted": r2_restricted,
         "iia": iia,
-        "pairs": pairs,
-        "key": key,
-        "das_live": das_live,
-        "das_local": das_local,
-        "das": found,
+        "params": params,
+        "pairs": das.split_pairs(params, masks, depth, activation, probe),
+        "das_live": sel_live * read[:, None, :],
+        "das_local": sel_local * read[:, None, :],
+        "start_any": _das_start(w_any, sd),
+        "start_res": _das_start(w_res, sd),
         "C": node_mean(jnp.clip(r2_restricted, 0.0, 1.0), keep),
         "IIA": node_mean(iia, keep),
-        "IIA_das": node_mean(found["iia"], keep),
     }
 
 
-def _das_extras(params, masks, depth, activation, probe, k, mcfg, binary) -> dict:
-    """The distributed search restricted to each node's local units, and the controls of the live search: a
-    random subspace at the chosen layer, the crosstalk against nodes of disjoint support, the input
-    substitution ceiling (docs/method.md, "Distributed causal score")."""
-    pairs, found, key = k["pairs"], k["das"], k["key"]
+def searches(masks, depth, activation, probe, cores, mcfg, binary) -> list[dict]:
+    """The distributed search over each layer's live units and over each node's local units of the network of
+    cores[0], and over the live units of every further core's network (the untrained null), all in one vmapped
+    `das.search`, so the program holds one copy of it. Returns one result per search, in that order."""
+    key = jax.random.PRNGKey(probe["control_seed"])
+    live = lambda k: (k["params"], k["pairs"], k["das_live"], k["start_any"], jax.random.fold_in(key, 1))
+    local = lambda k: (k["params"], k["pairs"], k["das_local"], k["start_res"], jax.random.fold_in(key, 3))
+    jobs = [live(cores[0]), local(cores[0])] + [live(k) for k in cores[1:]]
+    args = jax.tree.map(lambda *a: jnp.stack(a), *jobs)
+    run = lambda p, pairs, allowed, start, kk: das.search(p, masks, depth, activation, pairs, allowed, start, kk,
+                                                          mcfg, binary)
+    res = jax.vmap(run)(*args)
+    return [jax.tree.map(lambda a, i=i: a[i], res) for i in range(len(jobs))]
+
+
+def _das_extras(params, masks, depth, activation, probe, k, found, local, mcfg, binary) -> dict:
+    """The controls of the live search: a random subspace at the chosen layer, the crosstalk against nodes of
+    disjoint support, the input-substitution ceiling (docs/method.md, "Distributed causal score")."""
+    pairs, key = k["pairs"], jax.random.PRNGKey(probe["control_seed"])
     run = lambda f, *a: f(params, masks, depth, activation, pairs, *a)
-    local = run(das.search, k["das_local"], _das_start(k["w_res"], k["sd"]), jax.random.fold_in(key, 3), mcfg, binary)
     control = run(das.random_control, found["layer"], k["das_live"], jax.random.fold_in(key, 2), mcfg.das_dim, binary)
     cross = run(das.cross_scores, found["layer"], found["u"], binary)  # (P, P)
     nodes = probe["probe_nodes"]
     pairs_ok = das.disjoint(probe["support"], nodes) & k["keep"][None, :]
     crosstalk = jnp.max(jnp.where(pairs_ok & jnp.isfinite(cross), cross, 0.0), axis=1, initial=0.0)
-    subst = run(das.substitution, probe["support"], nodes, binary)
     return {
         "iia_das_local": local["iia"],
         "iia_das_local_layer": local["layer"].astype(jnp.float32),
         "iia_das_control": control,
         "das_crosstalk": crosstalk,
-        "iia_subst": subst,
+        "iia_subst": run(das.substitution, probe["support"], nodes, binary),
     }
 
 
@@ -301,7 +306,7 @@ def _labels(fit, k, iia_home, extras, mcfg) -> dict:
     controls_ok = (jnp.max(jnp.where(keep, extras["iia_das_control"], 0.0), initial=0.0) < mcfg.das_control_max) & (
         jnp.max(jnp.where(keep, extras["das_crosstalk"], 0.0), initial=0.0) < mcfg.das_control_max
     )
-    compositional = any_node & (node_min(k["das"]["iia"], keep) >= thr) & controls_ok
+    compositional = any_node & (node_min(extras["iia_das"], keep) >= thr) & controls_ok
     probe_ok = any_node & (node_min(k["r2_restricted"], keep) >= mcfg.compositional_r2)
     return {
         "fit": fit,
@@ -315,11 +320,11 @@ def _labels(fit, k, iia_home, extras, mcfg) -> dict:
     }
 
 
-def _das_results(k, extras, nan_pad) -> dict:
-    """The distributed score's result keys (result_keys.py) from core's search and `_das_extras`."""
-    keep, found = k["keep"], k["das"]
+def _das_results(k, found, extras) -> dict:
+    """The distributed score's result keys (result_keys.py) from the live search and `_das_extras`."""
+    keep = k["keep"]
     return extras | {
-        "IIA_das": k["IIA_das"],
+        "IIA_das": node_mean(found["iia"], keep),
         "iia_das_min": node_min(found["iia"], keep),
         "IIA_das_local": node_mean(extras["iia_das_local"], keep),
         "IIA_das_control": node_mean(extras["iia_das_control"], keep),
@@ -331,21 +336,32 @@ def _das_results(k, extras, nan_pad) -> dict:
     }
 
 
-def compute(params, masks, depth, activation, probe, fit_r2, mcfg, fit=None, binary: bool = False) -> dict:
+def _null(k, k0, found0) -> dict:
+    """C, IIA and IIA_das of the same wiring on the weights training started from, and the gains over them."""
+    iia_das_init = node_mean(found0["iia"], k0["keep"])
+    return {"C_init": k0["C"], "IIA_init": k0["IIA"], "IIA_das_init": iia_das_init, "C_gain": k["C"] - k0["C"],
+            "IIA_gain": k["IIA"] - k0["IIA"]}
+
+
+def compute(params, masks, depth, activation, probe, fit_r2, mcfg, fit=None, binary=False, start=None) -> dict:
     """Every metric of one network (definitions in docs/method.md, "Metrics" and "Causal score"). Shapes depend
     only on (n_slots, P): scalars, (P,), (n_slots,) and (P, n_slots); padded layers read NaN. `fit` (bool),
     when given, replaces `fit_r2 >= mcfg.fit_r2` (Boolean targets: accuracy >= mcfg.fit_accuracy); `binary`
-    scores interventions chance-corrected on labels and probes binary nodes by classification."""
+    scores interventions chance-corrected on labels and probes binary nodes by classification. `start` (the
+    weights training started from) adds the null: C_init, IIA_init, IIA_das_init and the gains."""
     k = core(params, masks, depth, activation, probe, mcfg, binary)
+    k0 = None if start is None else core(start, masks, depth, activation, probe, mcfg, binary)
+    found, local, *init = searches(masks, depth, activation, probe, [k] + ([k0] if k0 else []), mcfg, binary)
     active, live, nodes = k["active"], k["live"], probe["probe_nodes"]
     r2_any = _masked_max(k["r2_any_l"], active[:, None], 0)
     fit = fit_r2 >= mcfg.fit_r2 if fit is None else jnp.asarray(fit, bool)
     iia_home, iia_control = _causal_extras(params, masks, depth, activation, probe, k, binary)
-    extras = _das_extras(params, masks, depth, activation, probe, k, mcfg, binary)
+    extras = _das_extras(params, masks, depth, activation, probe, k, found, local, mcfg, binary)
+    das_res = _das_results(k, found, extras)
     interference_layers, has_pairs = _interference_layers(k["w_any"], probe, active)
     purity_layers, n_live = _purity_layers(k["home"], live, probe, active)
     nan_pad = lambda x: jnp.where(active, x, jnp.nan)
-    return _labels(fit, k, iia_home, extras, mcfg) | _das_results(k, extras, nan_pad) | {
+    return _labels(fit, k, iia_home, das_res, mcfg) | das_res | (_null(k, k0, init[0]) if k0 else {}) | {
         "C": k["C"],
         "IIA": k["IIA"],
         "IIA_home": node_mean(iia_home, k["keep"]),

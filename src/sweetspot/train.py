@@ -318,11 +318,7 @@ def make_train(
     def measure(params, start, masks, depth, probe, results, binary):
         """The metrics of the trained network, and C and IIA of the same wiring untrained (the null)."""
         is_fit = results["test_acc"] >= cfg.metrics.fit_accuracy if binary else None
-        mt = metrics.compute(params, masks, depth, act, probe, results["test_r2"], cfg.metrics, is_fit, binary)
-        null = metrics.core(start, masks, depth, act, probe, cfg.metrics, binary)
-        mt |= {"C_init": null["C"], "IIA_init": null["IIA"], "IIA_das_init": null["IIA_das"]}
-        mt |= {"C_gain": mt["C"] - null["C"]}
-        mt["IIA_gain"] = mt["IIA"] - null["IIA"]
+        mt = metrics.compute(params, masks, depth, act, probe, results["test_r2"], cfg.metrics, is_fit, binary, start)
         return pad_layer_axis(mt, n_slots, n_result_slots)
 
     return train
