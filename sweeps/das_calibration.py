@@ -6,7 +6,7 @@ judged experiment was looked at; thresholds are checked here, never on a judged 
     python -m sweetspot sweep sweeps/das_calibration.py:tree,dense --out runs/cal_tree_dense        # 8 points
     python -m sweetspot sweep sweeps/das_calibration.py:boolean,pruned --out runs/cal_bool_pruned   # 80 points
     python -m sweetspot sweep sweeps/das_calibration.py:boolean,dense --out runs/cal_bool_dense
-    python analysis/das_calibration.py runs/cal_tree_pruned runs/cal_tree_dense --out docs/data/das_calibration
+    python analysis/method_table.py runs/cal_tree_pruned --metric test_r2 --metric IIA_das ...   (docs/method.md)
 """
 
 from sweetspot.config import default_config, parse_arg
