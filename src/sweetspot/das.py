@@ -105,23 +105,24 @@ def fit_subspace(params, masks, depth, activation, half, layer, a0, allowed, cf,
     return a
 
 
-def starts(key, start_dir, n_starts: int, k: int) -> jax.Array:
-    """(S, L, P, W, k) starting matrices: the first column of start 0 is `start_dir` (L, P, W), e.g. the node's
-    ridge-probe direction on each layer; every other column and start is Gaussian."""
-    noise = jax.random.normal(key, (n_starts,) + start_dir.shape + (k,))
-    return noise.at[0, ..., 0].set(start_dir)
+def starts(key, start_dirs, n_starts: int, k: int) -> jax.Array:
+    """(S, L, P, W, k) starting matrices: the first column of start i < len(start_dirs) is start_dirs[i] (each
+    (L, P, W), e.g. the node's ridge-probe directions on each layer); every other column and start is Gaussian."""
+    noise = jax.random.normal(key, (n_starts,) + start_dirs.shape[1:] + (k,))
+    n = min(n_starts, start_dirs.shape[0])
+    return noise.at[:n, ..., 0].set(start_dirs[:n])
 
 
-def search(params, masks, depth, activation, pairs, allowed, start_dir, key, dcfg, binary: bool) -> dict:
-    """The subspace search for every probe node (allowed, start_dir: (L, P, W)), in two stages on the training
-    half of the pairs: every (layer, start) gets `das_select_steps` Adam steps; per node the (layer, start)
+def search(params, masks, depth, activation, pairs, allowed, start_dirs, key, dcfg, binary: bool) -> dict:
+    """The subspace search for every probe node (allowed (L, P, W); start_dirs (D, L, P, W), `starts`), in two
+    stages on the training half of the pairs: every (layer, start) gets `das_select_steps` Adam steps; per node the (layer, start)
     with the best training score among the active, non-empty layers goes on for the remaining steps (to
     `das_steps` in all). Returns per node: `iia` (P,) the held-out score of the final subspace, `layer` (P,),
     `u` (P, W, k), and `layers` (P, L): each layer's held-out score after the selection stage (its best start;
     NaN where the layer is padding)."""
     n_slots, n_probe = allowed.shape[:2]
     tr, te = pairs["train"], pairs["test"]
-    a0 = starts(key, start_dir, dcfg.das_starts, dcfg.das_dim)  # (S, L, P, W, k)
+    a0 = starts(key, start_dirs, dcfg.das_starts, dcfg.das_dim)  # (S, L, P, W, k)
     run = lambda f, *a: f(params, masks, depth, activation, *a)
     select = min(dcfg.das_select_steps, dcfg.das_steps)
 

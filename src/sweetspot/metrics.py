@@ -244,8 +244,10 @@ def searches(masks, depth, activation, probe, cores, mcfg, binary) -> list[dict]
     cores[0], and over the live units of every further core's network (the untrained null), all in one vmapped
     `das.search`, so the program holds one copy of it. Returns one result per search, in that order."""
     key = jax.random.PRNGKey(probe["control_seed"])
-    live = lambda k: (k["params"], k["pairs"], k["das_live"], k["start_any"], jax.random.fold_in(key, 1))
-    local = lambda k: (k["params"], k["pairs"], k["das_local"], k["start_res"], jax.random.fold_in(key, 3))
+    both = lambda k, first, second: jnp.stack([k[first], k[second]])  # the two probe directions, (2, L, P, W)
+    fold = lambda i: jax.random.fold_in(key, i)
+    live = lambda k: (k["params"], k["pairs"], k["das_live"], both(k, "start_any", "start_res"), fold(1))
+    local = lambda k: (k["params"], k["pairs"], k["das_local"], both(k, "start_res", "start_any"), fold(3))
     jobs = [live(cores[0]), local(cores[0])] + [live(k) for k in cores[1:]]
     args = jax.tree.map(lambda *a: jnp.stack(a), *jobs)
     run = lambda p, pairs, allowed, start, kk: das.search(p, masks, depth, activation, pairs, allowed, start, kk,
