@@ -58,7 +58,7 @@ def measure(steps: int, seeds: int, names, repeats: int) -> dict:
             times.append(time.perf_counter() - t0)
         out[name] = {"first_call_s": first, "times_s": times, "wall_s": min(times)}
     if "off" in out:
-        for name, r in out.items():
+        for r in out.values():
             r["overhead"] = r["wall_s"] / out["off"]["wall_s"] - 1
     return out
 

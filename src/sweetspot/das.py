@@ -115,11 +115,11 @@ def starts(key, start_dirs, n_starts: int, k: int) -> jax.Array:
 
 def search(params, masks, depth, activation, pairs, allowed, start_dirs, key, dcfg, binary: bool) -> dict:
     """The subspace search for every probe node (allowed (L, P, W); start_dirs (D, L, P, W), `starts`), in two
-    stages on the training half of the pairs: every (layer, start) gets `das_select_steps` Adam steps; per node the (layer, start)
-    with the best training score among the active, non-empty layers goes on for the remaining steps (to
-    `das_steps` in all). Returns per node: `iia` (P,) the held-out score of the final subspace, `layer` (P,),
-    `u` (P, W, k), and `layers` (P, L): each layer's held-out score after the selection stage (its best start;
-    NaN where the layer is padding)."""
+    stages on the training half of the pairs: every (layer, start) gets `das_select_steps` Adam steps; per node
+    the (layer, start) with the best training score among the active, non-empty layers goes on for the
+    remaining steps (to `das_steps` in all). Returns per node: `iia` (P,) the held-out score of the final
+    subspace, `layer` (P,), `u` (P, W, k), and `layers` (P, L): each layer's held-out score after the selection
+    stage (its best start; NaN where the layer is padding)."""
     n_slots, n_probe = allowed.shape[:2]
     tr, te = pairs["train"], pairs["test"]
     a0 = starts(key, start_dirs, dcfg.das_starts, dcfg.das_dim)  # (S, L, P, W, k)
