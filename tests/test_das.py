@@ -24,7 +24,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from sweetspot import causal, config, das, metrics, mlp, result_keys
+from sweetspot import causal, cli, config, das, diagnose, metrics, mlp, result_keys
 from sweetspot.targets import expr
 
 TREE_A = "sum(sum(x0, x1), sum(x2, x3))"
@@ -214,3 +214,39 @@ def test_binary_change_score_is_chance_corrected():
     assert float(causal.change_score(y0, y0, cf, dy, True)) == 0.0  # ignores it
     assert float(causal.change_score(-y0, y0, cf, dy, True)) == 0.0  # flips everything
     assert float(causal.change_score(cf, y0, cf, dy, True)) == 1.0
+
+
+def test_diagnose_json_reads_the_rotated_twin(tmp_path, capsys):
+    """`diagnose --npz ... --json`: one JSON object with the label, the scores and, per node, its inputs and
+    every per-node score by its column name."""
+    import json
+    import textwrap
+
+    params, masks, depth = build("rotated")
+    arrays = {}
+    for i, name in enumerate(mlp.layer_names(depth)):
+        arrays[f"W{i}"], arrays[f"b{i}"] = np.asarray(params[name]["w"]), np.asarray(params[name]["b"])
+        arrays[f"M{i}"] = np.asarray(masks[name])
+    np.savez(tmp_path / "rotated.npz", **arrays)
+    (tmp_path / "m.py").write_text(
+        textwrap.dedent(
+            f"""
+            from sweetspot.config import default_config
+
+            def get_config(arg=None):
+                c = default_config()
+                c.target.family, c.target.expr, c.target.n_reference = "expr", "{TREE_M}", 4096
+                c.metrics.n_signature, c.metrics.n_probe_train, c.metrics.n_probe_test = 256, 512, 256
+                c.metrics.n_iia = 256
+                return c
+            """
+        )
+    )
+    cli.main(["diagnose", "--npz", str(tmp_path / "rotated.npz"), "--target", str(tmp_path / "m.py"), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["label"] == "compositional" and out["labels"]["compositional"] and not out["labels"]["modular"]
+    assert not out["labels"]["compositional_local"] and out["scores"]["IIA_das"] > 0.99
+    assert [n["inputs"] for n in out["nodes"]] == [["x0", "x1"], ["x2", "x3"]]
+    for node in out["nodes"]:
+        assert node["iia_das"] > 0.99 and node["iia"] == 0.0 and node["iia_das_layer"] == 0.0
+        assert set(diagnose.NODE_COLUMNS) <= set(node)
