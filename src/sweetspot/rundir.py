@@ -27,6 +27,15 @@ from sweetspot import mlp, targets
 from sweetspot import results as res_lib
 
 
+def resolve_out(out: str) -> str:
+    """The directory OUT names, one spelling per directory: symlinks, `DIR/.`, `..` and relative or absolute
+    spellings all resolve to the same path (os.path.realpath), given relative to the current directory when it
+    lies inside it (so messages stay short). Every file of a run (OUT.lock, OUT.partial, OUT.old) is named from it."""
+    real = os.path.realpath(out)
+    rel = os.path.relpath(real, os.path.realpath(os.getcwd()))
+    return real if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
+
+
 def is_run_dir(path: str) -> bool:
     """True for a directory that a sweep wrote: it has a meta.json."""
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, "meta.json"))
@@ -138,12 +147,13 @@ def swap_in(staged: str, out: str) -> None:
 @contextlib.contextmanager
 def lock(out: str, enabled: bool = True):
     """Holds OUT.lock (an exclusive flock, with this process's pid and host in it) while a sweep writes OUT, so a
-    second sweep on the same --out stops with a clear message. The kernel drops the lock when its process dies
-    (kill -9 included), so a stale OUT.lock never blocks a later run."""
+    second sweep on the same --out stops with a clear message. The lock is named from the resolved path
+    (`resolve_out`): a symlink to OUT, `OUT/.` or OUT's absolute path meet the same lock. The kernel drops the
+    lock when its process dies (kill -9 included), so a stale OUT.lock never blocks a later run."""
     if not enabled:
         yield
         return
-    path = out.rstrip("/") + ".lock"
+    path = os.path.realpath(out) + ".lock"
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fd = _acquire(path, out)
     try:
