@@ -204,6 +204,17 @@ def run_sweep(
         return _run_locked(cfg, out, resume, overwrite, devices, progress, stop_after, primary)
 
 
+def _say_rewrite(run_dir: str, saved: dict, progress) -> None:
+    """Says that a resume of a run whose every point is done only rewrites results.csv and meta.json (from the
+    saved results), and why when results.csv was missing or damaged."""
+    try:
+        res_lib.read_results_csv(run_dir, saved)
+        why = ""
+    except res_lib.ResultsError as e:
+        why = f" ({e.args[0].split(': `')[0]})"
+    progress(f"{run_dir}: every point is done: rewriting results.csv{why} from the saved results, no training")
+
+
 def _run_locked(cfg, out, resume, overwrite, devices, progress, stop_after, primary):
     run_dir = rundir.prepare_dir(out, resume, overwrite)
     saved = _saved_meta(run_dir, cfg) if resume else None
@@ -213,6 +224,8 @@ def _run_locked(cfg, out, resume, overwrite, devices, progress, stop_after, prim
     if saved is not None:
         _check_same_plan(saved, engine, run_dir)
     results, done, step = _restore(cfg, target, engine, run_dir, progress) if saved else (None, None, 0)
+    if done is not None and done.all():
+        _say_rewrite(run_dir, saved, progress)
     meta = _make_run_dir(cfg, engine, run_dir, out, resume, primary)
     t0 = time.time()
     options = engine.compiler_options()

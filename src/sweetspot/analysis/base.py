@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import functools
 import os
 
 import numpy as np
 
 from sweetspot import results as res_lib
+from sweetspot.config import ConfigError
 
 
 @dataclasses.dataclass
@@ -48,13 +50,31 @@ class Section:
 
 
 def load_run(path: str) -> Run:
-    """A finished run; raises ResultsError when meta.json is missing, of another schema, or the run is unfinished."""
+    """A finished run; raises ResultsError (one line, with the fix) when meta.json is missing, of another schema,
+    or the run is unfinished, and when results.csv is missing or damaged (res_lib.read_results_csv)."""
     meta = res_lib.read_meta(path)
     if meta.get("status") != "complete":
         raise res_lib.ResultsError(
             f"{path}: status={meta.get('status')!r}; allowed values are ['complete'] (finish it with sweep --resume)"
         )
-    return Run(path, meta, res_lib.read_csv(os.path.join(path, "results.csv")))
+    return Run(path, meta, res_lib.read_results_csv(path, meta))
+
+
+def one_line_errors(main):
+    """An analysis script's `main` whose failures on a user's input (a missing, unfinished or damaged run, a point
+    not in it: ResultsError; a bad config value: ConfigError; a file it cannot read or write: OSError) end in one
+    `error:` line and exit status 1, as the CLI's do, instead of a traceback."""
+
+    @functools.wraps(main)
+    def run(*args, **kw):
+        try:
+            return main(*args, **kw)
+        except (res_lib.ResultsError, ConfigError) as e:
+            raise SystemExit(f"error: {e}") from None
+        except OSError as e:
+            raise SystemExit(f"error: {e.strerror or e}: {e.filename or ''}") from None
+
+    return run
 
 
 def save_figure(fig, out: str, name: str) -> str:
@@ -89,9 +109,11 @@ def parse_args(doc: str, argv=None, extra=()):
     return p.parse_args(argv)
 
 
+@one_line_errors
 def analysis_main(doc: str, select, make, argv=None) -> None:
     """The command line of an analysis module: `python analysis/NAME.py RUN_DIR [RUN_DIR ...] --out DIR` runs
     its `make` on the runs its `select` keeps and prints the section's text."""
     a = parse_args(doc, argv)
+    runs = [load_run(d) for d in a.run_dirs]  # every run checked before anything is written
     os.makedirs(a.out, exist_ok=True)
-    print(make(select([load_run(d) for d in a.run_dirs]), a.out).text)
+    print(make(select(runs), a.out).text)

@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sweetspot import results as res_lib  # noqa: E402
+from sweetspot.analysis import base  # noqa: E402
 
 PANELS = {
     "test_loss": ("final test loss (MSE)", "viridis_r", None),
@@ -94,13 +94,13 @@ def heatmap(rows, metric, out_base):
     return f"{out_base}.png"
 
 
+@base.one_line_errors
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run_dir")
     p.add_argument("--out", default=None, help="figure directory (default: RUN_DIR)")
     args = p.parse_args(argv)
-    res_lib.read_meta(args.run_dir)  # schema check
-    rows = res_lib.read_csv(os.path.join(args.run_dir, "results.csv"))
+    rows = base.load_run(args.run_dir).rows  # one `error:` line for a missing, unfinished or damaged run
     out = args.out or args.run_dir
     os.makedirs(out, exist_ok=True)
     for metric in PANELS:

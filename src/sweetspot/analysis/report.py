@@ -18,6 +18,7 @@ import multiprocessing
 import os
 import time
 
+from sweetspot import rundir
 from sweetspot.analysis import (
     e1_regime,
     e2_depth,
@@ -110,13 +111,17 @@ def _make_in_worker(name: str, paths: list[str], out: str) -> tuple[Section, flo
 
 def report(run_dirs: list[str], out: str, analyses=ANALYSES, progress=print, jobs: int = 1) -> list[Section]:
     """Runs every analysis on the runs it selects and writes OUT/index.html. Bad run dirs fail before any
-    figure is drawn. jobs > 1 runs up to that many analyses at once, each in a process of its own: they share no
-    state and write different files, so the tables are the same as with jobs = 1. A worker imports its analysis
-    afresh by module name, so changes made in this process at run time (patched functions or settings) reach only
-    jobs = 1. Sections keep ANALYSES' order."""
+    figure is drawn: meta.json, results.csv and every saved network of every run are read first
+    (`load_run`, `rundir.check_params`), so a damaged file is one ResultsError and no file is written. jobs > 1
+    runs up to that many analyses at once, each in a process of its own: they share no state and write different
+    files, so the tables are the same as with jobs = 1. A worker imports its analysis afresh by module name, so
+    changes made in this process at run time (patched functions or settings) reach only jobs = 1.
+    Sections keep ANALYSES' order."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"report: jobs={jobs!r} is invalid: allowed values are integers >= 1")
-    runs = [load_run(d) for d in run_dirs]
+    runs = [load_run(d) for d in run_dirs]  # every run's meta.json and results.csv, checked whole
+    for r in runs:  # and every saved network, so a damaged step fails now, not after half the report
+        rundir.check_params(r.path)
     os.makedirs(out, exist_ok=True)
     tasks = [(mod, chosen) for mod in analyses if (chosen := mod.select(runs))]
     with contextlib.ExitStack() as stack:

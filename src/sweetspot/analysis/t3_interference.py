@@ -266,13 +266,15 @@ def make(runs, out, max_networks: int = MAX_NETWORKS_PER_RUN):
     return base.Section(TITLE, _text(checks, s_all, n_nets, wall, max_networks), [figure], [table])
 
 
+@base.one_line_errors
 def main(argv=None) -> None:
     """`RUN_DIR [RUN_DIR ...] --out DIR [--max-networks N]`."""
     a = base.parse_args(__doc__, argv, [
         ("--max-networks", dict(type=int, default=MAX_NETWORKS_PER_RUN, help="per run (evenly spaced)")),
     ])  # fmt: skip
+    runs = [base.load_run(d) for d in a.run_dirs]  # every run checked before anything is written
     os.makedirs(a.out, exist_ok=True)
-    print(make(select([base.load_run(d) for d in a.run_dirs]), a.out, a.max_networks).text)
+    print(make(select(runs), a.out, a.max_networks).text)
 
 
 if __name__ == "__main__":

@@ -257,13 +257,14 @@ def point_spec(row: dict) -> str:
 
 def _resolve(run_dir: str, spec: str) -> tuple[str, dict | None]:
     """(axis spec, results.csv row) of a spec given as axis=value pairs or as a bare point index."""
-    rows = res_lib.read_csv(os.path.join(run_dir, "results.csv"))
+    meta = rundir.read_complete_meta(run_dir)
+    rows = res_lib.read_results_csv(run_dir, meta)
     if spec.strip().isdigit():
         i = int(spec)
         if not 0 <= i < len(rows):
-            raise res_lib.ResultsError(f"point {i}: the run has points 0..{len(rows) - 1}")
+            raise res_lib.ResultsError(f"{run_dir}: point {i}: allowed values are 0..{len(rows) - 1}")
         return point_spec(rows[i]), rows[i]
-    grid = grid_lib.make_grid(rundir.config_from_meta(res_lib.read_meta(run_dir)))
+    grid = grid_lib.make_grid(rundir.config_from_meta(meta))
     i = rundir.find_point(grid, spec)
     return spec, rows[i]
 
@@ -350,6 +351,7 @@ def make(runs, out):
     return base.Section(TITLE, text, ["wiring_pair.png"], [])
 
 
+@base.one_line_errors
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run_dir")
@@ -359,11 +361,16 @@ def main(argv=None):
     p.add_argument("--b", default=None, help="right point (default: most fractured fit point)")
     p.add_argument("--out", default=None, help="figure directory (default: RUN_DIR)")
     args = p.parse_args(argv)
-    res_lib.read_meta(args.run_dir)  # schema check
+    rows = base.load_run(args.run_dir).rows  # one `error:` line for a missing, unfinished or damaged run
     a, b = args.a, args.b
     if a is None or b is None:
-        pa, pb = pick_pair(res_lib.read_csv(os.path.join(args.run_dir, "results.csv")))
+        try:
+            pa, pb = pick_pair(rows)
+        except ValueError as e:
+            raise res_lib.ResultsError(f"{args.run_dir}: {e}: give both --a and --b") from None
         a, b = a or pa, b or pb
+    for spec in (a, b):  # both points exist before anything is drawn
+        _resolve(args.run_dir, spec)
     out = args.out or args.run_dir
     os.makedirs(out, exist_ok=True)
     print(f"a: {a}\nb: {b}")
