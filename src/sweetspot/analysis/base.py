@@ -40,13 +40,17 @@ class Run:
 
 @dataclasses.dataclass
 class Section:
-    """One block of the report: a title, a paragraph, figure PNG paths and CSV table paths (relative to out)."""
+    """One block of the report: a title, a paragraph, figure PNG paths and CSV table paths (relative to out), the
+    one-line result the section opens with (default: the text's first sentence) and captions by figure (default:
+    the caption save_figure stored in the PNG, the figure's title)."""
 
     title: str
     text: str
     figures: list[str] = dataclasses.field(default_factory=list)
     tables: list[str] = dataclasses.field(default_factory=list)
     runs: list[Run] = dataclasses.field(default_factory=list)
+    verdict: str = ""
+    captions: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def load_run(path: str) -> Run:
@@ -77,14 +81,22 @@ def one_line_errors(main):
     return run
 
 
-def save_figure(fig, out: str, name: str) -> str:
-    """Writes OUT/NAME.png and .pdf, closes the figure, returns the PNG's name."""
+def save_figure(fig, out: str, name: str, caption: str | None = None) -> str:
+    """Writes OUT/NAME.png and .pdf, closes the figure, returns the PNG's name. The caption (default: the figure's
+    title) is stored in the PNG, where the report's page reads it (page.caption)."""
     import matplotlib.pyplot as plt
 
-    for ext in ("png", "pdf"):
-        fig.savefig(os.path.join(out, f"{name}.{ext}"), dpi=130, bbox_inches="tight")
+    savefig(fig, os.path.join(out, name), caption)
     plt.close(fig)
     return f"{name}.png"
+
+
+def savefig(fig, out_base: str, caption: str | None = None) -> None:
+    """OUT_BASE.png (with `caption`, default the figure's title, as its Description) and OUT_BASE.pdf."""
+    title = fig._suptitle.get_text() if fig._suptitle is not None else ""
+    text = " ".join((caption or title).replace("$", "").split())
+    fig.savefig(f"{out_base}.png", dpi=130, bbox_inches="tight", metadata={"Description": text} if text else None)
+    fig.savefig(f"{out_base}.pdf", dpi=130, bbox_inches="tight")
 
 
 def write_table(out: str, name: str, header: list[str], rows: list[list]) -> str:

@@ -2,7 +2,7 @@
 
 Reads run directories only (meta.json, results.csv, params/ for wiring and module detection); never trains.
 Each analysis is a module of this package with `TITLE`, `select(runs) -> runs` and `make(runs, out) -> Section`;
-`ANALYSES` lists them in report order. The report is DIR/index.html plus PNG, PDF and CSV files;
+`ANALYSES` lists them in report order. The report is DIR/index.html (`page.write_index`) plus PNG, PDF and CSV files;
 docs/results.md holds the CPU-default report as measured.
 """
 
@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import csv
-import html
 import importlib
-import json
 import multiprocessing
 import os
 import time
@@ -34,6 +31,7 @@ from sweetspot.analysis import (
     wiring,
 )
 from sweetspot.analysis.base import Run, Section, load_run
+from sweetspot.analysis.page import write_index
 
 __all__ = ["ANALYSES", "DEFAULT_JOBS", "Run", "Section", "load_run", "report", "write_index"]
 
@@ -54,46 +52,6 @@ ANALYSES = (
 
 # Analyses run at once by the report command (`--jobs`): one per core, at most 4 (each holds its runs in memory).
 DEFAULT_JOBS = max(1, min(4, os.cpu_count() or 1))
-
-
-def _table_html(path: str) -> str:
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def write_index(out: str, sections: list[Section], command: str) -> str:
-    """OUT/index.html: every section's text, figures and tables, with the runs' configs and commands."""
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>sweetspot report</title><style>"
-        "body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}img{max-width:100%}"
-        "table{border-collapse:collapse;font-size:12px;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px}"
-        "pre{background:#f5f5f5;padding:.5em;overflow-x:auto;font-size:11px}</style></head><body>",
-        "<h1>sweetspot report</h1>",
-        f"<p>Made {time.strftime('%Y-%m-%d %H:%M')} by <code>{html.escape(command)}</code>, from saved runs only. "
-        "Definitions: docs/method.md; verdicts: docs/results.md.</p>",
-    ]
-    for i, s in enumerate(sections):
-        parts.append(f"<h2 id='s{i}'>{html.escape(s.title)}</h2><p>{html.escape(s.text)}</p>")
-        for fig in s.figures:
-            pdf = fig[:-4] + ".pdf"
-            parts.append(f"<p><a href='{fig}'><img src='{fig}'></a><br><a href='{pdf}'>PDF</a></p>")
-        for t in s.tables:
-            parts.append(f"<p><b>{html.escape(t)}</b> (<a href='{t}'>CSV</a>)</p>{_table_html(os.path.join(out, t))}")
-        for r in s.runs:
-            cfg = json.dumps(r.meta["config"], indent=1)
-            cmd = html.escape(r.meta.get("command", "(not recorded)"))
-            parts.append(
-                f"<details><summary>run {html.escape(r.path)}: <code>{cmd}</code>, wall "
-                f"{r.meta.get('wall_s', float('nan')):.0f} s</summary><pre>{html.escape(cfg)}</pre></details>"
-            )
-    parts.append("</body></html>")
-    path = os.path.join(out, "index.html")
-    with open(path, "w") as f:
-        f.write("\n".join(parts))
-    return path
 
 
 def _make(mod, runs: list[Run], out: str) -> tuple[Section, float]:

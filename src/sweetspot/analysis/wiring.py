@@ -313,8 +313,7 @@ def draw_pair(run_dir: str, spec_a: str, spec_b: str, out_base: str) -> str:
         fontsize=9,
     )
     fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.2, wspace=0.05)
-    for ext in ("png", "pdf"):
-        fig.savefig(f"{out_base}.{ext}", dpi=130, bbox_inches="tight")
+    base.savefig(fig, out_base)  # the title is the PNG's caption
     plt.close(fig)
     return f"{out_base}.png"
 
@@ -332,23 +331,37 @@ def select(runs):
     return []
 
 
+def _sides(pool: list[dict], pruned: bool) -> tuple[str, str]:
+    """What pick_pair's left and right networks of `pool` are, in words (its fallbacks included)."""
+    fit = [r for r in pool if r.get("fit") == "True" and np.isfinite(stats.num(r.get("C")))]
+    among = " among pruned ones" if pruned else ""
+    if not fit:
+        return "no network fits: the one with the highest C (unfit)", "the one with the lowest C (unfit)"
+    if any(r.get("compositional") == "True" for r in fit):
+        return "the compositional network with the highest C", f"the fit network with the lowest C{among}"
+    return "no network is compositional: the fit network with the highest C", f"the one with the lowest C{among}"
+
+
 def make(runs, out):
     """Draws pick_pair's two networks of the selected run, preferring sparse networks for the fractured side."""
     run = runs[0]
     sparse = [r for r in run.rows if stats.num(r["sparsity"]) > 0]
+    pool = sparse if any(r.get("fit") == "True" for r in sparse) else run.rows
     try:
-        spec_a, spec_b = pick_pair(sparse if any(r.get("fit") == "True" for r in sparse) else run.rows)
+        spec_a, spec_b = pick_pair(pool)
     except ValueError:  # nothing fits (e.g. a tiny run): the highest and lowest C, labelled unfit in the titles
         scored = sorted((r for r in run.rows if np.isfinite(stats.num(r.get("C")))), key=lambda r: stats.num(r["C"]))
         if not scored:
             return base.Section(TITLE, f"{run.path}: no point has a finite C; nothing to draw.")
         spec_a, spec_b = point_spec(scored[-1]), point_spec(scored[0])
     draw_pair(run.path, spec_a, spec_b, os.path.join(out, "wiring_pair"))
+    left, right = _sides(pool, pool is sparse)
     text = (
-        f"From {run.path}: left, the most compositional fit network ({spec_a}); right, the fit network with the "
-        f"lowest C among pruned ones ({spec_b}). Units are coloured by their home node (docs/method.md, Metrics)."
+        f"From {run.path}: left, {left} ({spec_a}); right, {right} ({spec_b}). Units are coloured by their home "
+        "node (docs/method.md, Metrics)."
     )
-    return base.Section(TITLE, text, ["wiring_pair.png"], [])
+    verdict = f"Left: {left}; right: {right}."
+    return base.Section(TITLE, text, ["wiring_pair.png"], [], verdict=verdict)
 
 
 @base.one_line_errors
