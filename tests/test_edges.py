@@ -325,3 +325,16 @@ def test_the_thin_script_gives_the_same_line_and_status_1(run_copy):
     )
     assert r.returncode == 1 and r.stdout == "" and r.stderr.strip().count("\n") == 0, r.stderr
     assert r.stderr.startswith("error: run: point 17"), r.stderr
+
+
+def test_a_resume_refused_for_its_devices_prints_only_the_refusal(run_copy):
+    """The one bad input of 54 that printed two lines: "building the ... data" came before the device refusal."""
+    import json
+
+    meta = json.load(open("run/meta.json"))
+    meta["devices"] = meta["devices"] * 2  # as if the run had been made on 2 devices
+    json.dump(meta, open("run/meta.json", "w"))
+    msgs = []
+    with pytest.raises(res_lib.ResultsError, match=r"was run on 2 cpu device\(s\)"):
+        sweep.run_sweep(small_config(), "run", resume=True, progress=msgs.append)
+    assert msgs == []

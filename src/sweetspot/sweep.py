@@ -218,11 +218,14 @@ def _say_rewrite(run_dir: str, saved: dict, progress) -> None:
 def _run_locked(cfg, out, resume, overwrite, devices, progress, stop_after, primary):
     run_dir = rundir.prepare_dir(out, resume, overwrite)
     saved = _saved_meta(run_dir, cfg) if resume else None
-    progress(f"building the {cfg.target.family} target's data (probes: {bool(cfg.metrics.enabled)})")
+    building = f"the {cfg.target.family} target's data (probes: {bool(cfg.metrics.enabled)})"
+    if saved is None:  # a resume says it once its device check passed: a refusal is then its one line
+        progress(f"building {building}")
     target, data = make_data(cfg)
     engine = grid_lib.Engine(cfg, data, devices)
     if saved is not None:
         _check_same_plan(saved, engine, run_dir)
+        progress(f"built {building}")
     results, done, step = _restore(cfg, target, engine, run_dir, progress) if saved else (None, None, 0)
     if done is not None and done.all():
         _say_rewrite(run_dir, saved, progress)
