@@ -92,7 +92,10 @@ def test_each_section_opens_with_its_result_and_figures_have_captions(tmp_path):
     ]
     text = open(page.write_index(str(tmp_path), sections, "cmd")).read()
     assert "<h2 id='s0'>E9</h2><p class='verdict'>E9 peaks at depth 3.</p>" in text
-    assert "<h2 id='s1'>E10</h2><p class='verdict'>Nothing fits at this size.</p>" in text
+    assert (
+        "<h2 id='s1'>E10</h2><p class='verdict'>Nothing fits at this size.</p>\n<p class='text'>More words.</p>" in text
+    )
+    assert "A long paragraph of method. More words here." in text  # a section's own verdict keeps its whole text
     assert "<figcaption>E9: R^2 against depth, one line per method (<a href='e9.pdf'>PDF</a>)</figcaption>" in text
     assert "<li><a href='#s0'>E9</a>: E9 peaks at depth 3.</li>" in text
 

@@ -98,14 +98,19 @@ def caption(png: str) -> str:
         return ""
 
 
-def verdict(s: Section) -> str:
-    """The section's one-line result: its own, else the first sentence of its text."""
-    return s.verdict or s.text.split(". ", 1)[0].rstrip(".") + "."
+def verdict(s: Section) -> tuple[str, str]:
+    """(the section's one-line result, the text that follows it): its own verdict and its text, else the first
+    sentence of its text and the rest."""
+    if s.verdict:
+        return s.verdict, s.text
+    first, _, rest = s.text.partition(". ")
+    return first.rstrip(".") + ".", rest
 
 
 def _section_html(out: str, i: int, s: Section) -> list[str]:
-    parts = [f"<h2 id='s{i}'>{html.escape(s.title)}</h2><p class='verdict'>{html.escape(verdict(s))}</p>"]
-    parts.append(f"<p class='text'>{html.escape(s.text)}</p>")
+    result, text = verdict(s)
+    parts = [f"<h2 id='s{i}'>{html.escape(s.title)}</h2><p class='verdict'>{html.escape(result)}</p>"]
+    parts.append(f"<p class='text'>{html.escape(text)}</p>" if text else "")
     for fig in s.figures:
         pdf, cap = fig[:-4] + ".pdf", s.captions.get(fig) or caption(os.path.join(out, fig))
         parts.append(
@@ -131,7 +136,7 @@ def write_index(out: str, sections: list[Section], command: str) -> str:
         "<h1>sweetspot report</h1>",
         f"<p>Made {time.strftime('%Y-%m-%d %H:%M')} by <code>{html.escape(command)}</code>, from saved runs only. "
         "Definitions: docs/method.md; verdicts: docs/results.md.</p>",
-        "<ul>" + "".join(f"<li><a href='#s{i}'>{html.escape(s.title)}</a>: {html.escape(verdict(s))}</li>"
+        "<ul>" + "".join(f"<li><a href='#s{i}'>{html.escape(s.title)}</a>: {html.escape(verdict(s)[0])}</li>"
                          for i, s in enumerate(sections)) + "</ul>",
     ]  # fmt: skip
     for i, s in enumerate(sections):
