@@ -222,6 +222,7 @@ def get_config(arg=None):
 """
 
 SW = ["sweep", "tiny.py", "--no-host-devices", "--out"]
+WIRING = ["sweetspot.analysis.wiring"]  # analysis/wiring.py, run as a module from any directory
 BAD_INPUTS = [
     ("missing config file", ["sweep", "nofile.py", "--out", "r"]),
     ("config with a syntax error", ["sweep", "syntax.py", "--out", "r"]),
@@ -230,6 +231,8 @@ BAD_INPUTS = [
     ("override of the wrong type", [*SW, "r", "--config.train.steps=abc"]),
     ("repeated tuple override (last wins: empty)", [*SW, "r", "--config.grid.depth=(3,)", "--config.grid.depth=()"]),
     ("value out of range", [*SW, "r", "--config.grid.sparsity=(0.5,1.5)"]),
+    ("an infinite learning rate (1e999)", [*SW, "r", "--config.grid.lr=(1e999,)"]),
+    ("a NaN real field", [*SW, "r", "--config.target.gain=nan"]),
     ("--resume with --overwrite", [*SW, "run", "--resume", "--overwrite"]),
     ("--out ''", [*SW, ""]),
     ("--out . --overwrite", [*SW, ".", "--overwrite"]),
@@ -243,6 +246,8 @@ BAD_INPUTS = [
     ("--resume with another config", [*SW, "partial", "--resume", "--config.train.steps=40"]),
     ("--resume on 1 device of a 2-device run", [*SW, "partial2", "--resume"]),
     ("a second sweep on the same --out", [*SW, "locked"]),
+    ("a second sweep through a symlink to it", [*SW, "alias", "--resume"]),
+    ("a second sweep on its OUT/.", [*SW, "locked/.", "--resume"]),
     ("diagnose a partial run", ["diagnose", "partial"]),
     ("diagnose --point of a partial run", ["diagnose", "partial", "--point", "depth=1,sparsity=0.5,seed=0"]),
     ("diagnose --point, value not on the grid", ["diagnose", "run", "--point", "depth=9,sparsity=0.5,seed=0"]),
@@ -252,7 +257,17 @@ BAD_INPUTS = [
     ("diagnose --npz of a text file", ["diagnose", "--npz", "text.npz", "--target", "tiny.py"]),
     ("diagnose --npz, 5 inputs for a 4-input target", ["diagnose", "--npz", "inputs5.npz", "--target", "tiny.py"]),
     ("diagnose --npz, bias shorter than its layer", ["diagnose", "--npz", "shortbias.npz", "--target", "tiny.py"]),
+    ("diagnose, results.csv cut mid-row", ["diagnose", "cutcsv"]),
+    ("diagnose --point, results.csv cut mid-row", ["diagnose", "cutcsv", "--point", "depth=2,sparsity=0.5,seed=1"]),
+    ("diagnose, results.csv cut at a row", ["diagnose", "shortcsv"]),
+    ("diagnose, results.csv missing", ["diagnose", "nocsv"]),
+    ("diagnose, meta.json cut", ["diagnose", "badmeta"]),
     ("report --out an existing file", ["report", "run", "--out", "afile"]),
+    ("report, results.csv cut mid-row (nothing written)", ["report", "run", "cutcsv", "--out", "rep"]),
+    ("report, a corrupt params step (nothing written)", ["report", "run", "corrupt", "--out", "rep"]),
+    ("analysis script, results.csv cut mid-row", ["sweetspot.analysis.regime_heatmap", "cutcsv", "--out", "rep"]),
+    ("analysis script, a point not in the run", [*WIRING, "run", "--a", "0", "--b", "17"]),
+    ("analysis script, a corrupt params step", [*WIRING, "corrupt", "--a", "0", "--b", "depth=2,sparsity=0.0,seed=1"]),
     ("predict-depth missing file", ["predict-depth", "nofile.py"]),
     ("predict-depth --width -5", ["predict-depth", "tree:levels=2", "--width", "-5"]),
     ("predict-depth --width 0", ["predict-depth", "tree:levels=2", "--width", "0"]),
@@ -306,12 +321,35 @@ def _bad_input_files(work: str, cache: str) -> subprocess.Popen:
         for f in files:
             if os.path.basename(root) == "d":
                 open(os.path.join(root, f), "wb").write(b"garbage")
+    _damaged_copies(work)
+    os.makedirs(os.path.join(work, "locked"))
+    os.symlink("locked", os.path.join(work, "alias"))
     holder = HOLDER
     p = subprocess.Popen(
         [sys.executable, "-c", holder, os.path.join(work, "locked")], stdout=subprocess.PIPE, text=True
     )
     p.stdout.readline()
     return p
+
+
+def _damaged_copies(work: str) -> None:
+    """Copies of `run` with a damaged file: results.csv cut mid-row, cut at a row, missing; meta.json cut."""
+    for name in ("cutcsv", "shortcsv", "nocsv", "badmeta"):
+        shutil.copytree(os.path.join(work, "run"), os.path.join(work, name))
+    csv_path = lambda name: os.path.join(work, name, "results.csv")
+    data = open(csv_path("run"), "rb").read()
+    last = data.splitlines(keepends=True)[-1]
+    open(csv_path("cutcsv"), "wb").write(data[: len(data) - len(last) // 2])
+    open(csv_path("shortcsv"), "wb").write(data[: len(data) - len(last)])
+    os.remove(csv_path("nocsv"))
+    meta = open(os.path.join(work, "run", "meta.json"), "rb").read()
+    open(os.path.join(work, "badmeta", "meta.json"), "wb").write(meta[:200])
+
+
+def _command(argv: list[str]) -> list[str]:
+    """The command line of a BAD_INPUTS row: `python -m sweetspot ARGV`, or an analysis module's script."""
+    script = argv[0].startswith("sweetspot.")
+    return [sys.executable, "-m", *argv] if script else [sys.executable, "-m", "sweetspot", *argv]
 
 
 def bad_inputs(work: str) -> list[dict]:
@@ -323,9 +361,7 @@ def bad_inputs(work: str) -> list[dict]:
         for what, argv in BAD_INPUTS:
             before = _snapshot(work)
             env = _env(None, cache)
-            r = subprocess.run(
-                [sys.executable, "-m", "sweetspot", *argv], cwd=work, env=env, capture_output=True, text=True
-            )
+            r = subprocess.run(_command(argv), cwd=work, env=env, capture_output=True, text=True)
             lines = [x for x in r.stderr.strip().splitlines() if x]
             changed = sorted(set(_snapshot(work).items()) ^ set(before.items()))
             row = {
@@ -350,7 +386,8 @@ def _markdown(rows: list[dict]) -> str:
         cmd = " ".join(a if a else "''" for a in r["argv"]).replace("|", "\\|")
         msg = r["message"].replace("|", "\\|")
         msg = f"`` {msg} ``" if "`" in msg else f"`{msg}`"
-        out.append(f"| {r['what']} | `sweetspot {cmd}` | {msg} | {'none' if not r['changed'] else r['changed']} |")
+        cmd = f"python -m {cmd}" if r["argv"][0].startswith("sweetspot.") else f"sweetspot {cmd}"
+        out.append(f"| {r['what']} | `{cmd}` | {msg} | {'none' if not r['changed'] else r['changed']} |")
     return "\n".join(out)
 
 

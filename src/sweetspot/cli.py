@@ -66,14 +66,6 @@ def _sweep(args, overrides):
     print(f"results: {os.path.join(args.out, 'results.csv')}")
 
 
-def _test_rows(target, cfg):
-    """(x, y) of the target's test split: the rows a sweep judges fit on (the held-out region excluded)."""
-    from sweetspot import targets
-
-    split = targets.make_splits(target, cfg.target)
-    return split["x_test"], split["y_test"]
-
-
 def _diagnose(args, overrides):
     from sweetspot import diagnose, rundir
     from sweetspot import results as res_lib
@@ -96,13 +88,13 @@ def _diagnose(args, overrides):
                 )
             params, masks, depth = diagnose.load_npz_network(args.npz, n_inputs=target.structure.n_inputs)
             act = args.activation or cfg.model.activation
-            print(diagnose.report(params, masks, depth, act, target, cfg.metrics, _test_rows(target, cfg),
+            print(diagnose.report(params, masks, depth, act, target, cfg.metrics, diagnose.test_rows(target, cfg),
                                   seed=int(cfg.target.data_seed), as_json=args.json))
         elif args.point:
             cfg, target, params, masks, depth, r2 = rundir.load_network(args.run_dir, args.point)
             null = rundir.null_scores(args.run_dir, args.point)
             print(diagnose.report(params, masks, depth, cfg.model.activation, target, cfg.metrics,
-                                  _test_rows(target, cfg), fit_r2=r2, seed=int(cfg.target.data_seed), null=null,
+                                  diagnose.test_rows(target, cfg), fit_r2=r2, seed=int(cfg.target.data_seed), null=null,
                                   as_json=args.json))
         else:
             print(rundir.point_table(args.run_dir))

@@ -8,6 +8,7 @@ the one string argument of a sweep config's `get_config(arg)` (big_vision's conv
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import ml_collections
@@ -165,8 +166,21 @@ def check_int(field, value, low):
 
 
 def _check_real(field, value, ok, allowed):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not ok(value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or not ok(value):
         fail(field, value, allowed)
+
+
+def _check_finite(cfg, prefix=""):
+    """Refuses NaN and infinity in every real-valued field, and in every tuple of numbers (e.g. grid.lr), by name;
+    `1e999` is read as infinity. Runs before the range checks, so the message says what is wrong."""
+    for key in cfg.keys():
+        value = cfg[key]
+        if isinstance(value, ml_collections.ConfigDict):
+            _check_finite(value, f"{prefix}{key}.")
+            continue
+        for v in value if isinstance(value, (tuple, list)) else (value,):
+            if isinstance(v, numbers.Real) and not isinstance(v, bool) and not math.isfinite(v):
+                fail(f"{prefix}{key}", v, "finite numbers (not nan or inf)")
 
 
 def _check_target(t):
@@ -230,6 +244,7 @@ def check_schema(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     """Checks keys against the schema, and the types and ranges of every field that no registry owns; raises
     ConfigError naming the field and the allowed values. Returns cfg."""
     _check_keys(cfg, default_config())
+    _check_finite(cfg)
     _check_target(cfg.target)
     check_int("model.width", cfg.model.width, 1)
     _check_train(cfg.train, cfg.target)

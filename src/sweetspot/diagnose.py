@@ -80,6 +80,14 @@ def _fmt(x, spec=".3f"):
     return "  -  " if np.isnan(x) else format(x, spec)
 
 
+def test_rows(target, cfg):
+    """(x, y) of the target's test split: the rows a sweep judges fit on (the held-out region excluded)."""
+    from sweetspot import targets
+
+    split = targets.make_splits(target, cfg.target)
+    return split["x_test"], split["y_test"]
+
+
 def _fit(params, masks, depth, activation, target, fit_data, mcfg, fit_r2):
     """(fit, fit_r2, text) on `fit_data` = (x, y), the rows the sweep judged fit on (its test split): accuracy
     for Boolean targets, else R^2 (given or measured)."""

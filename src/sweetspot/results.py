@@ -204,8 +204,13 @@ def read_meta(run_dir: str) -> dict:
     try:
         with open(path) as f:
             meta = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ResultsError(f"{path} is corrupt: {e}") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        meta = f"{type(e).__name__}: {e}"
+    if not isinstance(meta, dict):
+        raise ResultsError(
+            f"{path} is corrupt ({meta if isinstance(meta, str) else 'not a JSON object'}): the run cannot be read "
+            f"or resumed; rerun it with `python -m sweetspot sweep CONFIG --out {run_dir} --overwrite`"
+        )
     if meta.get("schema") != SCHEMA:
         raise ResultsError(f"{path}: schema={meta.get('schema')!r} is not supported: allowed values are [{SCHEMA!r}]")
     return meta
@@ -253,3 +258,41 @@ def _fmt(v):
 def read_csv(path: str) -> list[dict]:
     with open(path, newline="") as f:
         return list(csv.DictReader(f))
+
+
+def read_results_csv(run_dir: str, meta: dict | None = None) -> list[dict]:
+    """RUN_DIR/results.csv, checked whole: ResultsError (one line, with the command that rewrites it) when it is
+    missing, empty, cut short (no final newline, a row short of fields, fewer rows than meta's axes make) or has
+    a row with extra fields. write_csv writes it in one os.replace, so damage means a copy or disk went wrong."""
+    path = os.path.join(run_dir, "results.csv")
+    fix = f"`python -m sweetspot sweep CONFIG --out {run_dir} --resume` rewrites it from the saved results"
+    try:
+        with open(path, newline="") as f:
+            text = f.read()
+    except FileNotFoundError:
+        raise ResultsError(f"{path} is missing: {fix}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        why = getattr(e, "strerror", None) or type(e).__name__
+        raise ResultsError(f"{path} cannot be read ({why}): {fix}") from None
+    reader = csv.DictReader(text.splitlines(keepends=True))
+    rows = list(reader)
+    n = int(np.prod([len(v) for v in meta["axes"].values()])) if meta and "axes" in meta else None
+    why = _csv_damage(text, rows, len(reader.fieldnames or ()), n)
+    if why:
+        raise ResultsError(f"{path} is damaged ({why}): {fix}")
+    return rows
+
+
+def _csv_damage(text: str, rows: list[dict], n_fields: int, n_points: int | None) -> str | None:
+    """What is wrong with a results.csv's text and rows, or None."""
+    if not text.strip():
+        return "empty"
+    for i, r in enumerate(rows):
+        if None in r or None in r.values():
+            fields = sum(v is not None for k, v in r.items() if k is not None) + len(r.get(None) or ())
+            return f"row {i + 1} has {fields} fields, the header {n_fields}"
+    if not text.endswith("\n"):
+        return "cut short: no final newline"
+    if n_points is not None and len(rows) != n_points:
+        return f"{len(rows)} rows for the run's {n_points} points"
+    return None

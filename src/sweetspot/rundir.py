@@ -27,6 +27,15 @@ from sweetspot import mlp, targets
 from sweetspot import results as res_lib
 
 
+def resolve_out(out: str) -> str:
+    """The directory OUT names, one spelling per directory: symlinks, `DIR/.`, `..` and relative or absolute
+    spellings all resolve to the same path (os.path.realpath), given relative to the current directory when it
+    lies inside it (so messages stay short). Every file of a run (OUT.lock, OUT.partial, OUT.old) is named from it."""
+    real = os.path.realpath(out)
+    rel = os.path.relpath(real, os.path.realpath(os.getcwd()))
+    return real if rel == os.pardir or rel.startswith(os.pardir + os.sep) else rel
+
+
 def is_run_dir(path: str) -> bool:
     """True for a directory that a sweep wrote: it has a meta.json."""
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, "meta.json"))
@@ -138,12 +147,13 @@ def swap_in(staged: str, out: str) -> None:
 @contextlib.contextmanager
 def lock(out: str, enabled: bool = True):
     """Holds OUT.lock (an exclusive flock, with this process's pid and host in it) while a sweep writes OUT, so a
-    second sweep on the same --out stops with a clear message. The kernel drops the lock when its process dies
-    (kill -9 included), so a stale OUT.lock never blocks a later run."""
+    second sweep on the same --out stops with a clear message. The lock is named from the resolved path
+    (`resolve_out`): a symlink to OUT, `OUT/.` or OUT's absolute path meet the same lock. The kernel drops the
+    lock when its process dies (kill -9 included), so a stale OUT.lock never blocks a later run."""
     if not enabled:
         yield
         return
-    path = out.rstrip("/") + ".lock"
+    path = os.path.realpath(out) + ".lock"
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fd = _acquire(path, out)
     try:
@@ -248,6 +258,9 @@ def params_template(cfg, target, groups, size) -> dict:
     return template
 
 
+META_KEYS = ("config", "axes", "groups", "chunk_size", "n_chunks")  # what reading a run's files back needs
+
+
 def read_complete_meta(run_dir: str) -> dict:
     """meta.json of a finished run; ResultsError naming the status and the command that finishes it otherwise."""
     meta = res_lib.read_meta(run_dir)
@@ -256,7 +269,24 @@ def read_complete_meta(run_dir: str) -> dict:
             f"{run_dir}: status={meta.get('status')!r} (an unfinished run); allowed values are ['complete']: "
             f"finish it with `python -m sweetspot sweep CONFIG --out {run_dir} --resume`"
         )
+    missing = [k for k in META_KEYS if k not in meta]
+    if missing:
+        raise res_lib.ResultsError(
+            f"{run_dir}/meta.json is damaged (no {', '.join(missing)}): the run cannot be read; "
+            f"rerun it with `python -m sweetspot sweep CONFIG --out {run_dir} --overwrite`"
+        )
     return meta
+
+
+def check_params(run_dir: str) -> None:
+    """Reads back every saved chunk of RUN_DIR/params (when the run saved its networks), so that a damaged or
+    missing step is one ResultsError (with the command that recomputes it) before anything is drawn or written."""
+    if not os.path.isdir(os.path.join(run_dir, "params")):
+        return
+    meta, cfg, _, groups, target = _saved_layout(run_dir)
+    template = params_template(cfg, target, groups, meta["chunk_size"])
+    for c in range(meta["n_chunks"]):
+        res_lib.restore_checkpoint(os.path.join(run_dir, "params"), template, step=c)
 
 
 def _saved_layout(run_dir: str):
@@ -277,7 +307,7 @@ def load_network(run_dir: str, spec: str):
     i = find_point(grid, spec)
     gi = next(j for j, g in enumerate(groups) if i in g.indices)
     template = params_template(cfg, target, groups, meta["chunk_size"])
-    rows = res_lib.read_csv(os.path.join(run_dir, "results.csv"))
+    rows = res_lib.read_results_csv(run_dir, meta)
     for c in range(meta["n_chunks"]):  # the chunk holding point i (slice, segment: chunks by device and depth)
         _, tree = res_lib.restore_checkpoint(os.path.join(run_dir, "params"), template, step=c)
         saved = tree[f"g{gi:02d}"]
@@ -294,9 +324,9 @@ def load_network(run_dir: str, spec: str):
 def null_scores(run_dir: str, spec: str) -> dict | None:
     """{"C_init", "IIA_init", "IIA_das_init"} (those the run has) of one saved point from results.csv (None for
     runs made before they existed)."""
-    meta = res_lib.read_meta(run_dir)
+    meta = read_complete_meta(run_dir)
     i = find_point(grid_lib.make_grid(config_from_meta(meta)), spec)
-    row = res_lib.read_csv(os.path.join(run_dir, "results.csv"))[i]
+    row = res_lib.read_results_csv(run_dir, meta)[i]
     if "C_init" not in row:
         return None
     keys = [k for k in ("C_init", "IIA_init", "IIA_das_init") if k in row]
@@ -330,7 +360,7 @@ def point_table(
 ) -> str:
     """Per-point table of a saved run: axis values that vary, then `columns` (those present)."""
     meta = read_complete_meta(run_dir)
-    rows = res_lib.read_csv(os.path.join(run_dir, "results.csv"))
+    rows = res_lib.read_results_csv(run_dir, meta)
     axes = [a for a, v in meta["axes"].items() if len(v) > 1]
     cols = [c for c in columns if c in rows[0]]
     head = axes + cols

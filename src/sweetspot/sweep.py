@@ -140,6 +140,12 @@ def _make_run_dir(cfg, engine, run_dir: str, out: str, resume: bool, primary: bo
     return meta
 
 
+def chunks_left(engine, done: np.ndarray) -> int:
+    """How many chunks still have a point that is not done (the chunks grid.run has yet to run)."""
+    plans = (engine.chunk_indices(c).values() for c in range(engine.n_chunks))
+    return sum(not all(done[idx[valid]].all() for idx, valid in plan) for plan in plans)
+
+
 def _chunk_saver(cfg, engine, run_dir: str, progress, stop_after: int | None, first_step: int = 0):
     """on_chunk for grid.run: checkpoints params, then results with the done mask (so a chunk counts as done only
     once all of it is on disk), reports progress, simulates a kill."""
@@ -156,7 +162,7 @@ def _chunk_saver(cfg, engine, run_dir: str, progress, stop_after: int | None, fi
         res_lib.save_checkpoint(os.path.join(run_dir, "results"), step, {"results": results, "done": done}, keep=2)
         ran[0] += 1
         elapsed = time.time() - t0
-        left = engine.n_chunks - c - 1
+        left = chunks_left(engine, done)  # not n_chunks - c - 1: a resume may recompute a middle chunk only
         progress(
             f"chunk {c + 1}/{engine.n_chunks} done, {int(done.sum())}/{engine.grid.n_points} points, "
             f"elapsed {elapsed:.1f}s, ETA {elapsed / ran[0] * left:.1f}s"
@@ -189,23 +195,40 @@ def run_sweep(
 ) -> tuple[grid_lib.Engine, dict]:
     """Trains cfg's grid into `out`; returns (engine, results). `stop_after` ends after that many chunks
     (a simulated kill, for tests). Every check of the config and of `out` comes before any compute, and OUT.lock
-    keeps a second sweep off the same `out`."""
+    keeps a second sweep off the same `out` (however it is spelled: `out` is resolved first)."""
     validate(cfg)
     rundir.check_out(out, resume, overwrite)
+    out = rundir.resolve_out(out)
     primary = jax.process_index() == 0  # with several processes only process 0 writes files (orbax: all save)
     with rundir.lock(out, enabled=primary):
         return _run_locked(cfg, out, resume, overwrite, devices, progress, stop_after, primary)
 
 
+def _say_rewrite(run_dir: str, saved: dict, progress) -> None:
+    """Says that a resume of a run whose every point is done only rewrites results.csv and meta.json (from the
+    saved results), and why when results.csv was missing or damaged."""
+    try:
+        res_lib.read_results_csv(run_dir, saved)
+        why = ""
+    except res_lib.ResultsError as e:
+        why = f" ({e.args[0].split(': `')[0]})"
+    progress(f"{run_dir}: every point is done: rewriting results.csv{why} from the saved results, no training")
+
+
 def _run_locked(cfg, out, resume, overwrite, devices, progress, stop_after, primary):
     run_dir = rundir.prepare_dir(out, resume, overwrite)
     saved = _saved_meta(run_dir, cfg) if resume else None
-    progress(f"building the {cfg.target.family} target's data (probes: {bool(cfg.metrics.enabled)})")
+    building = f"the {cfg.target.family} target's data (probes: {bool(cfg.metrics.enabled)})"
+    if saved is None:  # a resume says it once its device check passed: a refusal is then its one line
+        progress(f"building {building}")
     target, data = make_data(cfg)
     engine = grid_lib.Engine(cfg, data, devices)
     if saved is not None:
         _check_same_plan(saved, engine, run_dir)
+        progress(f"built {building}")
     results, done, step = _restore(cfg, target, engine, run_dir, progress) if saved else (None, None, 0)
+    if done is not None and done.all():
+        _say_rewrite(run_dir, saved, progress)
     meta = _make_run_dir(cfg, engine, run_dir, out, resume, primary)
     t0 = time.time()
     options = engine.compiler_options()
@@ -232,7 +255,9 @@ def summary_table(engine: grid_lib.Engine, results: dict) -> str:
         cells = []
         for s in g.axes["sparsity"]:
             sel = (g.coords["depth"] == d) & (g.coords["sparsity"] == s)
-            cells.append(f"{np.nanmean(results['test_r2'][sel]):7.3f}")
+            r2 = results["test_r2"][sel]
+            r2 = r2[~np.isnan(r2)]  # np.nanmean of only NaNs warns "Mean of empty slice" on the terminal
+            cells.append(f"{r2.mean():7.3f}" if r2.size else f"{'nan':>7}")
         lines.append(f"{d:>5} " + " ".join(cells))
     n_div = int(results["diverged"].sum())
     lines.append(f"{n_div} diverged point(s)" if n_div else "no diverged points")

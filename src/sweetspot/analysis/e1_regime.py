@@ -241,16 +241,21 @@ def _where(depth, sparsity) -> str:
     return f"({depth}, {sparsity:g})" if depth != "" else "none"
 
 
-def _method_text(name, method, peaks, tests, cells) -> str:
-    """One method's sentences, every number read from the rows of the tables (cells, peaks, tests)."""
-    pk = {(p[0], p[2]): p for p in peaks if p[1] == method}
-    p = pk[("all", "IIA")]
-    head = (
+def _peak_line(method, peaks) -> str:
+    """A method's pooled IIA peak in one clause (the section's one-line result joins them)."""
+    p = next(p for p in peaks if p[1] == method and (p[0], p[2]) == ("all", "IIA"))
+    return (
         f"{method}: IIA peak (depth, sparsity) {_where(p[3], p[4])}: IIA {_ci(*p[7:10])}, C {_ci(*p[10:13])}, "
         f"fit share {p[6]:.2f}"
         if p[3] != ""
         else f"{method}: no cell where at least half the networks fit, so no peak"
     )
+
+
+def _method_text(name, method, peaks, tests, cells) -> str:
+    """One method's sentences, every number read from the rows of the tables (cells, peaks, tests)."""
+    pk = {(p[0], p[2]): p for p in peaks if p[1] == method}
+    head = _peak_line(method, peaks)
     per = []
     for inst in sorted({k[0] for k in pk} - {"all"}, key=instance_order):
         q, u = pk[(inst, "IIA")], pk[(inst, "IIA_ungated")]
@@ -283,7 +288,7 @@ def _method_text(name, method, peaks, tests, cells) -> str:
 
 
 def make(runs, out):
-    figures, tables, lines = [], [], []
+    figures, tables, lines, verdicts = [], [], [], []
     for name, rows in pooled(runs):
         for metric in HEATMAPS:
             if metric in rows[0]:
@@ -303,12 +308,13 @@ def make(runs, out):
             "where at least half the networks fit (`" + name + "_peaks.csv`, per instance and pooled)."
         )
         lines += [_method_text(name, m, peaks, tests, cells) for m in sorted({c[0] for c in cells})]
+        verdicts.append(f"{name}: " + "; ".join(_peak_line(m, peaks) for m in sorted({c[0] for c in cells})))
     text = (
         "Heatmaps: mean ± std over the networks of each cell, instances pooled (a panel's n counts the networks "
         "of every instance; diverged networks left out). Tables: a diverged network counts as unfit and not "
         "compositional and carries no score. Differences are unpaired bootstraps over networks. "
     )
-    return base.Section(TITLE, text + " ".join(lines), figures, tables)
+    return base.Section(TITLE, text + " ".join(lines), figures, tables, verdict=". ".join(verdicts) + ".")
 
 
 def main(argv=None) -> None:

@@ -408,6 +408,7 @@ def make(runs, out, own_depth=None):
     return base.Section(TITLE, _text(results, falls, trend), [figure], tables)
 
 
+@base.one_line_errors
 def main(argv=None) -> None:
     """`RUN_DIR [RUN_DIR ...] --out DIR` (the section), or `--peak RUN_DIR [RUN_DIR ...]`: the IIA peak depth of
     the runs pooled (runs of one experiment: a target's instances), 3 when undefined; E3 and E7 run there."""

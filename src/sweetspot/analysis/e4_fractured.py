@@ -145,6 +145,16 @@ def _ci(row, digits=2) -> str:
     return stats.fmt_ci(m, lo, hi, digits) if np.isfinite(m) and np.isfinite(lo) else "undefined"
 
 
+def _verdict(name, by, tests) -> str:
+    """One selection rule's result in one clause: inside minus outside, and how many fit outside ones fracture."""
+    t = {row[1]: row for row in tests}
+    return (
+        f"{name}, chosen on mean {by}: IIA inside - outside {_ci(t['IIA inside - outside'])}, C "
+        f"{_ci(t['C inside - outside'])}; share fractured among outside networks that fit as well "
+        f"{_ci(t['matched outside: share fractured'])}"
+    )
+
+
 def _text(by, spot, groups, tests) -> str:
     """The sentences of one selection rule; every number read from the tables' rows."""
     inside = [k for k, v in spot.items() if v[0]]
@@ -165,7 +175,7 @@ def _text(by, spot, groups, tests) -> str:
 
 
 def make(runs, out):
-    figures, tables, lines = [], [], []
+    figures, tables, lines, verdicts = [], [], [], []
     for name, rows in e1_regime.pooled(runs):
         cells, groups, tests, text = [], [], [], []
         for by in SELECT_BY:
@@ -182,6 +192,7 @@ def make(runs, out):
             text.append(_text(by, spot, g, t))
             if by == SELECT_BY[0]:
                 figures.append(figure(inside, outside, name, out))
+                verdicts.append(_verdict(name, by, t))
         n_sel = sum(is_selection(r) for r in rows)
         lines.append(
             f"{name}: the sweet spot is chosen on the {n_sel} even-seed networks and measured on the "
@@ -195,7 +206,8 @@ def make(runs, out):
             header = ["selection", "group", "n"] + [f"{q}_{s}" for q in QUANTITIES for s in ("mean", "lo", "hi")]
             tables.append(base.write_table(out, f"{name}_fractured", header, groups))
             tables.append(base.write_table(out, f"{name}_fractured_tests", TEST_HEADER, tests))
-    return base.Section(TITLE, " ".join(lines), figures, tables)
+    verdict = "; ".join(verdicts) + "." if verdicts else "Too few fit cells to split inside from outside."
+    return base.Section(TITLE, " ".join(lines), figures, tables, verdict=verdict)
 
 
 def main(argv=None) -> None:

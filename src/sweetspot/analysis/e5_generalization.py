@@ -163,19 +163,29 @@ def _figure(groups, table, out) -> str:
     return base.save_figure(fig, out, "e5_generalization")
 
 
-def _text(table, n_points, n_dropped) -> str:
-    pooled = [dict(zip(HEADER, t, strict=True)) for t in table if t[0] == "all"]
-    say = lambda d: (
+def _say(d: dict) -> str:
+    return (
         f"{d['kind']} rho({d['predictor']}, {d['measure']}) = "
         f"{stats.fmt_ci(d['spearman_rho'], d['rho_lo'], d['rho_hi'])} over {d['n']} networks, "
         f"{stats.fmt_ci(d['spearman_rho_fit'], d['rho_fit_lo'], d['rho_fit_hi'])} over {d['n_fit']} fit ones"
     )
+
+
+def _verdict(table) -> str:
+    """The section's one-line result: the pooled correlations of C and IIA with the first held-out measure."""
+    pooled = [dict(zip(HEADER, t, strict=True)) for t in table if t[0] == "all"]
+    first = [d for d in pooled if (d["kind"], d["measure"]) == (pooled[0]["kind"], pooled[0]["measure"])]
+    return "Pooled: " + "; ".join(_say(d) for d in first) + "." if pooled else "No network to correlate."
+
+
+def _text(table, n_points, n_dropped) -> str:
+    pooled = [dict(zip(HEADER, t, strict=True)) for t in table if t[0] == "all"]
     return (
         "Spearman rank correlation of C and of IIA with the held-out measure over networks, with 95% percentile "
         f"bootstrap intervals ({N_BOOT} resamples of the networks); a lower loss ratio or loss, or a higher accuracy, "
         "is better generalization. Pooled rows count a network once when several runs share it (the same target, "
         "model, train and pruning config, base seed and grid point; the first run in name order keeps it): "
-        f"{n_dropped} of {n_points} points dropped as duplicates. Pooled: " + "; ".join(say(d) for d in pooled) + "."
+        f"{n_dropped} of {n_points} points dropped as duplicates. Pooled: " + "; ".join(_say(d) for d in pooled) + "."
     )
 
 
@@ -196,7 +206,7 @@ def make(runs, out):
     figure = _figure(groups, table, out)
     name = base.write_table(out, "e5_generalization", HEADER, table)
     text = _text(table, sum(len(r.rows) for r in runs), sum(dropped))
-    return base.Section(TITLE, text, [figure], [name])
+    return base.Section(TITLE, text, [figure], [name], verdict=_verdict(table))
 
 
 def main(argv=None) -> None:

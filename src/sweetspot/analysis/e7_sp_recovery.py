@@ -240,6 +240,7 @@ def make(runs, out) -> base.Section:
     return base.Section(TITLE, text, [], tables)
 
 
+@base.one_line_errors
 def main(argv=None) -> None:
     """`RUN_DIR [RUN_DIR ...] --out DIR` (the section), or `--sparsity SELECT_RUN` (SP's selected sparsity)."""
     import sys

@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from sweetspot import results as res_lib
+from sweetspot.analysis import base
 
 DEFAULT = ("test_r2", "realised_sparsity", "C", "compositional", "disconnected_inputs")
 
@@ -43,13 +43,13 @@ def table(rows, metrics) -> str:
     return "\n".join(lines)
 
 
+@base.one_line_errors
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run_dir")
     p.add_argument("--metric", action="append", default=None)
     args = p.parse_args(argv)
-    res_lib.read_meta(args.run_dir)
-    rows = res_lib.read_csv(os.path.join(args.run_dir, "results.csv"))
+    rows = base.load_run(args.run_dir).rows  # one `error:` line for a missing, unfinished or damaged run
     text = table(rows, args.metric or DEFAULT)
     with open(os.path.join(args.run_dir, "method_table.md"), "w") as f:
         f.write(text + "\n")

@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sweetspot import results as res_lib  # noqa: E402
+from sweetspot.analysis import base  # noqa: E402
 
 PANELS = {
     "test_loss": ("final test loss (MSE)", "viridis_r", None),
@@ -57,14 +57,29 @@ def _num(v):
 
 
 def heatmap(rows, metric, out_base):
+    """Draws `metric` (a PANELS key) over depth x sparsity, one panel per method; writes out_base.png and .pdf."""
+    fig = figure(rows, metric)
+    title = PANELS[metric][0].replace("$", "")
+    base.savefig(
+        fig,
+        out_base,
+        f"{title} over depth (rows) and sparsity (columns), one panel per method: each cell "
+        "is the mean over its seeds, with the standard deviation under it; diverged networks left out.",
+    )
+    plt.close(fig)
+    return f"{out_base}.png"
+
+
+def figure(rows, metric):
+    """The heatmap figure. Constrained layout places the figure title above the panel titles and the colour bar
+    beside the panels at every grid size (a one-depth grid's title used to overlap the panel titles)."""
     title, cmap, lims = PANELS[metric]
     methods = sorted({r["method"] for r in rows})
     depths = sorted({int(r["depth"]) for r in rows})
     sparsities = sorted({float(r["sparsity"]) for r in rows})
     mean, std, count = cell_stats(rows, metric, methods, depths, sparsities)
-    fig, axes = plt.subplots(
-        1, len(methods), figsize=(1.3 + 1.25 * len(sparsities) * len(methods), 1 + 0.55 * len(depths)), squeeze=False
-    )
+    size = (1.3 + 1.25 * len(sparsities) * len(methods), 1.4 + 0.55 * len(depths))
+    fig, axes = plt.subplots(1, len(methods), figsize=size, squeeze=False, layout="constrained")
     vmin, vmax = lims if lims else (np.nanmin(mean), np.nanmax(mean))
     for i, (ax, m) in enumerate(zip(axes[0], methods, strict=True)):
         im = ax.imshow(mean[i], origin="lower", aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax)
@@ -88,19 +103,16 @@ def heatmap(rows, metric, out_base):
         ax.set_title(f"{m} (n={int(count[i].max())} seeds/cell)", fontsize=9)
     fig.colorbar(im, ax=axes[0].tolist(), label=title, shrink=0.9)
     fig.suptitle(f"{title}: mean ± std over seeds", fontsize=10)
-    for ext in ("png", "pdf"):
-        fig.savefig(f"{out_base}.{ext}", dpi=130, bbox_inches="tight")
-    plt.close(fig)
-    return f"{out_base}.png"
+    return fig
 
 
+@base.one_line_errors
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run_dir")
     p.add_argument("--out", default=None, help="figure directory (default: RUN_DIR)")
     args = p.parse_args(argv)
-    res_lib.read_meta(args.run_dir)  # schema check
-    rows = res_lib.read_csv(os.path.join(args.run_dir, "results.csv"))
+    rows = base.load_run(args.run_dir).rows  # one `error:` line for a missing, unfinished or damaged run
     out = args.out or args.run_dir
     os.makedirs(out, exist_ok=True)
     for metric in PANELS:

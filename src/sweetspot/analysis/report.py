@@ -2,7 +2,7 @@
 
 Reads run directories only (meta.json, results.csv, params/ for wiring and module detection); never trains.
 Each analysis is a module of this package with `TITLE`, `select(runs) -> runs` and `make(runs, out) -> Section`;
-`ANALYSES` lists them in report order. The report is DIR/index.html plus PNG, PDF and CSV files;
+`ANALYSES` lists them in report order. The report is DIR/index.html (`page.write_index`) plus PNG, PDF and CSV files;
 docs/results.md holds the CPU-default report as measured.
 """
 
@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import csv
-import html
 import importlib
-import json
 import multiprocessing
 import os
 import time
 
+from sweetspot import rundir
 from sweetspot.analysis import (
     e1_regime,
     e2_depth,
@@ -33,6 +31,7 @@ from sweetspot.analysis import (
     wiring,
 )
 from sweetspot.analysis.base import Run, Section, load_run
+from sweetspot.analysis.page import write_index
 
 __all__ = ["ANALYSES", "DEFAULT_JOBS", "Run", "Section", "load_run", "report", "write_index"]
 
@@ -55,46 +54,6 @@ ANALYSES = (
 DEFAULT_JOBS = max(1, min(4, os.cpu_count() or 1))
 
 
-def _table_html(path: str) -> str:
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f))
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:])
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-
-def write_index(out: str, sections: list[Section], command: str) -> str:
-    """OUT/index.html: every section's text, figures and tables, with the runs' configs and commands."""
-    parts = [
-        "<!doctype html><html><head><meta charset='utf-8'><title>sweetspot report</title><style>"
-        "body{font-family:sans-serif;max-width:1200px;margin:auto;padding:1em}img{max-width:100%}"
-        "table{border-collapse:collapse;font-size:12px;margin:.5em 0}td,th{border:1px solid #ccc;padding:2px 6px}"
-        "pre{background:#f5f5f5;padding:.5em;overflow-x:auto;font-size:11px}</style></head><body>",
-        "<h1>sweetspot report</h1>",
-        f"<p>Made {time.strftime('%Y-%m-%d %H:%M')} by <code>{html.escape(command)}</code>, from saved runs only. "
-        "Definitions: docs/method.md; verdicts: docs/results.md.</p>",
-    ]
-    for i, s in enumerate(sections):
-        parts.append(f"<h2 id='s{i}'>{html.escape(s.title)}</h2><p>{html.escape(s.text)}</p>")
-        for fig in s.figures:
-            pdf = fig[:-4] + ".pdf"
-            parts.append(f"<p><a href='{fig}'><img src='{fig}'></a><br><a href='{pdf}'>PDF</a></p>")
-        for t in s.tables:
-            parts.append(f"<p><b>{html.escape(t)}</b> (<a href='{t}'>CSV</a>)</p>{_table_html(os.path.join(out, t))}")
-        for r in s.runs:
-            cfg = json.dumps(r.meta["config"], indent=1)
-            cmd = html.escape(r.meta.get("command", "(not recorded)"))
-            parts.append(
-                f"<details><summary>run {html.escape(r.path)}: <code>{cmd}</code>, wall "
-                f"{r.meta.get('wall_s', float('nan')):.0f} s</summary><pre>{html.escape(cfg)}</pre></details>"
-            )
-    parts.append("</body></html>")
-    path = os.path.join(out, "index.html")
-    with open(path, "w") as f:
-        f.write("\n".join(parts))
-    return path
-
-
 def _make(mod, runs: list[Run], out: str) -> tuple[Section, float]:
     """One analysis on its runs: its Section (runs filled in) and its wall time in seconds."""
     t0 = time.time()
@@ -110,13 +69,17 @@ def _make_in_worker(name: str, paths: list[str], out: str) -> tuple[Section, flo
 
 def report(run_dirs: list[str], out: str, analyses=ANALYSES, progress=print, jobs: int = 1) -> list[Section]:
     """Runs every analysis on the runs it selects and writes OUT/index.html. Bad run dirs fail before any
-    figure is drawn. jobs > 1 runs up to that many analyses at once, each in a process of its own: they share no
-    state and write different files, so the tables are the same as with jobs = 1. A worker imports its analysis
-    afresh by module name, so changes made in this process at run time (patched functions or settings) reach only
-    jobs = 1. Sections keep ANALYSES' order."""
+    figure is drawn: meta.json, results.csv and every saved network of every run are read first
+    (`load_run`, `rundir.check_params`), so a damaged file is one ResultsError and no file is written. jobs > 1
+    runs up to that many analyses at once, each in a process of its own: they share no state and write different
+    files, so the tables are the same as with jobs = 1. A worker imports its analysis afresh by module name, so
+    changes made in this process at run time (patched functions or settings) reach only jobs = 1.
+    Sections keep ANALYSES' order."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"report: jobs={jobs!r} is invalid: allowed values are integers >= 1")
-    runs = [load_run(d) for d in run_dirs]
+    runs = [load_run(d) for d in run_dirs]  # every run's meta.json and results.csv, checked whole
+    for r in runs:  # and every saved network, so a damaged step fails now, not after half the report
+        rundir.check_params(r.path)
     os.makedirs(out, exist_ok=True)
     tasks = [(mod, chosen) for mod in analyses if (chosen := mod.select(runs))]
     with contextlib.ExitStack() as stack:

@@ -322,6 +322,7 @@ def make(runs, out, progress=print):
     return section
 
 
+@base.one_line_errors
 def main(argv=None) -> None:
     """`RUN_DIR [RUN_DIR ...] --out DIR [--threshold double|additive]`: the section of the first t2 run."""
     global THRESHOLD
@@ -334,8 +335,8 @@ def main(argv=None) -> None:
         ),
     )])  # fmt: skip
     THRESHOLD = a.threshold
+    chosen = select([base.load_run(d) for d in a.run_dirs])  # every run checked before anything is written
     os.makedirs(a.out, exist_ok=True)
-    chosen = select([base.load_run(d) for d in a.run_dirs])
     if not chosen:
         raise SystemExit("no run with experiment 't2' and metrics among the given run directories")
     print(make(chosen, a.out).text)

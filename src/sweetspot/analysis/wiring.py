@@ -257,13 +257,14 @@ def point_spec(row: dict) -> str:
 
 def _resolve(run_dir: str, spec: str) -> tuple[str, dict | None]:
     """(axis spec, results.csv row) of a spec given as axis=value pairs or as a bare point index."""
-    rows = res_lib.read_csv(os.path.join(run_dir, "results.csv"))
+    meta = rundir.read_complete_meta(run_dir)
+    rows = res_lib.read_results_csv(run_dir, meta)
     if spec.strip().isdigit():
         i = int(spec)
         if not 0 <= i < len(rows):
-            raise res_lib.ResultsError(f"point {i}: the run has points 0..{len(rows) - 1}")
+            raise res_lib.ResultsError(f"{run_dir}: point {i}: allowed values are 0..{len(rows) - 1}")
         return point_spec(rows[i]), rows[i]
-    grid = grid_lib.make_grid(rundir.config_from_meta(res_lib.read_meta(run_dir)))
+    grid = grid_lib.make_grid(rundir.config_from_meta(meta))
     i = rundir.find_point(grid, spec)
     return spec, rows[i]
 
@@ -312,8 +313,7 @@ def draw_pair(run_dir: str, spec_a: str, spec_b: str, out_base: str) -> str:
         fontsize=9,
     )
     fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.2, wspace=0.05)
-    for ext in ("png", "pdf"):
-        fig.savefig(f"{out_base}.{ext}", dpi=130, bbox_inches="tight")
+    base.savefig(fig, out_base)  # the title is the PNG's caption
     plt.close(fig)
     return f"{out_base}.png"
 
@@ -331,25 +331,40 @@ def select(runs):
     return []
 
 
+def _sides(pool: list[dict], pruned: bool) -> tuple[str, str]:
+    """What pick_pair's left and right networks of `pool` are, in words (its fallbacks included)."""
+    fit = [r for r in pool if r.get("fit") == "True" and np.isfinite(stats.num(r.get("C")))]
+    among = " among pruned ones" if pruned else ""
+    if not fit:
+        return "no network fits: the one with the highest C (unfit)", "the one with the lowest C (unfit)"
+    if any(r.get("compositional") == "True" for r in fit):
+        return "the compositional network with the highest C", f"the fit network with the lowest C{among}"
+    return "no network is compositional: the fit network with the highest C", f"the one with the lowest C{among}"
+
+
 def make(runs, out):
     """Draws pick_pair's two networks of the selected run, preferring sparse networks for the fractured side."""
     run = runs[0]
     sparse = [r for r in run.rows if stats.num(r["sparsity"]) > 0]
+    pool = sparse if any(r.get("fit") == "True" for r in sparse) else run.rows
     try:
-        spec_a, spec_b = pick_pair(sparse if any(r.get("fit") == "True" for r in sparse) else run.rows)
+        spec_a, spec_b = pick_pair(pool)
     except ValueError:  # nothing fits (e.g. a tiny run): the highest and lowest C, labelled unfit in the titles
         scored = sorted((r for r in run.rows if np.isfinite(stats.num(r.get("C")))), key=lambda r: stats.num(r["C"]))
         if not scored:
             return base.Section(TITLE, f"{run.path}: no point has a finite C; nothing to draw.")
         spec_a, spec_b = point_spec(scored[-1]), point_spec(scored[0])
     draw_pair(run.path, spec_a, spec_b, os.path.join(out, "wiring_pair"))
+    left, right = _sides(pool, pool is sparse)
     text = (
-        f"From {run.path}: left, the most compositional fit network ({spec_a}); right, the fit network with the "
-        f"lowest C among pruned ones ({spec_b}). Units are coloured by their home node (docs/method.md, Metrics)."
+        f"From {run.path}: left, {left} ({spec_a}); right, {right} ({spec_b}). Units are coloured by their home "
+        "node (docs/method.md, Metrics)."
     )
-    return base.Section(TITLE, text, ["wiring_pair.png"], [])
+    verdict = f"Left: {left}; right: {right}."
+    return base.Section(TITLE, text, ["wiring_pair.png"], [], verdict=verdict)
 
 
+@base.one_line_errors
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run_dir")
@@ -359,11 +374,16 @@ def main(argv=None):
     p.add_argument("--b", default=None, help="right point (default: most fractured fit point)")
     p.add_argument("--out", default=None, help="figure directory (default: RUN_DIR)")
     args = p.parse_args(argv)
-    res_lib.read_meta(args.run_dir)  # schema check
+    rows = base.load_run(args.run_dir).rows  # one `error:` line for a missing, unfinished or damaged run
     a, b = args.a, args.b
     if a is None or b is None:
-        pa, pb = pick_pair(res_lib.read_csv(os.path.join(args.run_dir, "results.csv")))
+        try:
+            pa, pb = pick_pair(rows)
+        except ValueError as e:
+            raise res_lib.ResultsError(f"{args.run_dir}: {e}: give both --a and --b") from None
         a, b = a or pa, b or pb
+    for spec in (a, b):  # both points exist before anything is drawn
+        _resolve(args.run_dir, spec)
     out = args.out or args.run_dir
     os.makedirs(out, exist_ok=True)
     print(f"a: {a}\nb: {b}")
