@@ -186,7 +186,7 @@ def test_subspace_patch_matches_float64_reference():
     mcfg = _mcfg()
     pairs = das.split_pairs(params, masks, 1, "relu", probe)
     live = jnp.ones((1, 2, 3 + 2 * N_PAIRS), jnp.float32)
-    found = das.search(params, masks, 1, "relu", pairs, live, live, jax.random.PRNGKey(0), mcfg, False)
+    found = das.search(params, masks, 1, "relu", pairs, live, live[None], jax.random.PRNGKey(0), mcfg, False)
     te = pairs["test"]
     for p in range(2):
         layer, u = int(found["layer"][p]), np.asarray(found["u"][p])

@@ -182,6 +182,16 @@ def cross_scores(params, masks, depth, activation, pairs, layer, u, binary: bool
     return jax.vmap(against, in_axes=(0, 0, None, None))(layer, u, half["cf"], half["dy"])
 
 
+def target_cross_scores(pairs, binary: bool) -> jax.Array:
+    """(P, P): what an exact implementation of node p scores against node q's counterfactual on the held-out
+    half (its output moves by p's change dy_p): the crosstalk the pairs themselves carry. It is 0 for
+    independent real-valued changes, but not on a few hundred Boolean pairs, whose flips can correlate."""
+    half = pairs["test"]
+    one = lambda cf_p, dy_p, cf_q, dy_q: causal.change_score(cf_p, cf_p - dy_p, cf_q, dy_q, binary)
+    against = jax.vmap(one, in_axes=(None, None, 0, 0))
+    return jax.vmap(against, in_axes=(0, 0, None, None))(half["cf"], half["dy"], half["cf"], half["dy"])
+
+
 def disjoint(support, nodes) -> jax.Array:
     """Bool (P, P): probe nodes p != q whose input supports do not overlap (an ancestor's counterfactual moves
     with its descendants', so only disjoint nodes make a crosstalk control)."""

@@ -258,14 +258,15 @@ def searches(masks, depth, activation, probe, cores, mcfg, binary) -> list[dict]
 
 def _das_extras(params, masks, depth, activation, probe, k, found, local, mcfg, binary) -> dict:
     """The controls of the live search: a random subspace at the chosen layer, the crosstalk against nodes of
-    disjoint support, the input-substitution ceiling (docs/method.md, "Distributed causal score")."""
+    disjoint support (in excess of what an exact implementation scores there), the input-substitution ceiling
+    (docs/method.md, "Distributed causal score")."""
     pairs, key = k["pairs"], jax.random.PRNGKey(probe["control_seed"])
     run = lambda f, *a: f(params, masks, depth, activation, pairs, *a)
     control = run(das.random_control, found["layer"], k["das_live"], jax.random.fold_in(key, 2), mcfg.das_dim, binary)
-    cross = run(das.cross_scores, found["layer"], found["u"], binary)  # (P, P)
+    excess = run(das.cross_scores, found["layer"], found["u"], binary) - das.target_cross_scores(pairs, binary)
     nodes = probe["probe_nodes"]
     pairs_ok = das.disjoint(probe["support"], nodes) & k["keep"][None, :]
-    crosstalk = jnp.max(jnp.where(pairs_ok & jnp.isfinite(cross), cross, 0.0), axis=1, initial=0.0)
+    crosstalk = jnp.max(jnp.where(pairs_ok & jnp.isfinite(excess), excess, 0.0), axis=1, initial=0.0)
     return {
         "iia_das_local": local["iia"],
         "iia_das_local_layer": local["layer"].astype(jnp.float32),
