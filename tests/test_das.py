@@ -250,3 +250,76 @@ def test_diagnose_json_reads_the_rotated_twin(tmp_path, capsys):
     for node in out["nodes"]:
         assert node["iia_das"] > 0.99 and node["iia"] == 0.0 and node["iia_das_layer"] == 0.0
         assert set(diagnose.NODE_COLUMNS) <= set(node)
+
+
+def test_null_of_a_network_against_itself_has_no_gain():
+    """metrics.compute with `start` measures the same search on the start weights (IIA_das_init): the network
+    as its own start gives the same score and zero gains."""
+    params, masks, depth = build("modules")
+    probe = _setup(TREE_A)[1]
+    m = metrics.compute(params, masks, depth, "relu", probe, 1.0, _mcfg(), start=params)
+    np.testing.assert_allclose(float(m["IIA_das_init"]), float(m["IIA_das"]), atol=1e-6)
+    assert float(m["C_gain"]) == 0.0 and float(m["IIA_gain"]) == 0.0
+
+
+def test_two_dimensional_subspaces_and_empty_columns():
+    """das_dim = 2 on the modules network: a node's local units span one direction, so the second column has
+    nothing left; it must read 0 (not poison the search with NaN) and the score stays exact."""
+    params, masks, depth = build("modules")
+    mcfg = _mcfg()
+    mcfg.das_dim = 2
+    m = metrics.compute(params, masks, depth, "relu", _setup(TREE_A)[1], 1.0, mcfg)
+    np.testing.assert_allclose(np.asarray(m["iia_das_local"]), 1.0, atol=1e-3)
+    np.testing.assert_allclose(np.asarray(m["iia_das"]), 1.0, atol=1e-3)
+    g = jax.grad(lambda a: das.orthonormal(a, jnp.array([1.0, 0.0, 0.0])).sum())(jnp.ones((3, 2)))
+    assert np.isfinite(np.asarray(g)).all()
+
+
+def test_padded_layers_change_nothing():
+    """The rotated network built with an extra (identity-padded) slot scores as without it; the padded layer
+    reads NaN."""
+    params, masks, depth = build("rotated")
+    width = params["h1"]["w"].shape[1]
+    padded = {"h0": params["h0"], "h1": params["h1"], "h2": {"w": jnp.eye(width), "b": jnp.zeros(width)},
+              "out": params["out"]}
+    pmasks = {"h0": masks["h0"], "h1": masks["h1"], "h2": jnp.ones((width, width)), "out": masks["out"]}
+    m = metrics.compute(padded, pmasks, depth, "relu", _setup(TREE_M)[1], 1.0, _mcfg())
+    ref = scores("rotated")
+    for k in ("iia_das", "iia_das_layer", "iia_das_control", "IIA_das"):
+        np.testing.assert_allclose(np.asarray(m[k]), ref[k], atol=1e-4, err_msg=k)
+    assert np.isnan(np.asarray(m["iia_das_layers"])[:, 2]).all()
+
+
+def test_boolean_modules_network_passes_the_chance_corrected_score():
+    """and/or tree over 4 bits (nodes 4 = x0 and x1, 5 = x2 and x3, root = 4 or 5), computed exactly by units
+    relu(x0 + x1 - 1), relu(x2 + x3 - 1) (the AND indicators) and a logit 10 (i4 + i5 - 0.5), with the distractor
+    pairs: the Boolean branch of the search (cross-entropy objective, Youden's J) finds both constituents."""
+    from sweetspot import targets
+
+    c = config.default_config().target
+    c.family, c.gates, c.levels = "boolean", ("and", "or"), 2
+    t = targets.make_target(c)
+    probe = metrics.make_probe(t, _mcfg())
+    units = [(np.array([1, 1, 0, 0.0]), -1.0), (np.array([0, 0, 1, 1.0]), -1.0)]
+    params, masks = _net([_layer(units, 4)], np.array([10.0, 10.0]), -5.0)
+    y = mlp.apply(params, masks, 1, jnp.asarray(probe["x_test"]), "relu")
+    assert np.all((np.asarray(y) > 0) == (probe["h_test"][:, -1] > 0))
+    m = metrics.compute(params, masks, 1, "relu", probe, 1.0, _mcfg(), True, True)
+    m = {k: np.asarray(v) for k, v in m.items()}
+    np.testing.assert_allclose(m["iia_das"], 1.0, atol=1e-6)
+    np.testing.assert_allclose(m["iia"], 1.0, atol=1e-6)
+    assert m["compositional"] and m["modular"] and m["das_crosstalk"].max() < 0.05
+
+
+def test_boolean_pair_halves_share_no_pair():
+    """On a 4-input target the probe-test rows are few: the scoring half must still be pairs the search never
+    saw."""
+    from sweetspot import targets
+
+    c = config.default_config().target
+    c.family = "modular"
+    probe = metrics.make_probe(targets.make_target(c), _mcfg())
+    x, xp = probe["iia_x"], probe["iia_xp"]
+    half = len(x) // 2
+    as_set = lambda a, b: {(u.tobytes(), v.tobytes()) for u, v in zip(a, b, strict=True)}
+    assert not as_set(x[:half], xp[:half]) & as_set(x[half:], xp[half:])

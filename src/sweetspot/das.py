@@ -37,15 +37,16 @@ def output_sensitivity(params, masks, depth, activation, x) -> jax.Array:
 
 def orthonormal(a, allowed) -> jax.Array:
     """(W, k) orthonormal columns spanning a's columns restricted to the allowed units (0/1 (W,)), by
-    Gram-Schmidt in plain XLA ops (k is static). A column with nothing left reads 0."""
+    Gram-Schmidt in plain XLA ops (k is static). A column with nothing left reads 0, with a finite gradient (the
+    norm is sqrt(|c|^2 + eps^2): the plain norm's gradient at 0 is NaN, which would poison Adam's state)."""
     a = a * allowed[:, None]
     cols = []
     for j in range(a.shape[1]):
         c = a[:, j]
         for q in cols:
             c = c - (q @ c) * q
-        norm = jnp.linalg.norm(c)
-        cols.append(jnp.where(norm > NORM_EPS, c / jnp.maximum(norm, NORM_EPS), 0.0))
+        norm = jnp.sqrt(jnp.sum(c**2) + NORM_EPS**2)
+        cols.append(jnp.where(norm > 2 * NORM_EPS, c / norm, 0.0))
     return jnp.stack(cols, 1)
 
 
@@ -105,12 +106,17 @@ def fit_subspace(params, masks, depth, activation, half, layer, a0, allowed, cf,
     return a
 
 
-def starts(key, start_dirs, n_starts: int, k: int) -> jax.Array:
+def starts(key, start_dirs, allowed, n_starts: int, k: int) -> jax.Array:
     """(S, L, P, W, k) starting matrices: the first column of start i < len(start_dirs) is start_dirs[i] (each
-    (L, P, W), e.g. the node's ridge-probe directions on each layer); every other column and start is Gaussian."""
-    noise = jax.random.normal(key, (n_starts,) + start_dirs.shape[1:] + (k,))
+    (L, P, W), e.g. the node's ridge-probe directions on each layer) where it is non-zero on the allowed units
+    (L, P, W); every other column and start is Gaussian. Every start is made orthonormal on the allowed units
+    and scaled by sqrt(W), a Gaussian column's norm, so Adam's steps mean the same for every start."""
+    noise = jax.random.normal(key, (n_starts,) + allowed.shape + (k,))
     n = min(n_starts, start_dirs.shape[0])
-    return noise.at[:n, ..., 0].set(start_dirs[:n])
+    usable = (jnp.abs(start_dirs[:n] * allowed).sum(-1, keepdims=True) > 0)[..., None]  # (n, L, P, 1, 1)
+    noise = noise.at[:n, ..., :1].set(jnp.where(usable, start_dirs[:n, ..., None], noise[:n, ..., :1]))
+    unit = jax.vmap(jax.vmap(jax.vmap(orthonormal)), in_axes=(0, None))(noise, allowed)
+    return unit * jnp.sqrt(allowed.shape[-1])
 
 
 def search(params, masks, depth, activation, pairs, allowed, start_dirs, key, dcfg, binary: bool) -> dict:
@@ -122,7 +128,7 @@ def search(params, masks, depth, activation, pairs, allowed, start_dirs, key, dc
     stage (its best start; NaN where the layer is padding)."""
     n_slots, n_probe = allowed.shape[:2]
     tr, te = pairs["train"], pairs["test"]
-    a0 = starts(key, start_dirs, dcfg.das_starts, dcfg.das_dim)  # (S, L, P, W, k)
+    a0 = starts(key, start_dirs, allowed, dcfg.das_starts, dcfg.das_dim)  # (S, L, P, W, k)
     run = lambda f, *a: f(params, masks, depth, activation, *a)
     select = min(dcfg.das_select_steps, dcfg.das_steps)
 

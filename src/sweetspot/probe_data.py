@@ -48,12 +48,30 @@ def _bits_splits(target, rng, n_train: int, n_test: int, seed: int) -> tuple[np.
     return np.concatenate(out[False])[:n_train], np.concatenate(out[True])[:n_test]
 
 
+def _distinct_halves(x_test: np.ndarray, n_pairs: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """n_pairs pairs (x, x') of the distinct rows of x_test, whose first n_pairs // 2 and the rest share no
+    (x, x') pair: the distributed search learns on the first half and is scored on the second (das.py). Every
+    ordered pair of distinct rows goes to one half (shuffled, split evenly); each half draws its pairs from its
+    own set, without replacement while it lasts."""
+    rows = np.unique(x_test, axis=0)
+    i, j = np.meshgrid(np.arange(len(rows)), np.arange(len(rows)), indexing="ij")
+    pairs = rng.permutation(np.stack([i.ravel(), j.ravel()], 1))
+    sets = (pairs[: len(pairs) // 2], pairs[len(pairs) // 2 :])
+    want = (n_pairs // 2, n_pairs - n_pairs // 2)
+    take = [p[rng.choice(len(p), m, replace=m > len(p))] for p, m in zip(sets, want, strict=True)]
+    idx = np.concatenate(take)
+    return rows[idx[:, 0]], rows[idx[:, 1]]
+
+
 def _intervention_pairs(target, x_test: np.ndarray, n_pairs: int, rng) -> dict[str, np.ndarray]:
     """Pairs (x, x') of probe-test inputs and, per probe node v, the target's counterfactual output
     f(x | h_v := h_v(x')) and its change from f(x): (P, N, n_outputs) each."""
     s = target.structure
     n_pairs = min(int(n_pairs), len(x_test))
-    x, xp = x_test[:n_pairs], x_test[rng.permutation(len(x_test))[:n_pairs]]
+    if target.domain == "bits":
+        x, xp = _distinct_halves(x_test, n_pairs, rng)
+    else:
+        x, xp = x_test[:n_pairs], x_test[rng.permutation(len(x_test))[:n_pairs]]
     h, hp = np.asarray(target.node_values(x)), np.asarray(target.node_values(xp))
     y0 = np.asarray(target.outputs_of(h), np.float32).reshape(n_pairs, -1)
     cf = [
