@@ -4,10 +4,9 @@ modes and chunk plans of one sweep (docs/performance.md, "Segment mode"), where 
 float noise that training amplifies.
 
     python -m sweetspot sweep sweeps/regime_map.py --out /tmp/m/segment
-    python -m sweetspot sweep sweeps/regime_map.py --out /tmp/m/slice --config.engine.depth_mode=slice
-    python -m sweetspot sweep sweeps/regime_map.py --out /tmp/m/slice_c2 --config.engine.depth_mode=slice \
-        --config.engine.chunk_size=2
-    python benchmarks/compare_modes.py /tmp/m/segment /tmp/m/slice /tmp/m/slice_c2
+    python -m sweetspot sweep sweeps/regime_map.py --out /tmp/m/group --config.engine.depth_mode=group
+    python -m sweetspot sweep sweeps/regime_map.py --out /tmp/m/segment_c2 --config.engine.chunk_size=2
+    python benchmarks/compare_modes.py /tmp/m/segment /tmp/m/group /tmp/m/segment_c2
 
 Compares every pair of the runs given (their results.csv, which must list the same points).
 """

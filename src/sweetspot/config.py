@@ -20,20 +20,6 @@ class ConfigError(ValueError):
     """A config value is invalid; the message names the field and the allowed values."""
 
 
-# Every result `make figures` regenerates (docs/data/results, docs/results.md) was trained in slice mode. Its
-# sweeps start from reproduction_config(), so a fresh clone reproduces those numbers byte for byte; the default,
-# segment mode, agrees with slice mode to rounding on short runs only (docs/method.md, "Grid engine";
-# docs/reliability.md, "How far apart runs end up"). Set it to the default when `make figures` is next rerun.
-REPRODUCTION_DEPTH_MODE = "slice"
-
-
-def reproduction_config() -> ml_collections.ConfigDict:
-    """default_config() with the depth mode the committed results were produced with (REPRODUCTION_DEPTH_MODE)."""
-    c = default_config()
-    c.engine.depth_mode = REPRODUCTION_DEPTH_MODE
-    return c
-
-
 def default_config() -> ml_collections.ConfigDict:
     """The full schema with defaults (a small CPU regime map on the tree target)."""
     c = ml_collections.ConfigDict()
@@ -56,7 +42,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.pruning = _pruning_block()
     c.metrics = _metrics_block()
     c.engine = ml_collections.ConfigDict()
-    c.engine.depth_mode = "segment"  # grid.DEPTH_MODES: segment, slice (a program per method), group (per depth), pad
+    c.engine.depth_mode = "segment"  # grid.DEPTH_MODES: segment (a program per method), group (per depth)
     c.engine.chunk_size = 0  # points per (method, depth) per call; 0 = auto (CPU: ~8 per device, else all)
     c.engine.save_params = True
     # XLA's CPU backend (LLVM) optimisation level, grid.CPU_OPT_LEVELS; 3 is XLA's own default. Lower compiles

@@ -1,12 +1,12 @@
 """The grid engine: a whole depth x sparsity x seed (x method x lr x weight decay) map in one jitted call.
 
 docs/method.md, section "Grid engine". Points are the product of the config's axes (`config.AXES` order, last
-axis fastest). Points are grouped statically by method in `segment` (the default) and `slice` mode (one program
-per method, its points sorted by depth; hidden layer l runs on the points deeper than l), by (method, depth) in
-`group` mode (no padded layers, one program per group inside the one jit) or by method in `pad` mode
-(identity-padded layers, one program). Each group's points are vmapped and sharded over the devices along a 1-D
-mesh axis "grid" (all processes' devices after `jax.distributed.initialize`; see docs/scaling.md). A grid larger
-than `engine.chunk_size` points per group runs in chunks of the same compiled shape.
+axis fastest). In `segment` mode (the default) the points are grouped statically by method, one program each,
+sorted by depth: hidden layer l and its optimizer run on the points deeper than l only. In `group` mode (and in
+segment mode on a one-depth grid) a program serves one (method, depth). Each group's points are vmapped and
+sharded over the devices along a 1-D mesh axis "grid" (all processes' devices after `jax.distributed.initialize`;
+see docs/scaling.md). A grid larger than `engine.chunk_size` points per group runs in chunks of the same compiled
+shape.
 """
 
 from __future__ import annotations
@@ -25,12 +25,9 @@ from sweetspot import targets
 from sweetspot import train as train_lib
 from sweetspot.config import AXES
 
-# slice: one program per method, layer l runs on the points deeper than l (static slices, no padded FLOPs);
-# segment: slice's program with the optimizer on live slices only and ~8 points per CPU device per call (a grid of
-# one depth runs group's program); group: one program per (method, depth); pad: one program per method, identity-
-# padded layers. docs/method.md, "Grid engine".
-DEPTH_MODES = ("slice", "segment", "group", "pad")
-SORTED_MODES = ("slice", "segment")  # one program per method, its points sorted by depth
+# segment: one program per method, its points sorted by depth, each layer and its optimizer on the points deeper
+# than it (a grid of one depth runs group's program); group: one program per (method, depth).
+DEPTH_MODES = ("segment", "group")
 
 # engine.cpu_opt_level: XLA's CPU backend (LLVM) optimisation level of the engine's program. XLA_DEFAULT_OPT_LEVEL
 # passes no option (today's numbers, bit for bit); lower levels compile faster and change the numbers within
@@ -84,16 +81,15 @@ class Group:
 
 
 def make_groups(grid: Grid, depth_mode: str) -> list[Group]:
-    """Static program groups: (method, depth) in `group` mode, method in the other modes (`slice` and `segment`:
-    the indices sorted by depth, stable)."""
+    """Static program groups: (method, depth) in `group` mode, else method, the indices sorted by depth (stable).
+    Runs saved in the retired slice and pad modes (commit 88cc22f) read back with their own group names."""
     max_depth = max(grid.axes["depth"])
     groups = []
     for method in grid.axes["method"]:
         in_method = grid.coords["method"] == method
         if depth_mode != "group":
             idx = np.flatnonzero(in_method)
-            if depth_mode in SORTED_MODES:
-                idx = idx[np.argsort(grid.coords["depth"][idx], kind="stable")]
+            idx = idx[np.argsort(grid.coords["depth"][idx], kind="stable")]
             groups.append(Group(f"{method}/{depth_mode}{max_depth}", method, max_depth, idx))
             continue
         for d in grid.axes["depth"]:
@@ -116,7 +112,6 @@ class Engine:
         self.devices = list(devices) if devices is not None else jax.devices()
         mode, n_depths = cfg.engine.depth_mode, len(self.grid.axes["depth"])
         self.segment = mode == "segment" and n_depths > 1  # segment mode on one depth: group mode's program
-        self.sliced = mode == "slice" or self.segment
         self._plan(int(cfg.engine.chunk_size))
         self.mesh = Mesh(np.array(self.devices), ("grid",))
         self.point_sharding = NamedSharding(self.mesh, PartitionSpec("grid"))
@@ -138,14 +133,13 @@ class Engine:
         self._run = jax.jit(counted, compiler_options=self.compiler_options())
 
     def _make_train(self, g: Group):
-        """The group's jittable (points, data) -> (results, state): the point-wise train vmapped; in slice and segment
+        """The group's jittable (points, data) -> (results, state): the point-wise train vmapped; in segment mode
         vmapped twice, over devices and over each device's depth-sorted points (the fit's static layout)."""
         binary = targets.family(self.cfg.target.family).binary
         n_result_slots = max(self.grid.axes["depth"])
-        layout = self.layout if self.sliced else None
-        train = train_lib.make_train(self.cfg, g.n_slots, g.method, n_result_slots, binary, layout, self.segment)
+        train = train_lib.make_train(self.cfg, g.n_slots, g.method, n_result_slots, binary, self.layout)
         fn = jax.vmap(train, (0, None))
-        if not self.sliced:
+        if not self.segment:
             return fn
         n_dev = len(self.devices)
         split = lambda a: a.reshape(n_dev, a.shape[0] // n_dev, *a.shape[1:])
@@ -153,16 +147,16 @@ class Engine:
         return lambda points, data: jax.tree.map(merge, jax.vmap(fn, (0, None))(jax.tree.map(split, points), data))
 
     def _plan(self, chunk_size: int) -> None:
-        """chunk_size (points per group per call, a multiple of the device count) and n_chunks; in slice and
-        segment mode also the per-device depth layout ((depth, count), ...) that every chunk of every group shares."""
+        """chunk_size (points per group per call, a multiple of the device count) and n_chunks; in segment mode
+        also the per-device depth layout ((depth, count), ...) that every chunk of every group shares."""
         n_dev = len(self.devices)
         largest = max(len(g.indices) for g in self.groups)
         want = chunk_size or (CPU_POINTS_PER_DEVICE * n_dev if self._on_cpu() else largest)
-        if self.sliced:
+        if self.segment:
             depths = sorted(self.grid.axes["depth"])
             of = lambda g, d: int((self.grid.coords["depth"][g.indices] == d).sum())
             per_depth = [max(of(g, d) for g in self.groups) for d in depths]
-            if self.segment and not chunk_size and self._on_cpu():  # ~CPU_POINTS_PER_DEVICE in all, not per depth
+            if not chunk_size and self._on_cpu():  # ~CPU_POINTS_PER_DEVICE in all, not per depth
                 want = n_dev * CPU_POINTS_PER_DEVICE / len(depths)
             per_call = max(1, round(want / n_dev))  # points of each depth per device per call
             self.n_chunks = math.ceil(max(per_depth) / (n_dev * per_call))
@@ -202,13 +196,13 @@ class Engine:
         return multihost_utils.process_allgather(tree, tiled=True)
 
     def chunk_indices(self, c: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Per group: the grid indices of chunk c padded to chunk_size, and which of them are real. In slice and
-        segment mode each device's block holds `layout`'s count of points of each depth, in depth order (fillers
+        """Per group: the grid indices of chunk c padded to chunk_size, and which of them are real. In segment mode
+        each device's block holds `layout`'s count of points of each depth, in depth order (fillers
         repeat the group's first point of that depth)."""
         out = {}
         for g in self.groups:
-            if self.sliced:
-                out[g.name] = self._slice_chunk(g, c)
+            if self.segment:
+                out[g.name] = self._segment_chunk(g, c)
                 continue
             idx = g.indices[c * self.chunk_size : (c + 1) * self.chunk_size]
             valid = np.ones(self.chunk_size, bool)
@@ -217,7 +211,7 @@ class Engine:
             out[g.name] = (np.concatenate([idx, np.full(self.chunk_size - len(idx), fill, idx.dtype)]), valid)
         return out
 
-    def _slice_chunk(self, g: Group, c: int) -> tuple[np.ndarray, np.ndarray]:
+    def _segment_chunk(self, g: Group, c: int) -> tuple[np.ndarray, np.ndarray]:
         n_dev, depth = len(self.devices), self.grid.coords["depth"]
         idx, valid = [], []
         for j in range(n_dev):

@@ -78,22 +78,19 @@ def rewind_step(cfg) -> int:
     return int(round(cfg.pruning.rewind_frac * cfg.train.steps))
 
 
-def make_fit(
-    cfg, binary: bool = False, capture_at: int | None = None, layout: tuple | None = None, segment: bool = False
-):
+def make_fit(cfg, binary: bool = False, capture_at: int | None = None, layout: tuple | None = None):
     """Returns fit(params, masks, point, data, key) -> (params, curve_train, curve_test, params at step
     `capture_at`): train.steps masked optimizer steps from `params`, one `lax.scan` of `lax.scan`s, on the bce
     loss when `binary`, else mse.
 
     With a static `layout` ((depth, count), ...) the fit is a `custom_vmap`: called on one point it is the plain
-    fit above; vmapped over `count` points of each depth, sorted by depth, it trains them as one batch in which
-    hidden layer l runs only on the points deeper than l (`mlp.apply_sliced`), so no padded layer costs FLOPs.
-    With `segment` the batched fit is `_make_segment_fit` (segment mode: no optimizer work on unused slots).
+    fit above; vmapped over `count` points of each depth, sorted by depth, it is `_make_segment_fit`, which trains
+    them as one batch in which hidden layer l and its optimizer run only on the points deeper than l.
     """
     one = _make_point_fit(cfg, binary, capture_at)
     if layout is None:
         return one
-    batched = (_make_segment_fit if segment else _make_batched_fit)(cfg, binary, capture_at, layout)
+    batched = _make_segment_fit(cfg, binary, capture_at, layout)
 
     @jax.custom_batching.custom_vmap
     def fit(params, masks, point, data, key):
@@ -103,9 +100,9 @@ def make_fit(
     def _rule(axis_size, in_batched, params, masks, point, data, key):
         want = sum(c for _, c in layout)
         if axis_size != want:
-            raise ValueError(f"sliced fit: vmapped over {axis_size} points, its layout {layout} holds {want}")
+            raise ValueError(f"segment fit: vmapped over {axis_size} points, its layout {layout} holds {want}")
         if any(jax.tree.leaves(in_batched[3])):
-            raise ValueError("sliced fit: the data must be shared by every point (not vmapped)")
+            raise ValueError("segment fit: the data must be shared by every point (not vmapped)")
         spread = lambda a, f: a if f else jnp.broadcast_to(a, (axis_size, *jnp.shape(a)))
         per_point, flags = (params, masks, point, key), (*in_batched[:3], in_batched[4])
         params, masks, point, key = (jax.tree.map(spread, t, b) for t, b in zip(per_point, flags, strict=True))
@@ -182,7 +179,7 @@ def _make_point_fit(cfg, binary: bool, capture_at: int | None):
 
 
 def _batch_losses(cfg, binary: bool, forward):
-    """The pieces both batched fits share, for forward(p, m, x) -> outputs of a batch of points (leading axis k):
+    """The segment fit's losses, for forward(p, m, x) -> outputs of a batch of points (leading axis k):
     loss_grad(p, m, x, y), the value_and_grad of the sum of each point's mean loss (its gradient is each point's
     own) with the (k,) losses as aux; draw(data, keys), each point's minibatch; test(p, m, data, k), the (k,)
     losses on the whole test split."""
@@ -198,39 +195,11 @@ def _batch_losses(cfg, binary: bool, forward):
     return loss_grad, draw, test
 
 
-def _make_batched_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
-    """The sliced fit of `make_fit` on a batch of points (leading axis on every argument but data)."""
-    act, optimizer = cfg.model.activation, cfg.train.optimizer
-    forward = lambda p, m, x: mlp.apply_sliced(p, m, layout, x, act)
-    loss_grad, draw, test_loss = _batch_losses(cfg, binary, forward)
-
-    def fit(params, masks, point, data, key):
-        opt = lambda pt, m: _masked_optimizer(optimizer, pt, m)
-        update = jax.vmap(lambda g, s, p, pt, m: opt(pt, m).update(g, s, p))
-
-        def step(carry, inputs):
-            p, s, saved = carry
-            t, k = inputs
-            (_, loss), g = loss_grad(p, masks, *draw(data, k))
-            updates, s = update(g, s, p, point, masks)
-            saved = _capture(capture_at, t, p, saved)
-            p = jax.vmap(mlp.mask_params)(optax.apply_updates(p, updates), masks)
-            return (p, s, saved), loss
-
-        test = lambda p: test_loss(p, masks, data, key.shape[0])
-        init = (params, jax.vmap(lambda p, pt, m: opt(pt, m).init(p))(params, point, masks),
-                params if capture_at is not None else ())
-        (params, _, saved), (curve_train, curve_test) = _scan_blocks(cfg, step, test, init, key)
-        return params, curve_train.T, curve_test.T, saved
-
-    return fit
-
-
 def _make_segment_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
-    """Segment mode's batched fit (same signature and outputs as `_make_batched_fit`): the step works on live
-    slices only (`mlp.live_slices`): hidden layer l's weights, gradients and optimizer state hold the points deeper
-    than l, and each point's readout runs on its depth's segment (`mlp.apply_segmented`). Unused slots leave the
-    fit as they came in (no result reads them)."""
+    """Segment mode's batched fit of `make_fit` on a batch of points sorted by depth (leading axis on every
+    argument but data; curves (k, n_evals)). The step works on live slices only (`mlp.live_slices`): hidden layer
+    l's weights, gradients and optimizer state hold the points deeper than l, and each point's readout runs on its
+    depth's segment (`mlp.apply_segmented`). Unused slots leave the fit as they came in (no result reads them)."""
     act, optimizer = cfg.model.activation, cfg.train.optimizer
 
     def fit(params, masks, point, data, key):
@@ -270,21 +239,21 @@ def _make_segment_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
 
 def make_train(
     cfg, n_slots: int, method: str, n_result_slots: int | None = None, binary: bool = False,
-    layout: tuple | None = None, segment: bool = False,
+    layout: tuple | None = None,
 ):
     """Returns the pure `train(point, data)` for networks with `n_slots` hidden-layer slots and a static `method`
     (a name of pruning.METHODS, or shuffled:<name>; docs/method.md, "Masks and pruning" for each schedule).
     `binary`: the target's outputs are +-1 labels (bce loss, fit = accuracy).
 
     `n_result_slots` (>= n_slots) fixes the length of per-layer result vectors so groups of different depths
-    concatenate; missing layers read NaN. `layout` and `segment`: the batched fit of `make_fit`.
+    concatenate; missing layers read NaN. `layout`: segment mode's batched fit (`make_fit`).
     """
     n_result_slots = n_slots if n_result_slots is None else n_result_slots
     base, shuffled = pruning.parse_method(method)
     m = pruning.METHODS[base]
     width, act = int(cfg.model.width), cfg.model.activation
-    fit = make_fit(cfg, binary, layout=layout, segment=segment)
-    fit_capture = make_fit(cfg, binary, capture_at=rewind_step(cfg), layout=layout, segment=segment)
+    fit = make_fit(cfg, binary, layout=layout)
+    fit_capture = make_fit(cfg, binary, capture_at=rewind_step(cfg), layout=layout)
     loss = make_loss(binary)
 
     def masks_of(point, data, params):
