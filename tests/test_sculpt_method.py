@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sweetspot import config as config_lib
-from sweetspot import grid, mlp, pruning, sculpting, sweep, targets, train
+from sweetspot import grid, losses, mlp, pruning, sculpting, sweep, targets
 from sweetspot.pruning import sculpt
 from sweetspot.validation import validate
 
@@ -59,7 +59,7 @@ def test_unit_scores_are_their_activation_gradient_product():
     x = jnp.asarray(targets.truth_table(3))
     y = jnp.where(x[:, :2] > 0, 1.0, -1.0)
     pc = config_lib.default_config().pruning
-    inp = pruning.ScoreInputs(None, {"depth": depth}, {"x_test": x, "y_test": y}, "relu", pc, train.bce)
+    inp = pruning.ScoreInputs(None, {"depth": depth}, {"x_test": x, "y_test": y}, "relu", pc, losses.bce)
     got = sculpt.unit_scores(inp, params, masks)
 
     def per_sample(xi, yi):  # d loss / d a on one sample, by an additive patch on the activations

@@ -85,15 +85,8 @@ def active_layers(tree: dict, depth: jax.Array) -> tuple[list[str], jax.Array]:
     return names, layer_active(depth, len(names) - 1)
 
 
-def apply(
-    params: dict,
-    masks: dict,
-    depth: jax.Array,
-    x: jax.Array,
-    activation: str = "relu",
-    return_hidden: bool = False,
-    patch=None,
-):
+def apply(params: dict, masks: dict, depth: jax.Array, x: jax.Array, activation: str = "relu",
+          return_hidden: bool = False, patch=None):
     """Output (batch,) of the depth-`depth` network on x (batch, n), or (batch, m) with m > 1 outputs; with
     return_hidden also the hidden activations (n_slots, batch, width), where a padded layer repeats the last
     active one. `patch(l, a)`, when given, replaces hidden layer l's activations a before the next layer reads

@@ -1,10 +1,9 @@
 """Training one grid point, as a pure function. docs/method.md, section "Training".
 
-`make_train(cfg, n_slots, method, n_result_slots)` reads the static config once (shapes, step counts, method
-and optimizer names) and returns `train(point, data) -> (results, state)`. A point is a dict of traced values:
-key (uint32[2]), depth, sparsity, lr, weight_decay. Every training run is one `lax.scan` of `lax.scan`s; the
-loss curves are reduced inside it (one value every eval_every steps), never stored per step. Rewind methods
-run their pruning rounds as a further `lax.scan`.
+`make_train(cfg, n_slots, method, ...)` reads the static config once and returns `train(point, data) -> (results,
+state)`; a point is a dict of traced values: key (uint32[2]), depth, sparsity, lr, weight_decay. A fit is one
+`lax.scan` of `lax.scan`s; the loss curves are reduced inside it (one value every eval_every steps). Rewind
+methods run their pruning rounds as a further `lax.scan`.
 """
 
 from __future__ import annotations
@@ -13,64 +12,19 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from sweetspot import metrics, mlp, pruning, result_keys
+from sweetspot import losses, metrics, mlp, pruning, result_keys
 
 # Purposes folded into a point's key (docs/method.md, "Keys").
 KEY_INIT, KEY_MASK, KEY_DATA, KEY_SHUFFLE, KEY_PRUNE_DATA = 0, 1, 2, 3, 4
 
-
-# Optimizers by name: (lr, weight_decay) -> optax transform. lr and weight_decay may be traced (one compile serves
-# every value). Each must act elementwise (no global norms): segment mode runs it layer by layer on live slices.
+# Optimizers by name: (lr, weight_decay) -> optax transform, lr and weight_decay traced (one compile serves every
+# value). Each must act elementwise (no global norms): segment mode runs it layer by layer on live slices.
 # adam: L2 decay added to the gradient; adamw: decoupled decay; sgd: plain SGD with L2 decay.
 OPTIMIZERS = {
     "adam": lambda lr, wd: optax.chain(optax.add_decayed_weights(wd), optax.adam(lr)),
     "adamw": lambda lr, wd: optax.adamw(lr, weight_decay=wd),
     "sgd": lambda lr, wd: optax.chain(optax.add_decayed_weights(wd), optax.sgd(lr)),
 }
-
-
-def make_optimizer(name: str, lr: jax.Array, weight_decay: jax.Array) -> optax.GradientTransformation:
-    """OPTIMIZERS[name] at (lr, weight_decay); ValueError naming config.train.optimizer and the allowed values."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"config.train.optimizer={name!r}: allowed values are {tuple(OPTIMIZERS)}")
-    return OPTIMIZERS[name](lr, weight_decay)
-
-
-def _per_sample_loss(binary: bool):
-    """(y_hat, y) -> the elementwise loss whose mean is `make_loss(binary)`: squared error, or the binary
-    cross-entropy of the logits against +-1 labels (+1 = true)."""
-    if binary:
-        return lambda y_hat, y: optax.sigmoid_binary_cross_entropy(y_hat, (y + 1) / 2)
-    return lambda y_hat, y: (y_hat - y) ** 2
-
-
-def mse(params, masks, depth, x, y, activation):
-    """Mean squared error over samples and outputs (real-valued targets)."""
-    return jnp.mean(_per_sample_loss(False)(mlp.apply(params, masks, depth, x, activation), y))
-
-
-def bce(params, masks, depth, x, y, activation):
-    """Binary cross-entropy of the output logits against +-1 labels y (+1 = true), mean over samples and outputs."""
-    return jnp.mean(_per_sample_loss(True)(mlp.apply(params, masks, depth, x, activation), y))
-
-
-def accuracy(params, masks, depth, x, y, activation):
-    """Fraction of (sample, output) labels whose logit has the label's sign (Boolean targets)."""
-    return jnp.mean((mlp.apply(params, masks, depth, x, activation) > 0) == (y > 0))
-
-
-def make_loss(binary: bool):
-    """The training loss: bce for targets with +-1 outputs (`Target.binary`, the family's `binary`), else mse."""
-    return bce if binary else mse
-
-
-def mse_blocked(params, masks, depth, x, y, activation, block: int = 512, loss=mse):
-    """`loss` over a large split in blocks of `block` samples (lax.map), so memory holds one block's activations."""
-    if x.shape[0] <= block or x.shape[0] % block:
-        return loss(params, masks, depth, x, y, activation)
-    xb, yb = x.reshape(-1, block, x.shape[1]), y.reshape(-1, block, *y.shape[1:])
-    total = jax.lax.map(lambda a: loss(params, masks, depth, a[0], a[1], activation), (xb, yb))
-    return total.mean()
 
 
 def rewind_step(cfg) -> int:
@@ -81,11 +35,9 @@ def rewind_step(cfg) -> int:
 def make_fit(cfg, binary: bool = False, capture_at: int | None = None, layout: tuple | None = None):
     """Returns fit(params, masks, point, data, key) -> (params, curve_train, curve_test, params at step
     `capture_at`): train.steps masked optimizer steps from `params`, one `lax.scan` of `lax.scan`s, on the bce
-    loss when `binary`, else mse.
-
-    With a static `layout` ((depth, count), ...) the fit is a `custom_vmap`: called on one point it is the plain
-    fit above; vmapped over `count` points of each depth, sorted by depth, it is `_make_segment_fit`, which trains
-    them as one batch in which hidden layer l and its optimizer run only on the points deeper than l.
+    loss when `binary`, else mse. With a static `layout` ((depth, count), ...) the fit is a `custom_vmap`: called
+    on one point it is the plain fit above; vmapped over `count` points of each depth, sorted by depth, it is
+    `_make_segment_fit`: one batch in which hidden layer l and its optimizer run only on the points deeper than l.
     """
     one = _make_point_fit(cfg, binary, capture_at)
     if layout is None:
@@ -114,7 +66,7 @@ def make_fit(cfg, binary: bool = False, capture_at: int | None = None, layout: t
 
 def _masked_optimizer(name: str, point: dict, masks: dict) -> optax.GradientTransformation:
     """The point's optimizer (its traced lr and weight decay) with pruned weights' updates masked out."""
-    return optax.chain(make_optimizer(name, point["lr"], point["weight_decay"]), pruning.mask_updates(masks))
+    return optax.chain(OPTIMIZERS[name](point["lr"], point["weight_decay"]), pruning.mask_updates(masks))
 
 
 def _draw_batch(cfg, x_tr, y_tr, k):
@@ -153,7 +105,7 @@ def _capture(capture_at, t, p, saved):
 
 def _make_point_fit(cfg, binary: bool, capture_at: int | None):
     act, optimizer = cfg.model.activation, cfg.train.optimizer
-    loss_fn = make_loss(binary)
+    loss_fn = losses.make_loss(binary)
     loss_grad = jax.value_and_grad(loss_fn)
 
     def fit(params, masks, point, data, key):
@@ -161,8 +113,7 @@ def _make_point_fit(cfg, binary: bool, capture_at: int | None):
         opt = _masked_optimizer(optimizer, point, masks)
 
         def step(carry, inputs):
-            p, s, saved = carry
-            t, k = inputs
+            (p, s, saved), (t, k) = carry, inputs
             xb, yb = _draw_batch(cfg, data["x_train"], data["y_train"], k)
             loss, g = loss_grad(p, masks, depth, xb, yb, act)
             updates, s = opt.update(g, s, p)
@@ -183,15 +134,15 @@ def _batch_losses(cfg, binary: bool, forward):
     loss_grad(p, m, x, y), the value_and_grad of the sum of each point's mean loss (its gradient is each point's
     own) with the (k,) losses as aux; draw(data, keys), each point's minibatch; test(p, m, data, k), the (k,)
     losses on the whole test split."""
-    per_sample = _per_sample_loss(binary)
+    per_sample = losses.per_sample(binary)
 
-    def losses(p, m, x, y):
+    def each(p, m, x, y):
         return per_sample(forward(p, m, x), y).reshape(x.shape[0], -1).mean(1)
 
-    loss_grad = jax.value_and_grad(lambda *a: (lambda v: (v.sum(), v))(losses(*a)), has_aux=True)
+    loss_grad = jax.value_and_grad(lambda *a: (lambda v: (v.sum(), v))(each(*a)), has_aux=True)
     draw = lambda data, keys: jax.vmap(lambda kk: _draw_batch(cfg, data["x_train"], data["y_train"], kk))(keys)
     every_point = lambda a, k: jnp.broadcast_to(a, (k, *a.shape))
-    test = lambda p, m, data, k: losses(p, m, every_point(data["x_test"], k), every_point(data["y_test"], k))
+    test = lambda p, m, data, k: each(p, m, every_point(data["x_test"], k), every_point(data["y_test"], k))
     return loss_grad, draw, test
 
 
@@ -216,8 +167,7 @@ def _make_segment_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
             g[k], s[k], p[k], pts[k], lm[k])
 
         def step(carry, inputs):
-            p, s, saved = carry
-            t, k = inputs
+            (p, s, saved), (t, k) = carry, inputs
             (_, loss), g = loss_grad(p, lm, *draw(data, k))
             out = {n: upd(n, g, s, p) for n in names}
             saved = _capture(capture_at, t, p, saved)
@@ -237,10 +187,8 @@ def _make_segment_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
     return fit
 
 
-def make_train(
-    cfg, n_slots: int, method: str, n_result_slots: int | None = None, binary: bool = False,
-    layout: tuple | None = None,
-):
+def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None, binary: bool = False,
+               layout: tuple | None = None):
     """Returns the pure `train(point, data)` for networks with `n_slots` hidden-layer slots and a static `method`
     (a name of pruning.METHODS, or shuffled:<name>; docs/method.md, "Masks and pruning" for each schedule).
     `binary`: the target's outputs are +-1 labels (bce loss, fit = accuracy).
@@ -254,7 +202,7 @@ def make_train(
     width, act = int(cfg.model.width), cfg.model.activation
     fit = make_fit(cfg, binary, layout=layout)
     fit_capture = make_fit(cfg, binary, capture_at=rewind_step(cfg), layout=layout)
-    loss = make_loss(binary)
+    loss = losses.make_loss(binary)
 
     def masks_of(point, data, params):
         key, density = point["key"], 1.0 - point["sparsity"]
@@ -276,7 +224,7 @@ def make_train(
         start = mlp.mask_params(params, masks)  # the init (or rewind point) under the final mask: the null
         data_key = jax.random.fold_in(key, KEY_DATA)
         params, curve_train, curve_test, _ = fit(start, masks, point, data, data_key)
-        results = evaluate(params, masks, depth, data, act, n_result_slots, binary)
+        results = losses.evaluate(params, masks, depth, data, act, n_result_slots, binary)
         results["curve_train"], results["curve_test"] = curve_train, curve_test
         results["diverged"] = ~jnp.isfinite(curve_train).all() | ~jnp.isfinite(results["test_loss"])
         results["disconnected_inputs"] = pruning.disconnected_inputs(masks, depth)
@@ -304,37 +252,3 @@ def pad_layer_axis(m: dict, n_slots: int, n_result_slots: int) -> dict:
         v = m[k].astype(jnp.float32)
         out[k] = jnp.concatenate([v, jnp.full((*v.shape[:-1], n_result_slots - n_slots), jnp.nan)], axis=-1)
     return out
-
-
-def evaluate(params, masks, depth, data, act, n_result_slots, binary: bool = False) -> dict:
-    """Final losses (mse, or bce when `binary`), test R^2, the held-out-combination ratio and realised
-    (per-layer) sparsity; Boolean targets add test and held-out accuracy, and their test R^2 is that of the
-    predicted mean label 2 sigmoid(logit) - 1 against the +-1 labels."""
-    loss = bce if binary else mse
-    out = {
-        s: mse_blocked(params, masks, depth, data[f"x_{s}"], data[f"y_{s}"], act, loss=loss)
-        for s in ("train", "test", "heldout")
-    }
-    live, total = mlp.layer_counts(masks, depth)
-    per_layer = jnp.where(total > 0, 1.0 - live / jnp.maximum(total, 1), jnp.nan)
-    pad = n_result_slots + 1 - per_layer.shape[0]
-    # Readout stays last: [h0 .. h{n_slots-1}, NaN padding, out].
-    per_layer = jnp.concatenate([per_layer[:-1], jnp.full((pad,), jnp.nan), per_layer[-1:]])
-    if binary:
-        y_hat = 2.0 * jax.nn.sigmoid(mlp.apply(params, masks, depth, data["x_test"], act)) - 1.0
-        test_r2 = metrics.r2(y_hat, data["y_test"])
-        extra = {
-            f"{s}_acc": accuracy(params, masks, depth, data[f"x_{s}"], data[f"y_{s}"], act) for s in ("test", "heldout")
-        }
-    else:
-        test_r2, extra = 1.0 - out["test"] / jnp.var(data["y_test"]), {}
-    return extra | {
-        "train_loss": out["train"],
-        "test_loss": out["test"],
-        "heldout_loss": out["heldout"],
-        "test_r2": test_r2,
-        "gen_ratio": out["heldout"] / out["test"],
-        "realised_sparsity": 1.0 - live.sum() / total.sum(),
-        "live_params": live.sum(),
-        "layer_sparsity": per_layer,
-    }
