@@ -67,6 +67,45 @@ def test_no_import_cycle():
             visit(m)
 
 
+# docs/architecture.md's layers, bottom first: a module imports only from its own layer or below (a package
+# counts as its modules' layer unless listed itself). `validation` sits above the registries it reads.
+LAYERS = (
+    ("config", "result_keys"),
+    ("targets", "mlp"),
+    ("causal", "probe_data"),
+    ("metrics", "pruning"),
+    ("losses", "train"),
+    ("grid",),
+    ("validation",),
+    ("results", "rundir"),
+    ("sweep", "diagnose", "depth_predictor", "sculpting", "theory", "wiring_recovery"),
+    ("analysis",),
+    ("cli", "__main__"),
+)
+
+
+def _layer(module):
+    name = module.removeprefix("sweetspot").lstrip(".")
+    for i, names in enumerate(LAYERS):
+        if name.split(".")[0] in names:
+            return i
+    return None if name else len(LAYERS)  # the sweetspot package itself imports nothing
+
+
+def test_every_module_has_a_layer_and_no_import_goes_up():
+    g = _graph()
+    assert [m for m in g if _layer(m) is None] == []
+    up = [f"{m} -> {d}" for m, deps in g.items() for d in deps if _layer(d) > _layer(m)]
+    assert not up, up
+
+
+def test_checks_raise_through_config_fail():
+    """One validation path: every check outside config.py reports through config.fail (or check_choice); the one
+    other ConfigError is targets.check re-raising a family builder's ValueError."""
+    made = {name for name, path in _modules().items() if "ConfigError(" in open(path).read()}
+    assert made == {"sweetspot.config", "sweetspot.targets"}, made
+
+
 def test_config_and_result_schema_are_leaves():
     g = _graph()
     assert g["sweetspot.config"] == set()

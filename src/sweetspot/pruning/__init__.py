@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from sweetspot import mlp
+from sweetspot.config import check_choice, fail
 from sweetspot.pruning.masks import (
     SCOPES,
     disconnected_inputs,
@@ -37,6 +38,7 @@ from sweetspot.pruning.masks import (
 from sweetspot.pruning.oracle import alive_nodes, oracle_allowed, oracle_levels, oracle_table
 from sweetspot.pruning.scores import (
     SP_SIMILARITIES,
+    check_sp_config,
     magnitude_scores,
     snip_scores,
     sp_scores,
@@ -176,9 +178,17 @@ def rewind_masks(m: Method, inp: ScoreInputs, params: dict, density, fit: Callab
 SCHEDULES: dict[str, Callable] = {REWIND: rewind_masks, SCULPT: sculpt_masks}
 
 
-def check_config(pcfg) -> None:
-    """ConfigError naming the field for a pruning setting out of range that config.check_schema does not check
-    (the sculpt settings)."""
+def check_config(pcfg, methods=()) -> None:
+    """The pruning checks `validation.validate` asks for, each raising through config.fail (ConfigError naming
+    the field and the allowed values): every name of the grid's method axis `methods`, the scope, SP's settings
+    (scores.check_sp_config) and the sculpt settings (sculpt.check_config)."""
+    for v in methods:
+        try:
+            parse_method(v)
+        except ValueError:
+            fail("grid.method", v, method_names())
+    check_choice("pruning.scope", pcfg.scope, SCOPES)
+    check_sp_config(pcfg)
     check_sculpt_config(pcfg)
 
 
