@@ -113,10 +113,11 @@ def test_config_and_result_schema_are_leaves():
 
 
 def test_the_library_never_reads_the_scripts_folder():
+    """Only config.load_config loads a file by path: the user's sweep config."""
     for name, path in _modules().items():
         text = open(path).read()
         assert "sys.path.insert" not in text, name
-        assert "spec_from_file_location" not in text, name
+        assert "spec_from_file_location" not in text or name == "sweetspot.config", name
 
 
 def test_no_function_over_60_lines():
