@@ -2,13 +2,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sweetspot import mlp, pruning
+from conftest import random_masks
+from sweetspot import mlp
 
 
 def _net(n_slots, key=0, density=0.6, depth=None):
     params = mlp.init(jax.random.PRNGKey(key), 5, 7, n_slots)
     depth = n_slots if depth is None else depth
-    masks = pruning.random_masks(jax.random.PRNGKey(9), params, density, depth)
+    masks = random_masks(jax.random.PRNGKey(9), params, density, depth)
     return params, masks
 
 

@@ -129,7 +129,7 @@ def test_sculpt_runs_in_one_compile_and_prunes_units_and_edges(sculpted):
 def test_sculpt_is_registered_with_its_own_schedule():
     m = pruning.METHODS["sculpt"]
     assert m.schedule == pruning.SCULPT and pruning.SCHEDULES[pruning.SCULPT] is pruning.sculpt_masks
-    assert "sculpt" in pruning.SCULPT_METHODS and "shuffled:sculpt" in pruning.method_names()
+    assert pruning.METHODS["sculpt"].schedule == pruning.SCULPT and "shuffled:sculpt" in pruning.method_names()
 
 
 def test_e6_sweep_configs_validate_for_every_task():

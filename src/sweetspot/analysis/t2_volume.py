@@ -202,7 +202,7 @@ def _cell(rs, method, depth, est) -> dict:
     is_frac = stats.column(rs, "fractured") == 1
     hi, lo = (fit == 1) & (c >= 0.8), (fit == 1) & (c < 0.8)
     rat, se, nc, nf = ratio(est, pts(is_comp), pts(is_frac))
-    jr, jse, _, _ = ratio(est, pts(is_comp), pts(is_frac), key="jensen")
+    jr, _, _, _ = ratio(est, pts(is_comp), pts(is_frac), key="jensen")
     r08, se08, nh, nl = ratio(est, pts(hi), pts(lo))
     used = [est[i] for i in pts(fit == 1)]
     n_p = used[0]["P"] if used else int(round(np.nanmean(stats.column(rs, "live_params")))) or 0
@@ -317,9 +317,7 @@ def make(runs, out, progress=print):
          "median_r", "max_r", "censored_frac"], _network_rows(run, est),
     )  # fmt: skip
     cens = float(np.mean(np.concatenate([e["censored"] for e in est.values()]))) if est else float("nan")
-    section = base.Section(TITLE, _text(est, table, corr, wall, cens), figs, [tname, nname])
-    section.estimates, section.table, section.corr, section.wall_s, section.censored = est, table, corr, wall, cens
-    return section
+    return base.Section(TITLE, _text(est, table, corr, wall, cens), figs, [tname, nname])
 
 
 def main(argv=None) -> None:

@@ -30,7 +30,6 @@ from sweetspot.pruning.masks import (
     mask_updates,
     prune,
     rank_mask,
-    rank_mask_sorted,
     round_density,
     shuffle_masks,
     topk_mask,
@@ -42,7 +41,6 @@ from sweetspot.pruning.scores import (
     magnitude_scores,
     snip_scores,
     sp_scores,
-    synflow_masks,
     synflow_scores,
     uniform_scores,
 )
@@ -115,9 +113,6 @@ METHODS: dict[str, Method] = {
         doc="Neural Sculpting: iterative unit then edge pruning with retraining while accuracy holds",
     ),
 }
-AT_INIT = tuple(k for k, m in METHODS.items() if m.schedule == INIT)
-REWIND_METHODS = tuple(k for k, m in METHODS.items() if m.schedule == REWIND)
-SCULPT_METHODS = tuple(k for k, m in METHODS.items() if m.schedule == SCULPT)
 
 
 def method_names() -> tuple[str, ...]:
@@ -192,23 +187,10 @@ def check_config(pcfg, methods=()) -> None:
     check_sculpt_config(pcfg)
 
 
-def random_masks(key: jax.Array, params: dict, density: jax.Array, depth: jax.Array) -> dict:
-    """Uniformly random wiring at `density` per active layer (the `random` method's masks)."""
-    return layer_masks(uniform_scores(key, params), density, mlp.layer_active(depth, len(params) - 1))
-
-
-def oracle_masks(key, table: dict, params: dict, density, depth) -> dict:
-    """A uniformly random subset of the allowed edges at `density` per layer (the `oracle` method's masks); when
-    the structure allows fewer edges than asked for, all of them (never a disallowed edge)."""
-    inp = ScoreInputs(key, {"depth": depth}, {"oracle": table}, "relu", None, None)
-    return init_masks(METHODS["oracle"], inp, params, density)
-
-
 __all__ = [
-    "AT_INIT", "INIT", "METHODS", "Method", "REWIND", "REWIND_METHODS", "SCHEDULES", "SCOPES", "SCULPT",
-    "SCULPT_METHODS", "SHUFFLED", "SP_SIMILARITIES", "ScoreInputs", "alive_nodes", "check_config",
-    "disconnected_inputs", "init_masks", "keep_count", "layer_masks", "magnitude_scores", "mask_updates",
-    "method_names", "oracle_allowed", "oracle_levels", "oracle_masks", "oracle_table", "parse_method", "prune",
-    "random_masks", "rank_mask", "rank_mask_sorted", "rewind_masks", "round_density", "sculpt_masks",
-    "shuffle_masks", "snip_scores", "sp_scores", "synflow_masks", "synflow_scores", "topk_mask", "uniform_scores",
+    "INIT", "METHODS", "Method", "REWIND", "SCHEDULES", "SCOPES", "SCULPT", "SHUFFLED", "SP_SIMILARITIES",
+    "ScoreInputs", "alive_nodes", "check_config", "disconnected_inputs", "init_masks", "keep_count", "layer_masks",
+    "magnitude_scores", "mask_updates", "method_names", "oracle_allowed", "oracle_levels", "oracle_table",
+    "parse_method", "prune", "rank_mask", "rewind_masks", "round_density", "sculpt_masks", "shuffle_masks",
+    "snip_scores", "sp_scores", "synflow_scores", "topk_mask", "uniform_scores",
 ]
