@@ -1,7 +1,7 @@
 """How far apart two runs of the same grid end up, network by network: per method, how many points' labels and
 integer counts differ, and the largest and median absolute difference of the float results. Used to compare depth
-modes and chunk plans of one sweep (docs/performance.md, "Segment mode"), where results agree only within the
-float noise that training amplifies.
+modes and chunk plans of one sweep (docs/reliability.md, "How far apart runs end up"), where results agree only
+within the float noise that training amplifies.
 
     python -m sweetspot sweep sweeps/regime_map.py --out /tmp/m/segment
     python -m sweetspot sweep sweeps/regime_map.py --out /tmp/m/group --config.engine.depth_mode=group
