@@ -2,7 +2,9 @@
 schema covers every key the engine returns, and no function in src/ is over 60 lines."""
 
 import ast
+import inspect
 import os
+import re
 
 import numpy as np
 import pytest
@@ -104,6 +106,19 @@ def test_checks_raise_through_config_fail():
     other ConfigError is targets.check re-raising a family builder's ValueError."""
     made = {name for name, path in _modules().items() if "ConfigError(" in open(path).read()}
     assert made == {"sweetspot.config", "sweetspot.targets"}, made
+
+
+def test_architecture_md_states_the_layers_and_make_train_as_the_code_has_them():
+    """docs/architecture.md's layer diagram names every layer's modules, the depth modes, and make_train's real
+    parameters with their defaults."""
+    doc = open(os.path.join(SRC, "..", "..", "docs", "architecture.md")).read()
+    diagram = doc.split("```")[1]
+    for name in (n for names in LAYERS for n in names if n != "__main__"):
+        assert re.search(rf"\b{name}(\.py|/)", diagram), name
+    assert all(mode in diagram for mode in grid.DEPTH_MODES)
+    params = inspect.signature(train.make_train).parameters.values()
+    written = ", ".join(p.name if p.default is p.empty else f"{p.name}={p.default!r}" for p in params)
+    assert f"make_train({written})" in re.sub(r"\s+", " ", diagram), written
 
 
 def test_config_and_result_schema_are_leaves():
