@@ -33,8 +33,10 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_grid.py
 
+# ruff, then vulture's dead-code check ([tool.vulture] in pyproject.toml; allow-list: vulture_allowlist.py).
 lint: $(STAMP)
 	$(PY) -m ruff check src tests sweeps analysis benchmarks
+	$(PY) -m vulture
 
 clean:
 	rm -rf runs .pytest_cache

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Grid-engine benchmark (`make bench`): throughput against the same-shape matmul peak and PyTorch, padding
+"""Grid-engine benchmark (`make bench`): throughput against the same-shape matmul peak and PyTorch, depth
 waste, compile time and memory. docs/performance.md holds the measured figures and how to read them.
 
     python benchmarks/bench_grid.py            # full run (longer than --quick)
@@ -15,7 +15,7 @@ and noisy: compare ratios, not absolute rates, across runs).
 
 FLOPs: training = 3 x the forward matmul FLOPs (2 * fan_in * fan_out per sample) of the *live* layers (the
 depth-d network's d hidden layers and its readout); masks do not reduce executed FLOPs. "Executed" FLOPs count
-what the compiled programs run: every slot of a padded network and every filler point of a padded chunk.
+what the compiled programs run, every filler point of a padded chunk included.
 
 The peak is the best rate any of numpy, jax and torch reaches on the grid's own training matmuls: per live
 layer, the forward product (G, B, in) x (G, in, out), the data gradient (G, B, out) x (G, out, in)^T (not for
@@ -53,7 +53,6 @@ ROOT = os.path.dirname(HERE)
 HOST_FLAG = "--xla_force_host_platform_device_count"
 DEFAULT_MODE = config_lib.default_config().engine.depth_mode
 DEPTH_MODES = (DEFAULT_MODE, *(m for m in grid_lib.DEPTH_MODES if m != DEFAULT_MODE))  # side by side, default first
-SORTED_MODES = grid_lib.SORTED_MODES  # one program per method, points sorted by depth
 E1_FULL = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sweeps", "regime_map.py:full")
 METRICS_STEPS, METRICS_MODELS = 3000, 16  # the metrics-overhead measurement (issue 11: at most +25%)
 RESULT_TAG = "BENCH_RESULT "
@@ -63,7 +62,7 @@ SHAPE = {"arity": 2, "levels": 4, "width": 64, "depth": 4, "batch": 256, "optimi
          "models": 64, "lr": 3e-3}
 
 # Per mode: steps and timed repeats of the headline runs, points per device of the sweet-spot sweep, the
-# depths 1-8 grid of the padding comparison (sparsities, seeds, steps; metrics off), the 1,000-point memory grid
+# depths 1-8 grid of the depth-mode comparison (sparsities, seeds, steps; metrics off), the 1,000-point memory grid
 # (depths 1-8, metrics on: target 5), the compile-flatness variants (points, steps), the size of the PyTorch
 # per-model loops (their rate does not depend on it) and a per-worker timeout in seconds. "chunking": one grid of
 # that many points run whole and in calls of that many points per device (engine.chunk_size). "paired_depths":
@@ -250,7 +249,7 @@ def executed_flops(engine, n_in: int, width: int, batch: int, steps: int) -> tup
     n_chunks x chunk_size points (filler points included) with n_slots hidden layers."""
     depth = engine.grid.coords["depth"]
     useful = sum(train_flops(n_in, width, int(d), batch) for d in depth) * steps
-    layout = getattr(engine, "layout", None)  # slice mode: each device runs `count` points of each depth
+    layout = getattr(engine, "layout", None)  # segment mode: each device runs `count` points of each depth
     if layout:
         per_chunk = len(engine.devices) * sum(c * train_flops(n_in, width, d, batch) for d, c in layout)
         return float(len(engine.groups) * engine.n_chunks * per_chunk * steps), float(useful)
@@ -637,7 +636,7 @@ def run_bench(args) -> dict:
     for nd in sorted({n_dev, 1}, reverse=True):
         log(f"engine, {nd} device(s), {SHAPE['models']} points x {steps} steps", quiet)
         jobs = [base_job(steps, repeats=mode["repeats"], export=problem if nd == n_dev else None, tag="head")]
-        if nd == n_dev:  # issue 15: the default shape in the engine's pre-slice mode, same worker, side by side
+        if nd == n_dev:  # the default shape in group mode, same worker, side by side
             jobs.append(base_job(steps, repeats=mode["repeats"], depth_mode="group", tag="head_group"))
         for p in mode["per_device"] if nd == n_dev else ():  # one call per grid: chunk_size = its points
             jobs.append(base_job(steps, repeats=max(1, mode["repeats"] - 1), seeds=p * nd, chunk_size=p * nd,
@@ -654,27 +653,24 @@ def run_bench(args) -> dict:
     one = engine[1]["jobs"][0]
     res["engine"] = {f"{nd}dev": e["jobs"][0] for nd, e in engine.items()}
 
-    # Issue 15's throughput check, paired: the default shape in segment mode (the default; on one depth group mode's
-    # program) and slice mode against group mode (before issue 15), and slice mode at the lower
-    # engine.cpu_opt_level values, interleaved in one worker.
-    log("paired throughput: segment vs slice vs group, cpu_opt_level 3 vs 2 vs 1", quiet)
+    # Throughput, paired: the default shape in segment mode (on one depth group mode's program) against group mode,
+    # and segment mode at the lower engine.cpu_opt_level values, interleaved in one worker.
+    log("paired throughput: segment vs group, cpu_opt_level 3 vs 2 vs 1", quiet)
     res["paired_throughput"] = optional(lambda: run_worker("paired", {"data": data, "rounds": PAIRED_ROUNDS, "jobs": [
-        base_job(steps, depth_mode="segment", tag="segment"), base_job(steps, depth_mode="slice", tag="slice"),
-        base_job(steps, depth_mode="group", tag="group"),
-        base_job(steps, depth_mode="slice", cpu_opt_level=2, tag="slice_opt2"),
-        base_job(steps, depth_mode="slice", cpu_opt_level=1, tag="slice_opt1")]}, devices=n_dev, timeout=tmo)["paired"])
+        base_job(steps, depth_mode="segment", tag="segment"), base_job(steps, depth_mode="group", tag="group"),
+        base_job(steps, depth_mode="segment", cpu_opt_level=2, tag="segment_opt2"),
+        base_job(steps, depth_mode="segment", cpu_opt_level=1, tag="segment_opt1")]}, devices=n_dev,
+        timeout=tmo)["paired"])
     pt = res["paired_throughput"]
-    vs_group = lambda dm: None if "error" in pt else pt[dm]["model_steps_per_s"] / pt["group"]["model_steps_per_s"]
-    for dm in SORTED_MODES:
-        res[f"{dm}_vs_group_throughput_paired"] = vs_group(dm)
+    res["segment_vs_group_throughput_paired"] = (
+        None if "error" in pt else pt["segment"]["model_steps_per_s"] / pt["group"]["model_steps_per_s"])
 
-    # The same on depths 1-8 (where the sorted modes slice), paired: slice, segment and group mode interleaved.
+    # The same on depths 1-8 (where segment mode sorts by depth), paired: segment and group mode interleaved.
     seeds_pd, steps_pd, rounds_pd = mode["paired_depths"]
-    paired_modes = (*SORTED_MODES, "group")
-    log(f"paired throughput, depths 1-8: {' vs '.join(paired_modes)}", quiet)
+    log(f"paired throughput, depths 1-8: {' vs '.join(DEPTH_MODES)}", quiet)
     res["paired_depths_1_8"] = optional(lambda: run_worker("paired", {"data": data, "rounds": rounds_pd, "jobs": [
         base_job(steps_pd, depths=list(range(1, 9)), seeds=seeds_pd, depth_mode=dm, tag=dm)
-        for dm in paired_modes]}, devices=n_dev, timeout=tmo)["paired"])
+        for dm in DEPTH_MODES]}, devices=n_dev, timeout=tmo)["paired"])
 
     # The same grid with the compositionality metrics on (target 6), in its own process: one hung there.
     log("engine with metrics on", quiet)
@@ -716,7 +712,7 @@ def run_bench(args) -> dict:
         if not torch_res.get("available"):
             torch_res = None
 
-    # Depth waste: a grid of depths 1-8 grouped by depth vs padded to 8 (metrics off: training is compared).
+    # Depth waste: a grid of depths 1-8 in each depth mode (metrics off: training is compared).
     waste = {}
     sparsities, seeds, _ = mode["waste"]
     for dm in DEPTH_MODES:
@@ -741,10 +737,10 @@ def run_bench(args) -> dict:
     res["compile_flatness"] = optional(lambda: run_worker("compile", {"data": data, "jobs": flat_jobs},
                                                           devices=n_dev, timeout=tmo)["jobs"])
 
-    # Issue 15: trace + compile of the full regime map's programs (sweeps/regime_map.py:full, metrics on), no
-    # training, in every depth mode side by side.
+    # Trace + compile of the full regime map's programs (sweeps/regime_map.py:full, metrics on), no training, in
+    # every depth mode side by side (--quick: the default only).
     e1 = {}
-    for dm in DEPTH_MODES if not args.quick else SORTED_MODES:
+    for dm in DEPTH_MODES if not args.quick else (DEFAULT_MODE,):
         log(f"compile of regime_map.py:full, depth_mode={dm}", quiet)
         e1[dm] = optional(lambda dm=dm: run_worker("compile", {"data": data, "jobs": [
             {"sweep": E1_FULL, "depth_mode": dm}]}, devices=n_dev, timeout=tmo)["jobs"][0])
@@ -796,15 +792,11 @@ def run_bench(args) -> dict:
         res["vs_torch_loop"] = head["model_steps_per_s"] / torch_res["loop"]["model_steps_per_s"]
         res["vs_torch_loop_fused"] = head["model_steps_per_s"] / torch_res["loop_fused"]["model_steps_per_s"]
         res["vs_torch_loop_module"] = head["model_steps_per_s"] / torch_res["loop_module"]["model_steps_per_s"]
-    res["flops_waste"] = res["flops_waste_pad"] = res["pad_slowdown"] = None
+    res["flops_waste"] = None
     res["flops_waste_by_mode"] = {dm: waste[dm].get("flops_waste") for dm in waste}
     res["programs"] = head["programs"]
     if "error" not in waste[DEFAULT_MODE]:
         res["flops_waste"] = waste[DEFAULT_MODE]["flops_waste"]
-    if "error" not in waste["pad"]:
-        res["flops_waste_pad"] = waste["pad"]["flops_waste"]
-        if "error" not in waste["group"]:
-            res["pad_slowdown"] = min(waste["pad"]["times_s"]) / min(waste["group"]["times_s"])
     res["depth_wall_s_by_mode"] = {dm: min(w["times_s"]) if "error" not in w and w["times_s"] else None
                                    for dm, w in waste.items()}
     res["compile_s"] = head["compile_s"]
@@ -951,8 +943,6 @@ def table(res: dict) -> str:
             continue
         lines.append(f"  depth_mode={dm:7s}: executed/useful FLOPs {e['flops_waste']:.2f}, {e['programs']} program(s), "
                      f"compile {e['compile_s']:.1f} s, run {min(e['times_s']):.1f} s, peak RSS {e['rss_mb']:,.0f} MB")
-    if res["pad_slowdown"]:
-        lines.append(f"  pad / group wall time: {res['pad_slowdown']:.2f}x")
     lines.append("")
     lines.append("compile of sweeps/regime_map.py:full (metrics on; trace + lower + XLA compile of chunk 0, not run):")
     for dm, e in res["compile_e1_full"].items():

@@ -1,13 +1,12 @@
 """How far apart two runs of the same grid end up, network by network: per method, how many points' labels and
 integer counts differ, and the largest and median absolute difference of the float results. Used to compare depth
-modes and chunk plans of one sweep (docs/performance.md, "Segment mode"), where results agree only within the
-float noise that training amplifies.
+modes and chunk plans of one sweep (docs/reliability.md, "How far apart runs end up"), where results agree only
+within the float noise that training amplifies.
 
     python -m sweetspot sweep sweeps/regime_map.py --out /tmp/m/segment
-    python -m sweetspot sweep sweeps/regime_map.py --out /tmp/m/slice --config.engine.depth_mode=slice
-    python -m sweetspot sweep sweeps/regime_map.py --out /tmp/m/slice_c2 --config.engine.depth_mode=slice \
-        --config.engine.chunk_size=2
-    python benchmarks/compare_modes.py /tmp/m/segment /tmp/m/slice /tmp/m/slice_c2
+    python -m sweetspot sweep sweeps/regime_map.py --out /tmp/m/group --config.engine.depth_mode=group
+    python -m sweetspot sweep sweeps/regime_map.py --out /tmp/m/segment_c2 --config.engine.chunk_size=2
+    python benchmarks/compare_modes.py /tmp/m/segment /tmp/m/group /tmp/m/segment_c2
 
 Compares every pair of the runs given (their results.csv, which must list the same points).
 """

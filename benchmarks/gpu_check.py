@@ -6,7 +6,7 @@ once"). One process, everything on the first accelerator jax sees:
 - the engine on the benchmark's default shape (bench_grid.SHAPE) at 64, 1,024 and 4,096 points: model-steps/s,
   GFLOP/s (3 x live forward matmul FLOPs), compile time; the metrics on at 64 and 1,024 points;
 - PyTorch hand-batched (baddbmm) on CUDA on identical work (the engine's masks and initial weights, tiled);
-- depths 1-8 in every depth mode (slice, segment, group, pad; 256 points);
+- depths 1-8 in every depth mode (segment, group; 256 points);
 - issue 15: the trace + compile of sweeps/regime_map.py:full's program(s) per depth mode (no training), and, with
   --e1-meta (the meta.json of the CLI's run of that map, whose wall_s includes compile), the summary keys
   gpu_e1_full_wall_s, gpu_compile_s, gpu_model_steps_per_s and gpu_pct_of_peak.

@@ -11,12 +11,12 @@ Figures and tables (E1, and E4/E5 which read these runs):
     python -m sweetspot report runs/e1_i0 runs/e1_i1 runs/e1_i2 --out report
 """
 
-from sweetspot.config import parse_arg, reproduction_config
+from sweetspot.config import default_config, parse_arg
 
 
 def get_config(arg: str | None = None):
     a = parse_arg(arg, instance=("0", tuple("0123456789")), size=("cpu", ("cpu", "full")))
-    cfg = reproduction_config()
+    cfg = default_config()
     cfg.experiment = "e1"
     cfg.target.seed = int(a.instance)
     cfg.grid.method = ("random", "sp")

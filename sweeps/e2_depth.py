@@ -13,7 +13,7 @@ GPU-sized: append ',full' (sparsity 0, 0.5, 0.7, 0.8, 0.9; width 64; 8k steps or
 Figures: python -m sweetspot report runs/e2_* --out report
 """
 
-from sweetspot.config import parse_arg, reproduction_config
+from sweetspot.config import default_config, parse_arg
 from sweetspot.targets import zoo
 
 # Width and steps per target where the defaults (width 32, 2,000 steps) fit at no depth (issue 12: every target
@@ -31,7 +31,7 @@ def get_config(arg: str | None = None):
         arg, target=("tree_L3", tuple(zoo.TARGETS)), instance=("0", tuple("0123456789")), size=("cpu", ("cpu", "full"))
     )
     name = a.target
-    cfg = zoo.apply(reproduction_config(), name)
+    cfg = zoo.apply(default_config(), name)
     cfg.experiment = f"e2/{name}"
     if a.instance != "0":
         cfg.target.seed = int(a.instance)

@@ -8,7 +8,7 @@ GPU-sized: sweeps/e3_connectivity.py:tree_L3,full (8 seeds, width 64, 8k steps).
 Figures: python -m sweetspot report runs/e3_* --out report
 """
 
-from sweetspot.config import parse_arg, reproduction_config
+from sweetspot.config import default_config, parse_arg
 from sweetspot.targets import zoo
 
 METHODS = ("sp", "imp", "magnitude", "snip", "synflow", "random", "oracle", "shuffled:sp", "shuffled:imp")
@@ -17,7 +17,7 @@ METHODS = ("sp", "imp", "magnitude", "snip", "synflow", "random", "oracle", "shu
 def get_config(arg: str | None = None):
     a = parse_arg(arg, target=("tree_L3", tuple(zoo.TARGETS)), size=("cpu", ("cpu", "full")))
     name = a.target
-    cfg = zoo.apply(reproduction_config(), name)
+    cfg = zoo.apply(default_config(), name)
     cfg.experiment = f"e3/{name}"
     cfg.grid.method = METHODS
     cfg.grid.depth = (3,)

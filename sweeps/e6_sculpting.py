@@ -18,7 +18,7 @@ The earlier fixed-sparsity E6 (imp and sp at sparsity 0.5, 0.8, 0.9, width 32, 1
 ,full: width 64, 10k steps, 10 seeds): sweeps/e6_sculpting.py:424,method=fixed.
 """
 
-from sweetspot.config import parse_arg, reproduction_config
+from sweetspot.config import default_config, parse_arg
 from sweetspot.targets import modular
 
 TASKS = {"".join(map(str, spec)): spec for spec in modular.TASKS.values()}  # "424" -> (4, 2, 4), ...
@@ -51,7 +51,7 @@ def get_config(arg: str | None = None):
     if a.tables != "balanced" and not modular.has_drawn_tables(spec):
         raise ValueError(f"get_config(arg={arg!r}): tables={a.tables!r} changes nothing on task {a.task}, which has no "
                          f"drawn tables: allowed tasks for it are those with a node of >= 3 children, e.g. 414, 4124")
-    cfg = reproduction_config()
+    cfg = default_config()
     cfg.experiment = f"e6/{a.task}" + ("" if a.method == "sculpt" else "/fixed")
     cfg.experiment += "" if a.tables == "balanced" else f"/{a.tables}"
     cfg.target.family = "modular"

@@ -29,7 +29,7 @@ GPU-sized: append ',full' (width 64, 8,000 steps; 8 peak, 8 selection and 16 mea
 Report: python analysis/e7_sp_recovery.py runs/e7_* runs/e7select_* --out report
 """
 
-from sweetspot.config import parse_arg, reproduction_config
+from sweetspot.config import default_config, parse_arg
 from sweetspot.targets import zoo
 
 TARGETS = ("judge_tree_perm", "judge_tree_reuse", "judge_expr3", "judge_boolean")
@@ -45,7 +45,7 @@ def get_config(arg: str | None = None):
         stage=("judge", ("judge", "select", "peak")),
         size=("cpu", ("cpu", "full")),
     )
-    cfg = zoo.apply(reproduction_config(), a.target)
+    cfg = zoo.apply(default_config(), a.target)
     cfg.metrics.enabled = True
     cfg.engine.save_params = True
     full = a.size == "full"

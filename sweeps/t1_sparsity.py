@@ -17,7 +17,7 @@ Figures: python analysis/t1_sparsity.py runs/t1_L* --out report   (or python -m 
 when the sparsity asks for more than its structural density, so its low-sparsity points share one live count.
 """
 
-from sweetspot.config import parse_arg, reproduction_config
+from sweetspot.config import default_config, parse_arg
 
 LEVELS = (2, 3, 4, 5)
 
@@ -25,7 +25,7 @@ LEVELS = (2, 3, 4, 5)
 def get_config(arg: str | None = None):
     a = parse_arg(arg, target=("L3", tuple(f"L{lv}" for lv in LEVELS)), size=("cpu", ("cpu", "full")))
     levels = int(a.target[1:])
-    cfg = reproduction_config()
+    cfg = default_config()
     cfg.experiment = f"t1/L{levels}"
     cfg.target.family = "tree"
     cfg.target.arity = 2

@@ -13,13 +13,13 @@ GPU-sized: sweeps/t2_volume.py:full (64 seeds, 6000 steps):
 Analysis: python analysis/t2_volume.py runs/t2 --out /tmp/t2
 """
 
-from sweetspot.config import parse_arg, reproduction_config
+from sweetspot.config import default_config, parse_arg
 from sweetspot.targets import zoo
 
 
 def get_config(arg: str | None = None):
     a = parse_arg(arg, size=("cpu", ("cpu", "full")))
-    cfg = zoo.apply(reproduction_config(), "tree_L3")
+    cfg = zoo.apply(default_config(), "tree_L3")
     cfg.experiment = "t2"
     cfg.grid.method = ("oracle", "sp", "random", "dense")
     cfg.grid.depth = (1, 2, 3, 4, 5)

@@ -54,6 +54,25 @@ def tiny_config():
     return c
 
 
+def init_masks(method, key, params, density, depth, data=None):
+    """An at-init method's masks by the engine's own path (pruning.init_masks with the method's registry entry);
+    `data` holds what its score reads (the oracle's table: {"oracle": table})."""
+    from sweetspot import pruning
+
+    inp = pruning.ScoreInputs(key, {"depth": depth}, data or {}, "relu", None, None)
+    return pruning.init_masks(pruning.METHODS[method], inp, params, density)
+
+
+def random_masks(key, params, density, depth):
+    """The `random` method's masks (uniform scores, top-k per active layer)."""
+    return init_masks("random", key, params, density, depth)
+
+
+def oracle_masks(key, table, params, density, depth):
+    """The `oracle` method's masks: random edges of the target's wiring `table` (pruning.oracle_table)."""
+    return init_masks("oracle", key, params, density, depth, {"oracle": table})
+
+
 def metrics_run_config():
     """A run with the metrics and saved networks: random and oracle x depths 1, 2 x sparsity 0, 0.5 x seeds 0, 1
     (16 points), one point per chunk (several params checkpoints), tagged as an E1 run for the report."""

@@ -127,6 +127,30 @@ def test_load_config_last_override_wins_and_ignores_sys_argv(tmp_path, monkeypat
     assert cfg.grid.depth == (4, 5) and cfg.train.steps == 3000
 
 
+def test_load_config_passes_the_argument_and_keeps_config_flags_overrides(tmp_path, recwarn):
+    """`file.py:arg` reaches get_config(arg) (no argument without ':'), `--config.a.b=value` overrides apply to the
+    locked config, and loading warns nothing (config_flags' own loader calls the deprecated load_module())."""
+    text = (
+        "from sweetspot.config import default_config, parse_arg\n"
+        "def get_config(arg=None):\n"
+        "    a, c = parse_arg(arg, size=('small', ('small', 'full'))), default_config()\n"
+        "    c.train.steps = 100 if a.size == 'small' else 9000\n"
+        "    return c\n"
+    )
+    path = _config_file(tmp_path, text)
+    assert config_lib.load_config(path, []).train.steps == 100
+    cfg = config_lib.load_config(f"{path}:full", ["--config.model.width=7", "--config.grid.depth=(2,3)"])
+    assert cfg.train.steps == 9000 and cfg.model.width == 7 and cfg.grid.depth == (2, 3)
+    with pytest.raises(AttributeError):
+        cfg.new_field = 1  # locked, as config_flags locks it
+    with pytest.raises(config_lib.ConfigError, match=r"c.py:huge failed to load: ValueError: .*size='huge'"):
+        config_lib.load_config(f"{path}:huge", [])
+    none = _config_file(tmp_path, "def get_config():\n    return None\n")
+    with pytest.raises(config_lib.ConfigError, match="get_config returned NoneType, not a ConfigDict"):
+        config_lib.load_config(none, [])
+    assert not [w for w in recwarn if issubclass(w.category, DeprecationWarning)]
+
+
 @pytest.mark.parametrize(
     "text,overrides,message",
     [

@@ -48,18 +48,6 @@ def test_vmapped_grid_equals_per_point_loop(cfg, data):
             np.testing.assert_allclose(res[k][i], r[k], rtol=2e-4, atol=1e-6, err_msg=k)
 
 
-def test_pad_mode_equals_group_mode(cfg, data):
-    cfg.engine.depth_mode = "group"
-    res_group = grid.run_grid(cfg, data)
-    cfg.engine.depth_mode = "pad"
-    eng = grid.Engine(cfg, data)
-    assert len(eng.groups) == 1
-    res_pad, _ = grid.run(eng)
-    for k in SCALARS:
-        np.testing.assert_allclose(res_pad[k], res_group[k], rtol=2e-4, atol=1e-6, err_msg=k)
-    np.testing.assert_array_equal(np.isnan(res_pad["layer_sparsity"]), np.isnan(res_group["layer_sparsity"]))
-
-
 def test_deterministic(cfg, data):
     a = grid.run_grid(cfg, data)
     b = grid.run_grid(cfg, data)
@@ -125,7 +113,7 @@ SHARDED = textwrap.dedent(
     from conftest import tiny_config
     from sweetspot import grid, targets
     cfg = tiny_config()
-    cfg.grid.seed = (0, 1, 2)  # 6 points per depth, 18 in the one slice program: 1 of each depth on each of 8 devices
+    cfg.grid.seed = (0, 1, 2)  # 6 points per depth, 18 in the one segment program: 1 of each depth on each of 8 devices
     data = targets.make_splits(targets.make_target(cfg.target), cfg.target)
     assert len(jax.devices()) == 8
     many = grid.Engine(cfg, data)
@@ -157,20 +145,18 @@ def eval_json(line):
     return json.loads(line)
 
 
-@pytest.mark.parametrize("mode, layout", [("slice", ((1, 4), (2, 4), (3, 4))), ("segment", ((1, 2), (2, 2), (3, 2)))])
-def test_sorted_modes_equal_group_mode_on_mixed_depths_and_methods(cfg, data, mode, layout):
-    """One program per method (hidden layer l runs on the points deeper than l; in segment mode also the optimizer,
-    on live slices only) trains the same networks as one program per (method, depth): an at-init and a
-    prune-rewind method (whose fits run inside a scan), with AdamW's decoupled weight decay (which moves unused
-    slots in slice mode). Segment mode's auto plan puts ~8 points per device per call in all: at most 3 of each
-    depth, here the 4 of each depth in 2 balanced calls."""
+def test_segment_mode_equals_group_mode_on_mixed_depths_and_methods(cfg, data):
+    """One program per method (hidden layer l and its optimizer run on the points deeper than l, on live slices
+    only) trains the same networks as one program per (method, depth): an at-init and a prune-rewind method (whose
+    fits run inside a scan), with AdamW's decoupled weight decay. The auto plan puts ~8 points per device per call
+    in all: at most 3 of each depth, here the 4 of each depth in 2 balanced calls."""
     cfg.grid.method, cfg.grid.weight_decay, cfg.train.optimizer = ("random", "imp"), (1e-3,), "adamw"
     cfg.pruning.rounds = 2
     cfg.engine.depth_mode = "group"
     res_group = grid.run_grid(cfg, data, devices=jax.devices()[:1])
-    cfg.engine.depth_mode = mode
+    cfg.engine.depth_mode = "segment"
     eng = grid.Engine(cfg, data, devices=jax.devices()[:1])
-    assert len(eng.groups) == 2 and eng.layout == layout
+    assert len(eng.groups) == 2 and eng.layout == ((1, 2), (2, 2), (3, 2))
     res, _ = grid.run(eng)
     assert eng.compile_count == 1
     for k in (*SCALARS, "curve_train", "curve_test"):
@@ -196,16 +182,16 @@ def test_segment_mode_on_one_depth_is_group_mode_bit_for_bit(cfg, data):
     res_group = grid.run_grid(cfg, data)
     cfg.engine.depth_mode = "segment"
     eng = grid.Engine(cfg, data)
-    assert eng.layout is None and not eng.sliced and len(eng.groups) == 1
+    assert eng.layout is None and not eng.segment and len(eng.groups) == 1
     res, _ = grid.run(eng)
     assert res.keys() == res_group.keys()
     for k in res:
         np.testing.assert_array_equal(res[k], res_group[k], err_msg=k)
 
 
-def test_slice_chunks_hold_every_point_once_in_depth_order(cfg, data):
+def test_segment_chunks_hold_every_point_once_in_depth_order(cfg, data):
     cfg.grid.seed, cfg.grid.sparsity = (0, 1, 2), (0.5,)  # 3 points per depth, 2 per chunk: fillers in the 2nd
-    cfg.engine.depth_mode, cfg.engine.chunk_size = "slice", 2
+    cfg.engine.depth_mode, cfg.engine.chunk_size = "segment", 2
     eng = grid.Engine(cfg, data, devices=jax.devices()[:1])
     assert eng.layout == ((1, 2), (2, 2), (3, 2)) and eng.n_chunks == 2
     depth, seen = eng.grid.coords["depth"], []

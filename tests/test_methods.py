@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import oracle_masks
 from sweetspot import config as config_lib
 from sweetspot import grid, mlp, pruning, sweep, targets
 from sweetspot.validation import validate
@@ -158,7 +159,7 @@ def test_oracle_never_adds_disallowed_edges_and_reports_its_sparsity():
     table = pruning.oracle_table(s, 8, 3)
     params = mlp.init(jax.random.PRNGKey(0), 8, 8, 3)
     for density in (0.1, 0.9):
-        m = pruning.oracle_masks(jax.random.PRNGKey(1), table, params, density, 3)
+        m = oracle_masks(jax.random.PRNGKey(1), table, params, density, 3)
         for k in m:
             allowed = table[k][2]
             assert np.all(np.asarray(m[k])[allowed == 0] == 0)

@@ -4,6 +4,7 @@ import numpy as np
 import optax
 import pytest
 
+from conftest import random_masks
 from sweetspot import mlp, pruning
 
 
@@ -32,14 +33,14 @@ def test_topk_traced_density_under_vmap():
 def test_random_masks_nested_across_densities():
     p = mlp.init(jax.random.PRNGKey(0), 4, 6, 3)
     k = jax.random.PRNGKey(3)
-    lo, hi = pruning.random_masks(k, p, 0.2, 3), pruning.random_masks(k, p, 0.6, 3)
+    lo, hi = random_masks(k, p, 0.2, 3), random_masks(k, p, 0.6, 3)
     for name in lo:
         assert np.all(lo[name] <= hi[name])
 
 
 def test_mask_updates_keeps_pruned_weights_at_zero_under_adamw():
     p = mlp.init(jax.random.PRNGKey(0), 4, 6, 2)
-    m = pruning.random_masks(jax.random.PRNGKey(1), p, 0.3, 2)
+    m = random_masks(jax.random.PRNGKey(1), p, 0.3, 2)
     p = mlp.mask_params(p, m)
     opt = optax.chain(optax.adamw(0.1, weight_decay=0.5), pruning.mask_updates(m))
     s = opt.init(p)
@@ -71,4 +72,12 @@ def test_rank_mask_bisection_equals_sorted_reference(kind):
     elif kind == "inf":
         x[rng.random(x.shape) < 0.2] = -np.inf
     for k in (1, 7, 100, 221):
-        np.testing.assert_array_equal(pruning.rank_mask(jnp.asarray(x), k), pruning.rank_mask_sorted(jnp.asarray(x), k))
+        np.testing.assert_array_equal(pruning.rank_mask(jnp.asarray(x), k), _rank_mask_sorted(jnp.asarray(x), k))
+
+
+def _rank_mask_sorted(scores, k):
+    """Reference for rank_mask by a stable argsort."""
+    flat = scores.ravel()
+    order = jnp.argsort(-flat, stable=True)
+    rank = jnp.zeros(flat.shape, jnp.int32).at[order].set(jnp.arange(flat.size, dtype=jnp.int32))
+    return (rank < k).astype(jnp.float32).reshape(scores.shape)

@@ -13,7 +13,7 @@ import pytest
 
 from sweetspot import cli, depth_predictor, rundir, sweep
 from sweetspot import results as res_lib
-from sweetspot.analysis import e2_depth, e3_connectivity, report
+from sweetspot.analysis import e2_depth, e3_connectivity, report, stats
 
 
 def _tiny(cfg, experiment, **target):
@@ -137,12 +137,20 @@ def test_iter_networks_matches_load_network(runs):
             np.testing.assert_array_equal(p[k]["w"], np.asarray(params[k]["w"]))
 
 
+def _any_fit(run) -> bool:
+    """Whether at least half the seeds fit at some (depth, sparsity) cell."""
+    cells = {}
+    for r in run.rows:
+        cells.setdefault((r["depth"], r["sparsity"]), []).append(stats.num(r["fit"]))
+    return any(np.mean(v) >= 0.5 for v in cells.values())
+
+
 def test_e2_peak_and_shuffled_density_match(runs):
     e2, e3 = e2_depth, e3_connectivity
     run2 = report.load_run(runs["e2_tree"])
     best, depths, c, fit_ok = e2.curves(run2)
     assert depths == [1, 2, 3] and fit_ok.shape == (3,)
-    if not e2.any_fit(run2):  # 40 steps: usually nothing fits, and then there is no empirical peak
+    if not _any_fit(run2):  # 40 steps: usually nothing fits, and then there is no empirical peak
         assert e2.peak_depth(run2) is None
     # Hand-made rows with a known answer: at sparsity 0.5, depth 3 has the highest C but does not fit.
     rows = []

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sweetspot import config as config_lib
-from sweetspot import grid, mlp, pruning, sculpting, sweep, targets, train
+from sweetspot import grid, losses, mlp, pruning, sculpting, sweep, targets
 from sweetspot.pruning import sculpt
 from sweetspot.validation import validate
 
@@ -59,7 +59,7 @@ def test_unit_scores_are_their_activation_gradient_product():
     x = jnp.asarray(targets.truth_table(3))
     y = jnp.where(x[:, :2] > 0, 1.0, -1.0)
     pc = config_lib.default_config().pruning
-    inp = pruning.ScoreInputs(None, {"depth": depth}, {"x_test": x, "y_test": y}, "relu", pc, train.bce)
+    inp = pruning.ScoreInputs(None, {"depth": depth}, {"x_test": x, "y_test": y}, "relu", pc, losses.bce)
     got = sculpt.unit_scores(inp, params, masks)
 
     def per_sample(xi, yi):  # d loss / d a on one sample, by an additive patch on the activations
@@ -129,7 +129,7 @@ def test_sculpt_runs_in_one_compile_and_prunes_units_and_edges(sculpted):
 def test_sculpt_is_registered_with_its_own_schedule():
     m = pruning.METHODS["sculpt"]
     assert m.schedule == pruning.SCULPT and pruning.SCHEDULES[pruning.SCULPT] is pruning.sculpt_masks
-    assert "sculpt" in pruning.SCULPT_METHODS and "shuffled:sculpt" in pruning.method_names()
+    assert pruning.METHODS["sculpt"].schedule == pruning.SCULPT and "shuffled:sculpt" in pruning.method_names()
 
 
 def test_e6_sweep_configs_validate_for_every_task():

@@ -58,20 +58,6 @@ def test_padded_layers_are_ignored(pad):
     ref = sculpting.detect_modules(_two_blocks(), 2, 4, 4)
     got = sculpting.detect_modules(_two_blocks(pad_slot=pad), 2, 4, 4)
     assert [a.tolist() for a in got["labels"]] == [a.tolist() for a in ref["labels"]]
-    r = sculpting.reachability(_two_blocks(pad_slot=pad), 2, 4)
-    assert len(r["from_inputs"]) == len(r["to_outputs"]) == 2
-
-
-def test_reachability_by_hand():
-    masks = _two_blocks()
-    masks["h1"][0, 5] = 1  # one cross edge: unit 0 of h0 -> unit 5 of h1
-    r = sculpting.reachability(masks, 2, 4)
-    assert r["from_inputs"][0][:, 0].tolist() == [True] * 4 + [False] * 4
-    assert r["from_inputs"][1][5].tolist() == [True, True, True, True]
-    assert r["from_inputs"][1][4].tolist() == [False, False, True, True]
-    assert r["to_outputs"][0][0].tolist() == [True, True, True, True]
-    assert r["to_outputs"][0][1].tolist() == [True, True, False, False]
-    assert r["to_outputs"][1][7].tolist() == [False, False, True, True]
 
 
 def test_dead_units_and_disconnected_inputs_are_condensed_away():

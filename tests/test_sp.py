@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from conftest import random_masks
 from sweetspot import config as config_lib
 from sweetspot import grid, mlp, pruning, sweep
 from sweetspot.validation import validate
@@ -56,7 +57,7 @@ def test_sp_correlation_runs_end_to_end_at_the_requested_density(cfg):
 
 def test_sp_scores_finite_and_masks_exact_for_every_similarity():
     params = mlp.init(jax.random.PRNGKey(0), 4, 6, 3, "relu", 3)
-    masks = pruning.random_masks(jax.random.PRNGKey(1), params, 0.5, 2)  # h2 is padding at depth 2
+    masks = random_masks(jax.random.PRNGKey(1), params, 0.5, 2)  # h2 is padding at depth 2
     x = jax.random.uniform(jax.random.PRNGKey(2), (64, 4), minval=-1, maxval=1)
     for similarity in pruning.SP_SIMILARITIES:
         scores = pruning.sp_scores(params, masks, 2, x, "relu", similarity, 2.0)
@@ -99,7 +100,7 @@ def test_correlation_needs_two_sp_inputs(cfg):
 )
 def test_single_output_scores_are_bit_identical_to_the_pooled_definition(similarity, activation, depth):
     params = mlp.init(jax.random.PRNGKey(3), 5, 7, 3, activation)
-    masks = pruning.random_masks(jax.random.PRNGKey(4), params, 0.6, depth)
+    masks = random_masks(jax.random.PRNGKey(4), params, 0.6, depth)
     x = jax.random.uniform(jax.random.PRNGKey(5), (64, 5), minval=-1, maxval=1)
     new = pruning.sp_scores(params, masks, depth, x, activation, similarity, 1.5)
     old = _pooled_sp_scores(params, masks, depth, x, activation, similarity, 1.5)

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from sweetspot import mlp, theory, train
+from sweetspot import losses, mlp, theory
 from sweetspot.analysis import t2_volume as T
 
 
@@ -43,8 +43,8 @@ def test_flatten_round_trip_and_loss_equals_network_loss():
     for k in params:
         for p in ("w", "b"):
             np.testing.assert_array_equal(np.asarray(back[k][p]), params[k][p])
-    f = theory.live_loss_fn(train.mse, params, masks, depth, base, idx, lay, x, y, "relu")
-    np.testing.assert_allclose(float(f(jnp.asarray(theta))), float(train.mse(params, masks, depth, x, y, "relu")),
+    f = theory.live_loss_fn(losses.mse, params, masks, depth, base, idx, lay, x, y, "relu")
+    np.testing.assert_allclose(float(f(jnp.asarray(theta))), float(losses.mse(params, masks, depth, x, y, "relu")),
                                rtol=1e-6)  # fmt: skip
 
 
@@ -59,9 +59,9 @@ def test_perturbing_theta_leaves_pruned_and_padded_weights_alone():
         np.testing.assert_allclose(np.asarray(new[k]["b"]), params[k]["b"] + 1.0, rtol=1e-6)
     np.testing.assert_array_equal(np.asarray(new["h2"]["w"]), params["h2"]["w"])  # padded slot untouched
     # and the live coordinates are exactly the ones the network's loss depends on through W * M:
-    f = theory.live_loss_fn(train.mse, params, masks, depth, base, idx, lay, x, y, "relu")
+    f = theory.live_loss_fn(losses.mse, params, masks, depth, base, idx, lay, x, y, "relu")
     g = jax.grad(f)(jnp.asarray(theta))
-    full = jax.grad(lambda p: train.mse(p, masks, depth, x, y, "relu"))(jax.tree.map(jnp.asarray, params))
+    full = jax.grad(lambda p: losses.mse(p, masks, depth, x, y, "relu"))(jax.tree.map(jnp.asarray, params))
     want = theory.flatten_params(jax.tree.map(np.asarray, full), lay)[idx]
     np.testing.assert_allclose(np.asarray(g), want, rtol=1e-5, atol=1e-7)
 

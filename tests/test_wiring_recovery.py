@@ -5,6 +5,7 @@ import jax
 import numpy as np
 import pytest
 
+from conftest import oracle_masks
 from sweetspot import config as config_lib
 from sweetspot import mlp, pruning, targets
 from sweetspot import wiring_recovery as wr
@@ -93,7 +94,7 @@ def test_oracle_method_masks_score_precision_one():
     s = _structure(levels=3, permute_leaves=True)
     table = pruning.oracle_table(s, 16, 3)
     params = mlp.init(jax.random.PRNGKey(0), s.n_inputs, 16, 3)
-    m = pruning.oracle_masks(jax.random.PRNGKey(1), table, params, 0.5, 3)
+    m = oracle_masks(jax.random.PRNGKey(1), table, params, 0.5, 3)
     r = wr.wiring_recovery(m, 3, s)
     assert r["precision"] == 1.0 and r["recall"] == 1.0 and r["live_edges"] > 0
     dense = wr.wiring_recovery(mlp.ones_masks(params), 3, s)

@@ -21,20 +21,6 @@ class ConfigError(ValueError):
     """A config value is invalid; the message names the field and the allowed values."""
 
 
-# Every result `make figures` regenerates (docs/data/results, docs/results.md) was trained in slice mode. Its
-# sweeps start from reproduction_config(), so a fresh clone reproduces those numbers byte for byte; the default,
-# segment mode, agrees with slice mode to rounding on short runs only (docs/method.md, "Grid engine";
-# docs/reliability.md, "How far apart runs end up"). Set it to the default when `make figures` is next rerun.
-REPRODUCTION_DEPTH_MODE = "slice"
-
-
-def reproduction_config() -> ml_collections.ConfigDict:
-    """default_config() with the depth mode the committed results were produced with (REPRODUCTION_DEPTH_MODE)."""
-    c = default_config()
-    c.engine.depth_mode = REPRODUCTION_DEPTH_MODE
-    return c
-
-
 def default_config() -> ml_collections.ConfigDict:
     """The full schema with defaults (a small CPU regime map on the tree target)."""
     c = ml_collections.ConfigDict()
@@ -57,7 +43,7 @@ def default_config() -> ml_collections.ConfigDict:
     c.pruning = _pruning_block()
     c.metrics = _metrics_block()
     c.engine = ml_collections.ConfigDict()
-    c.engine.depth_mode = "segment"  # grid.DEPTH_MODES: segment, slice (a program per method), group (per depth), pad
+    c.engine.depth_mode = "segment"  # grid.DEPTH_MODES: segment (a program per method), group (per depth)
     c.engine.chunk_size = 0  # points per (method, depth) per call; 0 = auto (CPU: ~8 per device, else all)
     c.engine.save_params = True
     # XLA's CPU backend (LLVM) optimisation level, grid.CPU_OPT_LEVELS; 3 is XLA's own default. Lower compiles
@@ -277,11 +263,33 @@ def parse_arg(arg: str | None, **spec) -> ml_collections.ConfigDict:
     return out
 
 
+def _load_file(spec: str) -> ml_collections.ConfigDict:
+    """get_config(arg) of the sweep config file `path[:arg]` (no argument without ':'), the file loaded with
+    importlib.util as ml_collections' config_flags would (it calls the deprecated load_module()). Raises ConfigError
+    with one line when the file fails to load or returns no ConfigDict."""
+    import importlib.util
+
+    path, *arg = spec.split(":", 1)
+    try:
+        module_spec = importlib.util.spec_from_file_location("sweetspot_sweep_config", path)
+        module = importlib.util.module_from_spec(module_spec)
+        module_spec.loader.exec_module(module)
+        cfg = module.get_config(*arg)
+    except Exception as e:  # a user's config file can raise anything while it loads (SyntaxError, NameError, ...)
+        why = f"{type(e).__name__}: {' '.join(str(e).split())}"
+    else:
+        if isinstance(cfg, ml_collections.ConfigDict):
+            return cfg
+        why = f"get_config returned {type(cfg).__name__}, not a ConfigDict"
+    raise ConfigError(f"config file {spec} failed to load: {why}") from None
+
+
 def load_config(spec: str, overrides: list[str]) -> ml_collections.ConfigDict:
     """Loads a sweep config file `path[:arg]` through its get_config(arg) and applies `--config.x.y=value`
-    overrides (ml_collections config_flags: wrong types are errors). A repeated override replaces the earlier
-    one (the last wins); an override of a field that is not in the schema names the keys allowed there. Raises
-    ConfigError (a missing file, a file that fails to load, a bad override) with one line."""
+    overrides (ml_collections config_flags on the loaded, locked config: wrong types are errors). A repeated
+    override replaces the earlier one (the last wins); an override of a field that is not in the schema names the
+    keys allowed there. Raises ConfigError (a missing file, a file that fails to load, a bad override) with one
+    line."""
     import os
 
     from absl import flags
@@ -305,19 +313,11 @@ def load_config(spec: str, overrides: list[str]) -> ml_collections.ConfigDict:
             if key not in node:
                 raise ConfigError(f"{o}: {where} has no field {key!r}: allowed keys are {sorted(node.keys())}")
             node, where = node[key], f"{where}.{key}"
-    argv = ["sweetspot", f"--config={spec}", *last.values()]
+    argv = ["sweetspot", *last.values()]
     fv = flags.FlagValues()
-    config_flags.DEFINE_config_file("config", None, "sweep config", flag_values=fv, lock_config=True, sys_argv=argv)
+    config_flags.DEFINE_config_dict("config", _load_file(spec), flag_values=fv, lock_config=True, sys_argv=argv)
     try:
         fv(argv)
-        cfg = fv.config
-        cfg.keys()  # a file that failed to load raises here (ml_collections defers the error)
     except flags.Error as e:
-        if "Error whilst parsing config file" not in str(e):
-            raise ConfigError(f"bad override: {' '.join(str(e).split())}") from None
-        why = str(e).strip().splitlines()[-1]  # get_config raised: the last line of the traceback ml_collections quotes
-        raise ConfigError(f"config file {spec} failed to load: {why}") from None
-    except Exception as e:  # a user's config file can raise anything while it loads (SyntaxError, NameError, ...)
-        why = f"{type(e).__name__}: {' '.join(str(e).split())}"
-        raise ConfigError(f"config file {path} failed to load: {why}") from None
-    return cfg
+        raise ConfigError(f"bad override: {' '.join(str(e).split())}") from None
+    return fv.config

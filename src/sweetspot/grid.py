@@ -1,12 +1,9 @@
 """The grid engine: a whole depth x sparsity x seed (x method x lr x weight decay) map in one jitted call.
 
 docs/method.md, section "Grid engine". Points are the product of the config's axes (`config.AXES` order, last
-axis fastest). Points are grouped statically by method in `segment` (the default) and `slice` mode (one program
-per method, its points sorted by depth; hidden layer l runs on the points deeper than l), by (method, depth) in
-`group` mode (no padded layers, one program per group inside the one jit) or by method in `pad` mode
-(identity-padded layers, one program). Each group's points are vmapped and sharded over the devices along a 1-D
-mesh axis "grid" (all processes' devices after `jax.distributed.initialize`; see docs/scaling.md). A grid larger
-than `engine.chunk_size` points per group runs in chunks of the same compiled shape.
+axis fastest), grouped statically into programs (DEPTH_MODES). Each group's points are vmapped and sharded over
+the devices along a 1-D mesh axis "grid" (all processes' devices; docs/scaling.md). A grid larger than
+`engine.chunk_size` points per group runs in chunks of the same compiled shape.
 """
 
 from __future__ import annotations
@@ -19,45 +16,35 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from sweetspot import targets
 from sweetspot import train as train_lib
 from sweetspot.config import AXES
 
-# slice: one program per method, layer l runs on the points deeper than l (static slices, no padded FLOPs);
-# segment: slice's program with the optimizer on live slices only and ~8 points per CPU device per call (a grid of
-# one depth runs group's program); group: one program per (method, depth); pad: one program per method, identity-
-# padded layers. docs/method.md, "Grid engine".
-DEPTH_MODES = ("slice", "segment", "group", "pad")
-SORTED_MODES = ("slice", "segment")  # one program per method, its points sorted by depth
+# segment: one program per method, its points sorted by depth, each layer and its optimizer on the points deeper
+# than it (a grid of one depth runs group's program); group: one program per (method, depth).
+DEPTH_MODES = ("segment", "group")
 
-# engine.cpu_opt_level: XLA's CPU backend (LLVM) optimisation level of the engine's program. XLA_DEFAULT_OPT_LEVEL
-# passes no option (today's numbers, bit for bit); lower levels compile faster and change the numbers within
-# float tolerance (docs/performance.md, "Compile options"). Level 0 is left out: it ran the bench shape 1.7x slower
-# (measured once) and changed training losses.
+# engine.cpu_opt_level: XLA's CPU backend (LLVM) optimisation level. XLA_DEFAULT_OPT_LEVEL passes no option; lower
+# levels compile faster and change the numbers within float tolerance. Level 0 ran 1.7x slower (docs/performance.md).
 CPU_OPT_LEVELS = (1, 2, 3)
 XLA_DEFAULT_OPT_LEVEL = 3  # also config.engine.cpu_opt_level's default
 
-# engine.chunk_size = 0 on CPU: about this many points per device per call (activations stay in cache; measured
-# 1.31x over one whole-grid call in docs/performance.md). Accelerators take each group whole.
+# engine.chunk_size = 0 on CPU: about this many points per device per call (activations stay in cache;
+# docs/performance.md). Accelerators take each group whole.
 CPU_POINTS_PER_DEVICE = 8
 
 
 @dataclasses.dataclass(frozen=True)
 class Grid:
-    """The named axes and every point's coordinates, flattened in C order."""
+    """The named axes and every point's coordinates (axis -> (n_points,)), flattened in C order."""
 
     axes: dict[str, tuple]
-    coords: dict[str, np.ndarray]  # axis -> (n_points,)
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(len(v) for v in self.axes.values())
-
-    @property
-    def n_points(self) -> int:
-        return math.prod(self.shape)
+    coords: dict[str, np.ndarray]
+    shape = property(lambda self: tuple(len(v) for v in self.axes.values()))
+    n_points = property(lambda self: math.prod(self.shape))
 
 
 def make_grid(cfg) -> Grid:
@@ -84,45 +71,37 @@ class Group:
 
 
 def make_groups(grid: Grid, depth_mode: str) -> list[Group]:
-    """Static program groups: (method, depth) in `group` mode, method in the other modes (`slice` and `segment`:
-    the indices sorted by depth, stable)."""
-    max_depth = max(grid.axes["depth"])
-    groups = []
+    """Static program groups: (method, depth) in `group` mode, else method, the indices sorted by depth (stable).
+    Runs saved in the retired slice and pad modes (commit 88cc22f) read back with their own group names."""
+    max_depth, depth, groups = max(grid.axes["depth"]), grid.coords["depth"], []
     for method in grid.axes["method"]:
         in_method = grid.coords["method"] == method
-        if depth_mode != "group":
+        if depth_mode == "group":
+            groups += [Group(f"{method}/d{d}", method, int(d), np.flatnonzero(in_method & (depth == d)))
+                       for d in grid.axes["depth"]]
+        else:
             idx = np.flatnonzero(in_method)
-            if depth_mode in SORTED_MODES:
-                idx = idx[np.argsort(grid.coords["depth"][idx], kind="stable")]
-            groups.append(Group(f"{method}/{depth_mode}{max_depth}", method, max_depth, idx))
-            continue
-        for d in grid.axes["depth"]:
-            idx = np.flatnonzero(in_method & (grid.coords["depth"] == d))
-            groups.append(Group(f"{method}/d{d}", method, int(d), idx))
+            groups.append(Group(f"{method}/{depth_mode}{max_depth}", method, max_depth,
+                                idx[np.argsort(depth[idx], kind="stable")]))
     return groups
 
 
 class Engine:
-    """Plans and runs a grid: `run_chunk(c)` trains chunk c of every group in one jitted call.
-
-    `compile_count` counts traces of the jitted function (one per compile), for tests and benchmarks.
-    Devices default to all of jax.devices(); the chunk size is rounded up to a multiple of their count.
-    """
+    """Plans and runs a grid: `run_chunk(c)` trains chunk c of every group in one jitted call. `compile_count`
+    counts traces of that call (one per compile). Devices default to all of jax.devices()."""
 
     def __init__(self, cfg, data: dict, devices=None):
         self.cfg = cfg
         self.grid = make_grid(cfg)
         self.groups = make_groups(self.grid, cfg.engine.depth_mode)
         self.devices = list(devices) if devices is not None else jax.devices()
-        mode, n_depths = cfg.engine.depth_mode, len(self.grid.axes["depth"])
-        self.segment = mode == "segment" and n_depths > 1  # segment mode on one depth: group mode's program
-        self.sliced = mode == "slice" or self.segment
+        # segment mode on one depth: group mode's program
+        self.segment = cfg.engine.depth_mode == "segment" and len(self.grid.axes["depth"]) > 1
         self._plan(int(cfg.engine.chunk_size))
-        self.mesh = Mesh(np.array(self.devices), ("grid",))
-        self.point_sharding = NamedSharding(self.mesh, PartitionSpec("grid"))
-        self._replicated = NamedSharding(self.mesh, PartitionSpec())
+        mesh = Mesh(np.array(self.devices), ("grid",))
+        self.point_sharding = NamedSharding(mesh, PartitionSpec("grid"))
         self.multiprocess = jax.process_count() > 1
-        self.data = self._put(data, self._replicated)
+        self.data = self._put(data, NamedSharding(mesh, PartitionSpec()))
         self.keys = point_keys(int(cfg.seed), self.grid.coords["seed"])
         self._train = {g.name: self._make_train(g) for g in self.groups}
         self.compile_count = 0
@@ -138,14 +117,13 @@ class Engine:
         self._run = jax.jit(counted, compiler_options=self.compiler_options())
 
     def _make_train(self, g: Group):
-        """The group's jittable (points, data) -> (results, state): the point-wise train vmapped; in slice and segment
+        """The group's jittable (points, data) -> (results, state): the point-wise train vmapped; in segment mode
         vmapped twice, over devices and over each device's depth-sorted points (the fit's static layout)."""
         binary = targets.family(self.cfg.target.family).binary
         n_result_slots = max(self.grid.axes["depth"])
-        layout = self.layout if self.sliced else None
-        train = train_lib.make_train(self.cfg, g.n_slots, g.method, n_result_slots, binary, layout, self.segment)
+        train = train_lib.make_train(self.cfg, g.n_slots, g.method, n_result_slots, binary, self.layout)
         fn = jax.vmap(train, (0, None))
-        if not self.sliced:
+        if not self.segment:
             return fn
         n_dev = len(self.devices)
         split = lambda a: a.reshape(n_dev, a.shape[0] // n_dev, *a.shape[1:])
@@ -153,16 +131,16 @@ class Engine:
         return lambda points, data: jax.tree.map(merge, jax.vmap(fn, (0, None))(jax.tree.map(split, points), data))
 
     def _plan(self, chunk_size: int) -> None:
-        """chunk_size (points per group per call, a multiple of the device count) and n_chunks; in slice and
-        segment mode also the per-device depth layout ((depth, count), ...) that every chunk of every group shares."""
+        """chunk_size (points per group per call, a multiple of the device count) and n_chunks; in segment mode
+        also the per-device depth layout ((depth, count), ...) that every chunk of every group shares."""
         n_dev = len(self.devices)
         largest = max(len(g.indices) for g in self.groups)
         want = chunk_size or (CPU_POINTS_PER_DEVICE * n_dev if self._on_cpu() else largest)
-        if self.sliced:
+        if self.segment:
             depths = sorted(self.grid.axes["depth"])
             of = lambda g, d: int((self.grid.coords["depth"][g.indices] == d).sum())
             per_depth = [max(of(g, d) for g in self.groups) for d in depths]
-            if self.segment and not chunk_size and self._on_cpu():  # ~CPU_POINTS_PER_DEVICE in all, not per depth
+            if not chunk_size and self._on_cpu():  # ~CPU_POINTS_PER_DEVICE in all, not per depth
                 want = n_dev * CPU_POINTS_PER_DEVICE / len(depths)
             per_call = max(1, round(want / n_dev))  # points of each depth per device per call
             self.n_chunks = math.ceil(max(per_depth) / (n_dev * per_call))
@@ -178,9 +156,7 @@ class Engine:
     def compiler_options(self) -> dict | None:
         """XLA options of the one jitted call: on CPU, engine.cpu_opt_level when it is not XLA's default."""
         level = int(self.cfg.engine.cpu_opt_level)
-        if not self._on_cpu() or level == XLA_DEFAULT_OPT_LEVEL:
-            return None
-        return {"xla_backend_optimization_level": level}
+        return {"xla_backend_optimization_level": level} if self._on_cpu() and level != XLA_DEFAULT_OPT_LEVEL else None
 
     def _on_cpu(self) -> bool:
         return self.devices[0].platform == "cpu"
@@ -195,29 +171,22 @@ class Engine:
 
     def _get(self, tree):
         """Device arrays -> full host numpy arrays on every process (an all-gather across processes)."""
-        if not self.multiprocess:
-            return jax.device_get(tree)
-        from jax.experimental import multihost_utils
-
-        return multihost_utils.process_allgather(tree, tiled=True)
+        return multihost_utils.process_allgather(tree, tiled=True) if self.multiprocess else jax.device_get(tree)
 
     def chunk_indices(self, c: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Per group: the grid indices of chunk c padded to chunk_size, and which of them are real. In slice and
-        segment mode each device's block holds `layout`'s count of points of each depth, in depth order (fillers
-        repeat the group's first point of that depth)."""
+        """Per group: the grid indices of chunk c padded to chunk_size, and which of them are real. In segment mode
+        each device's block holds `layout`'s count of points of each depth, in depth order (fillers repeat the
+        group's first point of that depth)."""
+        if self.segment:
+            return {g.name: self._segment_chunk(g, c) for g in self.groups}
         out = {}
         for g in self.groups:
-            if self.sliced:
-                out[g.name] = self._slice_chunk(g, c)
-                continue
             idx = g.indices[c * self.chunk_size : (c + 1) * self.chunk_size]
-            valid = np.ones(self.chunk_size, bool)
-            valid[len(idx) :] = False
-            fill = idx[0] if len(idx) else g.indices[0]
-            out[g.name] = (np.concatenate([idx, np.full(self.chunk_size - len(idx), fill, idx.dtype)]), valid)
+            fill = np.full(self.chunk_size - len(idx), idx[0] if len(idx) else g.indices[0], idx.dtype)
+            out[g.name] = (np.concatenate([idx, fill]), np.arange(self.chunk_size) < len(idx))
         return out
 
-    def _slice_chunk(self, g: Group, c: int) -> tuple[np.ndarray, np.ndarray]:
+    def _segment_chunk(self, g: Group, c: int) -> tuple[np.ndarray, np.ndarray]:
         n_dev, depth = len(self.devices), self.grid.coords["depth"]
         idx, valid = [], []
         for j in range(n_dev):
@@ -232,13 +201,8 @@ class Engine:
     def points(self, indices: np.ndarray) -> dict:
         """The traced per-point values for the given grid indices."""
         co = self.grid.coords
-        return {
-            "key": self.keys[indices],
-            "depth": co["depth"][indices].astype(np.int32),
-            "sparsity": co["sparsity"][indices].astype(np.float32),
-            "lr": co["lr"][indices].astype(np.float32),
-            "weight_decay": co["weight_decay"][indices].astype(np.float32),
-        }
+        real = {a: co[a][indices].astype(np.float32) for a in ("sparsity", "lr", "weight_decay")}
+        return {"key": self.keys[indices], "depth": co["depth"][indices].astype(np.int32), **real}
 
     def chunk_points(self, plan: dict) -> dict:
         """{group: traced point values} for a plan from chunk_indices."""
@@ -264,14 +228,11 @@ class Engine:
         return {k: np.zeros((self.grid.n_points, *s.shape[1:]), s.dtype) for k, s in first.items()}
 
 
-def run(
-    engine: Engine, results: dict | None = None, done: np.ndarray | None = None, on_chunk: Callable | None = None
-) -> tuple[dict, np.ndarray]:
+def run(engine: Engine, results: dict | None = None, done: np.ndarray | None = None,
+        on_chunk: Callable | None = None) -> tuple[dict, np.ndarray]:
     """Runs every chunk whose points are not all `done`, filling `results` (n_points, ...) in place (allocated
-    from the first chunk when None; pass `engine.result_template()` to restore into).
-
-    on_chunk(c, results, done, states) is called after each chunk (checkpointing, progress).
-    """
+    from the first chunk when None; pass `engine.result_template()` to restore into). on_chunk(c, results, done,
+    states) is called after each chunk (checkpointing, progress)."""
     n = engine.grid.n_points
     done = np.zeros(n, bool) if done is None else done
     for c in range(engine.n_chunks):

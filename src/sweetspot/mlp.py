@@ -85,15 +85,8 @@ def active_layers(tree: dict, depth: jax.Array) -> tuple[list[str], jax.Array]:
     return names, layer_active(depth, len(names) - 1)
 
 
-def apply(
-    params: dict,
-    masks: dict,
-    depth: jax.Array,
-    x: jax.Array,
-    activation: str = "relu",
-    return_hidden: bool = False,
-    patch=None,
-):
+def apply(params: dict, masks: dict, depth: jax.Array, x: jax.Array, activation: str = "relu",
+          return_hidden: bool = False, patch=None):
     """Output (batch,) of the depth-`depth` network on x (batch, n), or (batch, m) with m > 1 outputs; with
     return_hidden also the hidden activations (n_slots, batch, width), where a padded layer repeats the last
     active one. `patch(l, a)`, when given, replaces hidden layer l's activations a before the next layer reads
@@ -117,26 +110,6 @@ def depth_starts(layout: tuple, n_slots: int) -> tuple[int, ...]:
     return tuple(sum(c for d, c in layout if d <= l) for l in range(n_slots))
 
 
-def apply_sliced(params: dict, masks: dict, layout: tuple, x: jax.Array, activation: str = "relu") -> jax.Array:
-    """`apply` of a batch of networks (leading axis k on params, masks and x (k, batch, n)) sorted by depth with
-    the static `layout` ((depth, count), ...): hidden layer l runs only on the points deeper than l, as a static
-    slice, so no padded layer is computed (docs/method.md, "Grid engine"). Equal to vmap(apply) with each
-    point's depth."""
-    act = ACTIVATIONS[activation]
-    layer = lambda w, m, b, h: act(h @ (w * m) + b)
-    starts = depth_starts(layout, n_slots_of(params))
-    h = x
-    for l, s in enumerate(starts):
-        if s >= x.shape[0]:
-            break
-        p, m = params[f"h{l}"], masks[f"h{l}"]
-        new = jax.vmap(layer)(p["w"][s:], m[s:], p["b"][s:], h[s:])
-        h = new if s == 0 else jnp.concatenate([h[:s], new])
-    p = params["out"]
-    y = jax.vmap(lambda w, m, b, h: h @ (w * m) + b)(p["w"], masks["out"], p["b"], h)
-    return y[..., 0] if y.shape[-1] == 1 else y
-
-
 def first_point(name: str, starts: tuple) -> int:
     """The first point of a depth-sorted batch that weight layer `name` runs on: starts[l] for h{l}, 0 for out."""
     return 0 if name == "out" else starts[int(name[1:])]
@@ -150,9 +123,11 @@ def live_slices(tree: dict, starts: tuple) -> dict:
 
 
 def apply_segmented(live_params: dict, live_masks: dict, starts: tuple, x: jax.Array, activation: str = "relu"):
-    """`apply_sliced` on live slices (`live_slices(params, starts)`, `starts = depth_starts(...)`): each point's
-    readout runs on its depth's segment of the batch as soon as its last hidden layer has, so only the outputs are
-    re-joined (apply_sliced concatenates (k, batch, width) activations after every layer). Equal to apply_sliced."""
+    """`apply` of a batch of networks sorted by depth (leading axis k on x (k, batch, n)), on live slices
+    (`live_slices(params, starts)`, `starts = depth_starts(...)`): hidden layer l runs only on the points deeper
+    than l, and each point's readout on its depth's segment of the batch as soon as its last hidden layer has, so
+    no padded layer is computed and only the outputs are re-joined. Equal to vmap(apply) with each point's depth
+    (docs/method.md, "Grid engine")."""
     act = ACTIVATIONS[activation]
     layer = jax.vmap(lambda w, m, b, h: act(h @ (w * m) + b))
     readout = jax.vmap(lambda w, m, b, h: h @ (w * m) + b)

@@ -47,20 +47,6 @@ def _weights(masks, depth, n_inputs):
     return mats
 
 
-def reachability(masks: dict, depth: int, n_inputs: int) -> dict:
-    """Per active hidden layer l < depth: `from_inputs[l]` (width, n_inputs) and `to_outputs[l]` (width, n_outputs)
-    bool, whether a path of nonzero mask entries joins the input to the unit / the unit to the output."""
-    mats = _weights(masks, depth, n_inputs)
-    fwd, r = [], np.eye(n_inputs, dtype=bool)
-    for m in mats[:-1]:
-        r = (r.astype(np.int64) @ m) > 0  # (n_inputs, width)
-        fwd.append(r.T.copy())
-    bwd = [mats[-1]]
-    for m in reversed(mats[1:-1]):
-        bwd.append((m.astype(np.int64) @ bwd[-1]) > 0)
-    return {"from_inputs": fwd, "to_outputs": bwd[::-1]}
-
-
 def _condense(mats):
     alive = [np.ones(mats[0].shape[0], bool)] + [np.ones(m.shape[1], bool) for m in mats]
     while True:

@@ -283,7 +283,7 @@ def live_theta(params: dict, masks: dict, depth: int):
 
 def live_loss_fn(loss, params, masks, depth, base, idx, lay, x, y, activation):
     """loss_fn(theta) = loss(params, masks, depth, x, y, activation) of the network whose live parameters are
-    theta (the rest read from `base`); `loss` is e.g. train.mse. Pruned weights stay 0 through the mask."""
+    theta (the rest read from `base`); `loss` is e.g. losses.mse. Pruned weights stay 0 through the mask."""
 
     def loss_fn(theta):
         flat = jnp.asarray(base).at[idx].set(theta)

@@ -1,10 +1,9 @@
 """Training one grid point, as a pure function. docs/method.md, section "Training".
 
-`make_train(cfg, n_slots, method, n_result_slots)` reads the static config once (shapes, step counts, method
-and optimizer names) and returns `train(point, data) -> (results, state)`. A point is a dict of traced values:
-key (uint32[2]), depth, sparsity, lr, weight_decay. Every training run is one `lax.scan` of `lax.scan`s; the
-loss curves are reduced inside it (one value every eval_every steps), never stored per step. Rewind methods
-run their pruning rounds as a further `lax.scan`.
+`make_train(cfg, n_slots, method, ...)` reads the static config once and returns `train(point, data) -> (results,
+state)`; a point is a dict of traced values: key (uint32[2]), depth, sparsity, lr, weight_decay. A fit is one
+`lax.scan` of `lax.scan`s; the loss curves are reduced inside it (one value every eval_every steps). Rewind
+methods run their pruning rounds as a further `lax.scan`.
 """
 
 from __future__ import annotations
@@ -13,14 +12,13 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from sweetspot import metrics, mlp, pruning, result_keys
+from sweetspot import losses, metrics, mlp, pruning, result_keys
 
 # Purposes folded into a point's key (docs/method.md, "Keys").
 KEY_INIT, KEY_MASK, KEY_DATA, KEY_SHUFFLE, KEY_PRUNE_DATA = 0, 1, 2, 3, 4
 
-
-# Optimizers by name: (lr, weight_decay) -> optax transform. lr and weight_decay may be traced (one compile serves
-# every value). Each must act elementwise (no global norms): segment mode runs it layer by layer on live slices.
+# Optimizers by name: (lr, weight_decay) -> optax transform, lr and weight_decay traced (one compile serves every
+# value). Each must act elementwise (no global norms): segment mode runs it layer by layer on live slices.
 # adam: L2 decay added to the gradient; adamw: decoupled decay; sgd: plain SGD with L2 decay.
 OPTIMIZERS = {
     "adam": lambda lr, wd: optax.chain(optax.add_decayed_weights(wd), optax.adam(lr)),
@@ -29,71 +27,22 @@ OPTIMIZERS = {
 }
 
 
-def make_optimizer(name: str, lr: jax.Array, weight_decay: jax.Array) -> optax.GradientTransformation:
-    """OPTIMIZERS[name] at (lr, weight_decay); ValueError naming config.train.optimizer and the allowed values."""
-    if name not in OPTIMIZERS:
-        raise ValueError(f"config.train.optimizer={name!r}: allowed values are {tuple(OPTIMIZERS)}")
-    return OPTIMIZERS[name](lr, weight_decay)
-
-
-def _per_sample_loss(binary: bool):
-    """(y_hat, y) -> the elementwise loss whose mean is `make_loss(binary)`: squared error, or the binary
-    cross-entropy of the logits against +-1 labels (+1 = true)."""
-    if binary:
-        return lambda y_hat, y: optax.sigmoid_binary_cross_entropy(y_hat, (y + 1) / 2)
-    return lambda y_hat, y: (y_hat - y) ** 2
-
-
-def mse(params, masks, depth, x, y, activation):
-    """Mean squared error over samples and outputs (real-valued targets)."""
-    return jnp.mean(_per_sample_loss(False)(mlp.apply(params, masks, depth, x, activation), y))
-
-
-def bce(params, masks, depth, x, y, activation):
-    """Binary cross-entropy of the output logits against +-1 labels y (+1 = true), mean over samples and outputs."""
-    return jnp.mean(_per_sample_loss(True)(mlp.apply(params, masks, depth, x, activation), y))
-
-
-def accuracy(params, masks, depth, x, y, activation):
-    """Fraction of (sample, output) labels whose logit has the label's sign (Boolean targets)."""
-    return jnp.mean((mlp.apply(params, masks, depth, x, activation) > 0) == (y > 0))
-
-
-def make_loss(binary: bool):
-    """The training loss: bce for targets with +-1 outputs (`Target.binary`, the family's `binary`), else mse."""
-    return bce if binary else mse
-
-
-def mse_blocked(params, masks, depth, x, y, activation, block: int = 512, loss=mse):
-    """`loss` over a large split in blocks of `block` samples (lax.map), so memory holds one block's activations."""
-    if x.shape[0] <= block or x.shape[0] % block:
-        return loss(params, masks, depth, x, y, activation)
-    xb, yb = x.reshape(-1, block, x.shape[1]), y.reshape(-1, block, *y.shape[1:])
-    total = jax.lax.map(lambda a: loss(params, masks, depth, a[0], a[1], activation), (xb, yb))
-    return total.mean()
-
-
 def rewind_step(cfg) -> int:
     """k = round(pruning.rewind_frac * train.steps): the step whose weights the rewind methods restart from."""
     return int(round(cfg.pruning.rewind_frac * cfg.train.steps))
 
 
-def make_fit(
-    cfg, binary: bool = False, capture_at: int | None = None, layout: tuple | None = None, segment: bool = False
-):
+def make_fit(cfg, binary: bool = False, capture_at: int | None = None, layout: tuple | None = None):
     """Returns fit(params, masks, point, data, key) -> (params, curve_train, curve_test, params at step
     `capture_at`): train.steps masked optimizer steps from `params`, one `lax.scan` of `lax.scan`s, on the bce
-    loss when `binary`, else mse.
-
-    With a static `layout` ((depth, count), ...) the fit is a `custom_vmap`: called on one point it is the plain
-    fit above; vmapped over `count` points of each depth, sorted by depth, it trains them as one batch in which
-    hidden layer l runs only on the points deeper than l (`mlp.apply_sliced`), so no padded layer costs FLOPs.
-    With `segment` the batched fit is `_make_segment_fit` (segment mode: no optimizer work on unused slots).
+    loss when `binary`, else mse. With a static `layout` ((depth, count), ...) the fit is a `custom_vmap`: called
+    on one point it is the plain fit above; vmapped over `count` points of each depth, sorted by depth, it is
+    `_make_segment_fit`: one batch in which hidden layer l and its optimizer run only on the points deeper than l.
     """
     one = _make_point_fit(cfg, binary, capture_at)
     if layout is None:
         return one
-    batched = (_make_segment_fit if segment else _make_batched_fit)(cfg, binary, capture_at, layout)
+    batched = _make_segment_fit(cfg, binary, capture_at, layout)
 
     @jax.custom_batching.custom_vmap
     def fit(params, masks, point, data, key):
@@ -103,9 +52,9 @@ def make_fit(
     def _rule(axis_size, in_batched, params, masks, point, data, key):
         want = sum(c for _, c in layout)
         if axis_size != want:
-            raise ValueError(f"sliced fit: vmapped over {axis_size} points, its layout {layout} holds {want}")
+            raise ValueError(f"segment fit: vmapped over {axis_size} points, its layout {layout} holds {want}")
         if any(jax.tree.leaves(in_batched[3])):
-            raise ValueError("sliced fit: the data must be shared by every point (not vmapped)")
+            raise ValueError("segment fit: the data must be shared by every point (not vmapped)")
         spread = lambda a, f: a if f else jnp.broadcast_to(a, (axis_size, *jnp.shape(a)))
         per_point, flags = (params, masks, point, key), (*in_batched[:3], in_batched[4])
         params, masks, point, key = (jax.tree.map(spread, t, b) for t, b in zip(per_point, flags, strict=True))
@@ -117,7 +66,7 @@ def make_fit(
 
 def _masked_optimizer(name: str, point: dict, masks: dict) -> optax.GradientTransformation:
     """The point's optimizer (its traced lr and weight decay) with pruned weights' updates masked out."""
-    return optax.chain(make_optimizer(name, point["lr"], point["weight_decay"]), pruning.mask_updates(masks))
+    return optax.chain(OPTIMIZERS[name](point["lr"], point["weight_decay"]), pruning.mask_updates(masks))
 
 
 def _draw_batch(cfg, x_tr, y_tr, k):
@@ -156,7 +105,7 @@ def _capture(capture_at, t, p, saved):
 
 def _make_point_fit(cfg, binary: bool, capture_at: int | None):
     act, optimizer = cfg.model.activation, cfg.train.optimizer
-    loss_fn = make_loss(binary)
+    loss_fn = losses.make_loss(binary)
     loss_grad = jax.value_and_grad(loss_fn)
 
     def fit(params, masks, point, data, key):
@@ -164,8 +113,7 @@ def _make_point_fit(cfg, binary: bool, capture_at: int | None):
         opt = _masked_optimizer(optimizer, point, masks)
 
         def step(carry, inputs):
-            p, s, saved = carry
-            t, k = inputs
+            (p, s, saved), (t, k) = carry, inputs
             xb, yb = _draw_batch(cfg, data["x_train"], data["y_train"], k)
             loss, g = loss_grad(p, masks, depth, xb, yb, act)
             updates, s = opt.update(g, s, p)
@@ -182,55 +130,27 @@ def _make_point_fit(cfg, binary: bool, capture_at: int | None):
 
 
 def _batch_losses(cfg, binary: bool, forward):
-    """The pieces both batched fits share, for forward(p, m, x) -> outputs of a batch of points (leading axis k):
+    """The segment fit's losses, for forward(p, m, x) -> outputs of a batch of points (leading axis k):
     loss_grad(p, m, x, y), the value_and_grad of the sum of each point's mean loss (its gradient is each point's
     own) with the (k,) losses as aux; draw(data, keys), each point's minibatch; test(p, m, data, k), the (k,)
     losses on the whole test split."""
-    per_sample = _per_sample_loss(binary)
+    per_sample = losses.per_sample(binary)
 
-    def losses(p, m, x, y):
+    def each(p, m, x, y):
         return per_sample(forward(p, m, x), y).reshape(x.shape[0], -1).mean(1)
 
-    loss_grad = jax.value_and_grad(lambda *a: (lambda v: (v.sum(), v))(losses(*a)), has_aux=True)
+    loss_grad = jax.value_and_grad(lambda *a: (lambda v: (v.sum(), v))(each(*a)), has_aux=True)
     draw = lambda data, keys: jax.vmap(lambda kk: _draw_batch(cfg, data["x_train"], data["y_train"], kk))(keys)
     every_point = lambda a, k: jnp.broadcast_to(a, (k, *a.shape))
-    test = lambda p, m, data, k: losses(p, m, every_point(data["x_test"], k), every_point(data["y_test"], k))
+    test = lambda p, m, data, k: each(p, m, every_point(data["x_test"], k), every_point(data["y_test"], k))
     return loss_grad, draw, test
 
 
-def _make_batched_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
-    """The sliced fit of `make_fit` on a batch of points (leading axis on every argument but data)."""
-    act, optimizer = cfg.model.activation, cfg.train.optimizer
-    forward = lambda p, m, x: mlp.apply_sliced(p, m, layout, x, act)
-    loss_grad, draw, test_loss = _batch_losses(cfg, binary, forward)
-
-    def fit(params, masks, point, data, key):
-        opt = lambda pt, m: _masked_optimizer(optimizer, pt, m)
-        update = jax.vmap(lambda g, s, p, pt, m: opt(pt, m).update(g, s, p))
-
-        def step(carry, inputs):
-            p, s, saved = carry
-            t, k = inputs
-            (_, loss), g = loss_grad(p, masks, *draw(data, k))
-            updates, s = update(g, s, p, point, masks)
-            saved = _capture(capture_at, t, p, saved)
-            p = jax.vmap(mlp.mask_params)(optax.apply_updates(p, updates), masks)
-            return (p, s, saved), loss
-
-        test = lambda p: test_loss(p, masks, data, key.shape[0])
-        init = (params, jax.vmap(lambda p, pt, m: opt(pt, m).init(p))(params, point, masks),
-                params if capture_at is not None else ())
-        (params, _, saved), (curve_train, curve_test) = _scan_blocks(cfg, step, test, init, key)
-        return params, curve_train.T, curve_test.T, saved
-
-    return fit
-
-
 def _make_segment_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
-    """Segment mode's batched fit (same signature and outputs as `_make_batched_fit`): the step works on live
-    slices only (`mlp.live_slices`): hidden layer l's weights, gradients and optimizer state hold the points deeper
-    than l, and each point's readout runs on its depth's segment (`mlp.apply_segmented`). Unused slots leave the
-    fit as they came in (no result reads them)."""
+    """Segment mode's batched fit of `make_fit` on a batch of points sorted by depth (leading axis on every
+    argument but data; curves (k, n_evals)). The step works on live slices only (`mlp.live_slices`): hidden layer
+    l's weights, gradients and optimizer state hold the points deeper than l, and each point's readout runs on its
+    depth's segment (`mlp.apply_segmented`). Unused slots leave the fit as they came in (no result reads them)."""
     act, optimizer = cfg.model.activation, cfg.train.optimizer
 
     def fit(params, masks, point, data, key):
@@ -247,8 +167,7 @@ def _make_segment_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
             g[k], s[k], p[k], pts[k], lm[k])
 
         def step(carry, inputs):
-            p, s, saved = carry
-            t, k = inputs
+            (p, s, saved), (t, k) = carry, inputs
             (_, loss), g = loss_grad(p, lm, *draw(data, k))
             out = {n: upd(n, g, s, p) for n in names}
             saved = _capture(capture_at, t, p, saved)
@@ -268,24 +187,22 @@ def _make_segment_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
     return fit
 
 
-def make_train(
-    cfg, n_slots: int, method: str, n_result_slots: int | None = None, binary: bool = False,
-    layout: tuple | None = None, segment: bool = False,
-):
+def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None, binary: bool = False,
+               layout: tuple | None = None):
     """Returns the pure `train(point, data)` for networks with `n_slots` hidden-layer slots and a static `method`
     (a name of pruning.METHODS, or shuffled:<name>; docs/method.md, "Masks and pruning" for each schedule).
     `binary`: the target's outputs are +-1 labels (bce loss, fit = accuracy).
 
     `n_result_slots` (>= n_slots) fixes the length of per-layer result vectors so groups of different depths
-    concatenate; missing layers read NaN. `layout` and `segment`: the batched fit of `make_fit`.
+    concatenate; missing layers read NaN. `layout`: segment mode's batched fit (`make_fit`).
     """
     n_result_slots = n_slots if n_result_slots is None else n_result_slots
     base, shuffled = pruning.parse_method(method)
     m = pruning.METHODS[base]
     width, act = int(cfg.model.width), cfg.model.activation
-    fit = make_fit(cfg, binary, layout=layout, segment=segment)
-    fit_capture = make_fit(cfg, binary, capture_at=rewind_step(cfg), layout=layout, segment=segment)
-    loss = make_loss(binary)
+    fit = make_fit(cfg, binary, layout=layout)
+    fit_capture = make_fit(cfg, binary, capture_at=rewind_step(cfg), layout=layout)
+    loss = losses.make_loss(binary)
 
     def masks_of(point, data, params):
         key, density = point["key"], 1.0 - point["sparsity"]
@@ -307,7 +224,7 @@ def make_train(
         start = mlp.mask_params(params, masks)  # the init (or rewind point) under the final mask: the null
         data_key = jax.random.fold_in(key, KEY_DATA)
         params, curve_train, curve_test, _ = fit(start, masks, point, data, data_key)
-        results = evaluate(params, masks, depth, data, act, n_result_slots, binary)
+        results = losses.evaluate(params, masks, depth, data, act, n_result_slots, binary)
         results["curve_train"], results["curve_test"] = curve_train, curve_test
         results["diverged"] = ~jnp.isfinite(curve_train).all() | ~jnp.isfinite(results["test_loss"])
         results["disconnected_inputs"] = pruning.disconnected_inputs(masks, depth)
@@ -332,37 +249,3 @@ def pad_layer_axis(m: dict, n_slots: int, n_result_slots: int) -> dict:
         v = m[k].astype(jnp.float32)
         out[k] = jnp.concatenate([v, jnp.full((*v.shape[:-1], n_result_slots - n_slots), jnp.nan)], axis=-1)
     return out
-
-
-def evaluate(params, masks, depth, data, act, n_result_slots, binary: bool = False) -> dict:
-    """Final losses (mse, or bce when `binary`), test R^2, the held-out-combination ratio and realised
-    (per-layer) sparsity; Boolean targets add test and held-out accuracy, and their test R^2 is that of the
-    predicted mean label 2 sigmoid(logit) - 1 against the +-1 labels."""
-    loss = bce if binary else mse
-    out = {
-        s: mse_blocked(params, masks, depth, data[f"x_{s}"], data[f"y_{s}"], act, loss=loss)
-        for s in ("train", "test", "heldout")
-    }
-    live, total = mlp.layer_counts(masks, depth)
-    per_layer = jnp.where(total > 0, 1.0 - live / jnp.maximum(total, 1), jnp.nan)
-    pad = n_result_slots + 1 - per_layer.shape[0]
-    # Readout stays last: [h0 .. h{n_slots-1}, NaN padding, out].
-    per_layer = jnp.concatenate([per_layer[:-1], jnp.full((pad,), jnp.nan), per_layer[-1:]])
-    if binary:
-        y_hat = 2.0 * jax.nn.sigmoid(mlp.apply(params, masks, depth, data["x_test"], act)) - 1.0
-        test_r2 = metrics.r2(y_hat, data["y_test"])
-        extra = {
-            f"{s}_acc": accuracy(params, masks, depth, data[f"x_{s}"], data[f"y_{s}"], act) for s in ("test", "heldout")
-        }
-    else:
-        test_r2, extra = 1.0 - out["test"] / jnp.var(data["y_test"]), {}
-    return extra | {
-        "train_loss": out["train"],
-        "test_loss": out["test"],
-        "heldout_loss": out["heldout"],
-        "test_r2": test_r2,
-        "gen_ratio": out["heldout"] / out["test"],
-        "realised_sparsity": 1.0 - live.sum() / total.sum(),
-        "live_params": live.sum(),
-        "layer_sparsity": per_layer,
-    }

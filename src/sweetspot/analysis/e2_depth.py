@@ -143,14 +143,6 @@ def peak_depth(runs, metric="IIA") -> int | None:
     return _int(peaks_of(cell_means(c.cells, c.depths), c.depths, metric))
 
 
-def any_fit(run) -> bool:
-    """Whether at least half the seeds fit at some (depth, sparsity) cell."""
-    cells = {}
-    for r in run.rows:
-        cells.setdefault((r["depth"], r["sparsity"]), []).append(stats.num(r["fit"]))
-    return any(np.mean(v) >= 0.5 for v in cells.values())
-
-
 def curves(run):
     """(best sparsity, depths, {metric: (mean, std) over networks per depth}, fit_ok per depth) of one run."""
     c = make_curves(run)

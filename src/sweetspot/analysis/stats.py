@@ -48,11 +48,6 @@ def spearman(a, b) -> tuple[float, float, int]:
     return float(res.statistic), float(res.pvalue), int(ok.sum())
 
 
-def fit_column(run) -> np.ndarray:
-    """1.0 where the point fits (the run's `fit` label), else 0.0 (NaN for runs without metrics)."""
-    return column(run.rows, "fit")
-
-
 def bootstrap_ci(values, n_boot: int = 10000, level: float = 0.95, seed: int = 0) -> tuple[float, float]:
     """Percentile bootstrap interval of the mean over the finite values: n_boot resamples with replacement drawn
     from numpy.random.default_rng(seed); (NaN, NaN) without a finite value. A sample of identical values (e.g. a

@@ -11,7 +11,7 @@ Definitions (fixed before any result was looked at):
 - theta*: a saved network's live parameters: the unmasked weights and every bias of its active layers (h0 ..
   h{depth-1} and the readout); pruned weights and padded layers are not in theta (they stay at their saved
   values, pruned weights exactly 0 through the mask).
-- loss(theta): the training loss of the run (train.make_loss: mse here) on a fixed subsample of N_TRAIN
+- loss(theta): the training loss of the run (losses.make_loss: mse here) on a fixed subsample of N_TRAIN
   training points (the same points for every network: numpy default_rng(0), without replacement).
 - threshold: loss(theta*) + max(loss(theta*), 1e-3), i.e. the loss doubles (with an absolute floor of 1e-3 for
   near-zero minima). Relative, so that the radius measures how flat the minimum is at its own loss scale rather
@@ -43,7 +43,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sweetspot import rundir, targets, theory, train
+from sweetspot import losses, rundir, targets, theory
 from sweetspot.analysis import base, stats, t2_figures
 
 TITLE = "T2 volume ratio"
@@ -138,7 +138,7 @@ def estimate(run, progress=print) -> dict:
     grid, whose top-k densities are exact): networks run sequentially (lax.map), directions vmapped."""
     cfg = rundir.config_from_meta(run.meta)
     act = cfg.model.activation
-    loss = train.make_loss(targets.family(cfg.target.family).binary)
+    loss = losses.make_loss(targets.family(cfg.target.family).binary)
     x, y = train_subsample(cfg)
     want = chosen_points(run.rows)
     method_of = {int(r["point"]): r["method"] for r in run.rows}
@@ -202,7 +202,7 @@ def _cell(rs, method, depth, est) -> dict:
     is_frac = stats.column(rs, "fractured") == 1
     hi, lo = (fit == 1) & (c >= 0.8), (fit == 1) & (c < 0.8)
     rat, se, nc, nf = ratio(est, pts(is_comp), pts(is_frac))
-    jr, jse, _, _ = ratio(est, pts(is_comp), pts(is_frac), key="jensen")
+    jr, _, _, _ = ratio(est, pts(is_comp), pts(is_frac), key="jensen")
     r08, se08, nh, nl = ratio(est, pts(hi), pts(lo))
     used = [est[i] for i in pts(fit == 1)]
     n_p = used[0]["P"] if used else int(round(np.nanmean(stats.column(rs, "live_params")))) or 0
@@ -317,9 +317,7 @@ def make(runs, out, progress=print):
          "median_r", "max_r", "censored_frac"], _network_rows(run, est),
     )  # fmt: skip
     cens = float(np.mean(np.concatenate([e["censored"] for e in est.values()]))) if est else float("nan")
-    section = base.Section(TITLE, _text(est, table, corr, wall, cens), figs, [tname, nname])
-    section.estimates, section.table, section.corr, section.wall_s, section.censored = est, table, corr, wall, cens
-    return section
+    return base.Section(TITLE, _text(est, table, corr, wall, cens), figs, [tname, nname])
 
 
 @base.one_line_errors

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from sweetspot import mlp
+from sweetspot.config import check_choice, fail
 from sweetspot.pruning.masks import (
     SCOPES,
     disconnected_inputs,
@@ -29,7 +30,6 @@ from sweetspot.pruning.masks import (
     mask_updates,
     prune,
     rank_mask,
-    rank_mask_sorted,
     round_density,
     shuffle_masks,
     topk_mask,
@@ -37,10 +37,10 @@ from sweetspot.pruning.masks import (
 from sweetspot.pruning.oracle import alive_nodes, oracle_allowed, oracle_levels, oracle_table
 from sweetspot.pruning.scores import (
     SP_SIMILARITIES,
+    check_sp_config,
     magnitude_scores,
     snip_scores,
     sp_scores,
-    synflow_masks,
     synflow_scores,
     uniform_scores,
 )
@@ -113,9 +113,6 @@ METHODS: dict[str, Method] = {
         doc="Neural Sculpting: iterative unit then edge pruning with retraining while accuracy holds",
     ),
 }
-AT_INIT = tuple(k for k, m in METHODS.items() if m.schedule == INIT)
-REWIND_METHODS = tuple(k for k, m in METHODS.items() if m.schedule == REWIND)
-SCULPT_METHODS = tuple(k for k, m in METHODS.items() if m.schedule == SCULPT)
 
 
 def method_names() -> tuple[str, ...]:
@@ -176,29 +173,24 @@ def rewind_masks(m: Method, inp: ScoreInputs, params: dict, density, fit: Callab
 SCHEDULES: dict[str, Callable] = {REWIND: rewind_masks, SCULPT: sculpt_masks}
 
 
-def check_config(pcfg) -> None:
-    """ConfigError naming the field for a pruning setting out of range that config.check_schema does not check
-    (the sculpt settings)."""
+def check_config(pcfg, methods=()) -> None:
+    """The pruning checks `validation.validate` asks for, each raising through config.fail (ConfigError naming
+    the field and the allowed values): every name of the grid's method axis `methods`, the scope, SP's settings
+    (scores.check_sp_config) and the sculpt settings (sculpt.check_config)."""
+    for v in methods:
+        try:
+            parse_method(v)
+        except ValueError:
+            fail("grid.method", v, method_names())
+    check_choice("pruning.scope", pcfg.scope, SCOPES)
+    check_sp_config(pcfg)
     check_sculpt_config(pcfg)
 
 
-def random_masks(key: jax.Array, params: dict, density: jax.Array, depth: jax.Array) -> dict:
-    """Uniformly random wiring at `density` per active layer (the `random` method's masks)."""
-    return layer_masks(uniform_scores(key, params), density, mlp.layer_active(depth, len(params) - 1))
-
-
-def oracle_masks(key, table: dict, params: dict, density, depth) -> dict:
-    """A uniformly random subset of the allowed edges at `density` per layer (the `oracle` method's masks); when
-    the structure allows fewer edges than asked for, all of them (never a disallowed edge)."""
-    inp = ScoreInputs(key, {"depth": depth}, {"oracle": table}, "relu", None, None)
-    return init_masks(METHODS["oracle"], inp, params, density)
-
-
 __all__ = [
-    "AT_INIT", "INIT", "METHODS", "Method", "REWIND", "REWIND_METHODS", "SCHEDULES", "SCOPES", "SCULPT",
-    "SCULPT_METHODS", "SHUFFLED", "SP_SIMILARITIES", "ScoreInputs", "alive_nodes", "check_config",
-    "disconnected_inputs", "init_masks", "keep_count", "layer_masks", "magnitude_scores", "mask_updates",
-    "method_names", "oracle_allowed", "oracle_levels", "oracle_masks", "oracle_table", "parse_method", "prune",
-    "random_masks", "rank_mask", "rank_mask_sorted", "rewind_masks", "round_density", "sculpt_masks",
-    "shuffle_masks", "snip_scores", "sp_scores", "synflow_masks", "synflow_scores", "topk_mask", "uniform_scores",
+    "INIT", "METHODS", "Method", "REWIND", "SCHEDULES", "SCOPES", "SCULPT", "SHUFFLED", "SP_SIMILARITIES",
+    "ScoreInputs", "alive_nodes", "check_config", "disconnected_inputs", "init_masks", "keep_count", "layer_masks",
+    "magnitude_scores", "mask_updates", "method_names", "oracle_allowed", "oracle_levels", "oracle_table",
+    "parse_method", "prune", "rank_mask", "rewind_masks", "round_density", "sculpt_masks", "shuffle_masks",
+    "snip_scores", "sp_scores", "synflow_scores", "topk_mask", "uniform_scores",
 ]

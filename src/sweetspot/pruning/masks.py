@@ -43,14 +43,6 @@ def rank_mask(scores: jax.Array, k: jax.Array) -> jax.Array:
     return keep.astype(jnp.float32).reshape(scores.shape)
 
 
-def rank_mask_sorted(scores: jax.Array, k: jax.Array) -> jax.Array:
-    """Reference for rank_mask by a stable argsort (kept for tests)."""
-    flat = scores.ravel()
-    order = jnp.argsort(-flat, stable=True)
-    rank = jnp.zeros(flat.shape, jnp.int32).at[order].set(jnp.arange(flat.size, dtype=jnp.int32))
-    return (rank < k).astype(jnp.float32).reshape(scores.shape)
-
-
 def topk_mask(scores: jax.Array, density: jax.Array) -> jax.Array:
     """rank_mask at keep_count(size, density): the realised density is exact and deterministic."""
     return rank_mask(scores, keep_count(scores.size, density))

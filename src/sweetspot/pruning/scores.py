@@ -12,7 +12,6 @@ import jax.numpy as jnp
 
 from sweetspot import metrics, mlp
 from sweetspot.config import fail
-from sweetspot.pruning.masks import prune, round_density
 
 
 def magnitude_scores(params: dict) -> dict:
@@ -49,15 +48,6 @@ def synflow_scores(params: dict, masks: dict, depth) -> dict:
 
     g = jax.grad(flow)(absw, masks)
     return {k: g[k] * absw[k] for k in absw}
-
-
-def synflow_masks(params: dict, density, depth, rounds: int, scope: str = "layer") -> dict:
-    """SynFlow's iterative schedule on its own: `rounds` times, score and prune to density^((r+1)/rounds)."""
-
-    def body(r, masks):
-        return prune(synflow_scores(params, masks, depth), masks, round_density(density, r, rounds), depth, scope)
-
-    return jax.lax.fori_loop(0, rounds, body, mlp.ones_masks(params))
 
 
 def _unit(g):

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 
 from sweetspot import mlp
-from sweetspot.config import ConfigError
+from sweetspot.config import fail
 from sweetspot.pruning.masks import prune
 from sweetspot.pruning.scores import magnitude_scores
 
@@ -27,10 +27,8 @@ SCULPT = "sculpt"
 
 
 def check_config(pcfg) -> None:
-    """ConfigError naming the field when a sculpt setting of config.pruning is out of range."""
-
-    def bad(field, allowed):
-        raise ConfigError(f"config.pruning.{field}={pcfg[field]!r} is invalid: allowed values are {allowed}")
+    """ConfigError (config.fail) naming the field when a sculpt setting of config.pruning is out of range."""
+    bad = lambda field, allowed: fail(f"pruning.{field}", pcfg[field], allowed)
 
     for f in ("sculpt_unit_step", "sculpt_edge_step"):
         v = pcfg[f]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple
 
+from sweetspot.config import ConfigError, check_choice, fail
 from sweetspot.targets import boolean, expr, modular, tree
 from sweetspot.targets.core import (
     TABLE_MAX_INPUTS,
@@ -28,13 +29,6 @@ class Family(NamedTuple):
     build: Callable  # cfg.target -> Target
     binary: bool  # +-1 outputs: BCE on logits, fit = accuracy (docs/method.md, "Training")
     doc: str
-
-
-def _check_gates(cfg):
-    gates = cfg.gates
-    if isinstance(gates, str) or not gates or set(gates) - set(boolean.GATES):
-        allowed = f"non-empty tuples of {sorted(boolean.GATES)}"
-        raise ValueError(f"config.target.gates={gates!r}: allowed values are {allowed}")
 
 
 FAMILIES: dict[str, Family] = {
@@ -61,12 +55,19 @@ def make_target(cfg) -> Target:
 
 
 def check(cfg) -> None:
-    """Raises ValueError when the `target` block names no family or one that cannot be built from it. Cheap
-    families are built; it runs before any compute."""
-    family(cfg.family)
-    if cfg.family == "boolean":
-        _check_gates(cfg)
-    make_target(cfg)
+    """The `target` block's check (`validation.validate` asks for it): ConfigError (config.fail) when it names no
+    family or, for boolean, a bad gate; a builder's ValueError (a target that cannot be built from the block: cheap
+    families are built, before any compute) comes back as ConfigError naming the family."""
+    check_choice("target.family", cfg.family, tuple(FAMILIES))
+    gates = cfg.gates
+    if cfg.family == "boolean" and (isinstance(gates, str) or not gates or set(gates) - set(boolean.GATES)):
+        fail("target.gates", gates, f"non-empty tuples of {sorted(boolean.GATES)}")
+    try:
+        make_target(cfg)
+    except ConfigError:
+        raise
+    except ValueError as err:
+        raise ConfigError(f"config.target is invalid for family {cfg.family!r}: {err}") from None
 
 
 __all__ = [

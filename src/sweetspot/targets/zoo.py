@@ -92,10 +92,9 @@ def parse_target_spec(spec: str):
     with '/' (gates=xor/and, modular_spec=6/3/3/3) or parenthesised. Errors (ValueError, config.ConfigError)
     name the field and the allowed values."""
     from sweetspot import targets
-    from sweetspot.validation import validate  # above the targets package: imported when called
 
     if spec.split(":", 1)[0].endswith(".py"):
-        cfg = validate(config_lib.load_config(spec, []))
+        cfg = _check(config_lib.load_config(spec, []))
         return cfg.target, cfg.model
     cfg = config_lib.default_config()
     family, _, rest = spec.partition(":")
@@ -109,5 +108,16 @@ def parse_target_spec(spec: str):
         if field == "family":
             raise ValueError("target.family is given before the ':' (FAMILY:key=value,...)")
         cfg.target[field] = _coerce(field, value, cfg.target[field])
-    validate(cfg)
+    _check(cfg)
     return cfg.target, cfg.model
+
+
+def _check(cfg):
+    """The owners' checks of what predict-depth reads (the schema, the target block, the activation); the whole
+    config is `validation.validate`'s, a layer above."""
+    from sweetspot import mlp, targets  # mlp imports jax: only when called
+
+    config_lib.check_schema(cfg)
+    targets.check(cfg.target)
+    config_lib.check_choice("model.activation", cfg.model.activation, tuple(mlp.ACTIVATIONS))
+    return cfg
