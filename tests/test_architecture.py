@@ -74,7 +74,7 @@ def test_no_import_cycle():
 LAYERS = (
     ("config", "result_keys"),
     ("targets", "mlp"),
-    ("causal", "probe_data"),
+    ("causal", "das", "probe_data"),
     ("metrics", "pruning"),
     ("losses", "train"),
     ("grid",),
@@ -82,7 +82,7 @@ LAYERS = (
     ("results", "rundir"),
     ("sweep", "diagnose", "depth_predictor", "sculpting", "theory", "wiring_recovery"),
     ("analysis",),
-    ("cli", "__main__"),
+    ("cli", "__main__", "notebook"),
 )
 
 

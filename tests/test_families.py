@@ -84,10 +84,12 @@ def test_boolean_tree_values_and_truth_table_splits():
     c = config.default_config().target
     c.family, c.levels, c.gates = "boolean", 2, ("xor", "and")
     d = targets.make_splits(t, c)
-    # held out: both level-1 xors true (4 of 16 rows); train = test = the other 12 rows
+    # held out: inputs 0 and 2 both true (4 of 16 rows): both level-1 xors true, the sibling region tried first,
+    # would leave the and gate constant on the training rows; train = test = the other 12 rows
     assert d["x_train"].shape == (12, 4) and d["x_heldout"].shape == (4, 4)
     np.testing.assert_array_equal(d["x_train"], d["x_test"])
-    assert (d["y_heldout"] == 1).all() and (d["y_train"] == -1).all()
+    assert (d["x_heldout"][:, [0, 2]] > 0).all() and not (d["x_train"][:, [0, 2]] > 0).all(1).any()
+    assert targets.unidentifiable(t, d["x_train"]) == []
 
 
 def test_parity_ignores_distractors_and_is_the_parity_of_the_relevant_bits():

@@ -71,7 +71,7 @@ def test_a_network_by_its_coordinates_is_the_saved_one(readme_run):
     assert all(np.array_equal(net.params[k]["w"], params[k]["w"]) for k in params)
     x = net.target.sample(np.random.default_rng(1), 7)
     assert np.allclose(net(x), mlp.apply(params, masks, depth, x, cfg.model.activation))
-    assert set(net.null) == {"C_init", "IIA_init"}
+    assert set(net.null) == {"C_init", "IIA_init", "IIA_das_init"}
     with pytest.raises(res_lib.ResultsError, match=r"depth='9': allowed values are \[1, 2\]"):
         run.network(depth=9, sparsity=0.5, seed=0)
     with pytest.raises(res_lib.ResultsError, match=r"give seed=<value>"):

@@ -74,8 +74,8 @@ def test_sp_scores_finite_and_masks_exact_for_every_similarity():
     [
         ("sp_similarity", "l2", r"pruning.sp_similarity='l2'.*overlap.*correlation"),
         ("sp_gamma", -1.0, r"pruning.sp_gamma=-1.0.*finite number >= 0"),
-        ("sp_gamma", math.nan, r"pruning.sp_gamma=nan.*finite number >= 0"),
-        ("sp_gamma", math.inf, r"pruning.sp_gamma=inf.*finite number >= 0"),
+        ("sp_gamma", math.nan, r"pruning.sp_gamma=nan.*finite numbers \(not nan or inf\)"),
+        ("sp_gamma", math.inf, r"pruning.sp_gamma=inf.*finite numbers \(not nan or inf\)"),
         ("sp_inputs", 0, r"pruning.sp_inputs=0.*integer >= 1"),
     ],
 )
