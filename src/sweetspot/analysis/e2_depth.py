@@ -387,6 +387,29 @@ def _text(results, falls, trend) -> str:
     )
 
 
+def verdict(results, falls, trend) -> str:
+    """The section's one-line result, from the numbers `_text` reads: how many targets have an IIA peak, the
+    peaks with their seed-bootstrap range when there are at most three targets, else the own-depth trend (seeds
+    resampled), and on how many targets IIA falls beyond the peak (falloff's verdict)."""
+    have = [r for r in results if r["peak"]["IIA"] is not None]
+    if not have:
+        return f"No target fits at any depth ({len(results)} targets), so no IIA peak."
+    head = f"{len(have)} of {len(results)} targets have an IIA peak"
+    if len(results) <= 3:
+        peaks = []
+        for r in results:
+            lo, hi, _, _ = peak_range(r["boot"]["IIA"])
+            pk = r["peak"]["IIA"]
+            peaks.append(f"{r['name']} {pk} [{lo:g}, {hi:g}]" if pk is not None else f"{r['name']} none")
+        head += " (peak depth: " + ", ".join(peaks) + ")"
+    else:
+        t = next(t for t in trend if t[0] == "spearman(own_depth, peak_IIA)" and t[1] == "seeds")
+        rho = f"{t[2]:.2f}" if np.isfinite(t[2]) else "undefined"
+        rho += f" [{t[3]:.2f}, {t[4]:.2f}]" if np.isfinite(t[2]) and np.isfinite(t[3]) else ""
+        head += f"; Spearman rho(own depth, peak) {rho}"
+    return f"{head}; IIA falls beyond the peak on {sum(f[-1] == 'falls' for f in falls)} of them."
+
+
 def make(runs, out, own_depth=None):
     results = study(runs, own_depth)
     figure = _figure(results, out)
@@ -397,7 +420,7 @@ def make(runs, out, own_depth=None):
         base.write_table(out, "e2_falloff", FALLOFF_HEADER, falls),
         base.write_table(out, "e2_depth_trend", TREND_HEADER, trend),
     ]
-    return base.Section(TITLE, _text(results, falls, trend), [figure], tables)
+    return base.Section(TITLE, _text(results, falls, trend), [figure], tables, verdict=verdict(results, falls, trend))
 
 
 @base.one_line_errors

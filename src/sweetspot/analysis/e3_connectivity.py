@@ -254,8 +254,29 @@ def _lines(run, methods, depth, table) -> list[str]:
     return lines
 
 
+def verdict_part(name, methods, depth, table, shuffled) -> str:
+    """One run's clause of the section's one-line result: the method with the highest mean IIA over sparsities
+    (as `_lines` ranks them) and, per controlled method, at how many of the compared sparsities its IIA minus its
+    shuffled control's has a 95% interval wholly above 0."""
+    col = HEADER.index("IIA_mean")
+    mean = {m: np.nanmean([t[col] for t in table if t[0] == m]) for m in methods}
+    ranked = [m for m in methods if np.isfinite(mean[m])]
+    depths = ", ".join(str(d) for d in depth)
+    if not ranked:
+        return f"{name} (depth {depths}): no method has an IIA"
+    top = max(ranked, key=lambda m: mean[m])
+    out = f"{name} (depth {depths}): top mean IIA {top} {mean[top]:.2f}"
+    counts = []
+    for m in dict.fromkeys(t[0] for t in shuffled):
+        done = [dict(zip(SHUFFLED_HEADER, t, strict=True)) for t in shuffled if t[0] == m and t[5]]
+        counts.append(f"{m} {sum(x['dIIA_lo'] > 0 for x in done)}/{len(done)}")
+    if counts:
+        out += "; IIA above the shuffled control at " + ", ".join(counts) + " compared sparsities"
+    return out
+
+
 def make(runs, out):
-    figures, tables, lines = [], [], []
+    figures, tables, lines, verdicts = [], [], [], []
     for run in sorted(runs, key=lambda r: r.experiment):
         rows, tag = run.rows, run.name.replace("/", "_")
         methods = list(dict.fromkeys(r["method"] for r in rows))
@@ -271,13 +292,15 @@ def make(runs, out):
         if vs_random:
             tables.append(base.write_table(out, f"{tag}_vs_random", VS_RANDOM_HEADER, vs_random))
         lines += _lines(run, methods, depth, table) + _shuffled_lines(run, shuffled)
+        verdicts.append(verdict_part(run.experiment[3:], methods, depth, table, shuffled))
         lines += [x for x in [_vs_random_line(vs_random)] if x]
     text = (
         "C and IIA against sparsity at the target's peak depth (from E2); intervals are 95% percentile bootstraps "
         "over seeds, differences between methods are paired by seed, and a method is compared with its shuffled "
         "control only at sparsities where at least half of each side's networks fit. " + " ".join(lines)
     )
-    return base.Section(TITLE, text, figures, tables)
+    verdict = "; ".join(verdicts) + "." if verdicts else "No E3 run."
+    return base.Section(TITLE, text, figures, tables, verdict=verdict)
 
 
 def main(argv=None) -> None:

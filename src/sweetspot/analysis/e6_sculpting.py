@@ -169,19 +169,37 @@ def figure(rows, out):
     return base.save_figure(fig, out, "e6_sculpting")
 
 
-def summary(rows) -> str:
-    """The comparison with theirs on our reading of their tasks (balanced tables), then the diagnostic readings."""
+def _totals(rows) -> tuple:
+    """(balanced rows, networks, agreeing, compositional, successes, compared cells, cells within BAR) on our
+    reading of their tasks (balanced tables)."""
     main = [t for t in rows if t[24] == "balanced"]
     n = sum(t[3] for t in main)
     agree = sum(t[14] + t[17] for t in main)
     comp = sum(t[8] * t[3] for t in main if np.isfinite(t[8]))
     succ = sum(t[4] * t[3] for t in main)
+    compared = [t for t in main if t[23] != ""]
+    return main, n, agree, comp, succ, compared, sum(t[23] for t in compared)
+
+
+def verdict(rows) -> str:
+    """The section's one-line result: the first two sentences of `summary` (their rate against ours, and over
+    the networks success, the compositional fraction and how often the two agree)."""
+    _, n, agree, comp, succ, compared, within = _totals(rows)
+    if not n:
+        return "No network of a balanced-table task to judge."
+    return (
+        f"Their published rate within {BAR} of ours in {within} of {len(compared)} (task, depth) cells; over {n} "
+        f"networks success {succ / n:.2f}, compositional {comp / n:.2f}, agreeing on {agree} ({agree / n:.2f})."
+    )
+
+
+def summary(rows) -> str:
+    """The comparison with theirs on our reading of their tasks (balanced tables), then the diagnostic readings."""
+    main, n, agree, comp, succ, compared, within = _totals(rows)
     best = {}
     for t in main:
         if t[0] not in best or t[4] > best[t[0]][4]:
             best[t[0]] = t
-    compared = [t for t in main if t[23] != ""]
-    within = sum(t[23] for t in compared)
     text = (
         f"Their published rate within {BAR} of ours in {within} of {len(compared)} (task, depth) cells. "
         f"Over {n} networks: success {succ / max(n, 1):.2f}, compositional {comp / max(n, 1):.2f}; the two agree on "
@@ -207,7 +225,7 @@ def make(runs, out):
     rows = table(runs)
     fig = figure(rows, out)
     name = base.write_table(out, "e6_sculpting", HEADER, rows)
-    return base.Section(TITLE, summary(rows), [fig], [name])
+    return base.Section(TITLE, summary(rows), [fig], [name], verdict=verdict(rows))
 
 
 def main(argv=None) -> None:

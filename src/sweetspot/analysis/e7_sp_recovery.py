@@ -140,18 +140,44 @@ def clauses(cells: dict[str, dict], tree: bool, min_seeds: int = 8) -> dict[str,
     return out
 
 
-def verdict_lines(per_target: dict[str, dict]) -> list[str]:
-    """One line per goal clause over every target ({target: clauses(...)}): met on k of the n targets where it
-    applies, and the numbers; the last line says whether the goal is met (every clause on every target)."""
-    lines, all_met = [], True
-    for c in ("seeds", "2x", "half", "iia", "wiring"):
+CLAUSES = ("seeds", "2x", "half", "iia", "wiring")
+
+
+def _tally(per_target: dict[str, dict]) -> tuple[list[tuple[str, int, dict]], bool]:
+    """([(clause, targets where it is met, {target: (met, numbers)} where it applies)], whether the goal is met:
+    every clause on every target)."""
+    out, all_met = [], True
+    for c in CLAUSES:
         res = {t: per_target[t][c] for t in per_target if per_target[t][c][0] is not None}
         met = sum(bool(v[0]) for v in res.values())
         all_met &= bool(res) and met == len(res)
+        out.append((c, met, res))
+    return out, all_met
+
+
+def verdict_lines(per_target: dict[str, dict]) -> list[str]:
+    """One line per goal clause over every target ({target: clauses(...)}): met on k of the n targets where it
+    applies, and the numbers; the last line says whether the goal is met (every clause on every target)."""
+    lines = []
+    tally, all_met = _tally(per_target)
+    for c, met, res in tally:
         detail = "; ".join(f"{t}: {'met' if v[0] else 'NOT met'} ({v[1]})" for t, v in res.items())
         lines.append(f"{c}: {'met' if res and met == len(res) else 'not met'} on {met} of {len(res)} targets. {detail}")
     lines.append(f"goal: {'MET' if all_met else 'NOT MET'}")
     return lines
+
+
+def verdict_line(per_target: dict[str, dict]) -> str:
+    """The section's one-line result: whether the goal is met and, per clause, on how many of the targets where it
+    applies (verdict_lines' counts)."""
+    if not per_target:
+        return "No E7 run to judge: goal not met."
+    tally, all_met = _tally(per_target)
+    return (
+        f"Goal {'MET' if all_met else 'NOT MET'} over {len(per_target)} targets; clauses met on (of applicable): "
+        + ", ".join(f"{c} {met}/{len(res)}" for c, met, res in tally)
+        + "."
+    )
 
 
 def _fmt_ci(v, ci) -> str:
@@ -237,7 +263,7 @@ def make(runs, out) -> base.Section:
         "fit fraction, IIA, then C) and measured on other seeds; 95% percentile-bootstrap intervals over networks. "
         + " ".join(notes + verdict)
     )
-    return base.Section(TITLE, text, [], tables)
+    return base.Section(TITLE, text, [], tables, verdict=verdict_line(per_target))
 
 
 @base.one_line_errors

@@ -147,15 +147,33 @@ def validate(table, boot, n_boot=e2_depth.N_BOOT, seed=SEED) -> tuple[list[list]
     return rows, lines
 
 
+def _versus(row) -> str:
+    """A predictor's SUMMARY_HEADER row against the constant: worse than, better than or not resolved from."""
+    return "worse than" if row[12] > 0 else "better than" if row[13] < 0 else "not resolved from"
+
+
 def _sentence(group, label, row, t) -> str:
     name = f"constant {int(t[0][HEADER.index('constant')])}" if label == "constant" else label
     text = f"{group}, {name}: mean |error| {stats.fmt_ci(*row[3:6])} over {row[2]} targets ({row[6]} exact)"
     if np.isfinite(row[7]):
         text += f", Spearman rho {stats.fmt_ci(*row[7:10])} (p = {row[10]:.2g})"
     if label != "constant" and np.isfinite(row[11]):
-        verdict = "worse than" if row[12] > 0 else "better than" if row[13] < 0 else "not resolved from"
-        text += f"; minus the constant's: {stats.fmt_ci(*row[11:14])} ({verdict} the constant)"
+        text += f"; minus the constant's: {stats.fmt_ci(*row[11:14])} ({_versus(row)} the constant)"
     return text
+
+
+def verdict(summary, const) -> str:
+    """The section's one-line result from the summary rows of the set "all": the structural predictor's mean
+    |error| against the best constant's, and whether their difference is resolved."""
+    by = {r[1]: r for r in summary if r[0] == "all"}
+    s, c = by.get("structural"), by.get("constant")
+    if s is None or c is None:
+        return "No target has an IIA peak, so there is nothing to predict."
+    text = (
+        f"Over {s[2]} targets with an IIA peak: structural mean |error| {stats.fmt_ci(*s[3:6])} ({s[6]} exact), "
+        f"constant {const}: {stats.fmt_ci(*c[3:6])}"
+    )
+    return text + (f"; {_versus(s)} the constant." if np.isfinite(s[11]) else "; difference undefined.")
 
 
 def _figure(table, out) -> str:
@@ -190,7 +208,7 @@ def make(runs, out):
         f"Peak = E2's IIA peak; constant = {const} (the best constant on the main targets: the integer with the "
         "least mean |error| there). Intervals: 95% bootstrap over targets and seeds. " + "; ".join(lines) + "."
     )
-    return base.Section(TITLE, text, [_figure(table, out)], [name, s_name])
+    return base.Section(TITLE, text, [_figure(table, out)], [name, s_name], verdict=verdict(summary, const))
 
 
 def main(argv=None) -> None:

@@ -228,12 +228,14 @@ def _fmt_law(law, m, off=0) -> str:
     )  # fmt: skip
 
 
+def _need(r) -> str:
+    """A reach row's live parameters needed, as the text gives them."""
+    return "not reached" if r[5] == "not reached" else f"{'<=' if r[5] == '<= min' else ''}{r[4]:.0f}"
+
+
 def _fmt_reach(reach, m, name) -> str:
     rows = [r for r in reach if r[0] == m and r[2] == name]
-    return ", ".join(
-        f"n={r[1]}: " + ("not reached" if r[5] == "not reached" else f"{'<=' if r[5] == '<= min' else ''}{r[4]:.0f}")
-        for r in rows
-    )
+    return ", ".join(f"n={r[1]}: {_need(r)}" for r in rows)
 
 
 def _text(law, reach) -> str:
@@ -255,6 +257,24 @@ def _text(law, reach) -> str:
     )
 
 
+def verdict(reach) -> str:
+    """The section's one-line result: per n, the live parameters oracle and SP need to reach the dense network's
+    own loss (as `_text` gives them) and the dense network's live count."""
+    dense = [r for r in reach if r[0] == "dense" and r[2] == "dense loss"]
+    if not dense:
+        return "No dense network, so no dense loss to reach."
+    ns = [r[1] for r in dense]
+
+    def needs(m):
+        by = {r[1]: r for r in reach if r[0] == m and r[2] == "dense loss"}
+        return ", ".join(_need(by[n]) if n in by else "no points" for n in ns)
+
+    return (
+        f"Live parameters to reach the dense loss at n = {', '.join(map(str, ns))}: oracle {needs('oracle')}; "
+        f"SP {needs('sp')}; dense has {', '.join(f'{r[4]:.0f}' for r in dense)}."
+    )
+
+
 def make(runs, out):
     runs = sorted(runs, key=n_inputs)
     law = power_law_rows(runs)
@@ -270,7 +290,7 @@ def make(runs, out):
         out, "t1_params_to_reach", ["method", "n", "level", "loss", "live_params_needed", "how", "dense_over_needed"],
         reach,
     )  # fmt: skip
-    return base.Section(TITLE, _text(law, reach), [figure], [t_law, t_reach])
+    return base.Section(TITLE, _text(law, reach), [figure], [t_law, t_reach], verdict=verdict(reach))
 
 
 def main(argv=None) -> None:

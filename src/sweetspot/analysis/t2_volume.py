@@ -302,6 +302,21 @@ def _text(est, table, corr, wall, cens) -> str:
     )
 
 
+def verdict(n_est, corr) -> str:
+    """The section's one-line result: the primary rank correlation across cells (p_comp against the log-volume
+    ratio, strict label) and the ratio against the cell's mean C, as `_text` gives them."""
+    if not n_est:
+        return "No fit network to estimate, so no volume ratio."
+
+    def fmt(c):
+        return f"rho = {c[0]:.2f} (p = {c[1]:.2g}, {c[2]} cells)" if np.isfinite(c[0]) else f"undefined ({c[2]} cells)"
+
+    return (
+        f"Over {n_est} networks, p_comp vs log V_comp/V_frac across cells: {fmt(corr['strict'])}; ratio vs cell mean "
+        f"C: {fmt(corr['meanC_strict'])}."
+    )
+
+
 def make(runs, out, progress=print):
     run = runs[0]
     t0 = time.time()
@@ -317,7 +332,8 @@ def make(runs, out, progress=print):
          "median_r", "max_r", "censored_frac"], _network_rows(run, est),
     )  # fmt: skip
     cens = float(np.mean(np.concatenate([e["censored"] for e in est.values()]))) if est else float("nan")
-    return base.Section(TITLE, _text(est, table, corr, wall, cens), figs, [tname, nname])
+    text = _text(est, table, corr, wall, cens)
+    return base.Section(TITLE, text, figs, [tname, nname], verdict=verdict(len(est), corr))
 
 
 @base.one_line_errors
