@@ -7,6 +7,7 @@ import tempfile
 import pytest
 
 from sweetspot import config as config_lib
+from sweetspot import grid as grid_lib
 from sweetspot import targets
 
 _JAX_CACHE = []
@@ -112,3 +113,39 @@ def cfg():
 @pytest.fixture
 def data(cfg):
     return targets.make_splits(targets.make_target(cfg.target), cfg.target)
+
+
+@pytest.fixture(scope="module")
+def engines():
+    """One compiled engine per config for the whole module (run_sweep builds a new Engine each call)."""
+    cache, real = {}, grid_lib.Engine
+
+    def make(cfg, data, devices=None):
+        key = (cfg.to_json_best_effort(), devices is None)
+        if key not in cache:
+            cache[key] = real(cfg, data, devices)
+        return cache[key]
+
+    return make
+
+
+def expr_config_file(path, expr: str) -> str:
+    """A sweep config file at `path` whose target is the expression `expr` (family `expr`) with small probe data
+    (as the hand-built metric tests use): for `diagnose --npz ... --target FILE`."""
+    import textwrap
+
+    path.write_text(
+        textwrap.dedent(
+            f"""
+            from sweetspot.config import default_config
+
+            def get_config(arg=None):
+                c = default_config()
+                c.target.family, c.target.expr, c.target.n_reference = "expr", "{expr}", 4096
+                c.metrics.n_signature, c.metrics.n_probe_train, c.metrics.n_probe_test = 256, 512, 256
+                c.metrics.n_iia = 256
+                return c
+            """
+        )
+    )
+    return str(path)

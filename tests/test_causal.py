@@ -11,7 +11,6 @@ Four depth-2 ReLU networks compute it exactly:
 """
 
 import functools
-import textwrap
 
 import jax
 import jax.numpy as jnp
@@ -19,6 +18,7 @@ import ml_collections
 import numpy as np
 import pytest
 
+from conftest import expr_config_file
 from sweetspot import cli, config, grid, metrics, probe_data, pruning, sweep, targets
 from sweetspot.targets import expr
 from sweetspot.validation import validate
@@ -155,28 +155,9 @@ def test_matches_float64_reference(kind):
         assert bool(m[k]) == bool(ref[k]), k
 
 
-def _target_config(tmp_path):
-    path = tmp_path / "pairs.py"
-    path.write_text(
-        textwrap.dedent(
-            f"""
-            from sweetspot.config import default_config
-
-            def get_config(arg=None):
-                c = default_config()
-                c.target.family, c.target.expr, c.target.n_reference = "expr", "{PAIRS}", 4096
-                c.metrics.n_signature, c.metrics.n_probe_train, c.metrics.n_probe_test = 256, 512, 256
-                c.metrics.n_iia = 256
-                return c
-            """
-        )
-    )
-    return str(path)
-
-
 def test_diagnose_npz_labels_the_four_networks(tmp_path, capsys):
     t, _ = _setup()
-    cfg_path = _target_config(tmp_path)
+    cfg_path = expr_config_file(tmp_path / "pairs.py", PAIRS)
     # every label is FRACTURED: the compositional network's layers hold 4 and 2 live units, too few for a random
     # subspace to miss (its control is >= das_control_max); test_das.py has wider hand-built layers
     want = {"compositional": "FRACTURED", "mixing": "FRACTURED", "unused_local": "FRACTURED", "half": "FRACTURED"}

@@ -24,6 +24,7 @@ import ml_collections
 import numpy as np
 import pytest
 
+from conftest import expr_config_file
 from sweetspot import causal, cli, config, das, diagnose, metrics, mlp, result_keys
 from sweetspot.targets import expr
 
@@ -220,7 +221,6 @@ def test_diagnose_json_reads_the_rotated_twin(tmp_path, capsys):
     """`diagnose --npz ... --json`: one JSON object with the label, the scores and, per node, its inputs and
     every per-node score by its column name."""
     import json
-    import textwrap
 
     params, masks, depth = build("rotated")
     arrays = {}
@@ -228,21 +228,8 @@ def test_diagnose_json_reads_the_rotated_twin(tmp_path, capsys):
         arrays[f"W{i}"], arrays[f"b{i}"] = np.asarray(params[name]["w"]), np.asarray(params[name]["b"])
         arrays[f"M{i}"] = np.asarray(masks[name])
     np.savez(tmp_path / "rotated.npz", **arrays)
-    (tmp_path / "m.py").write_text(
-        textwrap.dedent(
-            f"""
-            from sweetspot.config import default_config
-
-            def get_config(arg=None):
-                c = default_config()
-                c.target.family, c.target.expr, c.target.n_reference = "expr", "{TREE_M}", 4096
-                c.metrics.n_signature, c.metrics.n_probe_train, c.metrics.n_probe_test = 256, 512, 256
-                c.metrics.n_iia = 256
-                return c
-            """
-        )
-    )
-    cli.main(["diagnose", "--npz", str(tmp_path / "rotated.npz"), "--target", str(tmp_path / "m.py"), "--json"])
+    target = expr_config_file(tmp_path / "m.py", TREE_M)
+    cli.main(["diagnose", "--npz", str(tmp_path / "rotated.npz"), "--target", target, "--json"])
     out = json.loads(capsys.readouterr().out)
     assert out["label"] == "compositional" and out["labels"]["compositional"] and not out["labels"]["modular"]
     assert not out["labels"]["compositional_local"] and out["scores"]["IIA_das"] > 0.99

@@ -31,20 +31,6 @@ def small_config():
 
 
 @pytest.fixture(scope="module")
-def engines():
-    """One compiled engine per config for the whole module (run_sweep builds a new Engine each call)."""
-    cache, real = {}, grid_lib.Engine
-
-    def make(cfg, data, devices=None):
-        key = (cfg.to_json_best_effort(), devices is None)
-        if key not in cache:
-            cache[key] = real(cfg, data, devices)
-        return cache[key]
-
-    return make
-
-
-@pytest.fixture(scope="module")
 def finished(tmp_path_factory, engines):
     """A finished run of small_config(), read-only: copy it before damaging it."""
     mp = pytest.MonkeyPatch()

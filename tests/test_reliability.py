@@ -35,20 +35,6 @@ def small_config(lr=1e-2):
     return c
 
 
-@pytest.fixture(scope="module")
-def engines():
-    """One compiled engine per config for the whole module (run_sweep builds a new Engine each call)."""
-    cache, real = {}, grid_lib.Engine
-
-    def make(cfg, data, devices=None):
-        key = (cfg.to_json_best_effort(), devices is None)
-        if key not in cache:
-            cache[key] = real(cfg, data, devices)
-        return cache[key]
-
-    return make
-
-
 @pytest.fixture
 def fast(monkeypatch, engines):
     monkeypatch.setattr(grid_lib, "Engine", engines)

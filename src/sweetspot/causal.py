@@ -1,4 +1,5 @@
 """Causal scores: interchange interventions on the units aligned to a constituent. docs/method.md, "Causal score".
+The distributed score, which looks for each constituent as a learned subspace of any layer's units, is das.py.
 
 A probe shows that a constituent is decodable; it does not show that the output is computed through it. For
 pairs (x, x') of held-out inputs, the network runs on x with the aligned units' activations replaced by their
