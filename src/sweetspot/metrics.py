@@ -306,8 +306,9 @@ def _labels(fit, k, iia_home, extras, mcfg) -> dict:
     and `compositional_home` for comparison (docs/method.md, "Labels")."""
     keep, thr = k["keep"], mcfg.compositional_iia
     any_node = fit & keep.any()
-    controls_ok = (jnp.max(jnp.where(keep, extras["iia_das_control"], 0.0), initial=0.0) < mcfg.das_control_max) & (
-        jnp.max(jnp.where(keep, extras["das_crosstalk"], 0.0), initial=0.0) < mcfg.das_control_max
+    largest = lambda v: jnp.max(jnp.where(keep, v, 0.0), initial=0.0)  # over the non-vacuous nodes
+    controls_ok = (largest(extras["iia_das_control"]) < mcfg.das_control_max) & (
+        extras["das_crosstalk_max"] < mcfg.das_control_max
     )
     compositional = any_node & (node_min(extras["iia_das"], keep) >= thr) & controls_ok
     probe_ok = any_node & (node_min(k["r2_restricted"], keep) >= mcfg.compositional_r2)
