@@ -27,9 +27,9 @@ from sweetspot.analysis import base, stats  # noqa: E402
 
 TITLE = "E2 depth axis"
 METHOD = "sp"  # E2 is an SP experiment: rows of other methods are ignored
-METRICS = ("IIA", "C", "fit", "compositional", "C_gain", "IIA_gain")
-LABELS = ("fit", "compositional")  # 0/1 per network; NaN (e.g. a diverged network) counts as 0
-PEAK_METRICS = ("IIA", "C")  # IIA: the primary peak; C beside it
+METRICS = ("IIA_das", "IIA", "C", "fit", "compositional", "C_gain", "IIA_gain", "modular")
+LABELS = ("fit", "compositional", "modular")  # 0/1 per network; NaN (e.g. a diverged network) counts as 0
+PEAK_METRICS = ("IIA_das", "IIA", "C")  # IIA_das: the primary peak (docs/method.md); the local-unit IIA and C beside it
 FIT_SHARE = 0.5  # a depth competes for the peak when at least this share of its networks fit
 N_BOOT = 10000
 SEED = 0
@@ -87,7 +87,7 @@ def cell_means(cells, depths) -> np.ndarray:
     return out
 
 
-def peaks_of(means, depths, metric="IIA") -> np.ndarray:
+def peaks_of(means, depths, metric="IIA_das") -> np.ndarray:
     """Peak depth per leading index of `means` (..., depths, METRICS): the argmax over the depths whose fit
     fraction is >= FIT_SHARE of the metric's mean (ties: the shallowest); NaN where no such depth has one."""
     means = np.asarray(means, float)
@@ -105,7 +105,7 @@ def _instance(run) -> int:
     return int(run.meta["config"].get("target", {}).get("seed", 0))
 
 
-def best_sparsity(runs, metric="IIA") -> float:
+def best_sparsity(runs, metric="IIA_das") -> float:
     """The sparsity with the highest fit-gated (peaks_of's gate) mean of `metric` at any depth, runs pooled; when
     no depth fits at any sparsity, the highest mean at any depth; ties: the lower sparsity."""
     sparsities = sorted({float(r["sparsity"]) for run in runs for r in run.rows})
@@ -136,7 +136,7 @@ def make_curves(runs, sparsity=None) -> Curves:
     return Curves(name, s, sorted({d for c in cells for d in c}), cells, runs)
 
 
-def peak_depth(runs, metric="IIA") -> int | None:
+def peak_depth(runs, metric="IIA_das") -> int | None:
     """The peak depth of one target's runs pooled (a Run or a list of them): peaks_of on the pooled means at the
     best sparsity. None when no depth has at least half its networks fit or the metric is undefined there."""
     c = make_curves(runs)
@@ -431,7 +431,7 @@ def main(argv=None) -> None:
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--out")
     p.add_argument("--peak", action="store_true", help="print the runs' pooled peak depth (3 when undefined)")
-    p.add_argument("--metric", default="IIA", choices=PEAK_METRICS, help="the peak of this metric (E7: C)")
+    p.add_argument("--metric", default="IIA_das", choices=PEAK_METRICS, help="the peak of this metric (E7: C)")
     a = p.parse_args(argv)
     runs = [base.load_run(d) for d in a.run_dirs]
     if a.peak:
