@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= runs/demo
 
-.PHONY: demo test test-slow lint bench figures clean
+.PHONY: demo test test-slow lint bench figures figures-quick clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,9 +17,14 @@ demo: $(STAMP)
 	$(PY) -m sweetspot sweep sweeps/regime_map.py --out $(DEMO_OUT) --overwrite
 	$(PY) analysis/regime_heatmap.py $(DEMO_OUT)
 
-# E1-E6 CPU defaults (sweeps skipped when complete, resumed when interrupted), then the report in report/.
+# Every experiment of the registry (src/sweetspot/experiments.py) at its CPU default (sweeps skipped when complete,
+# resumed when interrupted), then the report in report/. figures-quick: the pipeline end to end at 2 seeds and one
+# instance (a check, not verdicts: its report says so), in runs_quick/ and report_quick/.
 figures: $(STAMP)
 	$(PY) analysis/make_figures.py --runs runs --out report
+
+figures-quick: $(STAMP)
+	$(PY) analysis/make_figures.py --quick --runs runs_quick --out report_quick
 
 # One pytest worker per core (pytest-xdist), whole files per worker so module fixtures compile once; the workers
 # share one JAX compilation cache (tests/conftest.py). TEST_WORKERS=0 runs in this process.
@@ -39,4 +44,4 @@ lint: $(STAMP)
 	$(PY) -m vulture
 
 clean:
-	rm -rf runs .pytest_cache
+	rm -rf runs runs_quick .pytest_cache

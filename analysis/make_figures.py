@@ -1,8 +1,11 @@
-"""`make figures`: runs the CPU defaults of E1-E7 and of the theory checks T1-T2 (each sweep skipped when its run
-is already complete, resumed when interrupted) and then writes the report from the saved runs (T3 and the
-depth-predictor validation read those runs).
+"""`make figures`: runs the sweeps of every experiment in the registry (sweetspot/experiments.py: E1-E7, T1-T2;
+each sweep skipped when its run is already complete, resumed when interrupted), then writes the report from the
+saved runs (T0, T3 and the wiring section read those runs).
 
-    python analysis/make_figures.py [--runs runs] [--out report] [--only e1,e2,...] [--jobs 2]
+    python analysis/make_figures.py [--runs runs] [--out report] [--only e1,e2,...] [--jobs 2] [--quick]
+
+--quick (`make figures-quick`): the registry's quick sweeps (one target instance, a few targets per experiment), each
+at its first two seeds; its report says on every section that it checks the pipeline and is no verdict.
 
 The sweeps form chains. A chain's sweeps run in order: E3 after its target's E2 run, E7's three stages, and runs
 that share one program (so that the later ones find it in the compilation cache). --jobs chains run at once
@@ -10,7 +13,7 @@ that share one program (so that the later ones find it in the compilation cache)
 other chain fills). Each sweep's results depend on its config alone, not on what runs beside it, and the report
 gets the runs in the same order whatever --jobs is. Output lines are prefixed with the run's name.
 
-E3 runs at each target's E2 peak depth (`analysis/e2_depth.py --peak`); E7 (SP on its judging targets,
+E3 runs at each target's E2 IIA_das peak depth (`analysis/e2_depth.py --peak`); E7 (SP on its judging targets,
 sweeps/sp_judging.py) runs per judging target its peak stage, its SP-sparsity selection at that peak and its judge
 stage at both. Wall time per sweep goes to OUT/timings.csv. Everything is the CLI underneath: the commands are
 printed as they run.
@@ -30,30 +33,11 @@ import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-E1_INSTANCES = ("0", "1", "2")  # target.seed of the tree target: claims are about the family, not one tree
-E2_TARGETS = (
-    "tree_L2",
-    "tree_L3",
-    "tree_k3",
-    "boolean",
-    "parity",
-    "modular",
-    "expr",
-    "additive",
-    "expr_d4",
-    "boolean_L4",
-    "expr_d5_pl",
-    "boolean_L5",
+ROOT = os.path.dirname(HERE)
+QUICK_NOTE = (
+    "make figures-quick: each sweep at its first two seeds, one target instance, a few targets per experiment. "
+    "A check of the pipeline end to end, not a verdict: docs/results.md has the verdicts (make figures)."
 )
-E2_INSTANCES = {"tree_L3": ("1", "2")}  # extra target instances beyond instance 0
-E3_TARGETS = ("tree_L3", "boolean")
-# Their exemplars, then every member of their two series that has a published bar (about 45 s each on 2 cores).
-E6_TASKS = ("424", "414", "41216", "6333", "4122", "4124", "4128", "41212", "82124", "82128", "821212", "821216")
-# The diagnostic reading of E6 (docs/sculpting.md, "Simpler sub-functions"): every task with drawn tables, again with
-# linearly separable ones (about 15 s each on a quiet 2-core machine).
-E6_THRESHOLD_TASKS = ("414", "41216", "4124", "82124")
-T1_LEVELS = ("L2", "L3", "L4", "L5")
-E7_TARGETS = ("judge_tree_perm", "judge_tree_reuse", "judge_expr3", "judge_boolean")
 
 
 _RUNNING: set = set()  # sweeps in flight, terminated when a chain fails
@@ -157,74 +141,60 @@ def sp_sparsity(run: str) -> str:
     return out.stdout.split()[0]
 
 
+def quick_seeds(config: str) -> str:
+    """`make figures-quick`'s override: the sweep config's first two seeds."""
+    from sweetspot.config import load_config
+
+    return f"--config.grid.seed={tuple(load_config(os.path.join(ROOT, config), []).grid.seed[:2])!r}"
+
+
+def overrides(s, run_dir, quick: bool) -> list[str]:
+    """The sweep's command-line overrides, read when it starts (its depth and sparsity from the runs before it)."""
+    extra = [quick_seeds(s.config)] if quick else []
+    if s.depth_from:
+        run, metric = s.depth_from
+        extra.append(f"--config.grid.depth=({peak(run_dir(run), metric)},)")
+    if s.sparsity_from:
+        extra.append(f"--config.grid.sparsity=({sp_sparsity(run_dir(s.sparsity_from))},)")
+    return extra
+
+
 def main(argv=None):
+    from sweetspot import experiments
+
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", default="runs")
     p.add_argument("--out", default="report")
-    p.add_argument(
-        "--only", default="e1,e2,e3,e6,e7,t1,t2", help="comma-separated experiments to run before the report"
-    )
+    names = ",".join(e.name.lower() for e in experiments.EXPERIMENTS if e.sweeps)
+    p.add_argument("--only", default=names, help="comma-separated experiments to run before the report")
     p.add_argument("--jobs", type=int, default=2, help="chains of sweeps run at once (default %(default)s)")
+    p.add_argument("--quick", action="store_true", help="make figures-quick: the registry's quick sweeps, 2 seeds")
     a = p.parse_args(argv)
     only = set(a.only.split(","))
+    bad = only - set(names.split(","))
+    if bad:
+        raise SystemExit(f"error: --only={a.only!r}: {sorted(bad)} unknown: allowed values are {names}")
     os.makedirs(a.out, exist_ok=True)
-    steps = []  # (name, config, extra, chain, in the report), in the order the runs go to the report
     run_dir = lambda name: os.path.join(a.runs, name)
+    steps = experiments.sweeps(only, quick=a.quick)
+    timings = {s.run: 0.0 for s in steps}
 
-    def add(name, config, extra=(), chain=None, report=True):
-        """Sweep `name` as the next step of `chain` (default: a chain of its own). extra may be a function of
-        nothing, called when the step starts: E3 and E7 read their depth and sparsity from the runs before them."""
-        steps.append((name, config, extra, chain or name, report))
-
-    if "e1" in only:  # one program: the later instances find it in the compilation cache
-        for i in E1_INSTANCES:
-            add(f"e1_i{i}", f"sweeps/e1_regime.py:{i}", chain="e1")
-    if "e2" in only or "e3" in only:
-        for t in E2_TARGETS:
-            add(f"e2_{t}", f"sweeps/e2_depth.py:{t}")
-            for i in E2_INSTANCES.get(t, ()):
-                add(f"e2_{t}_i{i}", f"sweeps/e2_depth.py:{t},{i}", chain=f"e2_{t}")
-    if "e3" in only:
-        for t in E3_TARGETS:
-            depth = lambda t=t: [f"--config.grid.depth=({peak(run_dir(f'e2_{t}'))},)"]
-            add(f"e3_{t}", f"sweeps/e3_connectivity.py:{t}", depth, chain=f"e2_{t}")
-    if "e6" in only:
-        for t in E6_TASKS:
-            add(f"e6_{t}", f"sweeps/e6_sculpting.py:{t}")
-        for t in E6_THRESHOLD_TASKS:
-            add(f"e6thr_{t}", f"sweeps/e6_sculpting.py:{t},tables=threshold", chain=f"e6_{t}")
-    if "e7" in only:
-        for t in E7_TARGETS:
-            cfg, chain = f"sweeps/sp_judging.py:{t}", f"e7_{t}"
-            depth = functools.cache(lambda t=t: f"--config.grid.depth=({peak(run_dir(f'e7peak_{t}'), 'C')},)")
-            sparsity = lambda t=t: f"--config.grid.sparsity=({sp_sparsity(run_dir(f'e7select_{t}'))},)"
-            add(f"e7peak_{t}", cfg + ",peak", chain=chain, report=False)
-            add(f"e7select_{t}", cfg + ",select", lambda d=depth: [d()], chain=chain)
-            add(f"e7_{t}", cfg, lambda d=depth, s=sparsity: [d(), s()], chain=chain)
-    if "t1" in only:
-        for t in T1_LEVELS:
-            add(f"t1_{t}", f"sweeps/t1_sparsity.py:{t}")
-    if "t2" in only:
-        add("t2", "sweeps/t2_volume.py")
-
-    timings = {name: 0.0 for name, *_ in steps}
-
-    def go(name, config, extra):
-        timings[name] = sweep(config, run_dir(name), extra() if callable(extra) else extra)
+    def go(s):
+        timings[s.run] = sweep(s.config, run_dir(s.run), overrides(s, run_dir, a.quick))
 
     chains = {}
-    for name, config, extra, chain, _ in steps:
-        chains.setdefault(chain, []).append(functools.partial(go, name, config, extra))
+    for s in steps:
+        chains.setdefault(s.chain or s.run, []).append(functools.partial(go, s))
     t0 = time.time()
     run_chains(list(chains.values()), a.jobs)
     sweeps_s = time.time() - t0
-    dirs = [run_dir(name) for name, *_, report in steps if report]
     with open(os.path.join(a.out, "timings.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["run", "config", "wall_s (0 = already complete)"])
-        w.writerows([(name, config, f"{timings[name]:.1f}") for name, config, *_ in steps])
+        w.writerows([(s.run, s.config, f"{timings[s.run]:.1f}") for s in steps])
     t0 = time.time()
-    subprocess.run([sys.executable, "-m", "sweetspot", "report", *dirs, "--out", a.out], check=True)
+    cmd = [sys.executable, "-m", "sweetspot", "report", *[run_dir(s.run) for s in steps if s.report], "--out", a.out]
+    subprocess.run(cmd + (["--note", QUICK_NOTE] if a.quick else []), check=True)
     print(f"report: {os.path.join(a.out, 'index.html')} ({time.time() - t0:.0f} s); sweeps: {sweeps_s:.0f} s wall")
 
 

@@ -72,7 +72,7 @@ def test_no_import_cycle():
 # docs/architecture.md's layers, bottom first: a module imports only from its own layer or below (a package
 # counts as its modules' layer unless listed itself). `validation` sits above the registries it reads.
 LAYERS = (
-    ("config", "result_keys"),
+    ("config", "result_keys", "experiments"),
     ("targets", "mlp"),
     ("causal", "das", "probe_data"),
     ("metrics", "pruning"),

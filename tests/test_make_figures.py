@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from sweetspot import experiments as ex
+
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 SCRIPT = os.path.join(ROOT, "analysis", "make_figures.py")
 
@@ -58,19 +60,20 @@ def _record(mf, monkeypatch, fail=None, delay=0.0):
     monkeypatch.setattr(mf, "peak", reader(lambda name: len(name)))
     monkeypatch.setattr(mf, "sp_sparsity", reader(lambda name: f"0.{len(name)}"))
     monkeypatch.setattr(mf.subprocess, "run", lambda cmd, check: report.setdefault("cmd", cmd))
+    monkeypatch.setattr(mf, "quick_seeds", lambda config: "--config.grid.seed=(0, 1)")
     return log, report
 
 
-def _old_order(mf, runs):
+def _old_order(runs):
     """The order in which make_figures handed the runs to the report before chains (one sweep at a time)."""
-    names = [f"e1_i{i}" for i in mf.E1_INSTANCES]
-    for t in mf.E2_TARGETS:
-        names += [f"e2_{t}"] + [f"e2_{t}_i{i}" for i in mf.E2_INSTANCES.get(t, ())]
-    names += [f"e3_{t}" for t in mf.E3_TARGETS]
-    names += [f"e6_{t}" for t in mf.E6_TASKS] + [f"e6thr_{t}" for t in mf.E6_THRESHOLD_TASKS]
-    for t in mf.E7_TARGETS:
+    names = [f"e1_i{i}" for i in ex.E1_INSTANCES]
+    for t in ex.E2_TARGETS:
+        names += [f"e2_{t}"] + [f"e2_{t}_i{i}" for i in ex.E2_INSTANCES.get(t, ())]
+    names += [f"e3_{t}" for t in ex.E3_TARGETS]
+    names += [f"e6_{t}" for t in ex.E6_TASKS] + [f"e6thr_{t}" for t in ex.E6_THRESHOLD_TASKS]
+    for t in ex.E7_TARGETS:
         names += [f"e7select_{t}", f"e7_{t}"]
-    names += [f"t1_{t}" for t in mf.T1_LEVELS] + ["t2"]
+    names += [f"t1_{t}" for t in ex.T1_LEVELS] + ["t2"]
     return [os.path.join(runs, n) for n in names]
 
 
@@ -80,15 +83,15 @@ def test_chains_keep_order_and_report_order(mf, monkeypatch, tmp_path, jobs):
     runs, out = str(tmp_path / "runs"), str(tmp_path / "report")
     mf.main(["--runs", runs, "--out", out, "--jobs", str(jobs)])
     dirs = report["cmd"][report["cmd"].index("report") + 1 : report["cmd"].index("--out")]
-    assert dirs == _old_order(mf, runs)
+    assert dirs == _old_order(runs)
     ends = [n for kind, n, _ in log if kind == "end"]
     starts = {n: (i, extra) for i, (kind, n, extra) in enumerate(log) if kind == "start"}
     done_before = lambda a, b: log.index(("end", a, ())) < starts[b][0]
-    assert len(ends) == len(starts) == len(dirs) + len(mf.E7_TARGETS)  # every sweep once; e7 peaks not reported
-    for t in mf.E3_TARGETS:  # each reads its own E2 run's peak (the stand-in answers the name's length)
+    assert len(ends) == len(starts) == len(dirs) + len(ex.E7_TARGETS)  # every sweep once; e7 peaks not reported
+    for t in ex.E3_TARGETS:  # each reads its own E2 run's peak (the stand-in answers the name's length)
         assert done_before(f"e2_{t}", f"e3_{t}")
         assert starts[f"e3_{t}"][1] == (f"--config.grid.depth=({len(f'e2_{t}')},)",)
-    for t in mf.E7_TARGETS:
+    for t in ex.E7_TARGETS:
         assert done_before(f"e7peak_{t}", f"e7select_{t}") and done_before(f"e7select_{t}", f"e7_{t}")
         depth, sparsity = f"--config.grid.depth=({len(f'e7peak_{t}')},)", f"0.{len(f'e7select_{t}')}"
         assert starts[f"e7select_{t}"][1] == (depth,)
@@ -150,3 +153,28 @@ def test_every_sweep_it_runs_uses_the_default_engine(mf, monkeypatch, tmp_path):
     default = config.default_config().engine.depth_mode
     for spec in report["configs"]:
         assert config.load_config(os.path.join(ROOT, spec), []).engine.depth_mode == default
+
+
+def test_quick_runs_the_registrys_quick_sweeps_at_two_seeds_and_says_so(mf, monkeypatch, tmp_path):
+    """`make figures-quick`: every experiment with sweeps, one instance, each sweep's first two seeds, and the
+    report told that it is no verdict."""
+    log, report = _record(mf, monkeypatch)
+    monkeypatch.setattr(mf, "quick_seeds", lambda config: f"--config.grid.seed=first-two-of:{config}")
+    mf.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--jobs", "2", "--quick"])
+    starts = {n: extra for kind, n, extra in log if kind == "start"}
+    assert set(starts) == {s.run for s in ex.sweeps(quick=True)}
+    for s in ex.sweeps(quick=True):
+        assert starts[s.run][0] == f"--config.grid.seed=first-two-of:{s.config}"
+    assert report["cmd"][-2:] == ["--note", mf.QUICK_NOTE] and "not a verdict" in mf.QUICK_NOTE
+
+
+def test_quick_seeds_reads_the_sweep_config(mf):
+    assert mf.quick_seeds("sweeps/e1_regime.py:0") == "--config.grid.seed=(0, 1)"
+    assert mf.quick_seeds("sweeps/sp_judging.py:judge_boolean,peak") == "--config.grid.seed=(100, 101)"
+
+
+def test_unknown_experiment_refused_before_any_sweep(mf, monkeypatch, tmp_path):
+    log, _ = _record(mf, monkeypatch)
+    with pytest.raises(SystemExit, match="--only='e1,e9'.*unknown: allowed values are e1,e2,e3,e6,e7,t1,t2"):
+        mf.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--only", "e1,e9"])
+    assert log == []

@@ -111,7 +111,8 @@ def _report(args):
     from sweetspot.analysis import report
 
     try:
-        report.report(args.run_dirs, args.out, jobs=report.DEFAULT_JOBS if args.jobs is None else args.jobs)
+        jobs = report.DEFAULT_JOBS if args.jobs is None else args.jobs
+        report.report(args.run_dirs, args.out, jobs=jobs, note=args.note)
     except res_lib.ResultsError as e:
         raise SystemExit(f"error: {e}") from None
 
@@ -184,6 +185,7 @@ def _add_report(sub) -> None:
     r.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     r.add_argument("--out", required=True, help="report directory (created; files in it are replaced)")
     r.add_argument("--jobs", type=int, help="analyses run at once, each in its own process (default: cores, <= 4)")
+    r.add_argument("--note", help="a line shown at the top of the report and in every section (figures-quick)")
 
 
 def _add_predict_depth(sub) -> None:

@@ -29,6 +29,7 @@ STYLE = (
     "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:2px 6px;white-space:nowrap}"
     "th{position:sticky;top:0;background:#f3f3f3}.tname{font-size:13px;margin:.8em 0 0}"
     "pre{background:#f5f5f5;padding:.5em;overflow-x:auto;font-size:11px}"
+    ".note{background:#fff3cd;border:1px solid #e0c060;padding:.4em .6em;font-weight:bold}"
 )
 
 
@@ -107,9 +108,11 @@ def verdict(s: Section) -> tuple[str, str]:
     return first.rstrip(".") + ".", rest
 
 
-def _section_html(out: str, i: int, s: Section) -> list[str]:
+def _section_html(out: str, i: int, s: Section, note: str | None = None) -> list[str]:
     result, text = verdict(s)
-    parts = [f"<h2 id='s{i}'>{html.escape(s.title)}</h2><p class='verdict'>{html.escape(result)}</p>"]
+    parts = [f"<h2 id='s{i}'>{html.escape(s.title)}</h2>"]
+    parts += [f"<p class='note'>{html.escape(note)}</p>"] if note else []
+    parts += [f"<p class='verdict'>{html.escape(result)}</p>"]
     parts.append(f"<p class='text'>{html.escape(text)}</p>" if text else "")
     for fig in s.figures:
         pdf, cap = fig[:-4] + ".pdf", s.captions.get(fig) or caption(os.path.join(out, fig))
@@ -128,19 +131,21 @@ def _section_html(out: str, i: int, s: Section) -> list[str]:
     return parts
 
 
-def write_index(out: str, sections: list[Section], command: str) -> str:
-    """OUT/index.html: every section's result, text, figures and tables, with the runs' configs and commands."""
+def write_index(out: str, sections: list[Section], command: str, note: str | None = None) -> str:
+    """OUT/index.html: every section's result, text, figures and tables, with the runs' configs and commands;
+    `note` (figures-quick: not a verdict) under the title and at the head of every section."""
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><meta name='viewport' content='width=device-width'>"
         f"<title>sweetspot report</title><style>{STYLE}</style></head><body>",
         "<h1>sweetspot report</h1>",
+        f"<p class='note'>{html.escape(note)}</p>" if note else "",
         f"<p>Made {time.strftime('%Y-%m-%d %H:%M')} by <code>{html.escape(command)}</code>, from saved runs only. "
         "Definitions: docs/method.md; verdicts: docs/results.md.</p>",
         "<ul>" + "".join(f"<li><a href='#s{i}'>{html.escape(s.title)}</a>: {html.escape(verdict(s)[0])}</li>"
                          for i, s in enumerate(sections)) + "</ul>",
     ]  # fmt: skip
     for i, s in enumerate(sections):
-        parts += _section_html(out, i, s)
+        parts += _section_html(out, i, s, note)
     parts.append("</body></html>")
     path = os.path.join(out, "index.html")
     with open(path, "w") as f:

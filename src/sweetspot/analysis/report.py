@@ -2,7 +2,7 @@
 
 Reads run directories only (meta.json, results.csv, params/ for wiring and module detection); never trains.
 Each analysis is a module of this package with `TITLE`, `select(runs) -> runs` and `make(runs, out) -> Section`;
-`ANALYSES` lists them in report order. The report is DIR/index.html (`page.write_index`) plus PNG, PDF and CSV files;
+`ANALYSES` lists them in report order, read from the experiment registry (sweetspot/experiments.py). The report is DIR/index.html (`page.write_index`) plus PNG, PDF and CSV files;
 docs/results.md holds the CPU-default report as measured.
 """
 
@@ -13,42 +13,17 @@ import contextlib
 import importlib
 import multiprocessing
 import os
+import shlex
 import time
 
-from sweetspot import rundir
-from sweetspot.analysis import (
-    e1_regime,
-    e2_depth,
-    e3_connectivity,
-    e4_fractured,
-    e5_generalization,
-    e6_sculpting,
-    e7_sp_recovery,
-    t0_depth_predictor,
-    t1_sparsity,
-    t2_volume,
-    t3_interference,
-    wiring,
-)
+from sweetspot import experiments, rundir
 from sweetspot.analysis.base import Run, Section, load_run
 from sweetspot.analysis.page import write_index
 
 __all__ = ["ANALYSES", "DEFAULT_JOBS", "Run", "Section", "load_run", "report", "write_index"]
 
-ANALYSES = (
-    e1_regime,
-    e2_depth,
-    e3_connectivity,
-    e4_fractured,
-    e5_generalization,
-    e6_sculpting,
-    e7_sp_recovery,
-    wiring,
-    t0_depth_predictor,
-    t1_sparsity,
-    t2_volume,
-    t3_interference,
-)
+# The sections in the registry's order (sweetspot/experiments.py: each analysis declared once, with its experiment).
+ANALYSES = tuple(importlib.import_module(f"sweetspot.analysis.{name}") for name in experiments.ANALYSES)
 
 # Analyses run at once by the report command (`--jobs`): one per core, at most 4 (each holds its runs in memory).
 DEFAULT_JOBS = max(1, min(4, os.cpu_count() or 1))
@@ -67,14 +42,16 @@ def _make_in_worker(name: str, paths: list[str], out: str) -> tuple[Section, flo
     return _make(importlib.import_module(name), [load_run(p) for p in paths], out)
 
 
-def report(run_dirs: list[str], out: str, analyses=ANALYSES, progress=print, jobs: int = 1) -> list[Section]:
+def report(
+    run_dirs: list[str], out: str, analyses=ANALYSES, progress=print, jobs: int = 1, note: str | None = None
+) -> list[Section]:
     """Runs every analysis on the runs it selects and writes OUT/index.html. Bad run dirs fail before any
     figure is drawn: meta.json, results.csv and every saved network of every run are read first
     (`load_run`, `rundir.check_params`), so a damaged file is one ResultsError and no file is written. jobs > 1
     runs up to that many analyses at once, each in a process of its own: they share no state and write different
     files, so the tables are the same as with jobs = 1. A worker imports its analysis afresh by module name, so
     changes made in this process at run time (patched functions or settings) reach only jobs = 1.
-    Sections keep ANALYSES' order."""
+    Sections keep ANALYSES' order. `note` (e.g. figures-quick's "not a verdict") heads the page and every section."""
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise ValueError(f"report: jobs={jobs!r} is invalid: allowed values are integers >= 1")
     runs = [load_run(d) for d in run_dirs]  # every run's meta.json and results.csv, checked whole
@@ -97,5 +74,7 @@ def report(run_dirs: list[str], out: str, analyses=ANALYSES, progress=print, job
             sections[i] = s
             progress(f"{tasks[i][0].TITLE}: {len(s.figures)} figure(s), {len(s.tables)} table(s), {seconds:.1f}s")
     command = "python -m sweetspot report " + " ".join(run_dirs) + f" --out {out}"
-    progress(write_index(out, sections, command))
+    if note:
+        command += f" --note {shlex.quote(note)}"
+    progress(write_index(out, sections, command, note))
     return sections
