@@ -1,7 +1,8 @@
 """E3 connectivity axis: C against sparsity at a target's peak depth for every pruning method, including
 shuffled:sp and shuffled:imp (the same per-layer density, wiring permuted). One run per named target.
 
-CPU default (320 points: dense, at every sparsity, beside 9 pruning methods; 8 seeds; about 5-8 minutes on 2 cores); set the depth to the target's E2 peak:
+CPU default (320 points: dense at every sparsity beside 9 pruning methods, 8 seeds; about 5-8 minutes on 2
+cores); set the depth to the target's E2 IIA_das peak:
     python -m sweetspot sweep sweeps/e3_connectivity.py:tree_L3 --out runs/e3_tree_L3 \
         --config.grid.depth="($(python analysis/e2_depth.py --peak runs/e2_tree_L3),)"
 GPU-sized: sweeps/e3_connectivity.py:tree_L3,full (8 seeds, width 64, 8k steps).

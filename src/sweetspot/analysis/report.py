@@ -2,7 +2,8 @@
 
 Reads run directories only (meta.json, results.csv, params/ for wiring and module detection); never trains.
 Each analysis is a module of this package with `TITLE`, `select(runs) -> runs` and `make(runs, out) -> Section`;
-`ANALYSES` lists them in report order, read from the experiment registry (sweetspot/experiments.py). The report is DIR/index.html (`page.write_index`) plus PNG, PDF and CSV files;
+`ANALYSES` lists them in report order, read from the experiment registry (sweetspot/experiments.py). The report
+is DIR/index.html (`page.write_index`) plus PNG, PDF and CSV files;
 docs/results.md holds the CPU-default report as measured.
 """
 
