@@ -149,15 +149,18 @@ def test_t1_verdict_gives_the_parameters_to_reach_the_dense_loss():
 def test_t2_verdict_gives_the_primary_rank_correlations():
     table = [
         dict(p_comp=p, ratio=r, ratio_per_p=r / 10, p_c08=p, ratio08=r, ratio08_per_p=r / 10, mean_c=c,
-             method="sp", depth=d, n_comp_est=4, n_frac_est=4)
+             mean_iia_das=1 - c, method="sp", depth=d, n_comp_est=4, n_frac_est=4)
         for d, (p, r, c) in enumerate([(0.1, -3.0, 0.5), (0.3, -1.0, 0.6), (0.6, 0.5, 0.7), (0.9, 2.0, 0.9)])
     ]  # fmt: skip
     corr = t2_volume.correlations(table)
     assert corr["strict"][0] == pytest.approx(1.0)
     v = one_line(t2_volume.verdict(32, corr))
     want = f"rho = 1.00 (p = {corr['strict'][1]:.2g}, 4 cells)"
-    assert v.startswith(f"Over 32 networks, p_comp vs log V_comp/V_frac across cells: {want}; ratio vs cell mean C:")
-    assert f"p_comp vs log V_comp/V_frac: {want}" in t2_volume._text({}, table, corr, 0.0, 0.0)
+    assert v.startswith(f"Over 32 networks, p_comp (IIA_das label) vs log V_comp/V_frac across cells: {want}; ")
+    text = t2_volume._text({}, table, corr, 0.0, 0.0)
+    assert f"p_comp vs log V_comp/V_frac: {want}" in text and "distributed causal score IIA_das" in text
+    assert corr["meanIIAdas_strict"][0] == pytest.approx(-1.0)  # mean IIA_das falls as the ratio rises here
+    assert f"ratio vs cell mean IIA_das: rho = -1.00 (p = {corr['meanIIAdas_strict'][1]:.2g}, 4 cells)" in text
     few = t2_volume.correlations(table[:2])
     assert "undefined (2 cells)" in one_line(t2_volume.verdict(8, few))
     assert one_line(t2_volume.verdict(0, corr)) == "No fit network to estimate, so no volume ratio."
