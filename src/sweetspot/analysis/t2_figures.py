@@ -48,7 +48,11 @@ def figure_p_comp(table, out):
         ax.set_xticks(sorted({t["depth"] for t in table}))
     axes[0].legend(fontsize=6.5, ncol=2, loc="upper left")
     axes[1].legend(fontsize=6.5, ncol=2)
-    fig.suptitle("T2: compositional fraction and C against depth (tree k=2 L=3, sparsity 0.8, dense at 0)", fontsize=10)
+    fig.suptitle(
+        "T2: compositional fraction (IIA_das label), C and IIA_das against depth "
+        "(tree k=2 L=3, sparsity 0.8, dense at 0)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return base.save_figure(fig, out, "t2_p_comp")
 
