@@ -28,8 +28,10 @@ def test_e2_verdict_names_the_peaks_or_the_trend(tmp_path):
     (tmp_path / "one").mkdir()
     section = e2_depth.make([plant], str(tmp_path / "one"), own_depth=lambda r: 3)
     v = one_line(section.verdict)
-    # e2_peaks.csv: peak_IIA 4, seed-bootstrap range [4, 6]; e2_falloff.csv: IIA_verdict "falls"
-    assert "1 of 1 targets have an IIA peak" in v and "plant 4 [4, 6]" in v and "falls beyond the peak on 1" in v
+    # e2_peaks.csv: peak_IIA_das 4, seed-bootstrap range [4, 6] (the local IIA peaks at 2); e2_falloff.csv:
+    # IIA_das_verdict "falls"
+    assert "1 of 1 targets have an IIA_das peak" in v and "plant 4 [4, 6]" in v
+    assert "IIA_das falls beyond the peak on 1" in v
 
     runs, own = e2t._trend_runs()
     own_depth = lambda r: 3 if r.experiment == "e2/plant" else own(r)
@@ -37,10 +39,10 @@ def test_e2_verdict_names_the_peaks_or_the_trend(tmp_path):
     v = one_line(section.verdict)
     trend = next(
         t for t in csv.DictReader(open(tmp_path / "e2_depth_trend.csv"))
-        if (t["quantity"], t["resampled"]) == ("spearman(own_depth, peak_IIA)", "seeds")
+        if (t["quantity"], t["resampled"]) == ("spearman(own_depth, peak_IIA_das)", "seeds")
     )  # fmt: skip
     rho = f"{float(trend['estimate']):.2f} [{float(trend['lo']):.2f}, {float(trend['hi']):.2f}]"
-    assert f"5 of 5 targets have an IIA peak; Spearman rho(own depth, peak) {rho}" in v
+    assert f"5 of 5 targets have an IIA_das peak; Spearman rho(own depth, peak) {rho}" in v
     assert f"{trend['quantity']} = {rho}" in section.text  # the same numbers as the text
 
     iia, _ = e2t.peaked(4)
@@ -122,10 +124,10 @@ def test_t0_verdict_gives_the_structural_and_constant_errors(tmp_path, monkeypat
     }
     ci = lambda s: stats.fmt_ci(*(float(s[k]) for k in ("mean_abs_error", "mae_lo", "mae_hi")))
     s, c = summary[("all", "structural")], summary[("all", "constant")]
-    assert f"Over 4 targets with an IIA peak: structural mean |error| {ci(s)} ({s['exact']} exact)" in v
+    assert f"Over 4 targets with an IIA_das peak: structural mean |error| {ci(s)} ({s['exact']} exact)" in v
     assert f"constant 3: {ci(c)}" in v and "the constant." in v
     assert f"all, structural: mean |error| {ci(s)} over 4 targets" in section.text
-    assert one_line(t0_depth_predictor.verdict([["all", "none", 0]], None)).startswith("No target has an IIA peak")
+    assert one_line(t0_depth_predictor.verdict([["all", "none", 0]], None)).startswith("No target has an IIA_das")
 
 
 def test_t1_verdict_gives_the_parameters_to_reach_the_dense_loss():
@@ -147,15 +149,18 @@ def test_t1_verdict_gives_the_parameters_to_reach_the_dense_loss():
 def test_t2_verdict_gives_the_primary_rank_correlations():
     table = [
         dict(p_comp=p, ratio=r, ratio_per_p=r / 10, p_c08=p, ratio08=r, ratio08_per_p=r / 10, mean_c=c,
-             method="sp", depth=d, n_comp_est=4, n_frac_est=4)
+             mean_iia_das=1 - c, method="sp", depth=d, n_comp_est=4, n_frac_est=4)
         for d, (p, r, c) in enumerate([(0.1, -3.0, 0.5), (0.3, -1.0, 0.6), (0.6, 0.5, 0.7), (0.9, 2.0, 0.9)])
     ]  # fmt: skip
     corr = t2_volume.correlations(table)
     assert corr["strict"][0] == pytest.approx(1.0)
     v = one_line(t2_volume.verdict(32, corr))
     want = f"rho = 1.00 (p = {corr['strict'][1]:.2g}, 4 cells)"
-    assert v.startswith(f"Over 32 networks, p_comp vs log V_comp/V_frac across cells: {want}; ratio vs cell mean C:")
-    assert f"p_comp vs log V_comp/V_frac: {want}" in t2_volume._text({}, table, corr, 0.0, 0.0)
+    assert v.startswith(f"Over 32 networks, p_comp (IIA_das label) vs log V_comp/V_frac across cells: {want}; ")
+    text = t2_volume._text({}, table, corr, 0.0, 0.0)
+    assert f"p_comp vs log V_comp/V_frac: {want}" in text and "distributed causal score IIA_das" in text
+    assert corr["meanIIAdas_strict"][0] == pytest.approx(-1.0)  # mean IIA_das falls as the ratio rises here
+    assert f"ratio vs cell mean IIA_das: rho = -1.00 (p = {corr['meanIIAdas_strict'][1]:.2g}, 4 cells)" in text
     few = t2_volume.correlations(table[:2])
     assert "undefined (2 cells)" in one_line(t2_volume.verdict(8, few))
     assert one_line(t2_volume.verdict(0, corr)) == "No fit network to estimate, so no volume ratio."

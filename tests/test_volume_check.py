@@ -104,11 +104,16 @@ def test_cell_ratio_is_difference_of_class_means():
         comp = s < 2
         rows.append(dict(point=str(s), method="oracle", depth="2", seed=str(s), fit="True", diverged="False",
                          compositional=str(comp), fractured=str(not comp), C="0.95" if comp else "0.5",
+                         compositional_local=str(s >= 3), IIA_das=str(0.1 * s), IIA="0.05",
                          live_params="10"))  # fmt: skip
         est[s] = dict(P=10, log_v=float(10 + s), log_v_se=1.0, jensen=float(s), censored=np.zeros(4, bool), loss0=0.01)
     run = type("R", (), {"rows": rows})()
     (cell,) = T.cells(run, est)
     assert cell["p_comp"] == pytest.approx(2 / 6) and cell["p_c08"] == pytest.approx(2 / 6)
+    # the distributed label sets the classes; the local one (seeds 3-5) and the scores are only reported beside it
+    assert cell["p_comp_local"] == pytest.approx(3 / 6)
+    assert (cell["mean_iia_das"], cell["mean_iia"]) == pytest.approx((0.25, 0.05))
+    assert len(T.HEADER) == len(T.KEYS) and T.HEADER[T.KEYS.index("mean_iia_das")] == "mean_IIA_das"
     assert cell["ratio"] == pytest.approx(np.mean([10, 11]) - np.mean([12, 13, 14, 15]))
     se = np.hypot(np.std([10, 11], ddof=1) / np.sqrt(2), np.std([12, 13, 14, 15], ddof=1) / 2)
     assert cell["ratio_se"] == pytest.approx(se)

@@ -1,13 +1,16 @@
-"""E2 depth axis, judged on the causal score. Per target (the runs of one experiment `e2/NAME` pooled: its target
-instances), at its best sparsity: mean IIA, C, C_gain and the compositional and fit fractions against depth with
-95% bootstrap intervals; the peak depth (argmax over depth of mean IIA among the depths where at least half the
-networks fit), its seed-bootstrap range, and the peak of C beside it; whether IIA, C and fit fall beyond the peak;
-whether the peak moves with the target's own depth (Spearman rho over targets; tree L = 2, 3, 4). Definitions:
+"""E2 depth axis, judged on the distributed causal score IIA_das (docs/method.md "Distributed causal score"),
+with the local-unit IIA and C beside it. Per target (the runs of one experiment `e2/NAME` pooled: its target
+instances), at its best sparsity (on IIA_das): mean IIA_das, IIA, C, C_gain and the compositional (distributed
+label), modular and fit fractions against depth with 95% bootstrap intervals; the peak depth (argmax over depth of
+mean IIA_das among the depths where at least half the networks fit), its seed-bootstrap range and the share of
+resamples at its mode, and the peaks of IIA and C beside it; whether IIA_das (IIA, C, fit beside) falls beyond the
+IIA_das peak; whether the peak moves with the target's own depth (Spearman rho over targets; tree L = 2, 3, 4,
+each pair compared only when both targets were run: tree_L4 runs only at its `:full` size). Definitions:
 docs/method.md (E2).
 
     python -m sweetspot report runs/e2_* --out report
     python analysis/e2_depth.py --peak runs/e2_tree_L3 [runs/e2_tree_L3_i1 ...]
-        (prints the pooled IIA peak depth, 3 when undefined: E3 and E7 run there)
+        (prints the pooled IIA_das peak depth, 3 when undefined: E3 runs there; --metric C for E7)
 """
 
 from __future__ import annotations
@@ -125,7 +128,7 @@ def best_sparsity(runs, metric="IIA_das") -> float:
 
 def make_curves(runs, sparsity=None) -> Curves:
     """Curves of one target's runs (a Run or a list of runs of ONE experiment, pooled) at `sparsity` (default:
-    best_sparsity on IIA), instances in target.seed order."""
+    best_sparsity on IIA_das), instances in target.seed order."""
     runs = sorted([runs] if isinstance(runs, base.Run) else list(runs), key=_instance)
     names = sorted({r.experiment for r in runs})
     if len(names) != 1:
@@ -234,14 +237,14 @@ def _interval(boot, method="linear") -> tuple[float, float, float, float]:
 TREND_HEADER = ["quantity", "resampled", "estimate", "lo", "hi", "n_targets", "p", "share_positive", "share_undefined"]
 
 
-def depth_trend(results, metric="IIA", seed=SEED) -> list[list]:
+def depth_trend(results, metric="IIA_das", seed=SEED) -> list[list]:
     """TREND_HEADER rows: Spearman rho of (own depth, peak depth) over the targets with a peak, its interval with
     the seeds resampled (each target's analyse bootstrap, resample b of every target together) and with targets
-    AND seeds resampled (targets drawn with replacement, default_rng([seed, 1])); then for TREE_PAIRS (a, b) the
-    peak difference b - a with its seed-bootstrap interval (inverted CDF)."""
+    AND seeds resampled (targets drawn with replacement, default_rng([seed, 1])); then `pair_rows`."""
     have = [r for r in results if r["peak"][metric] is not None]
     if not have:  # one row that says so (a table always has a row)
-        return [[f"spearman(own_depth, peak_{metric})", "no target with a peak", *[float("nan")] * 3, 0, "", "", 1.0]]
+        rows = [[f"spearman(own_depth, peak_{metric})", "no target with a peak", *[float("nan")] * 3, 0, "", "", 1.0]]
+        return rows + pair_rows(results, metric)
     own = np.array([r["own_depth"] for r in have], float)
     pk = np.array([r["peak"][metric] for r in have], float)
     boot = np.array([r["boot"][metric] for r in have])  # (targets, n_boot)
@@ -254,34 +257,56 @@ def depth_trend(results, metric="IIA", seed=SEED) -> list[list]:
     for how, r_b in (("seeds", seeds), ("targets and seeds", both)):
         lo, hi, pos, und = _interval(r_b)
         rows.append([f"spearman(own_depth, peak_{metric})", how, rho, lo, hi, n, p, pos, und])
-    by = {r["name"]: r for r in have}
+    return rows + pair_rows(results, metric)
+
+
+NOT_COMPARED = "not compared: "
+
+
+def pair_rows(results, metric) -> list[list]:
+    """For TREE_PAIRS (a, b) with both targets among the results: the peak difference b - a with its
+    seed-bootstrap interval (inverted CDF); a pair with a target absent (not run at this scale: tree_L4 runs only
+    at its `:full` size) or without a peak gets a row whose `resampled` says so (NOT_COMPARED), NaN numbers; a
+    pair with neither target gets no row."""
+    by = {r["name"]: r for r in results}
+    rows = []
     for a, b in TREE_PAIRS:
-        if a in by and b in by:
-            d = by[b]["boot"][metric] - by[a]["boot"][metric]
-            est = by[b]["peak"][metric] - by[a]["peak"][metric]
-            lo, hi, pos, und = _interval(d, "inverted_cdf")
-            rows.append([f"peak_{metric}({b}) - peak_{metric}({a})", "seeds", est, lo, hi, 2, "", pos, und])
+        q = f"peak_{metric}({b}) - peak_{metric}({a})"
+        absent = [t for t in (a, b) if t not in by]
+        if len(absent) == 2:  # no tree target of this pair at all: nothing to say
+            continue
+        none = [t for t in (a, b) if t in by and by[t]["peak"][metric] is None]
+        if absent or none:
+            why = [f"{t} not run" for t in absent] + [f"{t} has no {metric} peak" for t in none]
+            rows.append([q, NOT_COMPARED + ", ".join(why), *[float("nan")] * 3, 2 - len(why), "", "", 1.0])
+            continue
+        d = by[b]["boot"][metric] - by[a]["boot"][metric]
+        est = by[b]["peak"][metric] - by[a]["peak"][metric]
+        lo, hi, pos, und = _interval(d, "inverted_cdf")
+        rows.append([q, "seeds", est, lo, hi, 2, "", pos, und])
     return rows
 
 
-FALLOFF_HEADER = ["target", "peak_IIA", "deepest"]
-FALLOFF_HEADER += [f"{m}_drop{s}" for m in ("IIA", "C", "fit") for s in ("", "_lo", "_hi")]
+FALLOFF_METRICS = ("IIA_das", "IIA", "C", "fit")
+FALLOFF_HEADER = ["target", "peak_IIA_das", "deepest"]
+FALLOFF_HEADER += [f"{m}_drop{s}" for m in FALLOFF_METRICS for s in ("", "_lo", "_hi")]
 FALLOFF_HEADER += ["fit_deepest", "fit_deepest_lo", "fit_deepest_hi", "deepest_fits", "n_peak", "n_deepest"]
-FALLOFF_HEADER += ["IIA_verdict"]
+FALLOFF_HEADER += ["IIA_das_verdict"]
 
 
 def falloff(res) -> list:
-    """FALLOFF_HEADER row: X_drop = mean X of the networks at the IIA peak - at the deepest depth, unpaired
-    stats.diff_ci (fit: the fit fraction); fit_deepest = the fit fraction at the deepest depth (mean_ci) and
-    whether it is >= FIT_SHARE; verdict on the IIA drop: falls (interval above 0), rises (below), no resolved
-    change, or the peak is the deepest depth."""
-    c, pk = res["curves"], res["peak"]["IIA"]
+    """FALLOFF_HEADER row: X_drop = mean X of the networks at the IIA_das peak - at the deepest depth, unpaired
+    stats.diff_ci (fit: the fit fraction; IIA and C beside IIA_das, at the same two depths); fit_deepest = the
+    fit fraction at the deepest depth (mean_ci) and whether it is >= FIT_SHARE; verdict on the IIA_das drop:
+    falls (interval above 0), rises (below), no resolved change, or the peak is the deepest depth."""
+    c, pk = res["curves"], res["peak"]["IIA_das"]
     deep = max(c.depths)
+    n_nan = 3 * len(FALLOFF_METRICS) + 3
     if pk is None:
-        return [c.name, "", deep] + [float("nan")] * 12 + ["", 0, len(c.pooled(deep)), "no peak"]
+        return [c.name, "", deep] + [float("nan")] * n_nan + ["", 0, len(c.pooled(deep)), "no peak"]
     a, b = c.pooled(pk), c.pooled(deep)
     row = [c.name, pk, deep]
-    for m in ("IIA", "C", "fit"):
+    for m in FALLOFF_METRICS:
         row += list(stats.diff_ci(a[:, _M[m]], b[:, _M[m]]))[:3]
     fm, flo, fhi, _ = stats.mean_ci(b[:, _M["fit"]])
     lo, hi = row[4], row[5]
@@ -289,14 +314,16 @@ def falloff(res) -> list:
     return row + [fm, flo, fhi, bool(fm >= FIT_SHARE), len(a), len(b), verdict or "no resolved change"]
 
 
-AT_PEAK = ("IIA", "C", "C_gain", "compositional", "fit")
+AT_PEAK = ("IIA_das", "IIA", "C", "C_gain", "compositional", "modular", "fit")  # at the IIA_das peak
 PEAKS_HEADER = ["target", "scope", "family", "own_depth", "sparsity", "networks"]
 PEAKS_HEADER += [f"peak_{m}{s}" for m in PEAK_METRICS for s in ("", "_lo", "_hi", "_mode", "_mode_share")]
-PEAKS_HEADER += ["peak_compositional"] + [f"{m}_at_peak{s}" for m in AT_PEAK for s in ("", "_lo", "_hi")]
+PEAKS_HEADER += ["peak_compositional"] + [f"{m}_at_IIA_das_peak{s}" for m in AT_PEAK for s in ("", "_lo", "_hi")]
 
 
 def _peak_row(res, scope, c, an) -> list:
-    """PEAKS_HEADER row of one Curves `c` and its analyse dict `an` (res gives the target's name and depth)."""
+    """PEAKS_HEADER row of one Curves `c` and its analyse dict `an` (res gives the target's name and depth):
+    per PEAK_METRICS m, peak_m, its seed-bootstrap range, mode and mode share (the share of resamples whose m
+    peak is the mode); the depth of the highest compositional fraction; AT_PEAK at the IIA_das peak."""
     row = [res["name"], scope, res["family"], res["own_depth"], c.sparsity]
     row.append(sum(len(c.pooled(d)) for d in c.depths))
     for m in PEAK_METRICS:
@@ -304,7 +331,7 @@ def _peak_row(res, scope, c, an) -> list:
     comp = _int(peaks_of(an["means"], c.depths, "compositional"))
     has_comp = comp is not None and an["means"][c.depths.index(comp), _M["compositional"]] > 0
     row.append(comp if has_comp else "")
-    pk = an["peak"]["IIA"]
+    pk = an["peak"]["IIA_das"]
     for m in AT_PEAK:
         row += list(stats.mean_ci(c.pooled(pk)[:, _M[m]])[:3]) if pk is not None else [float("nan")] * 3
     return row
@@ -315,23 +342,27 @@ def _peak_rows(res) -> list[list]:
     return rows + [_peak_row(res, f"target.seed={s}", ic, an) for s, ic, an in res["instances"]]
 
 
+CURVES = (("IIA_das", "C0", "-"), ("IIA", "C4", "-."), ("C", "C1", ":"))  # (metric, colour, peak line style)
+
+
 def _panel(ax, res) -> None:
     c = res["curves"]
-    for m, colour in (("IIA", "C0"), ("C", "C1")):
+    for m, colour, _ in CURVES:
         ci = np.array([stats.mean_ci(c.pooled(d)[:, _M[m]])[:3] for d in c.depths])
-        ax.plot(c.depths, ci[:, 0], color=colour, marker="o", ms=3, label=f"mean {m} (95% CI)")
-        ax.fill_between(c.depths, ci[:, 1], ci[:, 2], color=colour, alpha=0.2, lw=0)
+        lw = 1.8 if m == "IIA_das" else 1.0
+        ax.plot(c.depths, ci[:, 0], color=colour, marker="o", ms=3, lw=lw, label=f"mean {m} (95% CI)")
+        ax.fill_between(c.depths, ci[:, 1], ci[:, 2], color=colour, alpha=0.2 if m == "IIA_das" else 0.1, lw=0)
     for m, colour, label in (("fit", "C2", "frac. fit"), ("compositional", "C3", "frac. compositional")):
         ax.plot(c.depths, res["means"][:, _M[m]], color=colour, ls="--", marker=".", ms=4, label=label)
     for _, ic, an in res["instances"]:
-        ax.plot(ic.depths, an["means"][:, _M["IIA"]], color="C0", lw=0.6, alpha=0.5)
-    pk, pc = res["peak"]["IIA"], res["peak"]["C"]
+        ax.plot(ic.depths, an["means"][:, _M["IIA_das"]], color="C0", lw=0.6, alpha=0.5)
+    pk = res["peak"]["IIA_das"]
     if pk is not None:
-        lo, hi, _, _ = peak_range(res["boot"]["IIA"])
+        lo, hi, _, _ = peak_range(res["boot"]["IIA_das"])
         ax.axvspan(lo - 0.15, hi + 0.15, color="grey", alpha=0.15, lw=0)
-        ax.axvline(pk, color="C0", lw=1.2)
-    if pc is not None:
-        ax.axvline(pc, color="C1", ls=":", lw=1.2)
+    for m, colour, ls in CURVES:
+        if res["peak"][m] is not None:
+            ax.axvline(res["peak"][m], color=colour, ls=ls, lw=1.2)
     inst = f", {len(c.runs)} instances" if len(c.runs) > 1 else ""
     fits = "" if pk is not None else ", no depth fits"
     ax.set_title(f"{c.name} (own depth {res['own_depth']}), s={c.sparsity:g}{inst}{fits}", fontsize=9)
@@ -351,63 +382,92 @@ def _figure(results, out) -> str:
         ax.axis("off")
     axes.flat[0].legend(fontsize=6, loc="lower right")
     fig.suptitle(
-        "E2: IIA and C (bands: 95% bootstrap over networks), fit and compositional fractions against depth\n"
-        "blue line: IIA peak (grey: its 95% seed-bootstrap range); orange dotted: C peak; thin: IIA per instance",
+        "E2: IIA_das (distributed score, primary), local-unit IIA and C (bands: 95% bootstrap over networks), fit and "
+        "compositional fractions against depth\nblue line: IIA_das peak (grey: its 95% seed-bootstrap range); "
+        "purple dash-dot: IIA peak; orange dotted: C peak; thin: IIA_das per instance",
         fontsize=9,
     )
     fig.tight_layout()
     return base.save_figure(fig, out, "e2_depth_axis")
 
 
+def _peak_text(res, m) -> str:
+    """'d [lo, hi] (mode share: s% of resamples at its mode)' of the target's m peak; 'none' without one."""
+    if res["peak"][m] is None:
+        return "none"
+    lo, hi, _, share = peak_range(res["boot"][m])
+    return f"{res['peak'][m]} [{lo:g}, {hi:g}] ({share:.0%} of resamples at the mode)"
+
+
+def _trend_line(t) -> str:
+    if str(t[1]).startswith(NOT_COMPARED):
+        return f"{t[0]} {t[1]}"
+    if str(t[0]).startswith("spearman") and not np.isfinite(t[2]):
+        return f"{t[0]} undefined ({t[5]} targets with a peak, or a constant side; {t[1]} resampled)"
+    if str(t[0]).startswith("spearman"):
+        return f"{t[0]} = {t[2]:.2f} [{t[3]:.2f}, {t[4]:.2f}] ({t[1]} resampled, {t[8]:.0%} undefined)"
+    return f"{t[0]} = {t[2]:g} [{t[3]:g}, {t[4]:g}]"
+
+
+def _pairs_note(trend) -> str:
+    """One sentence on the TREE_PAIRS not compared (IIA_das rows; the IIA and C rows say the same), '' if none."""
+    skipped = [f"{t[0]} ({t[1][len(NOT_COMPARED) :]})" for t in trend if str(t[1]).startswith(NOT_COMPARED)]
+    skipped = [x for x in skipped if x.startswith("peak_IIA_das(")]
+    if not skipped:
+        return ""
+    return (
+        " Not compared: " + "; ".join(skipped) + " (tree_L4, like expr_d5, fits at no depth at CPU scale and is run "
+        "only at its `:full` size)."
+    )
+
+
 def _text(results, falls, trend) -> str:
-    def peak(res, m):
-        if res["peak"][m] is None:
-            return "none"
-        lo, hi, _, share = peak_range(res["boot"][m])
-        return f"{res['peak'][m]} [{lo:g}, {hi:g}] ({share:.0%} at the mode)"
-
-    def trend_line(t):
-        if str(t[0]).startswith("spearman") and not np.isfinite(t[2]):
-            return f"{t[0]} undefined ({t[5]} targets with a peak, or a constant side)"
-        if str(t[0]).startswith("spearman"):
-            return f"{t[0]} = {t[2]:.2f} [{t[3]:.2f}, {t[4]:.2f}] ({t[1]} resampled, {t[8]:.0%} undefined)"
-        return f"{t[0]} = {t[2]:g} [{t[3]:g}, {t[4]:g}]"
-
     per = "; ".join(
-        f"{r['name']} (own depth {r['own_depth']}): IIA peak {peak(r, 'IIA')}, C peak {peak(r, 'C')}, "
-        f"IIA beyond the peak: {f[-1]}, deepest depth fits: {f[-4]}"
+        f"{r['name']} (own depth {r['own_depth']}): IIA_das peak {_peak_text(r, 'IIA_das')}, local-unit IIA peak "
+        f"{_peak_text(r, 'IIA')}, C peak {_peak_text(r, 'C')}, IIA_das beyond its peak: {f[-1]} (drop "
+        f"{_drop(f, 'IIA_das')}; IIA {_drop(f, 'IIA')}, C {_drop(f, 'C')}), deepest depth fits: {f[-4]}"
         for r, f in zip(results, falls, strict=True)
     )
+    compared = [t for t in trend if not str(t[1]).startswith(NOT_COMPARED)]
     return (
-        "Peak depth = argmax over depth of mean IIA at the target's best sparsity among the depths where at least "
-        "half the networks fit (instances pooled); [2.5%, 97.5%] range of the peak over 10,000 seed resamples and "
-        f"the share of resamples giving the modal peak. {per}. Own depth against peak: "
-        + ("; ".join(trend_line(t) for t in trend) or "n/a")
+        "Judged on IIA_das, the distributed causal score (the `compositional` label is on it too); the local-unit "
+        "IIA and C are given beside it. Peak depth = argmax over depth of mean IIA_das at the target's best "
+        "sparsity (on IIA_das) among the depths where at least half the networks fit (instances pooled); [2.5%, "
+        "97.5%] range of the peak over 10,000 seed resamples, and the mode share: the share of those resamples "
+        "whose IIA_das peak (resp. IIA, C peak) is the modal depth (e2_peaks.csv: peak_IIA_das_mode_share). "
+        f"Drops: at the IIA_das peak minus at the deepest depth, 95% bootstrap. {per}. Own depth against peak: "
+        + ("; ".join(_trend_line(t) for t in compared) or "n/a")
         + "."
+        + _pairs_note(trend)
     )
+
+
+def _drop(f, m) -> str:
+    i = FALLOFF_HEADER.index(f"{m}_drop")
+    return "n/a" if not np.isfinite(f[i]) else f"{f[i]:.2f} [{f[i + 1]:.2f}, {f[i + 2]:.2f}]"
 
 
 def verdict(results, falls, trend) -> str:
-    """The section's one-line result, from the numbers `_text` reads: how many targets have an IIA peak, the
-    peaks with their seed-bootstrap range when there are at most three targets, else the own-depth trend (seeds
-    resampled), and on how many targets IIA falls beyond the peak (falloff's verdict)."""
-    have = [r for r in results if r["peak"]["IIA"] is not None]
+    """The section's one-line result on IIA_das, from the numbers `_text` reads: how many targets have an
+    IIA_das peak, the peaks with their seed-bootstrap range when there are at most three targets, else the
+    own-depth trend (seeds resampled), and on how many targets IIA_das falls beyond the peak (falloff's verdict)."""
+    have = [r for r in results if r["peak"]["IIA_das"] is not None]
     if not have:
-        return f"No target fits at any depth ({len(results)} targets), so no IIA peak."
-    head = f"{len(have)} of {len(results)} targets have an IIA peak"
+        return f"No target fits at any depth ({len(results)} targets), so no IIA_das peak."
+    head = f"{len(have)} of {len(results)} targets have an IIA_das peak"
     if len(results) <= 3:
         peaks = []
         for r in results:
-            lo, hi, _, _ = peak_range(r["boot"]["IIA"])
-            pk = r["peak"]["IIA"]
+            lo, hi, _, _ = peak_range(r["boot"]["IIA_das"])
+            pk = r["peak"]["IIA_das"]
             peaks.append(f"{r['name']} {pk} [{lo:g}, {hi:g}]" if pk is not None else f"{r['name']} none")
         head += " (peak depth: " + ", ".join(peaks) + ")"
     else:
-        t = next(t for t in trend if t[0] == "spearman(own_depth, peak_IIA)" and t[1] == "seeds")
+        t = next(t for t in trend if t[0] == "spearman(own_depth, peak_IIA_das)" and t[1] == "seeds")
         rho = f"{t[2]:.2f}" if np.isfinite(t[2]) else "undefined"
         rho += f" [{t[3]:.2f}, {t[4]:.2f}]" if np.isfinite(t[2]) and np.isfinite(t[3]) else ""
         head += f"; Spearman rho(own depth, peak) {rho}"
-    return f"{head}; IIA falls beyond the peak on {sum(f[-1] == 'falls' for f in falls)} of them."
+    return f"{head}; IIA_das falls beyond the peak on {sum(f[-1] == 'falls' for f in falls)} of them."
 
 
 def make(runs, out, own_depth=None):
@@ -425,8 +485,9 @@ def make(runs, out, own_depth=None):
 
 @base.one_line_errors
 def main(argv=None) -> None:
-    """`RUN_DIR [RUN_DIR ...] --out DIR` (the section), or `--peak RUN_DIR [RUN_DIR ...]`: the IIA peak depth of
-    the runs pooled (runs of one experiment: a target's instances), 3 when undefined; E3 and E7 run there."""
+    """`RUN_DIR [RUN_DIR ...] --out DIR` (the section), or `--peak RUN_DIR [RUN_DIR ...]`: the IIA_das peak depth
+    (--metric: another PEAK_METRICS peak; E7 asks for C) of the runs pooled (runs of one experiment: a target's
+    instances), 3 when undefined; E3 runs there."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run_dirs", nargs="+")
     p.add_argument("--out")

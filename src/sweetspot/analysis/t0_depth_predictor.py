@@ -1,6 +1,7 @@
 """Depth predictor validation (claim 3b): the structural and data-only predicted depths (sweetspot.depth_predictor)
-against every E2 target's IIA peak depth (e2_depth: argmax over depth of mean IIA among the depths where at least
-half the networks fit, target instances pooled), next to the best constant prediction: the integer depth with the
+against every E2 target's IIA_das peak depth (e2_depth: argmax over depth of mean IIA_das, the distributed causal
+score, among the depths where at least half the networks fit, target instances pooled; the local-unit IIA peak and
+the C peak are listed beside it, not validated), next to the best constant prediction: the integer depth with the
 least mean |error| on the main (not held-out) targets, evaluated everywhere. Per set (main, held out, all) and
 predictor: mean |error| with a 95% bootstrap interval over targets and seeds, exact hits, Spearman rho, and the
 difference in mean |error| from the constant.
@@ -36,7 +37,8 @@ def select(runs):
     return [r for r in runs if r.experiment.startswith("e2/")]
 
 
-HEADER = ["target", "set", "own_depth", "peak_IIA", "peak_IIA_lo", "peak_IIA_hi", "peak_C"]
+PEAK = "IIA_das"  # the measured peak the predictors are validated against (e2_depth.PEAK_METRICS[0])
+HEADER = ["target", "set", "own_depth", "peak_IIA_das", "peak_IIA_das_lo", "peak_IIA_das_hi", "peak_IIA", "peak_C"]
 HEADER += ["d_hat", "d_hat_low", "d_hat_high", "d_hat_data", "data_fit", "constant"]
 PREDICTORS = (("structural", "d_hat"), ("data-only", "d_hat_data"), ("constant", "constant"))
 SUMMARY_HEADER = ["set", "predictor", "targets", "mean_abs_error", "mae_lo", "mae_hi", "exact"]
@@ -62,10 +64,12 @@ def best_constant(peaks) -> int | None:
 
 
 def _row(res, pred, constant) -> list:
-    """One HEADER row: the target, its IIA peak (seed-bootstrap range), C peak, both predictors and the constant."""
+    """One HEADER row: the target, its IIA_das peak (seed-bootstrap range), the IIA and C peaks, both predictors
+    and the constant."""
     nan = float("nan")
-    pk = res["peak"]["IIA"]
-    lo, hi, _, _ = e2_depth.peak_range(res["boot"]["IIA"])
+    pk = res["peak"][PEAK]
+    lo, hi, _, _ = e2_depth.peak_range(res["boot"][PEAK])
+    peak = lambda m: nan if res["peak"][m] is None else res["peak"][m]
     data = pred["data_only"] or {}
     return [
         res["name"],
@@ -74,7 +78,8 @@ def _row(res, pred, constant) -> list:
         nan if pk is None else pk,
         lo,
         hi,
-        nan if res["peak"]["C"] is None else res["peak"]["C"],
+        peak("IIA"),
+        peak("C"),
         pred["d_hat"],
         pred["d_hat_low"],
         pred["d_hat_high"],
@@ -119,22 +124,22 @@ def _ci(v) -> tuple[float, float]:
 
 
 def validate(table, boot, n_boot=e2_depth.N_BOOT, seed=SEED) -> tuple[list[list], list[str]]:
-    """(SUMMARY_HEADER rows, sentences) over the table's targets with an IIA peak, per set (main, held out, all) and
-    predictor. Intervals: 95% percentile bootstrap, n_boot resamples; each draws the set's targets with
+    """(SUMMARY_HEADER rows, sentences) over the table's targets with an IIA_das peak, per set (main, held out,
+    all) and predictor. Intervals: 95% percentile bootstrap, n_boot resamples; each draws the set's targets with
     replacement (default_rng([seed, crc32(set)])) and takes for every drawn target its b-th seed-bootstrap peak
     (`boot`: {target: (n_boot,) peaks}); all predictors of a set share the resamples, so minus_constant (mean
     |error| minus the constant's) is paired."""
     rows, lines = [], []
     for group in ("main", "held out", "all"):
-        t = [r for r in table if (group == "all" or r[1] == group) and np.isfinite(r[3])]
+        t = [r for r in table if (group == "all" or r[1] == group) and np.isfinite(r[HEADER.index("peak_IIA_das")])]
         if not t:  # a row that says so (a table always has a row)
-            lines.append(f"{group}: no target with an IIA peak")
+            lines.append(f"{group}: no target with an IIA_das peak")
             rows.append([group, "none", 0, *[float("nan")] * 3, 0, *[float("nan")] * 4, "", "", ""])
             continue
         b = np.array([np.asarray(boot[r[0]], float)[:n_boot] for r in t])
         rng = np.random.default_rng([seed, zlib.crc32(group.encode())])
         idx = rng.integers(0, len(t), (b.shape[1], len(t)))
-        peak = _col(t, "peak_IIA")
+        peak = _col(t, "peak_IIA_das")
         s = {label: score(_col(t, col), peak, b, idx) for label, col in PREDICTORS}
         const = s["constant"]
         for label, _ in PREDICTORS:
@@ -168,9 +173,9 @@ def verdict(summary, const) -> str:
     by = {r[1]: r for r in summary if r[0] == "all"}
     s, c = by.get("structural"), by.get("constant")
     if s is None or c is None:
-        return "No target has an IIA peak, so there is nothing to predict."
+        return "No target has an IIA_das peak, so there is nothing to predict."
     text = (
-        f"Over {s[2]} targets with an IIA peak: structural mean |error| {stats.fmt_ci(*s[3:6])} ({s[6]} exact), "
+        f"Over {s[2]} targets with an IIA_das peak: structural mean |error| {stats.fmt_ci(*s[3:6])} ({s[6]} exact), "
         f"constant {const}: {stats.fmt_ci(*c[3:6])}"
     )
     return text + (f"; {_versus(s)} the constant." if np.isfinite(s[11]) else "; difference undefined.")
@@ -178,18 +183,21 @@ def verdict(summary, const) -> str:
 
 def _figure(table, out) -> str:
     fig, ax = plt.subplots(figsize=(5, 4.2))
+    k = {n: HEADER.index(n) for n in ("peak_IIA_das", "d_hat", "d_hat_data", "constant")}
     for i, t in enumerate(table):
-        pk, lo, hi = t[3], t[4], t[5]
+        pk, lo, hi = t[k["peak_IIA_das"] : k["peak_IIA_das"] + 3]
         marker = "s" if t[1] == "held out" else "o"
         xerr = [[pk - lo], [hi - pk]] if np.isfinite(lo) and np.isfinite(pk) else None
-        ax.errorbar(pk, t[7], xerr=xerr, fmt=marker, color="C0", ms=6, label="structural" if i == 0 else None)
-        ax.scatter(pk, t[10], marker=marker, color="C1", s=30, label="data-only" if i == 0 else None)
-        ax.annotate(t[0], (pk, t[7]), fontsize=7, xytext=(3, 3), textcoords="offset points")
-    if table and np.isfinite(table[0][12]):
-        ax.axhline(table[0][12], color="grey", ls="--", lw=1, label=f"best constant ({table[0][12]:g})")
-    top = np.nanmax([8.0] + [t[c] for t in table for c in (7, 10)]) + 0.5
+        d = t[k["d_hat"]]
+        ax.errorbar(pk, d, xerr=xerr, fmt=marker, color="C0", ms=6, label="structural" if i == 0 else None)
+        ax.scatter(pk, t[k["d_hat_data"]], marker=marker, color="C1", s=30, label="data-only" if i == 0 else None)
+        ax.annotate(t[0], (pk, d), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    const = table[0][k["constant"]] if table else float("nan")
+    if np.isfinite(const):
+        ax.axhline(const, color="grey", ls="--", lw=1, label=f"best constant ({const:g})")
+    top = np.nanmax([8.0] + [t[k[c]] for t in table for c in ("d_hat", "d_hat_data")]) + 0.5
     ax.plot([0.5, top], [0.5, top], "k:", lw=1)
-    ax.set_xlabel("E2 IIA peak depth (bars: 95% seed-bootstrap range)")
+    ax.set_xlabel("E2 IIA_das peak depth (bars: 95% seed-bootstrap range)")
     ax.set_ylabel("predicted depth")
     ax.set_title("squares: held-out targets", fontsize=9)
     ax.legend(fontsize=7)
@@ -199,13 +207,14 @@ def _figure(table, out) -> str:
 def make(runs, out):
     cache = os.path.join(out, "depth_cache")
     results = e2_depth.study(runs)
-    const = best_constant([r["peak"]["IIA"] for r in results if r["name"] not in HELD_OUT])
+    const = best_constant([r["peak"][PEAK] for r in results if r["name"] not in HELD_OUT])
     table = [_row(r, _predict(r, cache), const) for r in results]
-    summary, lines = validate(table, {r["name"]: r["boot"]["IIA"] for r in results})
+    summary, lines = validate(table, {r["name"]: r["boot"][PEAK] for r in results})
     name = base.write_table(out, "depth_predictor", HEADER, table)
     s_name = base.write_table(out, "depth_predictor_summary", SUMMARY_HEADER, summary)
     text = (
-        f"Peak = E2's IIA peak; constant = {const} (the best constant on the main targets: the integer with the "
+        "Peak = E2's IIA_das peak (the distributed causal score; the local-unit IIA peak is in the table beside "
+        f"it, not validated); constant = {const} (the best constant on the main targets: the integer with the "
         "least mean |error| there). Intervals: 95% bootstrap over targets and seeds. " + "; ".join(lines) + "."
     )
     return base.Section(TITLE, text, [_figure(table, out)], [name, s_name], verdict=verdict(summary, const))

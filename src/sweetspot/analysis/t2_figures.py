@@ -1,5 +1,6 @@
-"""T2's figures (sweetspot.analysis.t2_volume): the compositional fraction and C against depth, and the
-basin log-volume ratio of compositional to fractured minima against depth and against p_comp."""
+"""T2's figures (sweetspot.analysis.t2_volume): the compositional fraction (the `compositional` label, on the
+distributed score IIA_das; the local-unit label beside it) and C and IIA_das against depth, and the basin
+log-volume ratio of compositional to fractured minima against depth and against p_comp."""
 
 from __future__ import annotations
 
@@ -29,19 +30,29 @@ def figure_p_comp(table, out):
         col = COLOURS.get(m)
         axes[0].errorbar(d, p, yerr=_binom_se(p, n), color=col, marker="o", ms=4, capsize=2, label=f"{m}: strict")
         axes[0].plot(d, p8, color=col, ls="--", marker="x", ms=4, label=f"{m}: C>=0.8 (sens.)")
+        pl = np.array([t.get("p_comp_local", np.nan) for t in rows])
+        axes[0].plot(d, pl, color=col, ls=":", marker=".", ms=4, label=f"{m}: local-unit label")
         mc, sc = np.array([t["mean_c"] for t in rows]), np.array([t["std_c"] for t in rows])
-        axes[1].errorbar(d, mc, yerr=sc, color=col, marker="o", ms=4, capsize=2, label=m)
+        axes[1].errorbar(d, mc, yerr=sc, color=col, marker="o", ms=4, capsize=2, label=f"{m}: C")
+        mi = np.array([t.get("mean_iia_das", np.nan) for t in rows])
+        axes[1].plot(d, mi, color=col, ls="--", marker="x", ms=4, label=f"{m}: IIA_das")
     axes[0].set_ylabel("fraction of seeds")
-    axes[0].set_title("p_comp (solid, ± binomial se) and p_(C>=0.8) (dashed)", fontsize=9)
-    axes[1].set_ylabel("C")
-    axes[1].set_title("mean C ± std over seeds", fontsize=9)
+    axes[0].set_title(
+        "p_comp (IIA_das label; solid, ± binomial se), p_(C>=0.8) (dashed), local label (dotted)", fontsize=8
+    )
+    axes[1].set_ylabel("C, IIA_das")
+    axes[1].set_title("mean C ± std over seeds (solid); mean IIA_das (dashed)", fontsize=9)
     for ax in axes:
         ax.set_xlabel("depth (hidden layers)")
         ax.set_ylim(-0.05, 1.05)
         ax.set_xticks(sorted({t["depth"] for t in table}))
     axes[0].legend(fontsize=6.5, ncol=2, loc="upper left")
-    axes[1].legend(fontsize=7)
-    fig.suptitle("T2: compositional fraction and C against depth (tree k=2 L=3, sparsity 0.8, dense at 0)", fontsize=10)
+    axes[1].legend(fontsize=6.5, ncol=2)
+    fig.suptitle(
+        "T2: compositional fraction (IIA_das label), C and IIA_das against depth "
+        "(tree k=2 L=3, sparsity 0.8, dense at 0)",
+        fontsize=10,
+    )
     fig.tight_layout()
     return base.save_figure(fig, out, "t2_p_comp")
 

@@ -6,8 +6,12 @@ fractured minima, and does that ratio shrink outside the sweet spot?
 
 Definitions (fixed before any result was looked at):
 - p_comp of a (method, depth) cell: the fraction of its seeds whose strict `compositional` label (results.csv,
-  docs/method.md "Metrics") is True; the sensitivity variant p_(C>=0.8) is the fraction that fit with C >= 0.8.
-  The primary verdict uses the strict label.
+  docs/method.md "Compositionality score and labels") is True; the sensitivity variant p_(C>=0.8) is the fraction
+  that fit with C >= 0.8. The primary verdict uses the strict label. Since issue 30 that label is on the
+  distributed causal score IIA_das (and `fractured` = fit and not it), so the compositional / fractured classes
+  below are too; beside it, p_comp_local = the fraction with the old local-unit label `compositional_local`,
+  and the cell's mean IIA_das and local-unit IIA (not used in any class or correlation but the one of the ratio
+  against mean IIA_das).
 - theta*: a saved network's live parameters: the unmasked weights and every bias of its active layers (h0 ..
   h{depth-1} and the readout); pruned weights and padded layers are not in theta (they stay at their saved
   values, pruned weights exactly 0 through the mask).
@@ -217,6 +221,9 @@ def _cell(rs, method, depth, est) -> dict:
         p_c08=float(np.mean(hi)),
         mean_c=stats.mean_std(c)[0],
         std_c=stats.mean_std(c)[1],
+        p_comp_local=float(np.mean(stats.column(rs, "compositional_local") == 1)),
+        mean_iia_das=stats.mean_std(stats.column(rs, "IIA_das"))[0],
+        mean_iia=stats.mean_std(stats.column(rs, "IIA"))[0],
         P=n_p if used else float("nan"),
         n_comp_est=nc,
         n_frac_est=nf,
@@ -246,12 +253,14 @@ def cells(run, est) -> list[dict]:
 
 
 HEADER = [
-    "method", "depth", "n_seeds", "n_fit", "n_comp", "n_frac", "p_comp", "p_C08", "mean_C", "std_C", "P",
+    "method", "depth", "n_seeds", "n_fit", "n_comp", "n_frac", "p_comp", "p_C08", "mean_C", "std_C",
+    "p_comp_local", "mean_IIA_das", "mean_IIA", "P",
     "n_comp_est", "n_frac_est", "logV_ratio", "logV_ratio_se", "logV_ratio_per_P", "jensen_ratio",
     "n_C08_est", "n_Clt08_est", "logV_ratio_C08", "logV_ratio_C08_se", "censored_frac", "mean_loss0",
 ]  # fmt: skip
 KEYS = [
-    "method", "depth", "n", "n_fit", "n_comp", "n_frac", "p_comp", "p_c08", "mean_c", "std_c", "P",
+    "method", "depth", "n", "n_fit", "n_comp", "n_frac", "p_comp", "p_c08", "mean_c", "std_c",
+    "p_comp_local", "mean_iia_das", "mean_iia", "P",
     "n_comp_est", "n_frac_est", "ratio", "ratio_se", "ratio_per_p", "ratio_jensen",
     "n_hi_est", "n_lo_est", "ratio08", "ratio08_se", "censored", "loss0",
 ]  # fmt: skip
@@ -267,6 +276,7 @@ def correlations(table) -> dict:
         # "shrinks outside the sweet spot": the ratio should rise with the cell's mean C
         "meanC_strict": stats.spearman(col("mean_c"), col("ratio")),
         "meanC_c08": stats.spearman(col("mean_c"), col("ratio08")),
+        "meanIIAdas_strict": stats.spearman(col("mean_iia_das"), col("ratio")),
     }
 
 
@@ -277,7 +287,9 @@ def _network_rows(run, est) -> list[list]:
     for i, e in sorted(est.items()):
         r = by_point[i]
         label = "compositional" if r["compositional"] == "True" else "fractured"
-        per_net.append([i, r["method"], int(r["depth"]), int(r["seed"]), label, stats.num(r["C"]), e["P"], e["loss0"],
+        local = "compositional" if r.get("compositional_local") == "True" else "fractured"
+        scores = [stats.num(r.get(k, "nan")) for k in ("IIA_das", "IIA", "C")]
+        per_net.append([i, r["method"], int(r["depth"]), int(r["seed"]), label, local, *scores, e["P"], e["loss0"],
                         e["log_v"], e["log_v_se"], e["jensen"], float(np.median(e["radii"])), float(e["radii"].max()),
                         float(e["censored"].mean())])  # fmt: skip
     return per_net
@@ -288,12 +300,15 @@ def _text(est, table, corr, wall, cens) -> str:
     rule = f"loss* + {DELTA:g}" if THRESHOLD == "additive" else f"loss* + max(loss*, {FLOOR:g})"
     single = [f"{t['method']} depth {t['depth']}" for t in table if 1 in (t["n_comp_est"], t["n_frac_est"])]
     return (
+        "Labels: `compositional` (and fractured = fit and not it) is on the distributed causal score IIA_das; "
+        "p_comp_local (the local-unit label) and the cells' mean IIA_das and IIA are in t2_cells.csv beside it. "
         f"{len(est)} networks estimated ({N_DIRECTIONS} directions each, {N_TRAIN} training points, threshold "
         f"{rule}, r_max {R_MAX:g}) in {wall:.0f}s; censored fraction {cens:.4f}. "
         f"Spearman across cells, p_comp vs log V_comp/V_frac: {fmt(corr['strict'])}; per-P ratio "
         f"{fmt(corr['strict_per_p'])}. Sensitivity (C>=0.8 vs fit & C<0.8): {fmt(corr['c08'])}; per-P "
         f"{fmt(corr['c08_per_p'])}. Ratio vs cell mean C (positive = the ratio shrinks outside the sweet spot): "
-        f"strict {fmt(corr['meanC_strict'])}, sensitivity {fmt(corr['meanC_c08'])}."
+        f"strict {fmt(corr['meanC_strict'])}, sensitivity {fmt(corr['meanC_c08'])}; ratio vs cell mean IIA_das: "
+        f"{fmt(corr['meanIIAdas_strict'])}."
         + (
             f" A class of one network (se = its estimator se only, a lower bound): {', '.join(single)}."
             if single
@@ -304,7 +319,7 @@ def _text(est, table, corr, wall, cens) -> str:
 
 def verdict(n_est, corr) -> str:
     """The section's one-line result: the primary rank correlation across cells (p_comp against the log-volume
-    ratio, strict label) and the ratio against the cell's mean C, as `_text` gives them."""
+    ratio, strict label: on IIA_das) and the ratio against the cell's mean C, as `_text` gives them."""
     if not n_est:
         return "No fit network to estimate, so no volume ratio."
 
@@ -312,8 +327,8 @@ def verdict(n_est, corr) -> str:
         return f"rho = {c[0]:.2f} (p = {c[1]:.2g}, {c[2]} cells)" if np.isfinite(c[0]) else f"undefined ({c[2]} cells)"
 
     return (
-        f"Over {n_est} networks, p_comp vs log V_comp/V_frac across cells: {fmt(corr['strict'])}; ratio vs cell mean "
-        f"C: {fmt(corr['meanC_strict'])}."
+        f"Over {n_est} networks, p_comp (IIA_das label) vs log V_comp/V_frac across cells: {fmt(corr['strict'])}; "
+        f"ratio vs cell mean C: {fmt(corr['meanC_strict'])}."
     )
 
 
@@ -328,7 +343,8 @@ def make(runs, out, progress=print):
     tname = base.write_table(out, "t2_cells", HEADER, [[t[k] for k in KEYS] for t in table])
     nname = base.write_table(
         out, "t2_networks",
-        ["point", "method", "depth", "seed", "label", "C", "P", "loss0", "logV", "logV_se_delta", "jensen_logV",
+        ["point", "method", "depth", "seed", "label", "label_local", "IIA_das", "IIA", "C",
+         "P", "loss0", "logV", "logV_se_delta", "jensen_logV",
          "median_r", "max_r", "censored_frac"], _network_rows(run, est),
     )  # fmt: skip
     cens = float(np.mean(np.concatenate([e["censored"] for e in est.values()]))) if est else float("nan")

@@ -37,6 +37,11 @@ from sweetspot.analysis import base, interference, stats  # noqa: E402
 
 TITLE = "T3 feature interference bounds (theorems 1-3)"
 TOL = 1e-6  # an inequality holds when it holds up to this float tolerance
+SCORE_NOTE = (
+    "The theorems bound probe-side quantities (r2_restricted, r2_any, the probes' readout cosines), so T3 reads no "
+    "causal score: neither the distributed IIA_das nor the local-unit IIA nor the compositional label (now on "
+    "IIA_das) enters it; networks are split only by fit."
+)
 MAX_NETWORKS_PER_RUN = 400  # evenly spaced over the run's point indices when a run saved more (work cap)
 
 
@@ -248,7 +253,8 @@ def _text(checks, s_all, n_nets, wall, max_networks) -> str:
             if capped
             else "Every saved network was checked. "
         )
-        + ("Skipped: " + ", ".join(skipped) + "." if skipped else "")
+        + ("Skipped: " + ", ".join(skipped) + ". " if skipped else "")
+        + SCORE_NOTE
     )
 
 
