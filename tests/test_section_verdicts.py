@@ -55,11 +55,13 @@ def test_e3_verdict_gives_the_top_method_and_the_shuffled_comparisons(tmp_path):
     section = e3.make([run], str(tmp_path))
     v = one_line(section.verdict)
     rows = list(csv.DictReader(open(tmp_path / "e3_fake_methods.csv")))
-    sp = np.mean([float(r["IIA_mean"]) for r in rows if r["method"] == "sp"])
-    assert f"fake (depth 3): top mean IIA sp {sp:.2f}" in v
+    sp, sp_das = (np.mean([float(r[k]) for r in rows if r["method"] == "sp"]) for k in ("IIA_mean", "IIA_das_mean"))
+    assert v.startswith(f"fake (depth 3): top mean IIA_das sp {sp_das:.2f} (local IIA sp {sp:.2f}; C sp ")
     assert f"methods by mean IIA over sparsities: sp {sp:.2f}" in section.text
-    # sp minus shuffled:sp compared at 0.5 only (0.9: shuffled fits 2 of 8), interval 0.20 [0.20, 0.20] above 0
-    assert "IIA above the shuffled control at sp 1/1 compared sparsities" in v
+    assert f"methods by mean IIA_das over sparsities: sp {sp_das:.2f}" in section.text
+    # sp minus shuffled:sp compared at 0.5 only (0.9: shuffled fits 2 of 8), interval 0.30 [0.30, 0.30] above 0
+    assert "IIA_das above the shuffled control at sp 1/1 compared sparsities" in v
+    assert "dense" not in v  # no dense in the run
 
 
 def _e6_rows(successes):
