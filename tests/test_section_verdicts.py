@@ -110,6 +110,9 @@ def test_e7_section_opens_with_the_verdict(tmp_path, monkeypatch):
         "Goal MET over 1 targets; clauses met on (of applicable): seeds 1/1, 2x 1/1, half 1/1, iia 1/1, wiring 1/1."
     )
     assert "2x: met on 1 of 1 targets. tree: met (sp 0.75 vs imp 0.25, magnitude 0.00)" in section.text
+    assert "iia: met on 1 of 1 targets. tree: met (IIA_das sp 0.500 vs oracle 0.500; local IIA" in section.text
+    assert "tree: SP minus each method, paired by seed, on IIA_das: imp 0.00 [0.00, 0.00]" in section.text
+    assert "e7_sp_versus.csv" in section.tables
 
 
 def test_t0_verdict_gives_the_structural_and_constant_errors(tmp_path, monkeypatch):
