@@ -66,7 +66,8 @@ def test_e3_verdict_gives_the_top_method_and_the_shuffled_comparisons(tmp_path):
 
 def _e6_rows(successes):
     rows = [{"point": i, "compositional": 0.0, "fit": 1.0, "IIA": 1.0, "C": 0.5, "test_acc": 1.0,
-             "realised_sparsity": 0.9} for i in range(len(successes))]  # fmt: skip
+             "realised_sparsity": 0.9, "IIA_das": 0.7, "compositional_local": 0.0}
+            for i in range(len(successes))]  # fmt: skip
     found = {i: {"success": s, "score": 0.5, "units_alive": 0.2, "inputs_match": 1.0, "outputs_match": float(s),
                  "hidden_module_found": i == 0, "outputs_one_module": i < 2, "shared_last_unit": i % 2 == 0}
              for i, s in enumerate(successes)}  # fmt: skip
@@ -79,7 +80,8 @@ def test_e6_verdict_is_the_summary_opening():
     v = one_line(e6_sculpting.verdict([bal, thr]))
     assert v.startswith("Their published rate within 0.25 of ours in 0 of 1 (task, depth) cells")
     # no network succeeds and none is compositional: the two agree on all 4 ("neither")
-    assert "over 4 networks success 0.00, compositional 0.00, agreeing on 4 (1.00)" in v
+    assert "over 4 networks success 0.00, compositional 0.00, agreeing on 4 (1.00); mean IIA_das 0.70, local IIA " \
+        "1.00, old local label 0.00." in v
     text = e6_sculpting.summary([bal, thr])
     assert "Over 4 networks: success 0.00, compositional 0.00; the two agree on 4 (1.00)" in text
     assert one_line(e6_sculpting.verdict([thr])) == "No network of a balanced-table task to judge."
