@@ -1,6 +1,7 @@
 """Reproduction v2 analyses on hand-built rows whose answer is known (no training): E3's method-vs-shuffled
-comparison only where both sides fit, paired by seed, and method vs random; E5's deduplication of networks that
-several runs share, and its Spearman intervals."""
+comparison only where both sides fit, paired by seed, method vs random and vs dense, on the distributed score
+IIA_das first (set apart from the local IIA so that a comparison reading the wrong column fails); E5's
+deduplication of networks that several runs share, and its Spearman intervals."""
 
 import numpy as np
 
@@ -13,8 +14,10 @@ SEEDS = range(8)
 SPREAD = np.linspace(0.1, 0.8, 8)[[3, 0, 6, 1, 7, 2, 5, 4]]  # per-seed level, far wider than the shifts
 
 
-def _row(method, sparsity, seed, iia, c, fit, comp=False, diverged=False):
+def _row(method, sparsity, seed, iia, c, fit, comp=False, diverged=False, das=None, modular=False):
     return {
+        "IIA_das": str(iia if das is None else das),
+        "modular": str(modular),
         "method": method,
         "depth": "3",
         "sparsity": str(sparsity),
@@ -32,19 +35,22 @@ def _row(method, sparsity, seed, iia, c, fit, comp=False, diverged=False):
     }
 
 
-def _e3_rows():
-    """sp = shuffled:sp + 0.2 in IIA and + 0.1 in C on every seed, compositional on seeds 0-3 (shuffled never);
-    at sparsity 0.9 shuffled:sp fits on 2 of 8 seeds; snip = random - 0.1 in IIA; sp's seed 7 at 0.5 diverged."""
+def _e3_rows(dense=False):
+    """sp = shuffled:sp + 0.3 in IIA_das, + 0.2 in IIA and + 0.1 in C on every seed, compositional on seeds 0-3
+    and modular on 0-5 (shuffled never); at sparsity 0.9 shuffled:sp fits on 2 of 8 seeds; snip = random + 0.15 in
+    IIA_das but - 0.1 in IIA; sp's seed 7 at 0.5 diverged. With `dense`: dense = random + 0.1 in IIA_das and - 0.2
+    in IIA (the local score blind to it), never modular."""
     rows = []
     for s in (0.5, 0.9):
         for seed in SEEDS:
             base = SPREAD[seed]
-            rows.append(
-                _row("sp", s, seed, base + 0.2, base + 0.1, True, comp=seed < 4, diverged=(s, seed) == (0.5, 7))
-            )
+            rows.append(_row("sp", s, seed, base + 0.2, base + 0.1, True, comp=seed < 4,
+                             diverged=(s, seed) == (0.5, 7), das=base + 0.3, modular=seed < 6))  # fmt: skip
             rows.append(_row("shuffled:sp", s, seed, base, base, s == 0.5 or seed < 2))
             rows.append(_row("random", s, seed, base, base, True))
-            rows.append(_row("snip", s, seed, base - 0.1, base, seed % 2 == 0))
+            rows.append(_row("snip", s, seed, base - 0.1, base, seed % 2 == 0, das=base + 0.15))
+            if dense:
+                rows.append(_row("dense", s, seed, base - 0.2, base, True, das=base + 0.1))
     return rows
 
 
@@ -59,8 +65,10 @@ def test_shuffled_is_compared_only_where_both_fit_and_paired_by_seed():
     assert np.allclose([at5["dIIA"], at5["dIIA_lo"], at5["dIIA_hi"]], 0.2)
     assert np.allclose([at5["dC"], at5["dC_lo"], at5["dC_hi"]], 0.1)
     assert np.isclose(at5["dcompositional"], 4 / 7) and at5["dcompositional_lo"] > 0
+    assert at5["n_IIA_das"] == 7 and np.allclose([at5["dIIA_das"], at5["dIIA_das_lo"], at5["dIIA_das_hi"]], 0.3)
+    assert np.isclose(at5["dmodular"], 6 / 7) and at5["dmodular_lo"] > 0
     assert (at9["fit_method"], at9["fit_control"]) == (1.0, 0.25)
-    assert np.isnan(at9["dIIA"]) and at9["n_IIA"] == 0
+    assert np.isnan(at9["dIIA"]) and at9["n_IIA"] == 0 and np.isnan(at9["dIIA_das"]) and at9["n_IIA_das"] == 0
 
 
 def test_vs_random_finds_a_method_below_random(tmp_path):
@@ -69,20 +77,61 @@ def test_vs_random_finds_a_method_below_random(tmp_path):
     table = [dict(zip(e3.VS_RANDOM_HEADER, t, strict=True)) for t in e3.vs_random_table(rows, methods, [0.5, 0.9])]
     snip = [t for t in table if t["method"] == "snip"]
     assert len(snip) == 2 and all(np.isclose(t["dIIA"], -0.1) and t["dIIA_hi"] < 0 for t in snip)
+    assert all(np.isclose(t["dIIA_das"], 0.15) and t["dIIA_das_lo"] > 0 for t in snip)  # distributed: above
     assert all(t["fit_method"] == 0.5 and t["fit_random"] == 1.0 for t in snip)
     run = Run("fake", {"config": {"experiment": "e3/fake"}}, rows)
     section = e3.make([run], str(tmp_path))
     assert "at 0.9 not compared (fit fraction 1.00 / 0.25)" in section.text
-    assert "IIA 0.20 [0.20, 0.20], C 0.10 [0.10, 0.10]" in section.text
-    assert "wholly below 0: snip (0.5, 0.9)" in section.text
+    assert "IIA_das 0.30 [0.30, 0.30] (7 pairs), IIA 0.20 [0.20, 0.20], C 0.10 [0.10, 0.10]" in section.text
+    assert "IIA minus random's (paired by seed), 95% interval wholly below 0: snip (0.5, 0.9); wholly above 0: sp" in (
+        section.text
+    )
+    assert "IIA_das minus random's (paired by seed), 95% interval wholly below 0: none; wholly above 0: sp (0.5, " \
+        "0.9); snip (0.5, 0.9)" in section.text
+    assert section.text.index("methods by mean IIA_das") < section.text.index("methods by mean IIA over")
     assert set(section.tables) == {"e3_fake_methods.csv", "e3_fake_shuffled.csv", "e3_fake_vs_random.csv"}
     methods_table = (tmp_path / "e3_fake_methods.csv").read_text().splitlines()
     header = methods_table[0].split(",")
-    for col in ("IIA_mean", "IIA_lo", "IIA_hi", "C_gain_mean", "C_lo", "n_fit", "C_fit_mean", "IIA_fit_hi"):
+    for col in ("IIA_mean", "IIA_lo", "IIA_hi", "C_gain_mean", "C_lo", "n_fit", "C_fit_mean", "IIA_fit_hi",
+                "IIA_das_mean", "IIA_das_lo", "frac_modular_hi", "frac_compositional_local", "IIA_das_fit_mean"):
         assert col in header
     assert len(set(header)) == len(header) == len(e3.HEADER)
     snip_05 = dict(zip(header, methods_table[1 + 3 * 2].split(","), strict=True))  # rows: method-major
     assert snip_05["method"] == "snip" and snip_05["n_fit"] == "4"
+    sp_05 = dict(zip(header, methods_table[1].split(","), strict=True))
+    assert np.isclose(float(sp_05["IIA_das_mean"]), np.mean(SPREAD[:7]) + 0.3, atol=1e-3)  # seed 7 diverged
+    assert np.isclose(float(sp_05["IIA_mean"]), np.mean(SPREAD[:7]) + 0.2, atol=1e-3)
+    assert np.isclose(float(sp_05["frac_modular"]), 6 / 7, atol=1e-3)
+
+
+def test_vs_dense_follows_the_distributed_score_and_the_modular_label(tmp_path):
+    rows = _e3_rows(dense=True)
+    methods = ["sp", "shuffled:sp", "random", "snip", "dense"]
+    table = [dict(zip(e3.VS_DENSE_HEADER, t, strict=True)) for t in e3.vs_dense_table(rows, methods, [0.5, 0.9])]
+    assert [(t["method"], t["sparsity"]) for t in table] == [(m, s) for m in methods[:4] for s in (0.5, 0.9)]
+    d = {(t["method"], t["sparsity"]): t for t in table}
+    sp5, snip9, rnd9 = d["sp", 0.5], d["snip", 0.9], d["random", 0.9]
+    # IIA_das: sp dense + 0.2, snip + 0.05, random - 0.1; the local IIA says the opposite of random's
+    assert sp5["n_IIA_das"] == 7 and np.allclose([sp5["dIIA_das"], sp5["dIIA_das_lo"], sp5["dIIA_das_hi"]], 0.2)
+    assert np.allclose([snip9["dIIA_das"], rnd9["dIIA_das"], rnd9["dIIA"]], [0.05, -0.1, 0.2])
+    assert np.isclose(sp5["dIIA"], 0.4) and np.isclose(sp5["dC"], 0.1)
+    assert np.isclose(sp5["dmodular"], 6 / 7) and sp5["dmodular_lo"] > 0 and rnd9["dmodular"] == 0
+    assert np.isclose(d["sp", 0.9]["dcompositional"], 0.5) and (snip9["fit_method"], snip9["fit_dense"]) == (0.5, 1)
+    assert e3.vs_dense_table(rows, methods[:4], [0.5]) == []  # no dense in the run
+    run = Run("fake", {"config": {"experiment": "e3/fake"}}, rows)
+    section = e3.make([run], str(tmp_path))
+    assert "e3_fake_vs_dense.csv" in section.tables
+    assert "IIA_das minus dense's (paired by seed), 95% interval wholly below 0: shuffled:sp (0.5, 0.9); random " \
+        "(0.5, 0.9); wholly above 0: sp (0.5, 0.9); snip (0.5, 0.9)" in section.text
+    assert "IIA_das minus dense's above/below 0 (of 2 sparsities): sp 2/0, random 0/2, snip 2/0" in section.verdict
+    dense_row = next(r for r in csv_rows(tmp_path / "e3_fake_methods.csv") if r["method"] == "dense")
+    assert float(dense_row["frac_modular"]) == 0 and float(dense_row["IIA_das_mean"]) > float(dense_row["IIA_mean"])
+
+
+def csv_rows(path):
+    import csv
+
+    return list(csv.DictReader(open(path)))
 
 
 def _e5_run(name, experiment, steps, points, sparsity_text="0.8", metrics_n=512):

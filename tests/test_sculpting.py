@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from sweetspot import sculpting
+from sweetspot.analysis import stats
 
 W = 8
 
@@ -102,8 +103,9 @@ def test_e6_table_compares_theirs_on_the_balanced_reading_and_reports_the_diagno
     from sweetspot.analysis import e6_sculpting
 
     def rows_found(successes):
-        rows = [{"point": i, "compositional": 0.0, "fit": 1.0, "IIA": 1.0, "C": 0.5, "test_acc": 1.0,
-                 "realised_sparsity": 0.9} for i in range(len(successes))]
+        rows = [{"point": i, "compositional": float(i < 2), "fit": 1.0, "IIA": 1.0, "C": 0.5, "test_acc": 1.0,
+                 "realised_sparsity": 0.9, "IIA_das": 0.5 + 0.1 * i, "compositional_local": 0.0}
+                for i in range(len(successes))]
         found = {i: {"success": s, "score": 0.5, "units_alive": 0.2, "inputs_match": 1.0, "outputs_match": float(s),
                      "hidden_module_found": i == 0, "outputs_one_module": i < 2, "shared_last_unit": i % 2 == 0}
                  for i, s in enumerate(successes)}
@@ -115,10 +117,19 @@ def test_e6_table_compares_theirs_on_the_balanced_reading_and_reports_the_diagno
     assert len(bal) == len(thr) == len(e6_sculpting.HEADER)
     assert (bal[23], bal[24], thr[23], thr[24]) == (0, "balanced", 1, "threshold")
     # hidden module 1 of 4; outputs one module 2 of 4, of which 1 with a shared last unit; shared 2 of 4
-    assert bal[25:] == [0.25, 0.5, 0.25, 0.5] and e6_sculpting.HEADER[25:] == [
+    assert bal[25:29] == [0.25, 0.5, 0.25, 0.5] and e6_sculpting.HEADER[25:29] == [
         "hidden_module", "outputs_one_module", "merged_by_sharing", "shared_last_unit"]
+    # the distributed score and label next to their indicator, the local ones beside: IIA_das 0.5-0.8 (mean 0.65),
+    # compositional on networks 0 and 1, the local IIA 1.0 everywhere
+    d = dict(zip(e6_sculpting.HEADER, bal, strict=True))
+    assert np.isclose(d["IIA_das_mean"], 0.65) and 0.5 <= d["IIA_das_lo"] < 0.65 < d["IIA_das_hi"] <= 0.8
+    assert (d["compositional"], d["IIA_mean"], d["compositional_local"]) == (0.5, 1.0, 0.0)
+    assert d["compositional_lo"] < 0.5 < d["compositional_hi"] and (d["both"], d["compositional_only"]) == (0, 2)
     text = e6_sculpting.summary([bal, thr])
     assert text.startswith("Their published rate within 0.25 of ours in 0 of 1 ")
+    assert "the two agree on 2 (0.50); mean IIA_das 0.65, local IIA 1.00, old local label 0.00." in text
+    assert f"compositional 0.50, IIA_das {stats.fmt_ci(0.65, d['IIA_das_lo'], d['IIA_das_hi'])}, local IIA 1.00)" \
+        in text
     assert "threshold drawn tables (docs/sculpting.md): within 0.25 of theirs in 1 of 1 cells" in text
 
 

@@ -57,16 +57,19 @@ def test_e3_verdict_gives_the_top_method_and_the_shuffled_comparisons(tmp_path):
     section = e3.make([run], str(tmp_path))
     v = one_line(section.verdict)
     rows = list(csv.DictReader(open(tmp_path / "e3_fake_methods.csv")))
-    sp = np.mean([float(r["IIA_mean"]) for r in rows if r["method"] == "sp"])
-    assert f"fake (depth 3): top mean IIA sp {sp:.2f}" in v
+    sp, sp_das = (np.mean([float(r[k]) for r in rows if r["method"] == "sp"]) for k in ("IIA_mean", "IIA_das_mean"))
+    assert v.startswith(f"fake (depth 3): top mean IIA_das sp {sp_das:.2f} (local IIA sp {sp:.2f}; C sp ")
     assert f"methods by mean IIA over sparsities: sp {sp:.2f}" in section.text
-    # sp minus shuffled:sp compared at 0.5 only (0.9: shuffled fits 2 of 8), interval 0.20 [0.20, 0.20] above 0
-    assert "IIA above the shuffled control at sp 1/1 compared sparsities" in v
+    assert f"methods by mean IIA_das over sparsities: sp {sp_das:.2f}" in section.text
+    # sp minus shuffled:sp compared at 0.5 only (0.9: shuffled fits 2 of 8), interval 0.30 [0.30, 0.30] above 0
+    assert "IIA_das above the shuffled control at sp 1/1 compared sparsities" in v
+    assert "dense" not in v  # no dense in the run
 
 
 def _e6_rows(successes):
     rows = [{"point": i, "compositional": 0.0, "fit": 1.0, "IIA": 1.0, "C": 0.5, "test_acc": 1.0,
-             "realised_sparsity": 0.9} for i in range(len(successes))]  # fmt: skip
+             "realised_sparsity": 0.9, "IIA_das": 0.7, "compositional_local": 0.0}
+            for i in range(len(successes))]  # fmt: skip
     found = {i: {"success": s, "score": 0.5, "units_alive": 0.2, "inputs_match": 1.0, "outputs_match": float(s),
                  "hidden_module_found": i == 0, "outputs_one_module": i < 2, "shared_last_unit": i % 2 == 0}
              for i, s in enumerate(successes)}  # fmt: skip
@@ -79,7 +82,8 @@ def test_e6_verdict_is_the_summary_opening():
     v = one_line(e6_sculpting.verdict([bal, thr]))
     assert v.startswith("Their published rate within 0.25 of ours in 0 of 1 (task, depth) cells")
     # no network succeeds and none is compositional: the two agree on all 4 ("neither")
-    assert "over 4 networks success 0.00, compositional 0.00, agreeing on 4 (1.00)" in v
+    assert "over 4 networks success 0.00, compositional 0.00, agreeing on 4 (1.00); mean IIA_das 0.70, local IIA " \
+        "1.00, old local label 0.00." in v
     text = e6_sculpting.summary([bal, thr])
     assert "Over 4 networks: success 0.00, compositional 0.00; the two agree on 4 (1.00)" in text
     assert one_line(e6_sculpting.verdict([thr])) == "No network of a balanced-table task to judge."
@@ -110,6 +114,9 @@ def test_e7_section_opens_with_the_verdict(tmp_path, monkeypatch):
         "Goal MET over 1 targets; clauses met on (of applicable): seeds 1/1, 2x 1/1, half 1/1, iia 1/1, wiring 1/1."
     )
     assert "2x: met on 1 of 1 targets. tree: met (sp 0.75 vs imp 0.25, magnitude 0.00)" in section.text
+    assert "iia: met on 1 of 1 targets. tree: met (IIA_das sp 0.500 vs oracle 0.500; local IIA" in section.text
+    assert "tree: SP minus each method, paired by seed, on IIA_das: imp 0.00 [0.00, 0.00]" in section.text
+    assert "e7_sp_versus.csv" in section.tables
 
 
 def test_t0_verdict_gives_the_structural_and_constant_errors(tmp_path, monkeypatch):

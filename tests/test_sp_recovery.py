@@ -1,5 +1,6 @@
 """E7 (sweetspot.analysis.e7_sp_recovery): the seed split, SP's sparsity selection and the goal's verdicts on
-hand-built tables, no training."""
+hand-built tables, no training. The `iia` clause and the SP-versus table read the distributed score IIA_das;
+the rows set the local IIA apart from it so that reading the wrong column fails."""
 
 import numpy as np
 import pytest
@@ -8,10 +9,11 @@ from sweetspot.analysis import e7_sp_recovery as e7
 from sweetspot.analysis import stats
 
 
-def _row(method, sparsity, seed, comp, iia=0.9, c=0.9, fit=1.0, precision=0.8, recall=0.5):
+def _row(method, sparsity, seed, comp, iia=0.9, c=0.9, fit=1.0, precision=0.8, recall=0.5, das=0.5, mod=0.0):
     return {
         "method": method, "sparsity": sparsity, "seed": seed, "compositional": float(comp), "IIA": iia, "C": c,
-        "fit": fit, "precision": precision, "recall": recall,
+        "fit": fit, "precision": precision, "recall": recall, "IIA_das": das, "modular": float(mod),
+        "compositional_local": 0.0,
     }
 
 
@@ -50,9 +52,12 @@ def test_selection_ties_go_to_fit_then_iia_then_c_then_the_lower_sparsity():
 
 
 def _cells(sp=0.75, imp=0.25, mag=0.0, sp_iia=0.9, oracle_iia=0.94, n=8, random_recall=0.5):
-    mk = lambda comp, iia, prec, rec: {"n": n, "compositional": comp, "IIA": iia, "precision": prec, "recall": rec}
+    """sp_iia, oracle_iia: IIA_das; the local IIA is IIA_das - 0.5 on sp and IIA_das on the others (so the
+    local comparison always fails)."""
+    mk = lambda comp, iia, prec, rec: {"n": n, "compositional": comp, "IIA_das": iia, "IIA": iia, "precision": prec,
+                                       "recall": rec}  # fmt: skip
     return {
-        "sp": mk(sp, sp_iia, 0.8, 0.6),
+        "sp": mk(sp, sp_iia, 0.8, 0.6) | {"IIA": sp_iia - 0.5},
         "imp": mk(imp, 0.8, 0.7, 0.5),
         "magnitude": mk(mag, 0.7, 0.6, 0.4),
         "random": mk(0.0, 0.3, 0.3, random_recall),
@@ -69,6 +74,7 @@ def test_clauses_met_and_each_failure():
     assert e7.clauses(_cells(sp=0.4), tree=False)["half"][0] is None  # not a tree target: does not apply
     assert e7.clauses(_cells(sp_iia=0.88, oracle_iia=0.94), tree=True)["iia"][0] is False  # 0.06 below
     assert e7.clauses(_cells(sp_iia=0.99, oracle_iia=0.94), tree=True)["iia"][0] is True  # above is within
+    assert ok["iia"] == (True, "IIA_das sp 0.900 vs oracle 0.940; local IIA sp 0.400 vs oracle 0.940")
     assert e7.clauses(_cells(random_recall=0.61), tree=True)["wiring"][0] is False  # random leads on recall
     assert e7.clauses(_cells(n=7), tree=True)["seeds"][0] is False
     missing = _cells()
@@ -85,6 +91,29 @@ def test_verdict_needs_every_clause_on_every_target():
     lines = e7.verdict_lines(bad)
     assert lines[-1] == "goal: NOT MET" and lines[1].startswith("2x: not met on 2 of 3 targets")
     assert "c: NOT met (sp 0.75 vs imp 0.50, magnitude 0.00)" in lines[1]
+
+
+def test_sp_versus_each_method_is_paired_by_seed_on_iia_das():
+    # sp = imp + 0.2 in IIA_das on every seed (a wide per-seed spread), - 0.1 in the local IIA; modular on 3 of 4
+    level = [0.1, 0.6, 0.3, 0.8]
+    rows = [_row("sp", 0.8, s, 1, iia=level[s] - 0.1, das=level[s] + 0.2, mod=s < 3) for s in range(4)]
+    rows += [_row("imp", 0.8, s, 0, iia=level[s], das=level[s]) for s in range(4)]
+    rows += [_row("oracle", 0.8, s, 1, das=1.0) for s in (1, 2)]  # two seeds only: two pairs
+    rows += [_row("imp", 0.9, s, 0, das=9.0) for s in range(4)]  # another sparsity: never read
+    table = {t[0]: dict(zip(e7.VERSUS_HEADER[4:], t, strict=True)) for t in e7.versus(rows, 0.8, range(4))}
+    assert list(table) == ["imp", "oracle"]
+    imp = table["imp"]
+    assert imp["n_IIA_das"] == 4 and np.allclose([imp["dIIA_das"], imp["dIIA_das_lo"], imp["dIIA_das_hi"]], 0.2)
+    assert np.allclose([imp["dIIA"], imp["dIIA_hi"]], -0.1) and np.isclose(imp["dmodular"], 0.75)
+    assert np.isclose(imp["dcompositional"], 1.0) and imp["dprecision"] == 0
+    assert table["oracle"]["n_IIA_das"] == 2 and np.isclose(table["oracle"]["dIIA_das"], (0.8 + 0.5) / 2 - 1.0)
+    assert e7.versus([r for r in rows if r["method"] != "sp"], 0.8, range(4)) == []
+    line = e7.versus_line("t", [["t", 3, 0.8, "sp", *t] for t in e7.versus(rows, 0.8, range(4))])
+    assert line.startswith("t: SP minus each method, paired by seed, on IIA_das: imp 0.20 [0.20, 0.20], oracle ")
+    assert "on IIA: imp -0.10 [-0.10, -0.10]" in line and "on modular: imp 0.75 [" in line
+    cell = e7.summarise([r for r in rows if r["method"] == "sp" and r["sparsity"] == 0.8])
+    assert np.isclose(cell["IIA_das"], np.mean(level) + 0.2) and cell["modular"] == 0.75
+    assert cell["IIA_das_ci"][0] < cell["IIA_das"] < cell["IIA_das_ci"][1] and cell["modular_ci"][1] == 1.0
 
 
 def test_bootstrap_interval():

@@ -74,3 +74,20 @@ def test_pick_pair():
     a, b = wiring.pick_pair(rows)
     assert a == "method=sp,depth=3,sparsity=0.8,lr=0.003,weight_decay=0.0,seed=0"
     assert b.endswith("seed=2")
+
+
+def test_title_gives_the_distributed_score_beside_c():
+    row = {"method": "sp", "sparsity": "0.8", "seed": "0", "C": "0.70", "IIA_das": "0.83", "compositional": "True"}
+    assert wiring._title(None, row, "", 3, 0.99).endswith("C = 0.70 (compositional), IIA_das = 0.83")
+    old = {k: v for k, v in row.items() if k != "IIA_das"}  # a run older than the distributed score
+    assert wiring._title(None, old, "", 3, 0.99).endswith("C = 0.70 (compositional)")
+
+
+def test_method_table_puts_iia_das_first_among_the_causal_columns():
+    from sweetspot.analysis import method_table
+
+    rows = [{"method": "sp", "depth": "3", "sparsity": "0.8", "IIA_das": str(v), "IIA": "0.1", "C": "0.5",
+             "test_r2": "0.9"} for v in (0.6, 0.8)]  # fmt: skip
+    head, _, line = method_table.table(rows, method_table.DEFAULT).splitlines()
+    assert head == "| method | depth | sparsity | n | test_r2 | IIA_das | IIA | C |"
+    assert line == "| sp | 3 | 0.8 | 2 | 0.900 ± 0.000 | 0.700 ± 0.100 | 0.100 ± 0.000 | 0.500 ± 0.000 |"

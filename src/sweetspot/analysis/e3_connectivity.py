@@ -1,7 +1,10 @@
-"""E3 connectivity axis: at a target's peak depth, C, IIA, the compositional fraction and test R^2 against
-sparsity for every pruning method (means with 95% bootstrap intervals over seeds, and over the fit networks
-only); each method against its shuffled control (same per-layer density, wiring permuted) at the sparsities where
-both fit, paired by seed; and each method against random, paired by seed.
+"""E3 connectivity axis: at a target's peak depth, the distributed score IIA_das (docs/method.md, "Distributed
+causal score"; the primary measure), the local-unit IIA and C beside it, the compositional (distributed) and
+modular (wiring) fractions and test R^2 against sparsity for every method, dense included (its sparsity
+coordinate is ignored); means with 95% bootstrap intervals over seeds, and over the fit networks only. Each
+method against its shuffled control (same per-layer density, wiring permuted) at the sparsities where both fit,
+and each method against random and each pruned method against dense at every sparsity, paired by seed: does the
+specific sparse wiring matter?
 
     python -m sweetspot report runs/e3_* --out report
 """
@@ -18,9 +21,11 @@ from sweetspot.analysis import base, stats  # noqa: E402
 
 TITLE = "E3 connectivity axis"
 PANELS = (
+    ("IIA_das", "mean IIA_das (distributed)"),
+    ("IIA", "mean IIA (local units)"),
     ("C", "mean C"),
-    ("IIA", "mean IIA"),
     ("compositional", "fraction compositional"),
+    ("modular", "fraction modular"),
     ("test_r2", "test $R^2$"),
 )
 # A point's coordinates other than method and sparsity: two methods' networks with equal ones share their init,
@@ -28,6 +33,9 @@ PANELS = (
 PAIR_AXES = ("depth", "seed", "lr", "weight_decay")
 FIT_HALF = 0.5  # a cell "fits" when at least half its networks fit (the rule of E2's peak depth)
 CONTROLLED = ("sp", "imp")  # methods with a shuffled control, shuffled:METHOD
+DENSE = "dense"  # the unpruned reference; its sparsity coordinate is ignored (docs/method.md, methods)
+DIFF_METRICS = ("IIA_das", "IIA", "C")  # the paired differences of every comparison table, IIA_das first
+LABEL_DIFFS = ("compositional", "modular")  # label fractions differenced beside them
 NAN3 = (float("nan"),) * 3 + (0,)
 
 
@@ -104,6 +112,12 @@ HEADER = [
     "n_fit",
     *[f"{m}_fit_{s}" for m in FIT_METRICS for s in ("mean", "lo", "hi")],
 ]
+# Columns appended since the distributed score (issue 30): its mean and interval over all and over fit networks,
+# and the fractions (with intervals) of the modular (wiring) label and of the old local-unit label.
+EXTRA_CI = ("IIA_das", "modular", "compositional_local")
+HEADER += ["IIA_das_mean", "IIA_das_lo", "IIA_das_hi", "frac_modular", "frac_modular_lo", "frac_modular_hi"]
+HEADER += ["frac_compositional_local", "frac_compositional_local_lo", "frac_compositional_local_hi"]
+HEADER += ["IIA_das_fit_mean", "IIA_das_fit_lo", "IIA_das_fit_hi"]
 
 
 def _method_row(rows, m, s) -> list:
@@ -121,7 +135,9 @@ def _method_row(rows, m, s) -> list:
     row.append(len(fit_cell))
     for metric in FIT_METRICS:
         row += list(stats.mean_ci(stats.column(fit_cell, metric))[:3])
-    return row
+    for metric in EXTRA_CI:
+        row += list(stats.mean_ci(stats.column(cell, metric))[:3])
+    return row + list(stats.mean_ci(stats.column(fit_cell, "IIA_das"))[:3])
 
 
 def _figure(run, methods, sparsities, depth, out, tag) -> str:
@@ -151,23 +167,37 @@ def _figure(run, methods, sparsities, depth, out, tag) -> str:
     return base.save_figure(fig, out, f"{tag}_connectivity")
 
 
-
-
 def _diff_columns(metrics) -> list[str]:
     """n, difference and interval columns per metric: n_IIA, dIIA, dIIA_lo, dIIA_hi, ..."""
     return [c for m in metrics for c in (f"n_{m}", f"d{m}", f"d{m}_lo", f"d{m}_hi")]
 
 
+def _label_columns(labels) -> list[str]:
+    """Difference and interval columns per label (a difference of fractions): dmodular, dmodular_lo, ..."""
+    return [c for m in labels for c in (f"d{m}", f"d{m}_lo", f"d{m}_hi")]
+
+
+def _diffs(rows, method, other, sparsity, metrics, labels, ok=True) -> list:
+    """The cells of _diff_columns(metrics) + _label_columns(labels): METHOD minus OTHER at one sparsity, paired by
+    seed (paired_diff); NaN (and n 0) when not `ok`."""
+    out = []
+    for k in (*metrics, *labels):
+        d = paired_diff(rows, method, other, sparsity, k) if ok else NAN3
+        out += [d[3], *d[:3]] if k in metrics else list(d[:3])
+    return out
+
+
+# Column order kept from before the distributed score; its columns (and the modular label's) are appended.
 SHUFFLED_HEADER = ["method", "control", "sparsity", "fit_method", "fit_control", "compared"]
-SHUFFLED_HEADER += _diff_columns(("IIA", "C"))
-SHUFFLED_HEADER += ["dcompositional", "dcompositional_lo", "dcompositional_hi"]
+SHUFFLED_HEADER += _diff_columns(("IIA", "C")) + _label_columns(("compositional",))
+SHUFFLED_HEADER += _diff_columns(("IIA_das",)) + _label_columns(("modular",))
 
 
 def shuffled_table(rows, methods, sparsities) -> list[list]:
     """One SHUFFLED_HEADER row per (METHOD in CONTROLLED with its shuffled:METHOD in the run, sparsity):
-    METHOD minus shuffled:METHOD, paired by seed (paired_diff), on IIA, C and the compositional label, at the
-    sparsities where both cells fit (fit_fraction >= FIT_HALF on each side); elsewhere compared is False and the
-    differences are NaN."""
+    METHOD minus shuffled:METHOD, paired by seed (paired_diff), on IIA_das, IIA, C and the compositional and
+    modular labels, at the sparsities where both cells fit (fit_fraction >= FIT_HALF on each side); elsewhere
+    compared is False and the differences are NaN."""
     table = []
     for m in CONTROLLED:
         ctrl = f"shuffled:{m}"
@@ -176,26 +206,41 @@ def shuffled_table(rows, methods, sparsities) -> list[list]:
         for s in sparsities:
             fa, fb = fit_fraction(rows, m, s), fit_fraction(rows, ctrl, s)
             ok = bool(fa >= FIT_HALF and fb >= FIT_HALF)
-            iia, c, comp = (paired_diff(rows, m, ctrl, s, k) if ok else NAN3 for k in ("IIA", "C", "compositional"))
-            table.append([m, ctrl, s, fa, fb, ok, iia[3], *iia[:3], c[3], *c[:3], *comp[:3]])
+            old = _diffs(rows, m, ctrl, s, ("IIA", "C"), ("compositional",), ok)
+            table.append([m, ctrl, s, fa, fb, ok, *old, *_diffs(rows, m, ctrl, s, ("IIA_das",), ("modular",), ok)])
     return table
 
 
 VS_RANDOM_HEADER = ["method", "sparsity", "fit_method", "fit_random", *_diff_columns(("IIA", "C"))]
+VS_RANDOM_HEADER += _diff_columns(("IIA_das",)) + _label_columns(LABEL_DIFFS)
+VS_DENSE_HEADER = ["method", "sparsity", "fit_method", "fit_dense", *_diff_columns(DIFF_METRICS)]
+VS_DENSE_HEADER += _label_columns(LABEL_DIFFS)
+
+
+def vs_table(rows, methods, sparsities, ref) -> list[list]:
+    """One row per (method other than REF, sparsity): METHOD minus REF, paired by seed (paired_diff), at every
+    sparsity, the fit fractions of both sides beside it. REF "random": VS_RANDOM_HEADER's rows (IIA and C, then
+    IIA_das and the labels); REF DENSE: VS_DENSE_HEADER's (IIA_das, IIA, C, the labels). [] without REF."""
+    if ref not in methods:
+        return []
+    table = []
+    for m in (m for m in methods if m != ref):
+        for s in sparsities:
+            fits = [fit_fraction(rows, x, s) for x in (m, ref)]
+            if ref == DENSE:
+                table.append([m, s, *fits, *_diffs(rows, m, ref, s, DIFF_METRICS, LABEL_DIFFS)])
+                continue
+            old = _diffs(rows, m, ref, s, ("IIA", "C"), ())
+            table.append([m, s, *fits, *old, *_diffs(rows, m, ref, s, ("IIA_das",), LABEL_DIFFS)])
+    return table
 
 
 def vs_random_table(rows, methods, sparsities) -> list[list]:
-    """One VS_RANDOM_HEADER row per (method other than random, sparsity): METHOD minus random, paired by seed
-    (paired_diff), on IIA and C, at every sparsity (the fit fractions of both sides beside it)."""
-    if "random" not in methods:
-        return []
-    table = []
-    for m in (m for m in methods if m != "random"):
-        for s in sparsities:
-            iia, c = (paired_diff(rows, m, "random", s, k) for k in ("IIA", "C"))
-            fits = [fit_fraction(rows, x, s) for x in (m, "random")]
-            table.append([m, s, *fits, iia[3], *iia[:3], c[3], *c[:3]])
-    return table
+    return vs_table(rows, methods, sparsities, "random")
+
+
+def vs_dense_table(rows, methods, sparsities) -> list[list]:
+    return vs_table(rows, methods, sparsities, DENSE)
 
 
 def _shuffled_lines(run, shuffled) -> list[str]:
@@ -212,8 +257,8 @@ def _shuffled_lines(run, shuffled) -> list[str]:
                 continue
             ci = lambda k, d=d: stats.fmt_ci(d[k], d[f"{k}_lo"], d[f"{k}_hi"])
             parts.append(
-                f"at {d['sparsity']:g}: IIA {ci('dIIA')}, C {ci('dC')}, compositional {ci('dcompositional')} "
-                f"({d['n_C']} pairs)"
+                f"at {d['sparsity']:g}: IIA_das {ci('dIIA_das')} ({d['n_IIA_das']} pairs), IIA {ci('dIIA')}, "
+                f"C {ci('dC')}, compositional {ci('dcompositional')}, modular {ci('dmodular')} ({d['n_C']} pairs)"
             )
         lines.append(
             f"{m} minus shuffled:{m} (paired by seed; per-layer density mismatch max "
@@ -222,29 +267,48 @@ def _shuffled_lines(run, shuffled) -> list[str]:
     return lines
 
 
-def _vs_random_line(vs_random) -> str:
-    """The (method, sparsity) cells whose IIA interval against random lies wholly below or above 0."""
-    if not vs_random:
-        return ""
+def _sides(table, header, metric) -> dict[str, dict[str, list[str]]]:
+    """{"below": {method: [sparsity, ...]}, "above": ...}: the rows whose d{metric} interval lies wholly below or
+    above 0."""
     side = {"below": {}, "above": {}}
-    for t in vs_random:
-        d = dict(zip(VS_RANDOM_HEADER, t, strict=True))
-        where = "below" if d["dIIA_hi"] < 0 else "above" if d["dIIA_lo"] > 0 else None
+    for t in table:
+        d = dict(zip(header, t, strict=True))
+        where = "below" if d[f"d{metric}_hi"] < 0 else "above" if d[f"d{metric}_lo"] > 0 else None
         if where:
             side[where].setdefault(d["method"], []).append(f"{d['sparsity']:g}")
+    return side
+
+
+def _vs_line(table, header, metric, ref) -> str:
+    """The (method, sparsity) cells whose METRIC interval against REF lies wholly below or above 0."""
+    if not table:
+        return ""
+    side = _sides(table, header, metric)
     say = lambda w: "; ".join(f"{m} ({', '.join(s)})" for m, s in side[w].items()) or "none"
     return (
-        f"IIA minus random's (paired by seed), 95% interval wholly below 0: {say('below')}; wholly above 0: "
+        f"{metric} minus {ref}'s (paired by seed), 95% interval wholly below 0: {say('below')}; wholly above 0: "
         f"{say('above')}; every other (method, sparsity) interval contains 0 or has no pairs."
     )
 
 
+def _vs_lines(vs_random, vs_dense) -> list[str]:
+    """_vs_line against random (IIA_das, IIA) and against dense (IIA_das, IIA, C, the labels), the empty left out."""
+    lines = [_vs_line(vs_random, VS_RANDOM_HEADER, k, "random") for k in ("IIA_das", "IIA")]
+    lines += [_vs_line(vs_dense, VS_DENSE_HEADER, k, DENSE) for k in (*DIFF_METRICS, *LABEL_DIFFS)]
+    return [x for x in lines if x]
+
+
+def _means(methods, table, metric) -> dict[str, float]:
+    """{method: mean over sparsities of its METRIC_mean column in the methods table}."""
+    col = HEADER.index(f"{metric}_mean")
+    return {m: np.nanmean([t[col] for t in table if t[0] == m]) for m in methods}
+
+
 def _lines(run, methods, depth, table) -> list[str]:
-    """The methods ranked by mean C and by mean IIA over sparsities."""
+    """The methods ranked by mean IIA_das, by mean IIA and by mean C over sparsities."""
     lines = []
-    for metric in ("C", "IIA"):
-        col = HEADER.index(f"{metric}_mean")
-        mean = {m: np.nanmean([t[col] for t in table if t[0] == m]) for m in methods}
+    for metric in ("IIA_das", "IIA", "C"):
+        mean = _means(methods, table, metric)
         order = sorted(methods, key=lambda m: -mean[m] if np.isfinite(mean[m]) else np.inf)
         lines.append(
             f"{run.experiment[3:]} (depth {depth}): methods by mean {metric} over sparsities: "
@@ -254,24 +318,34 @@ def _lines(run, methods, depth, table) -> list[str]:
     return lines
 
 
-def verdict_part(name, methods, depth, table, shuffled) -> str:
-    """One run's clause of the section's one-line result: the method with the highest mean IIA over sparsities
-    (as `_lines` ranks them) and, per controlled method, at how many of the compared sparsities its IIA minus its
-    shuffled control's has a 95% interval wholly above 0."""
-    col = HEADER.index("IIA_mean")
-    mean = {m: np.nanmean([t[col] for t in table if t[0] == m]) for m in methods}
+def _top(methods, table, metric) -> str:
+    """'METHOD MEAN' of the method with the highest mean METRIC over sparsities, or 'none'."""
+    mean = _means(methods, table, metric)
     ranked = [m for m in methods if np.isfinite(mean[m])]
+    return f"{(top := max(ranked, key=lambda m: mean[m]))} {mean[top]:.2f}" if ranked else "none"
+
+
+def verdict_part(name, methods, depth, table, shuffled, vs_dense=()) -> str:
+    """One run's clause of the section's one-line result: the method with the highest mean IIA_das over
+    sparsities (as `_lines` ranks them; the local IIA's and C's beside it); per controlled method, at how many of
+    the compared sparsities its IIA_das minus its shuffled control's has a 95% interval wholly above 0; per pruned
+    method, at how many sparsities its IIA_das minus dense's lies wholly above and wholly below 0."""
     depths = ", ".join(str(d) for d in depth)
-    if not ranked:
-        return f"{name} (depth {depths}): no method has an IIA"
-    top = max(ranked, key=lambda m: mean[m])
-    out = f"{name} (depth {depths}): top mean IIA {top} {mean[top]:.2f}"
+    if _top(methods, table, "IIA_das") == "none" and _top(methods, table, "IIA") == "none":
+        return f"{name} (depth {depths}): no method has an IIA_das or an IIA"
+    out = f"{name} (depth {depths}): top mean IIA_das {_top(methods, table, 'IIA_das')}"
+    out += f" (local IIA {_top(methods, table, 'IIA')}; C {_top(methods, table, 'C')})"
     counts = []
     for m in dict.fromkeys(t[0] for t in shuffled):
         done = [dict(zip(SHUFFLED_HEADER, t, strict=True)) for t in shuffled if t[0] == m and t[5]]
-        counts.append(f"{m} {sum(x['dIIA_lo'] > 0 for x in done)}/{len(done)}")
+        counts.append(f"{m} {sum(x['dIIA_das_lo'] > 0 for x in done)}/{len(done)}")
     if counts:
-        out += "; IIA above the shuffled control at " + ", ".join(counts) + " compared sparsities"
+        out += "; IIA_das above the shuffled control at " + ", ".join(counts) + " compared sparsities"
+    if vs_dense:
+        side, n = _sides(vs_dense, VS_DENSE_HEADER, "IIA_das"), len({t[1] for t in vs_dense})
+        pruned = [m for m in dict.fromkeys(t[0] for t in vs_dense) if not m.startswith("shuffled")]
+        count = lambda m: f"{m} {len(side['above'].get(m, []))}/{len(side['below'].get(m, []))}"
+        out += f"; IIA_das minus dense's above/below 0 (of {n} sparsities): " + ", ".join(map(count, pruned))
     return out
 
 
@@ -287,17 +361,20 @@ def make(runs, out):
             table = [_method_row(rows, m, s) for m in methods for s in sparsities]
             shuffled = shuffled_table(rows, methods, sparsities)
             vs_random = vs_random_table(rows, methods, sparsities)
+            vs_dense = vs_dense_table(rows, methods, sparsities)
         tables.append(base.write_table(out, f"{tag}_methods", HEADER, table))
         tables.append(base.write_table(out, f"{tag}_shuffled", SHUFFLED_HEADER, shuffled))
         if vs_random:
             tables.append(base.write_table(out, f"{tag}_vs_random", VS_RANDOM_HEADER, vs_random))
-        lines += _lines(run, methods, depth, table) + _shuffled_lines(run, shuffled)
-        verdicts.append(verdict_part(run.experiment[3:], methods, depth, table, shuffled))
-        lines += [x for x in [_vs_random_line(vs_random)] if x]
+        if vs_dense:
+            tables.append(base.write_table(out, f"{tag}_vs_dense", VS_DENSE_HEADER, vs_dense))
+        lines += _lines(run, methods, depth, table) + _shuffled_lines(run, shuffled) + _vs_lines(vs_random, vs_dense)
+        verdicts.append(verdict_part(run.experiment[3:], methods, depth, table, shuffled, vs_dense))
     text = (
-        "C and IIA against sparsity at the target's peak depth (from E2); intervals are 95% percentile bootstraps "
-        "over seeds, differences between methods are paired by seed, and a method is compared with its shuffled "
-        "control only at sparsities where at least half of each side's networks fit. " + " ".join(lines)
+        "IIA_das (the distributed score), the local-unit IIA and C against sparsity at the target's peak depth "
+        "(from E2), dense beside the pruned methods; intervals are 95% percentile bootstraps over seeds, differences "
+        "between methods are paired by seed, and a method is compared with its shuffled control only at sparsities "
+        "where at least half of each side's networks fit. " + " ".join(lines)
     )
     verdict = "; ".join(verdicts) + "." if verdicts else "No E3 run."
     return base.Section(TITLE, text, figures, tables, verdict=verdict)

@@ -1,6 +1,8 @@
 """E6 Neural Sculpting: their module detection (sweetspot.sculpting) on the wiring of every saved network of the E6
-runs; their success indicator next to their published rate, our fit, C, causal label (`compositional`) and IIA,
-and how the three agree on the same networks. docs/sculpting.md.
+runs; their success indicator next to their published rate, our fit, C, causal label (`compositional`, the
+distributed label since the distributed score) and the distributed score IIA_das (docs/method.md, "Distributed
+causal score"; 95% bootstrap interval), the local-unit IIA and the old local label (`compositional_local`)
+beside them, and how their indicator and our label agree on the same networks. docs/sculpting.md.
 
     python -m sweetspot report runs/e6_* --out report
 """
@@ -60,7 +62,11 @@ HEADER = [
     "IIA_mean", "C_mean", "test_acc", "sparsity", "units_alive", "both", "success_only", "compositional_only",
     "neither", "inputs_match", "outputs_match", "success_lo", "success_hi", "minus_theirs", "within_0.25", "tables",
     "hidden_module", "outputs_one_module", "merged_by_sharing", "shared_last_unit",
+    # appended since the distributed score (issue 30): IIA_das with its 95% bootstrap interval, the label's
+    # interval, the old local label's fraction
+    "IIA_das_mean", "IIA_das_lo", "IIA_das_hi", "compositional_lo", "compositional_hi", "compositional_local",
 ]
+COL = {h: i for i, h in enumerate(HEADER)}
 BAR = 0.25  # issue 14: each of their published rates within 0.25 of ours
 
 
@@ -123,6 +129,7 @@ def cell(task, method, depth, rows, found, kind="balanced") -> list:
         *stats.wilson_ci(int(succ.sum()), len(rows)), gap, "" if np.isnan(gap) else int(abs(gap) <= BAR + 1e-9),
         kind, frac("hidden_module_found"), frac("outputs_one_module"),
         float(np.mean([f["outputs_one_module"] and f["shared_last_unit"] for f in nets])), frac("shared_last_unit"),
+        *stats.mean_ci(stats.column(rows, "IIA_das"))[:3], *stats.bootstrap_ci(comp), mean("compositional_local"),
     ]
 
 
@@ -155,7 +162,9 @@ def figure(rows, out):
             ax.errorbar(depths, [t[4] for t in mine], yerr=err, fmt="o-", color=f"C{j}", capsize=2,
                         label=f"{m}: success (95% CI)")
             ax.plot(depths, [t[8] for t in mine], "s--", color=f"C{j}", alpha=0.6, label=f"{m}: compositional")
-            ax.plot(depths, [t[9] for t in mine], "^:", color=f"C{j}", alpha=0.5, label=f"{m}: mean IIA")
+            ax.plot(depths, [t[COL["IIA_das_mean"]] for t in mine], "v-.", color=f"C{j}", alpha=0.6,
+                    label=f"{m}: mean IIA_das")
+            ax.plot(depths, [t[9] for t in mine], "^:", color=f"C{j}", alpha=0.4, label=f"{m}: mean IIA (local)")
         theirs = sorted(THEIRS.get(task, {}).items())
         if theirs:
             ax.plot(*zip(*theirs, strict=True), "k*", ms=9, label="theirs (published)")
@@ -164,7 +173,8 @@ def figure(rows, out):
         ax.set_xticks(sorted({t[2] for t in rows}))
         ax.set_ylim(-0.05, 1.05)
     axes[0][0].legend(fontsize=6)
-    fig.suptitle("E6: Neural Sculpting success (their detection), their published rate, our label, IIA", fontsize=9)
+    fig.suptitle("E6: Neural Sculpting success (their detection), their published rate, our label, IIA_das, IIA",
+                 fontsize=9)
     fig.tight_layout()
     return base.save_figure(fig, out, "e6_sculpting")
 
@@ -181,15 +191,34 @@ def _totals(rows) -> tuple:
     return main, n, agree, comp, succ, compared, sum(t[23] for t in compared)
 
 
+def scores(rows) -> str:
+    """'mean IIA_das m, local IIA m, old local label f' over the networks of the balanced rows (each cell's mean
+    weighted by its networks; the per-cell 95% intervals are in the table)."""
+    main = [t for t in rows if t[24] == "balanced"]
+    w = lambda k: _weighted(main, k)
+    return f"mean IIA_das {w('IIA_das_mean'):.2f}, local IIA {w('IIA_mean'):.2f}, old local label " \
+        f"{w('compositional_local'):.2f}"
+
+
+def _weighted(rows, key) -> float:
+    """The networks-weighted mean of column KEY over the rows whose value is finite (NaN without any)."""
+    v = np.array([t[COL[key]] for t in rows], float)
+    n = np.array([t[3] for t in rows], float)
+    ok = np.isfinite(v)
+    return float((v[ok] * n[ok]).sum() / n[ok].sum()) if ok.any() else float("nan")
+
+
 def verdict(rows) -> str:
     """The section's one-line result: the first two sentences of `summary` (their rate against ours, and over
-    the networks success, the compositional fraction and how often the two agree)."""
+    the networks success, the compositional fraction and how often the two agree, then the mean IIA_das with the
+    local IIA and the old local label beside)."""
     _, n, agree, comp, succ, compared, within = _totals(rows)
     if not n:
         return "No network of a balanced-table task to judge."
     return (
         f"Their published rate within {BAR} of ours in {within} of {len(compared)} (task, depth) cells; over {n} "
-        f"networks success {succ / n:.2f}, compositional {comp / n:.2f}, agreeing on {agree} ({agree / n:.2f})."
+        f"networks success {succ / n:.2f}, compositional {comp / n:.2f}, agreeing on {agree} ({agree / n:.2f}); "
+        f"{scores(rows)}."
     )
 
 
@@ -203,10 +232,16 @@ def summary(rows) -> str:
     text = (
         f"Their published rate within {BAR} of ours in {within} of {len(compared)} (task, depth) cells. "
         f"Over {n} networks: success {succ / max(n, 1):.2f}, compositional {comp / max(n, 1):.2f}; the two agree on "
-        f"{agree} ({agree / max(n, 1):.2f}). Success = their detected modules match the task's modules by their "
-        "criterion as read from their drawings (depth-dependent for the hierarchy series; docs/sculpting.md, 'Their "
-        "success criterion'); 'theirs' = their published rate (read from their figures). Best per task: "
-        + "; ".join(f"{k}: {v[4]:.2f} ({v[1]}, {v[2]} hidden layers; theirs {v[5]:.2f})" for k, v in best.items())
+        f"{agree} ({agree / max(n, 1):.2f}); {scores(rows)}. Our label is the distributed one (on IIA_das, "
+        "docs/method.md); the local-unit IIA and the old local label are beside it. Success = their detected "
+        "modules match the task's modules by their criterion as read from their drawings (depth-dependent for the "
+        "hierarchy series; docs/sculpting.md, 'Their success criterion'); 'theirs' = their published rate (read "
+        "from their figures). Best per task: "
+        + "; ".join(
+            f"{k}: {v[4]:.2f} ({v[1]}, {v[2]} hidden layers; theirs {v[5]:.2f}; compositional {v[8]:.2f}, IIA_das "
+            f"{stats.fmt_ci(*v[COL['IIA_das_mean'] : COL['IIA_das_hi'] + 1])}, local IIA {v[9]:.2f})"
+            for k, v in best.items()
+        )
         + "."
     )
     pairs = {(t[0], t[2]): t for t in compared}

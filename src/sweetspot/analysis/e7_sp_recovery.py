@@ -1,13 +1,18 @@
 """E7 SP on judging targets (issue 13; sweeps/sp_judging.py): for every judging target, every method at SP's
-selected sparsity: the causal `compositional` fraction and mean IIA with 95% bootstrap intervals, mean C, wiring
-recovery precision and recall (docs/method.md, "Wiring recovery") and the fit fraction; and one verdict per goal
-clause, computed from the numbers.
+selected sparsity: the causal `compositional` fraction (the distributed label) and mean IIA_das (the distributed
+score, docs/method.md "Distributed causal score") with 95% bootstrap intervals, the local-unit IIA (with its
+interval) and C beside them, the `modular` (wiring) fraction, the old local label's fraction, wiring recovery
+precision and recall (docs/method.md, "Wiring recovery") and the fit fraction; SP minus each other method, paired
+by seed, on IIA_das, IIA, C, the labels and precision and recall (95% bootstrap intervals); and one verdict per
+goal clause, computed from the numbers.
 
 Selection rule (fixed before any measurement was looked at): SP's sparsity is the one with the highest fraction of
 compositional SP networks on the selection seeds, ties to the higher fit fraction, then the higher mean IIA, then
 the higher mean C, then the lower sparsity. (The first version had no fit step: on judge_tree_perm, where no
 selection network was compositional, it picked 0.9, at which none of them fits; the fit step was added then, before
-any judge run had finished. docs/results.md, E7.) The selection seeds are those of the target's `e7select/` run
+any judge run had finished. docs/results.md, E7.) The rule is kept as fixed (issue 30): its `compositional` is the
+results' label, since the distributed score the distributed one, and its IIA the local-unit IIA the protocol
+named; the peak stage's depth stays the C peak. The selection seeds are those of the target's `e7select/` run
 (seeds 100-103, SP only, at the peak depth); the measurement seeds are those of its `e7/` run (seeds 0-7, every
 method), so the selection does not bias the measured numbers. (A judge run with several sparsities and no select
 run is split instead: the first third of its sorted seeds select, the rest measure.) Diverged points are left out
@@ -15,7 +20,8 @@ run is split instead: the first third of its sorted seeds select, the rest measu
 
 Goal clauses, per target (docs/results.md, claim 3a): `seeds` (>= 8 measured networks per method); `2x`
 (SP's compositional fraction > 0 and >= 2x IMP's and >= 2x magnitude's); `half` (tree-family targets only:
-SP's fraction >= 0.5); `iia` (SP's mean IIA >= the oracle's - 0.05); `wiring` (SP's mean precision and mean
+SP's fraction >= 0.5); `iia` (re-judged on the distributed score, issue 30: SP's mean IIA_das >= the oracle's -
+0.05; the local-unit IIA's comparison quoted beside, not judged); `wiring` (SP's mean precision and mean
 recall >= those of every other pruning method, imp, magnitude and random; the oracle is the reference, not a rival).
 
     python -m sweetspot report runs/e7_* runs/e7select_* --out report
@@ -35,12 +41,22 @@ TITLE = "E7 SP on judging targets"
 RIVALS = ("imp", "magnitude", "random")  # the pruning baselines SP must lead on wiring recovery
 BASELINES_2X = ("imp", "magnitude")
 METHOD_ORDER = ("sp", "imp", "magnitude", "random", "oracle")
-METRICS = ("compositional", "IIA", "C", "fit", "precision", "recall")
+METRICS = ("compositional", "IIA_das", "IIA", "C", "fit", "precision", "recall", "modular", "compositional_local")
+RESULT_COLUMNS = ("compositional", "IIA_das", "IIA", "C", "fit", "modular", "compositional_local")  # results.csv
+CI_KEYS = {"comp_ci": "compositional", "IIA_ci": "IIA", "IIA_das_ci": "IIA_das", "modular_ci": "modular"}
+VERSUS = ("IIA_das", "IIA", "C", "compositional", "modular", "precision", "recall")  # SP minus each rival
 RANKING = ("compositional", "fit", "IIA", "C")  # SP's sparsity: the max of these, in this order
 HEADER = [
     "target", "family", "depth", "sparsity", "method", "n", "frac_compositional", "comp_ci_lo", "comp_ci_hi",
     "IIA_mean", "IIA_ci_lo", "IIA_ci_hi", "C_mean", "precision_mean", "recall_mean", "frac_fit",
+    # appended since the distributed score (issue 30)
+    "IIA_das_mean", "IIA_das_ci_lo", "IIA_das_ci_hi", "frac_modular", "modular_ci_lo", "modular_ci_hi",
+    "frac_compositional_local",
 ]
+SELECTION_HEADER = ["target", "sparsity", "n", "frac_compositional", "frac_fit", "IIA_mean", "C_mean", "selected"]
+SELECTION_HEADER += ["IIA_das_mean", "frac_modular"]  # beside the rule's columns, not read by it
+VERSUS_HEADER = ["target", "depth", "sparsity", "method", "versus"]
+VERSUS_HEADER += [c for k in VERSUS for c in (f"n_{k}", f"d{k}", f"d{k}_lo", f"d{k}_hi")]
 
 
 def select(runs):
@@ -68,7 +84,7 @@ def network_rows(run, wiring: bool = True) -> list[dict]:
             continue
         w = rec.get(int(r["point"]), {"precision": float("nan"), "recall": float("nan")})
         row = {"method": r["method"], "sparsity": float(r["sparsity"]), "seed": int(r["seed"])}
-        row |= {k: stats.num(r.get(k, "nan")) for k in ("compositional", "IIA", "C", "fit")}
+        row |= {k: stats.num(r.get(k, "nan")) for k in RESULT_COLUMNS}
         out.append(row | {"precision": float(w["precision"]), "recall": float(w["recall"])})
     return out
 
@@ -80,7 +96,7 @@ def selected_sparsity(select_run) -> float:
 
 
 def _mean(rows, key) -> float:
-    return stats.mean_std([r[key] for r in rows])[0]
+    return stats.mean_std([r.get(key, np.nan) for r in rows])[0]
 
 
 def select_sparsity(rows, seeds) -> tuple[float, list[dict]]:
@@ -91,7 +107,7 @@ def select_sparsity(rows, seeds) -> tuple[float, list[dict]]:
     scores = []
     for s in sorted({r["sparsity"] for r in sp}):
         cell = [r for r in sp if r["sparsity"] == s]
-        scores.append({"sparsity": s, "n": len(cell), **{k: _mean(cell, k) for k in RANKING}})
+        scores.append({"sparsity": s, "n": len(cell), **{k: _mean(cell, k) for k in (*RANKING, "IIA_das", "modular")}})
     if not scores:
         raise ValueError("no SP network on the selection seeds: the run has no method 'sp'")
     key = lambda c: tuple(-np.inf if not np.isfinite(c[k]) else c[k] for k in RANKING)
@@ -100,11 +116,10 @@ def select_sparsity(rows, seeds) -> tuple[float, list[dict]]:
 
 
 def summarise(rows) -> dict:
-    """n, the mean of every METRIC, and 95% bootstrap intervals of the compositional fraction and mean IIA."""
+    """n, the mean of every METRIC, and 95% bootstrap intervals (CI_KEYS) of the compositional and modular
+    fractions and the mean IIA_das and IIA."""
     out = {"n": len(rows), **{k: _mean(rows, k) for k in METRICS}}
-    out["comp_ci"] = stats.bootstrap_ci([r["compositional"] for r in rows])
-    out["IIA_ci"] = stats.bootstrap_ci([r["IIA"] for r in rows])
-    return out
+    return out | {ci: stats.bootstrap_ci([r.get(k, np.nan) for r in rows]) for ci, k in CI_KEYS.items()}
 
 
 def measure(rows, sparsity, seeds) -> dict[str, dict]:
@@ -117,7 +132,7 @@ def measure(rows, sparsity, seeds) -> dict[str, dict]:
 def clauses(cells: dict[str, dict], tree: bool, min_seeds: int = 8) -> dict[str, tuple[bool | None, str]]:
     """{clause: (met, the numbers)} for one target's measured `cells` ({method: summarise}); met is None when
     the clause does not apply (`half` off the tree family) or a method it needs is missing."""
-    sp, get = cells.get("sp"), lambda m, k: cells[m][k] if m in cells else float("nan")
+    sp, get = cells.get("sp"), lambda m, k: cells.get(m, {}).get(k, float("nan"))
     if sp is None:
         return {c: (None, "no sp") for c in ("seeds", "2x", "half", "iia", "wiring")}
     f = lambda m: get(m, "compositional")
@@ -129,9 +144,10 @@ def clauses(cells: dict[str, dict], tree: bool, min_seeds: int = 8) -> dict[str,
         f"sp {f('sp'):.2f} vs " + ", ".join(f"{m} {f(m):.2f}" for m in BASELINES_2X),
     )
     out["half"] = (f("sp") >= 0.5 if tree else None, f"sp {f('sp'):.2f}" + ("" if tree else " (not a tree target)"))
-    o = get("oracle", "IIA")
-    out["iia"] = (bool(sp["IIA"] >= o - 0.05) if np.isfinite(o) and np.isfinite(sp["IIA"]) else None,
-                  f"sp {sp['IIA']:.3f} vs oracle {o:.3f}")
+    das, o = get("sp", "IIA_das"), get("oracle", "IIA_das")
+    out["iia"] = (bool(das >= o - 0.05) if np.isfinite(o) and np.isfinite(das) else None,
+                  f"IIA_das sp {das:.3f} vs oracle {o:.3f}; local IIA sp {get('sp', 'IIA'):.3f} vs oracle "
+                  f"{get('oracle', 'IIA'):.3f}")
     rivals = [m for m in RIVALS if m in cells]
     lead = all(sp[k] >= cells[m][k] for m in rivals for k in ("precision", "recall")) if rivals else None
     out["wiring"] = (lead, "; ".join(
@@ -187,19 +203,52 @@ def _fmt_ci(v, ci) -> str:
 def markdown(table_rows: list[list]) -> str:
     """The goal's table (method x judging target) as Markdown, from the rows of HEADER."""
     lines = [
-        "| target (depth, SP sparsity) | method | n | compositional [95% CI] | IIA [95% CI] | C | precision | recall "
-        "| fit |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| target (depth, SP sparsity) | method | n | compositional [95% CI] | IIA_das [95% CI] | IIA (local) [95% CI] "
+        "| C | modular [95% CI] | precision | recall | fit |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in table_rows:
         d = dict(zip(HEADER, r, strict=True))
         lines.append(
             f"| {d['target']} ({d['depth']}, {d['sparsity']:g}) | {d['method']} | {d['n']} | "
             f"{_fmt_ci(d['frac_compositional'], (d['comp_ci_lo'], d['comp_ci_hi']))} | "
+            f"{_fmt_ci(d['IIA_das_mean'], (d['IIA_das_ci_lo'], d['IIA_das_ci_hi']))} | "
             f"{_fmt_ci(d['IIA_mean'], (d['IIA_ci_lo'], d['IIA_ci_hi']))} | {d['C_mean']:.3f} | "
+            f"{_fmt_ci(d['frac_modular'], (d['modular_ci_lo'], d['modular_ci_hi']))} | "
             f"{d['precision_mean']:.3f} | {d['recall_mean']:.3f} | {d['frac_fit']:.2f} |"
         )
     return "\n".join(lines)
+
+
+def versus(rows, sparsity, seeds) -> list[list]:
+    """[rival, then per VERSUS key n, difference, 95% low, high]: SP minus each other method at `sparsity` over
+    the rows with seed in `seeds`, paired by seed (stats.diff_ci(paired=True); a seed missing or NaN on either
+    side drops its pair); methods in measure's order; [] without SP."""
+    keep = [r for r in rows if r["sparsity"] == sparsity and r["seed"] in set(seeds)]
+    by = lambda m: {r["seed"]: r for r in keep if r["method"] == m}
+    sp, out = by("sp"), []
+    if not sp:
+        return []
+    for m in (m for m in measure(rows, sparsity, seeds) if m != "sp"):
+        other = by(m)
+        keys = sorted(set(sp) | set(other))
+        side = lambda d, k, keys=keys: [d[x].get(k, np.nan) if x in d else np.nan for x in keys]
+        diffs = [stats.diff_ci(side(sp, k), side(other, k), paired=True) for k in VERSUS]
+        out.append([m, *(v for d in diffs for v in (d[3], *d[:3]))])
+    return out
+
+
+def versus_line(target, table) -> str:
+    """SP minus each rival on IIA_das, then the local IIA and the modular label (VERSUS_HEADER rows of one
+    target), with their 95% intervals."""
+    if not table:
+        return ""
+    rows = [dict(zip(VERSUS_HEADER, t, strict=True)) for t in table]
+    part = lambda k: f"on {k}: " + ", ".join(
+        f"{d['versus']} {stats.fmt_ci(d[f'd{k}'], d[f'd{k}_lo'], d[f'd{k}_hi'])}" for d in rows
+    )
+    parts = "; ".join(map(part, ("IIA_das", "IIA", "modular")))
+    return f"{target}: SP minus each method, paired by seed, {parts}."
 
 
 def _choose(rows, select_run):
@@ -219,9 +268,9 @@ def _choose(rows, select_run):
     return have[0], scores, meas, f"selected {best:g} but the judge run has only {have}: measured at {have[0]:g}"
 
 
-def analyse(run, select_run=None) -> tuple[list[list], list[list], dict, list[list], str]:
-    """(goal-table rows, selection rows, clauses, every cell's rows on the measurement seeds, note) of one e7 run
-    and its e7select run (None: split the judge run's seeds)."""
+def analyse(run, select_run=None) -> tuple[list[list], list[list], dict, list[list], str, list[list]]:
+    """(goal-table rows, selection rows, clauses, every cell's rows on the measurement seeds, note, SP-versus rows
+    at SP's sparsity) of one e7 run and its e7select run (None: split the judge run's seeds)."""
     target, family = target_of(run), run.family
     depth = int(run.rows[0]["depth"])
     rows = network_rows(run)
@@ -229,30 +278,33 @@ def analyse(run, select_run=None) -> tuple[list[list], list[list], dict, list[li
     cells = measure(rows, best, meas_seeds)
     line = lambda s, m, c: [
         target, family, depth, s, m, c["n"], c["compositional"], *c["comp_ci"], c["IIA"], *c["IIA_ci"], c["C"],
-        c["precision"], c["recall"], c["fit"],
+        c["precision"], c["recall"], c["fit"], c["IIA_das"], *c["IIA_das_ci"], c["modular"], *c["modular_ci"],
+        c["compositional_local"],
     ]
     goal = [line(best, m, c) for m, c in cells.items()]
-    sel = [[target, sc["sparsity"], sc["n"], sc["compositional"], sc["fit"], sc["IIA"], sc["C"], sc["sparsity"] == best]
-           for sc in scores]
+    sel = [[target, sc["sparsity"], sc["n"], sc["compositional"], sc["fit"], sc["IIA"], sc["C"], sc["sparsity"] == best,
+            sc["IIA_das"], sc["modular"]] for sc in scores]
     every = [
         line(s, m, c) for s in sorted({r["sparsity"] for r in rows}) for m, c in measure(rows, s, meas_seeds).items()
     ]
-    return goal, sel, clauses(cells, tree=family == "tree"), every, note
+    vs = [[target, depth, best, "sp", *t] for t in versus(rows, best, meas_seeds)]
+    return goal, sel, clauses(cells, tree=family == "tree"), every, note, vs
 
 
 def make(runs, out) -> base.Section:
-    goal, sel, per_target, every, notes = [], [], {}, [], []
+    goal, sel, per_target, every, notes, vs, vs_lines = [], [], {}, [], [], [], []
     selects = {target_of(r): r for r in runs if r.experiment.startswith("e7select/")}
     for run in sorted((r for r in runs if r.experiment.startswith("e7/")), key=lambda r: r.experiment):
-        g, s, c, e, note = analyse(run, selects.get(target_of(run)))
-        goal, sel, every = goal + g, sel + s, every + e
+        g, s, c, e, note, v = analyse(run, selects.get(target_of(run)))
+        goal, sel, every, vs = goal + g, sel + s, every + e, vs + v
         per_target[target_of(run)] = c
         notes += [f"{target_of(run)}: {note}."] if note else []
+        vs_lines += [x for x in [versus_line(target_of(run), v)] if x]
     tables = [
         base.write_table(out, "e7_sp_recovery", HEADER, goal),
-        base.write_table(out, "e7_sp_selection", ["target", "sparsity", "n", "frac_compositional", "frac_fit",
-                                                  "IIA_mean", "C_mean", "selected"], sel),
+        base.write_table(out, "e7_sp_selection", SELECTION_HEADER, sel),
         base.write_table(out, "e7_all_cells", HEADER, every),
+        base.write_table(out, "e7_sp_versus", VERSUS_HEADER, vs),
     ]
     md = markdown(goal)
     verdict = verdict_lines(per_target)
@@ -260,8 +312,9 @@ def make(runs, out) -> base.Section:
         f.write(md + "\n\n" + "\n".join(f"- {v}" for v in verdict) + "\n")
     text = (
         "Every method at SP's sparsity, chosen on the selection seeds (max compositional fraction, ties to the "
-        "fit fraction, IIA, then C) and measured on other seeds; 95% percentile-bootstrap intervals over networks. "
-        + " ".join(notes + verdict)
+        "fit fraction, the local IIA, then C: the rule as fixed) and measured on other seeds; 95% percentile-bootstrap "
+        "intervals over networks. Judged on the distributed score IIA_das and the distributed `compositional` "
+        "label, the local-unit IIA and C beside them. " + " ".join(notes + vs_lines + verdict)
     )
     return base.Section(TITLE, text, [], tables, verdict=verdict_line(per_target))
 

@@ -1,4 +1,4 @@
-"""Method x sparsity table of a saved run: fit, realised sparsity and compositionality, mean ± std over seeds.
+"""Method x sparsity table of a saved run: fit, sparsity, IIA_das, IIA, C and the labels, mean ± std over seeds.
 
     python analysis/method_table.py RUN_DIR [--metric test_r2 --metric C ...]
 
@@ -14,7 +14,9 @@ import numpy as np
 
 from sweetspot.analysis import base
 
-DEFAULT = ("test_r2", "realised_sparsity", "C", "compositional", "disconnected_inputs")
+# IIA_das (the distributed score) first among the causal columns, the local-unit IIA and C beside it; a column
+# the run lacks (a run older than it) is left out
+DEFAULT = ("test_r2", "realised_sparsity", "IIA_das", "IIA", "C", "compositional", "modular", "disconnected_inputs")
 
 
 def _num(v):

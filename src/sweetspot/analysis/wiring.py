@@ -297,6 +297,8 @@ def _title(cfg, row, spec, depth, test_r2) -> str:
             else ("fractured" if row.get("fractured") == "True" else "unfit")
         )
         line2 += f", C = {stats.num(row['C']):.2f} ({label})"
+    if row and np.isfinite(stats.num(row.get("IIA_das"))):  # the distributed score the label is judged on
+        line2 += f", IIA_das = {stats.num(row['IIA_das']):.2f}"
     return f"{line1}\n{line2}"
 
 
