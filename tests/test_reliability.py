@@ -372,6 +372,11 @@ def files(tmp_path, monkeypatch):
         "def get_config(arg=None):\n    return small_config()\n" % os.path.dirname(__file__)
     )
     (tmp_path / "syntax.py").write_text("def get_config(:\n")
+    (tmp_path / "badmethod.py").write_text(  # predict-depth validates the whole sweep config, not only its target
+        "import sys\nsys.path.insert(0, %r)\nfrom test_reliability import small_config\n"
+        "def get_config(arg=None):\n    c = small_config()\n    c.grid.method = ('nosuch',)\n    return c\n"
+        % os.path.dirname(__file__)
+    )
     (tmp_path / "text.npz").write_text("not numpy")
     rng = np.random.default_rng(0)
     net = {"W0": rng.normal(size=(4, 3)), "b0": np.zeros(3), "W1": rng.normal(size=(3, 1)), "b1": np.zeros(1)}
@@ -400,6 +405,7 @@ MISTAKES = [
     (["diagnose", "--npz", "shortbias.npz", "--target", "tiny.py"], "b0 has 2 values, its layer 3"),
     (["report", "partial", "--out", "tiny.py"], "report --out tiny.py is a file"),
     (["predict-depth", "nofile.py"], "config file 'nofile.py' does not exist"),
+    (["predict-depth", "badmethod.py"], r"grid.method.*'nosuch'.*allowed values"),
     (["predict-depth", "tree:levels=2", "--width", "-5"], r"--width=-5 is invalid.*integer >= 1"),
     (["predict-depth", "tree:levels=2", "--width", "0"], r"--width=0 is invalid.*integer >= 1"),
 ]

@@ -142,6 +142,11 @@ def _predict_depth(args) -> dict:
     fit = {k: getattr(args, k) for k in depth_predictor.FIT}
     _predict_depth_args(args, fit)
     try:
+        if args.target.split(":", 1)[0].endswith(".py"):  # a sweep config: the whole of it, as `sweep` would
+            from sweetspot import config as config_lib
+            from sweetspot import validation
+
+            validation.validate(config_lib.load_config(args.target, []))
         tcfg, mcfg = parse_target_spec(args.target)
         cache = None if args.no_cache else args.cache
         dkw = {} if args.data_only or args.both else None
