@@ -315,7 +315,10 @@ def _window(method, tests) -> str:
 
 def _peak_line(method, peaks, tests) -> str:
     """A method's pooled IIA_das peak and connectivity window in one clause (the section's one-line result)."""
-    p = next(p for p in peaks if p["method"] == method and (p["instance"], p["peak_by"]) == ("all", PRIMARY))
+    pk = {p["peak_by"]: p for p in peaks if p["method"] == method and p["instance"] == "all"}
+    p = pk[PRIMARY]
+    if pk[PRIMARY + "_ungated"]["depth"] == "":
+        return f"{method}: IIA_das peak (depth, sparsity) none: no cell has an IIA_das value"
     if p["depth"] == "":
         return f"{method}: no cell where at least half the networks fit, so no IIA_das peak"
     return (
