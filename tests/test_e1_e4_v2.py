@@ -118,8 +118,11 @@ def test_the_window_compares_the_best_sparse_cell_with_dense_at_the_iia_das_peak
     assert (das[5], das[6]) == (2, 0.9) and das[12] < 0 < das[13] and das[16] == "interval covers 0"
     # no dense cell at the peak depth: undefined, and says why
     rows = [r for r in rows if r["sparsity"] != "0.0"]
-    das = _tests_by(e1_regime.sweet_spot_tests(rows))[("sp", "IIA_das", "IIA_das", "window")]
+    t = _tests_by(e1_regime.sweet_spot_tests(rows))
+    das = t[("sp", "IIA_das", "IIA_das", "window")]
     assert das[16] == "no dense cell at the peak depth" and np.isnan(das[11])
+    # and the "dense" comparison is sparsity 0 only, not the least sparse cell there is
+    assert t[("sp", "IIA_das", "IIA_das", "dense")][16] == "no dense cell at the peak depth"
 
 
 def test_a_difference_that_is_not_there_covers_zero_and_the_peak_itself_is_no_comparison():

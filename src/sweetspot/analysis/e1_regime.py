@@ -220,8 +220,9 @@ def _resolved(lo, hi, higher="peak higher", lower="peak lower") -> str:
 
 
 def comparison_cells(cells, peak_key) -> list[tuple]:
-    """[(name, question, other key or None)] for COMPARISONS: the peak's method and other coordinate, the moving
-    one at its smallest or largest value among that method's cells there; None when that is the peak itself."""
+    """[(name, question, other key or None, why none)] for COMPARISONS: the peak's method and other coordinate, the
+    moving one at its smallest or largest value among that method's cells there; "dense" is sparsity 0 exactly.
+    None when that is the peak itself, or when the method has no dense cell at the peak's depth."""
     m, d, s = peak_key
     out = []
     for name, question, axis, pick in COMPARISONS:
@@ -229,7 +230,10 @@ def comparison_cells(cells, peak_key) -> list[tuple]:
             other = (m, pick(k[1] for k in cells if k[0] == m and k[2] == s), s)
         else:
             other = (m, d, pick(k[2] for k in cells if k[0] == m and k[1] == d))
-        out.append((name, question, None if other == peak_key else other))
+        why = "the peak is this cell" if other == peak_key else ""
+        if name == "dense" and other[2] != 0.0:
+            why = "no dense cell at the peak depth"
+        out.append((name, question, None if why else other, why))
     return out
 
 
@@ -257,9 +261,8 @@ def sweet_spot_tests(rows) -> list[list]:
     for method in sorted({k[0] for k in cells}):
         for by, metric in TEST_PLAN:
             k = peak(cells, method, by)
-            others = comparison_cells(cells, k) if k else [(c[0], c[1], None) for c in COMPARISONS]
-            for name, question, other in others:
-                why = "the peak is this cell" if k else "no peak"
+            others = comparison_cells(cells, k) if k else [(c[0], c[1], None, "no peak") for c in COMPARISONS]
+            for name, question, other, why in others:
                 out.append(_test_row([method, by, metric, name, question], cells, k, other, metric, why))
         out += window_tests(cells, method)
     return out
