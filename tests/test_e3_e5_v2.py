@@ -135,8 +135,8 @@ def csv_rows(path):
 
 
 def _e5_run(name, experiment, steps, points, sparsity_text="0.8", metrics_n=512):
-    """A fake run: config blocks as in meta.json (train.steps varies), rows at (method, seed) points; C rises
-    with the seed and the loss ratio falls with it, IIA the other way round."""
+    """A fake run: config blocks as in meta.json (train.steps varies), rows at (method, seed) points; C and IIA_das
+    rise with the seed and the loss ratio falls with it, IIA the other way round."""
     cfg = {
         "seed": 0,
         "experiment": experiment,
@@ -157,6 +157,7 @@ def _e5_run(name, experiment, steps, points, sparsity_text="0.8", metrics_n=512)
             "weight_decay": "0.0",
             "seed": str(seed),
             "C": str(0.1 * seed),
+            "IIA_das": str(0.5 + 0.05 * seed),
             "IIA": str(1 - 0.1 * seed),
             "gen_ratio": str(2.0 - 0.1 * seed),
             "heldout_loss": str(1.0 + 0.01 * seed),
@@ -183,13 +184,16 @@ def test_networks_shared_by_two_runs_count_once(tmp_path):
     header = table[0].split(",")
     pooled = [dict(zip(header, t.split(","), strict=True)) for t in table[1:] if t.startswith("all,")]
     assert {(d["measure"], d["predictor"]) for d in pooled} == {
-        (m, p) for m in ("gen_ratio", "heldout_loss") for p in ("C", "IIA")
+        (m, p) for m in ("gen_ratio", "heldout_loss") for p in ("IIA_das", "IIA", "C")
     }
     assert all(d["n"] == "20" and d["duplicates_dropped"] == "4" for d in pooled)
     per_run = [dict(zip(header, t.split(","), strict=True)) for t in table[1:] if t.startswith("e3/")]
     assert all(d["n"] == "8" and d["duplicates_dropped"] == "4" for d in per_run)  # a run alone keeps every row
     ratio = {d["predictor"]: float(d["spearman_rho"]) for d in pooled if d["measure"] == "gen_ratio"}
-    assert ratio == {"C": -1.0, "IIA": 1.0}
+    assert ratio == {"IIA_das": -1.0, "C": -1.0, "IIA": 1.0}
+    assert [d["predictor"] for d in pooled][:3] == ["IIA_das", "IIA", "C"]  # the distributed score first
+    assert section.verdict.startswith("Pooled: real rho(IIA_das, gen_ratio) = -1.00 [-1.00, -1.00] over 20 networks")
+    assert "; real rho(IIA, gen_ratio) = 1.00" in section.verdict
 
 
 def test_spearman_interval_is_deterministic_and_covers_the_truth():

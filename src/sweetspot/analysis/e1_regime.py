@@ -1,18 +1,24 @@
-"""E1 regime map, judged on the causal measures with C beside them. The E1 runs (one per target instance,
-`target.seed`) are pooled when their training, model, pruning and metrics settings agree; an untagged run (e.g.
-`make demo`) is a group of its own, named after its directory. Per group:
+"""E1 regime map, judged on the distributed causal score IIA_das (docs/method.md) with the local-unit IIA and C
+beside it. The E1 runs (one per target instance, `target.seed`) are pooled when their training, model, pruning and
+metrics settings agree; an untagged run (e.g. `make demo`) is a group of its own, named after its directory. Per
+group:
 
 - `NAME_cells.csv`: per (method, depth, sparsity) cell, over every network of every instance pooled, the mean and
-  95% percentile-bootstrap interval (stats.mean_ci) of IIA, C_gain, compositional (fraction), C, fit (fraction)
-  and test R^2; IIA and C over the fit networks only beside them; `instances`, `networks` and the counts of fit
-  and compositional networks. A diverged network counts as unfit and not compositional and carries no score.
-- `NAME_peaks.csv`: per instance (and pooled) and method, the peak cell: the argmax of mean IIA (and, beside it,
-  of mean C) among the cells where at least half the networks fit (ties: the shallower, then the denser cell).
-- `NAME_sweet_spot_tests.csv`: per method, the IIA peak of the pooled cells minus four other cells, as the
+  95% percentile-bootstrap interval (stats.mean_ci) of METRICS (IIA_das, IIA, C, C_gain, IIA_das on the start
+  weights and its random-subspace control, the labels compositional (distributed), compositional_local and
+  modular as fractions, fit and test R^2); IIA_das, IIA and C over the fit networks only beside them;
+  `instances`, `networks` and the counts of fit, compositional, compositional_local and modular networks. A
+  diverged network counts as unfit and not compositional and carries no score. Sparsity 0 is the dense network.
+- `NAME_peaks.csv`: per instance (and pooled) and method, the peak cell: the argmax of mean IIA_das (primary;
+  and, beside it, of mean IIA and of mean C) among the cells where at least half the networks fit (ties: the
+  shallower, then the denser cell); `*_ungated`: every cell competes.
+- `NAME_sweet_spot_tests.csv`: per method, the IIA_das peak of the pooled cells minus four other cells, as the
   difference of means with an unpaired bootstrap interval over networks (stats.diff_ci): the shallowest depth at
-  the peak's sparsity, the deepest depth at the peak's sparsity, the densest sparsity (0) at the peak's depth and
-  the sparsest at the peak's depth; on IIA and on C, and on C from the C peak.
-- heatmaps of IIA, compositional, C and test R^2 over the pooled rows (regime_heatmap).
+  the peak's sparsity, the deepest depth at the peak's sparsity, the densest sparsity (0, dense) at the peak's
+  depth and the sparsest at the peak's depth; on IIA_das, IIA and C; then the same from the IIA peak on IIA and
+  C and from the C peak on C. Last, per method, the connectivity window (`comparison` = window): at the IIA_das
+  peak depth, the best fit sparse cell by IIA_das minus the dense cell, on IIA_das, IIA and C.
+- heatmaps of IIA_das, IIA, compositional, C and test R^2 over the pooled rows (regime_heatmap).
 
     python -m sweetspot report runs/e1_i0 runs/e1_i1 runs/e1_i2 --out report
     python analysis/e1_regime.py runs/e1_i0 runs/e1_i1 runs/e1_i2 --out report   (this analysis alone)
@@ -31,10 +37,14 @@ import numpy as np  # noqa: E402
 from sweetspot.analysis import base, regime_heatmap, stats  # noqa: E402
 
 TITLE = "E1 regime map"
-HEATMAPS = ("IIA", "compositional", "C", "test_r2")
-METRICS = ("IIA", "C_gain", "compositional", "C", "fit", "test_r2")
-LABELS = ("compositional", "fit")  # 0/1 per network; NaN (e.g. a diverged network) counts as 0
-FIT_METRICS = ("IIA", "C")  # also averaged over the fit networks only
+PRIMARY = "IIA_das"  # the distributed causal score (docs/method.md): the primary peak and test; IIA and C beside it
+SCORES = ("IIA_das", "IIA", "C")  # the scores shown at a peak, primary first
+HEATMAPS = ("IIA_das", "IIA", "compositional", "C", "test_r2")
+METRICS = ("IIA_das", "IIA", "C", "C_gain", "IIA_das_init", "IIA_das_control", "compositional", "compositional_local",
+           "modular", "fit", "test_r2")  # fmt: skip
+LABELS = ("compositional", "compositional_local", "modular", "fit")  # 0/1 per network; NaN counts as 0
+COUNTED = ("compositional", "compositional_local", "modular")  # counted per cell as NAME_networks
+FIT_METRICS = SCORES  # also averaged over the fit networks only
 FIT_SHARE = 0.5  # a cell competes for the peak when at least this share of its networks fit
 POOL_BLOCKS = ("model", "train", "pruning", "metrics")  # with target minus its seed: runs that may be pooled
 ROW_AXES = ("method", "depth", "sparsity", "lr", "weight_decay", "seed")
@@ -45,7 +55,16 @@ COMPARISONS = (
     ("dense", "does the dense network fail?", "sparsity", min),
     ("sparsest", "does the sparsest network fail?", "sparsity", max),
 )
-PEAK_RULES = {"IIA": ("IIA", FIT_SHARE), "C": ("C", FIT_SHARE), "IIA_ungated": ("IIA", 0.0)}
+PEAK_RULES = {
+    "IIA_das": ("IIA_das", FIT_SHARE),
+    "IIA": ("IIA", FIT_SHARE),
+    "C": ("C", FIT_SHARE),
+    "IIA_das_ungated": ("IIA_das", 0.0),
+    "IIA_ungated": ("IIA", 0.0),
+}
+# (peak rule, metric) of the sweet-spot tests, in the table's order: the distributed score's peak first
+TEST_PLAN = (("IIA_das", "IIA_das"), ("IIA_das", "IIA"), ("IIA_das", "C"), ("IIA", "IIA"), ("IIA", "C"), ("C", "C"))
+WINDOW = ("window", "at the IIA_das peak depth, does the best sparse cell beat the dense one?")
 TEST_HEADER = [
     "method", "peak_by", "metric", "comparison", "question", "peak_depth", "peak_sparsity", "other_depth",
     "other_sparsity", "peak_mean", "other_mean", "diff", "diff_lo", "diff_hi", "n_peak", "n_other", "resolved",
@@ -113,8 +132,11 @@ def pooled(runs) -> list[tuple[str, list[dict]]]:
 
 def values(rows, metric) -> np.ndarray:
     """One value per row: LABELS as 0/1 with NaN read as 0; a diverged row has 0 for the labels and NaN for
-    every other metric (it fits nothing and carries no score)."""
+    every other metric (it fits nothing and carries no score). A column no row has is NaN throughout, labels
+    included (a run from before a measure has no value for it, not a 0)."""
     v = stats.column(rows, metric)
+    if not any(metric in r for r in rows):
+        return v
     diverged = stats.column(rows, "diverged") == 1
     if metric in LABELS:
         v = np.nan_to_num(v, nan=0.0)
@@ -136,7 +158,7 @@ def cell_rows(rows) -> dict:
     return dict(sorted(cells.items()))
 
 
-def peak(cells, method, metric="IIA", fit_share=FIT_SHARE):
+def peak(cells, method, metric=PRIMARY, fit_share=FIT_SHARE):
     """The key of `method`'s peak cell in `cells` (cell_rows): the highest mean `metric` among the cells where at
     least `fit_share` of the networks fit and the metric has a finite value (ties: the first in key order, i.e.
     shallower, then denser); None when no cell qualifies. fit_share=0: every cell competes."""
@@ -152,26 +174,29 @@ def peak(cells, method, metric="IIA", fit_share=FIT_SHARE):
 
 def cells_table(rows) -> tuple[list[str], list[list]]:
     """(header, rows) of NAME_cells.csv."""
-    header = ["method", "depth", "sparsity", "instances", "networks", "fit_networks", "compositional_networks"]
+    header = ["method", "depth", "sparsity", "instances", "networks", "fit_networks"]
+    header += [f"{q}_networks" for q in COUNTED]
     header += [f"{m}_{s}" for m in METRICS for s in ("mean", "lo", "hi")]
     header += [f"{m}_fit_{s}" for m in FIT_METRICS for s in ("mean", "lo", "hi")]
     out = []
     for (m, d, s), rs in cell_rows(rows).items():
         fit = values(rs, "fit") == 1
         row = [m, d, s, len({r["_instance"] for r in rs}), len(rs), int(fit.sum())]
-        row.append(int((values(rs, "compositional") == 1).sum()))
+        row += [int((values(rs, q) == 1).sum()) for q in COUNTED]
         row += [x for q in METRICS for x in stats.mean_ci(values(rs, q))[:3]]
         row += [x for q in FIT_METRICS for x in stats.mean_ci(values(rs, q)[fit])[:3]]
         out.append(row)
     return header, out
 
 
+PEAK_HEADER = ["instance", "method", "peak_by", "depth", "sparsity", "networks", "fit_share"]
+PEAK_HEADER += [f"{m}_{s}" for m in SCORES for s in ("mean", "lo", "hi")]
+
+
 def peaks_table(rows) -> tuple[list[str], list[list]]:
     """(header, rows) of NAME_peaks.csv: per instance, then pooled ("all"), per method and peak rule (PEAK_RULES:
-    IIA; C; IIA with every cell competing, for instances where no cell fits), the peak cell with its fit share
-    and the mean and interval of IIA and C there."""
-    header = ["instance", "method", "peak_by", "depth", "sparsity", "networks", "fit_share"]
-    header += [f"{m}_{s}" for m in ("IIA", "C") for s in ("mean", "lo", "hi")]
+    IIA_das, the primary; IIA; C; IIA_das and IIA with every cell competing, for instances where no cell fits),
+    the peak cell with its fit share and the mean and interval of IIA_das, IIA and C there."""
     instances = sorted({r["_instance"] for r in rows}, key=instance_order)
     out = []
     for inst in instances + ["all"]:
@@ -180,23 +205,24 @@ def peaks_table(rows) -> tuple[list[str], list[list]]:
             for by, (metric, share) in PEAK_RULES.items():
                 k = peak(cells, method, metric, share)
                 if k is None:
-                    out.append([inst, method, by, "", ""] + [float("nan")] * 8)
+                    out.append([inst, method, by, "", ""] + [float("nan")] * (len(PEAK_HEADER) - 5))
                     continue
                 rs = cells[k]
                 row = [inst, method, by, k[1], k[2], len(rs), float(np.mean(values(rs, "fit")))]
-                out.append(row + [x for q in ("IIA", "C") for x in stats.mean_ci(values(rs, q))[:3]])
-    return header, out
+                out.append(row + [x for q in SCORES for x in stats.mean_ci(values(rs, q))[:3]])
+    return list(PEAK_HEADER), out
 
 
-def _resolved(lo, hi) -> str:
+def _resolved(lo, hi, higher="peak higher", lower="peak lower") -> str:
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return "undefined"
-    return "peak higher" if lo > 0 else "peak lower" if hi < 0 else "interval covers 0"
+    return higher if lo > 0 else lower if hi < 0 else "interval covers 0"
 
 
 def comparison_cells(cells, peak_key) -> list[tuple]:
-    """[(name, question, other key or None)] for COMPARISONS: the peak's method and other coordinate, the moving
-    one at its smallest or largest value among that method's cells there; None when that is the peak itself."""
+    """[(name, question, other key or None, why none)] for COMPARISONS: the peak's method and other coordinate, the
+    moving one at its smallest or largest value among that method's cells there; "dense" is sparsity 0 exactly.
+    None when that is the peak itself, or when the method has no dense cell at the peak's depth."""
     m, d, s = peak_key
     out = []
     for name, question, axis, pick in COMPARISONS:
@@ -204,33 +230,61 @@ def comparison_cells(cells, peak_key) -> list[tuple]:
             other = (m, pick(k[1] for k in cells if k[0] == m and k[2] == s), s)
         else:
             other = (m, d, pick(k[2] for k in cells if k[0] == m and k[1] == d))
-        out.append((name, question, None if other == peak_key else other))
+        why = "the peak is this cell" if other == peak_key else ""
+        if name == "dense" and other[2] != 0.0:
+            why = "no dense cell at the peak depth"
+        out.append((name, question, None if why else other, why))
     return out
+
+
+def _test_row(head, cells, k, other, metric, why, words=("peak higher", "peak lower")) -> list:
+    """One TEST_HEADER row: cell k minus cell other on `metric` (stats.diff_ci, unpaired); when either is None, an
+    undefined row that says `why`."""
+    where = [k[1], k[2]] if k else ["", ""]
+    where += [other[1], other[2]] if other else ["", ""]
+    if k is None or other is None:
+        return head + where + [float("nan")] * 5 + [0, 0, why]
+    a, b = values(cells[k], metric), values(cells[other], metric)
+    diff, lo, hi, _ = stats.diff_ci(a, b)
+    means = [stats.mean_std(a)[0], stats.mean_std(b)[0], diff, lo, hi]
+    counts = [int(np.isfinite(a).sum()), int(np.isfinite(b).sum())]
+    return head + where + means + counts + [_resolved(lo, hi, *words)]
 
 
 def sweet_spot_tests(rows) -> list[list]:
-    """The rows of NAME_sweet_spot_tests.csv (TEST_HEADER), pooled over instances: per method, the IIA peak minus
-    each comparison cell on IIA and on C, then the C peak minus each on C; diff and interval: stats.diff_ci
-    (unpaired, networks of each cell resampled on their own, seed 0)."""
+    """The rows of NAME_sweet_spot_tests.csv (TEST_HEADER), pooled over instances: per method and TEST_PLAN entry
+    (the IIA_das peak minus each comparison cell on IIA_das, IIA and C; the IIA peak on IIA and C; the C peak on
+    C), then the connectivity window (window_tests); diff and interval: stats.diff_ci (unpaired, networks of each
+    cell resampled on their own, seed 0)."""
     cells = cell_rows(rows)
     out = []
     for method in sorted({k[0] for k in cells}):
-        for by, metric in (("IIA", "IIA"), ("IIA", "C"), ("C", "C")):
+        for by, metric in TEST_PLAN:
             k = peak(cells, method, by)
-            for name, question, other in comparison_cells(cells, k) if k else [(c[0], c[1], None) for c in COMPARISONS]:
-                head = [method, by, metric, name, question]
-                where = [k[1], k[2]] if k else ["", ""]
-                where += [other[1], other[2]] if other else ["", ""]
-                if other is None:
-                    why = "the peak is this cell" if k else "no peak"
-                    out.append(head + where + [float("nan")] * 5 + [0, 0, why])
-                    continue
-                a, b = values(cells[k], metric), values(cells[other], metric)
-                diff, lo, hi, _ = stats.diff_ci(a, b)
-                means = [stats.mean_std(a)[0], stats.mean_std(b)[0], diff, lo, hi]
-                counts = [int(np.isfinite(a).sum()), int(np.isfinite(b).sum())]
-                out.append(head + where + means + counts + [_resolved(lo, hi)])
+            others = comparison_cells(cells, k) if k else [(c[0], c[1], None, "no peak") for c in COMPARISONS]
+            for name, question, other, why in others:
+                out.append(_test_row([method, by, metric, name, question], cells, k, other, metric, why))
+        out += window_tests(cells, method)
     return out
+
+
+def best_sparse(cells, method, depth):
+    """The key of `method`'s best sparse cell (sparsity > 0) at `depth`: the highest mean IIA_das among those where
+    at least FIT_SHARE of the networks fit (peak's rule and ties); None when none qualifies."""
+    here = {k: v for k, v in cells.items() if k[0] == method and k[1] == depth and k[2] > 0}
+    return peak(here, method, PRIMARY)
+
+
+def window_tests(cells, method) -> list[list]:
+    """The connectivity window at the IIA_das peak depth d*: the best sparse cell at d* (best_sparse) minus the
+    dense cell (sparsity 0) at d*, on IIA_das, IIA and C. Both cells are chosen on the networks they are then
+    compared on, so the sparse side is biased upward."""
+    k = peak(cells, method, PRIMARY)
+    sparse = best_sparse(cells, method, k[1]) if k else None
+    dense = (method, k[1], 0.0) if k and (method, k[1], 0.0) in cells else None
+    why = "no peak" if k is None else "no dense cell at the peak depth" if dense is None else "no sparse cell fits"
+    words = ("sparse higher", "dense higher")
+    return [_test_row([method, PRIMARY, q, *WINDOW], cells, sparse, dense, q, why, words) for q in SCORES]
 
 
 def _ci(m, lo, hi) -> str:
@@ -241,50 +295,88 @@ def _where(depth, sparsity) -> str:
     return f"({depth}, {sparsity:g})" if depth != "" else "none"
 
 
-def _peak_line(method, peaks) -> str:
-    """A method's pooled IIA peak in one clause (the section's one-line result joins them)."""
-    p = next(p for p in peaks if p[1] == method and (p[0], p[2]) == ("all", "IIA"))
+def _scores(p: dict, names=SCORES) -> str:
+    """'IIA_das m [lo, hi], IIA ..., C ...' of a NAME_peaks.csv row (a dict)."""
+    return ", ".join(f"{q} {_ci(p[q + '_mean'], p[q + '_lo'], p[q + '_hi'])}" for q in names)
+
+
+def _diff(t: dict) -> str:
+    return f"{t['metric']} {_ci(t['diff'], t['diff_lo'], t['diff_hi'])}" if t["other_depth"] != "" else t["resolved"]
+
+
+def _window(method, tests) -> str:
+    """The connectivity window clause: best sparse minus dense at the IIA_das peak depth, IIA_das first."""
+    w = [t for t in tests if (t["method"], t["comparison"]) == (method, WINDOW[0])]
+    if not w or w[0]["peak_depth"] == "" or w[0]["other_depth"] == "":
+        return f"best sparse - dense: {w[0]['resolved'] if w else 'not tested'}"
+    t = w[0]
     return (
-        f"{method}: IIA peak (depth, sparsity) {_where(p[3], p[4])}: IIA {_ci(*p[7:10])}, C {_ci(*p[10:13])}, "
-        f"fit share {p[6]:.2f}"
-        if p[3] != ""
-        else f"{method}: no cell where at least half the networks fit, so no peak"
+        f"best sparse {_where(t['peak_depth'], t['peak_sparsity'])} - dense at depth {t['other_depth']}: "
+        + ", ".join(_diff(x) for x in w)
     )
+
+
+def _peak_line(method, peaks, tests) -> str:
+    """A method's pooled IIA_das peak and connectivity window in one clause (the section's one-line result)."""
+    pk = {p["peak_by"]: p for p in peaks if p["method"] == method and p["instance"] == "all"}
+    p = pk[PRIMARY]
+    if pk[PRIMARY + "_ungated"]["depth"] == "":
+        return f"{method}: IIA_das peak (depth, sparsity) none: no cell has an IIA_das value"
+    if p["depth"] == "":
+        return f"{method}: no cell where at least half the networks fit, so no IIA_das peak"
+    return (
+        f"{method}: IIA_das peak (depth, sparsity) {_where(p['depth'], p['sparsity'])}: {_scores(p)}, fit share "
+        f"{p['fit_share']:.2f}; {_window(method, tests)}"
+    )
+
+
+def _per_instance(method, peaks) -> str:
+    pk = {(p["instance"], p["peak_by"]): p for p in peaks if p["method"] == method}
+    per = []
+    for inst in sorted({k[0] for k in pk} - {"all"}, key=instance_order):
+        q, u = pk[(inst, PRIMARY)], pk[(inst, PRIMARY + "_ungated")]
+        ungated = f"ungated {_where(u['depth'], u['sparsity'])} {_scores(u, SCORES[:1])}"
+        per.append(
+            f"{inst}: {_where(q['depth'], q['sparsity'])} {_scores(q, SCORES[:1])}"
+            if q["depth"] != ""
+            else f"{inst}: none (no cell half fit; {ungated})"
+        )
+    return "; ".join(per)
+
+
+def _tests_text(method, by, tests) -> str:
+    """'vs shallowest (1, 0.8): IIA_das d [lo, hi] IIA ... C ...; vs deepest ...' for one peak rule."""
+    parts = {}
+    for t in tests:
+        if (t["method"], t["peak_by"]) != (method, by) or t["comparison"] == WINDOW[0]:
+            continue
+        if t["other_depth"] == "":
+            parts[t["comparison"]] = f"vs {t['comparison']}: {t['resolved']}"
+            continue
+        parts.setdefault(t["comparison"], f"vs {t['comparison']} {_where(t['other_depth'], t['other_sparsity'])}:")
+        parts[t["comparison"]] += f" {_diff(t)}"
+    return "; ".join(parts.values())
 
 
 def _method_text(name, method, peaks, tests, cells) -> str:
-    """One method's sentences, every number read from the rows of the tables (cells, peaks, tests)."""
-    pk = {(p[0], p[2]): p for p in peaks if p[1] == method}
-    head = _peak_line(method, peaks)
-    per = []
-    for inst in sorted({k[0] for k in pk} - {"all"}, key=instance_order):
-        q, u = pk[(inst, "IIA")], pk[(inst, "IIA_ungated")]
-        per.append(
-            f"{inst}: {_where(q[3], q[4])} IIA {_ci(*q[7:10])}"
-            if q[3] != ""
-            else f"{inst}: none (no cell half fit; ungated {_where(u[3], u[4])} IIA {_ci(*u[7:10])})"
-        )
-    mine = [c for c in cells if c[0] == method]
-    parts = {}
-    for t in tests:
-        if t[0] == method and t[1] == "IIA":
-            if t[7] == "":
-                parts[t[3]] = f"vs {t[3]}: {t[16]}"
-                continue
-            parts.setdefault(t[3], f"vs {t[3]} {_where(t[7], t[8])}:")
-            parts[t[3]] += f" {t[2]} {_ci(*t[11:14])}"
-    cp = pk[("all", "C")]
-    c_tests = [
-        f"vs {t[3]} {_ci(*t[11:14])}" if t[7] != "" else f"vs {t[3]}: {t[16]}"
-        for t in tests
-        if t[0] == method and t[1] == "C"
-    ]
+    """One method's sentences, every number read from the rows of the tables (dicts of cells, peaks, tests)."""
+    mine = [c for c in cells if c["method"] == method]
+    count = {q: sum(c[f"{q}_networks"] for c in mine) for q in COUNTED}
+    pk = {p["peak_by"]: p for p in peaks if p["method"] == method and p["instance"] == "all"}
     return (
-        f"{head}; per target instance: {'; '.join(per)}. Strict compositional networks: {sum(r[6] for r in mine)} of "
-        f"{sum(r[4] for r in mine)}. Sweet-spot tests, IIA peak minus other cell (`{name}_sweet_spot_tests.csv`): "
-        + "; ".join(parts.values())
-        + f". Peak of mean C (same rule) {_where(cp[3], cp[4])}, C minus other cell: {'; '.join(c_tests)}."
+        f"{_peak_line(method, peaks, tests)}; per target instance (IIA_das peak): {_per_instance(method, peaks)}. "
+        f"Of {sum(c['networks'] for c in mine)} networks, compositional (distributed label) "
+        f"{count['compositional']}, modular {count['modular']}, compositional under the local-unit label "
+        f"{count['compositional_local']}. Sweet-spot tests, IIA_das peak minus other cell "
+        f"(`{name}_sweet_spot_tests.csv`): {_tests_text(method, PRIMARY, tests)}. Local-unit IIA peak "
+        f"{_where(pk['IIA']['depth'], pk['IIA']['sparsity'])}, minus other cell: {_tests_text(method, 'IIA', tests)}. "
+        f"Peak of mean C {_where(pk['C']['depth'], pk['C']['sparsity'])}, C minus other cell: "
+        f"{_tests_text(method, 'C', tests)}."
     )
+
+
+def _dicts(header, rows) -> list[dict]:
+    return [dict(zip(header, r, strict=True)) for r in rows]
 
 
 def make(runs, out):
@@ -300,19 +392,25 @@ def make(runs, out):
         tables.append(base.write_table(out, f"{name}_peaks", p_header, peaks))
         tests = sweet_spot_tests(rows)
         tables.append(base.write_table(out, f"{name}_sweet_spot_tests", TEST_HEADER, tests))
-        n_inst = len({r["_instance"] for r in rows})
+        cells, peaks, tests = _dicts(header, cells), _dicts(p_header, peaks), _dicts(TEST_HEADER, tests)
+        methods = sorted({c["method"] for c in cells})
         lines.append(
-            f"{name}: {n_inst} target instance(s), {len(rows)} networks, {len(cells)} (method, depth, sparsity) "
-            f"cells pooled over the instances (`{name}_cells.csv`: mean and 95% bootstrap interval over networks; "
-            "IIA and C also over the fit networks only). Peak = the cell with the highest mean IIA among those "
-            "where at least half the networks fit (`" + name + "_peaks.csv`, per instance and pooled)."
+            f"{name}: {len({r['_instance'] for r in rows})} target instance(s), {len(rows)} networks, {len(cells)} "
+            f"(method, depth, sparsity) cells pooled over the instances (`{name}_cells.csv`: mean and 95% bootstrap "
+            "interval over networks; IIA_das, IIA and C also over the fit networks only). Peak = the cell with the "
+            "highest mean IIA_das (the distributed score) among those where at least half the networks fit (`"
+            f"{name}_peaks.csv`, per instance and pooled; the IIA and C peaks by the same rule beside it). Window = "
+            "at the IIA_das peak depth, the best fit sparse cell minus the dense one (sparsity 0)."
         )
-        lines += [_method_text(name, m, peaks, tests, cells) for m in sorted({c[0] for c in cells})]
-        verdicts.append(f"{name}: " + "; ".join(_peak_line(m, peaks) for m in sorted({c[0] for c in cells})))
+        lines += [_method_text(name, m, peaks, tests, cells) for m in methods]
+        verdicts.append(f"{name}: " + "; ".join(_peak_line(m, peaks, tests) for m in methods))
     text = (
         "Heatmaps: mean ± std over the networks of each cell, instances pooled (a panel's n counts the networks "
-        "of every instance; diverged networks left out). Tables: a diverged network counts as unfit and not "
-        "compositional and carries no score. Differences are unpaired bootstraps over networks. "
+        "of every instance; diverged networks left out; sparsity 0 is the dense network). Tables: a diverged "
+        "network counts as unfit and not compositional and carries no score. Differences are unpaired bootstraps "
+        "over networks; the peak (and the window's sparse cell) is chosen on the networks it is compared on, so "
+        "its differences are biased upward. The local-unit IIA is blind to a constituent kept as a direction over "
+        "mixed units: a dense network scores about 0 on it by construction. "
     )
     return base.Section(TITLE, text + " ".join(lines), figures, tables, verdict=". ".join(verdicts) + ".")
 

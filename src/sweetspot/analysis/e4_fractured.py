@@ -9,15 +9,18 @@ region of the regime map, shared by the instances.
   selection networks fit (a diverged network counts as unfit) and the selection metric has a finite mean there;
   the sweet spot is the eligible cells whose mean selection metric over the selection networks is at least the
   75th percentile (numpy linear interpolation) of those means over the eligible cells of every method; outside
-  = the other eligible cells. Selection metric: IIA (primary) and, beside it, C (the earlier rule).
+  = the other eligible cells. Selection metric: IIA_das, the distributed causal score (primary), and, beside it,
+  the local-unit IIA and C (the earlier rules).
 - Measurement half: the fit networks with an odd seed (1, 3, 5, 7) in the sweet spot (inside) and in the
   outside cells. No odd-seed value enters the choice of cells.
 - Reported with 95% percentile-bootstrap intervals (seed 0): means inside and outside (stats.mean_ci) and
-  inside minus outside (stats.diff_ci, unpaired, over networks) of IIA, C, test R^2 and the probe quantities; the
-  equally good fits outside = the outside networks with test R^2 >= the median of the inside ones; among them the
-  share with the `fractured` label, and the share that is fractured and has IIA (or C) below the 25th
-  percentile of the inside networks' IIA (C). The median and percentiles are computed once on the measurement
-  half and held fixed; the bootstrap resamples the networks.
+  inside minus outside (stats.diff_ci, unpaired, over networks) of IIA_das, IIA, C, test R^2, the labels and the
+  probe quantities; the equally good fits outside = the outside networks with test R^2 >= the median of the
+  inside ones; among them the share fractured (fit and not `compositional`, the label on the distributed score;
+  beside it, not `compositional_local`, the local-unit label), and the share that is fractured and has IIA_das
+  (IIA, C) below the 25th percentile of the inside networks' IIA_das (IIA, C). The median and percentiles are
+  computed once on the measurement half and held fixed; the bootstrap resamples the networks. A label a run does
+  not have (a run from before it) is undefined, not 0.
     python -m sweetspot report runs/e1_i0 runs/e1_i1 runs/e1_i2 --out report
 """
 
@@ -32,8 +35,11 @@ import numpy as np  # noqa: E402
 from sweetspot.analysis import base, e1_regime, stats  # noqa: E402
 
 TITLE = "E4 fractured solutions"
-QUANTITIES = ("test_r2", "IIA", "C", "r2_any", "r2_restricted", "fracture_gap", "interference")
-SELECT_BY = ("IIA", "C")  # the sweet spot chosen on mean IIA (primary), and on mean C beside it
+QUANTITIES = ("test_r2", "IIA_das", "IIA", "C", "compositional", "compositional_local", "IIA_das_control", "r2_any",
+              "r2_restricted", "fracture_gap", "interference")  # fmt: skip
+SCORES = ("IIA_das", "IIA", "C")  # the scores compared inside vs outside, the distributed one first
+LABEL_COLUMNS = ("compositional", "compositional_local")  # 0/1 per network: the distributed label, the local one
+SELECT_BY = SCORES  # the sweet spot chosen on mean IIA_das (primary), and on mean IIA and mean C beside it
 TOP_PERCENTILE = 75  # the sweet spot: eligible cells with a mean at or above this percentile of the cells' means
 LOW_PERCENTILE = 25  # "low IIA (C)": below this percentile of the inside networks'
 FIT_SHARE = e1_regime.FIT_SHARE
@@ -54,7 +60,7 @@ def is_selection(row) -> bool:
     return int(float(row["seed"])) % 2 == 0
 
 
-def sweet_spot(rows, metric="IIA") -> dict:
+def sweet_spot(rows, metric="IIA_das") -> dict:
     """{cell key: (inside, selection networks, fit share, mean metric)} over the eligible cells, computed from the
     selection half (even seeds) of `rows` only."""
     cells = e1_regime.cell_rows([r for r in rows if is_selection(r)])
@@ -70,7 +76,7 @@ def sweet_spot(rows, metric="IIA") -> dict:
     return {k: (bool(v[2] >= cut),) + v for k, v in ok.items()}
 
 
-def split(rows, metric="IIA") -> tuple[list, list, dict]:
+def split(rows, metric="IIA_das") -> tuple[list, list, dict]:
     """(inside, outside, sweet_spot(rows, metric)): the fit networks of the measurement half (odd seeds) in the
     sweet-spot cells and in the other eligible cells."""
     spot = sweet_spot(rows, metric)
@@ -86,16 +92,27 @@ def cell_key(r) -> tuple:
     return e1_regime.cell_key(r)
 
 
+def label(rows, name) -> np.ndarray:
+    """A 0/1 label per row (NaN read as 0); NaN throughout when no row has the column (a run from before it)."""
+    v = stats.column(rows, name)
+    return np.nan_to_num(v, nan=0.0) if any(name in r for r in rows) else v
+
+
 def values(rows) -> dict:
     return {
         "test_r2": stats.column(rows, "test_r2"),
-        "IIA": stats.column(rows, "IIA"),
-        "C": stats.column(rows, "C"),
+        **{q: stats.column(rows, q) for q in (*SCORES, "IIA_das_control")},
+        **{q: label(rows, q) for q in LABEL_COLUMNS},
         "r2_any": stats.node_mean(rows, "r2_any"),
         "r2_restricted": stats.node_mean(rows, "r2_restricted"),
         "fracture_gap": stats.node_mean(rows, "fracture_gap"),
         "interference": stats.column(rows, "interference"),
     }
+
+
+def _fractured(v) -> np.ndarray:
+    """1 - label over fit networks (fractured = fit and not compositional); NaN stays NaN."""
+    return 1.0 - v
 
 
 def compare(inside, outside, by) -> tuple[list[list], list[list], np.ndarray]:
@@ -109,12 +126,16 @@ def compare(inside, outside, by) -> tuple[list[list], list[list], np.ndarray]:
         [by, name, n] + [x for q in QUANTITIES for x in stats.mean_ci(v[q])[:3]]
         for name, v, n in zip(GROUPS, (vi, vo, vm), sizes, strict=True)
     ]
-    tests = [[by, f"{q} inside - outside", *stats.diff_ci(vi[q], vo[q]), ""] for q in ("IIA", "C", "test_r2")]
-    fractured = np.nan_to_num(stats.column(outside, "fractured")) == 1
-    tests.append([by, "matched outside: share fractured", *stats.mean_ci(fractured[matched].astype(float)), med])
-    for q in ("IIA", "C"):
+    compared = (*SCORES, "test_r2", *LABEL_COLUMNS)
+    tests = [[by, f"{q} inside - outside", *stats.diff_ci(vi[q], vo[q]), ""] for q in compared]
+    fractured = _fractured(vo["compositional"])
+    tests.append([by, "matched outside: share fractured", *stats.mean_ci(fractured[matched]), med])
+    local = _fractured(vo["compositional_local"])[matched]
+    tests.append([by, "matched outside: share fractured (local label)", *stats.mean_ci(local), med])
+    for q in SCORES:
         low = np.nanpercentile(vi[q], LOW_PERCENTILE) if np.isfinite(vi[q]).any() else float("nan")
-        share = (fractured & (vo[q] < low))[matched].astype(float)
+        ok = np.isfinite(fractured) & np.isfinite(low)  # no percentile (no score inside): undefined, not 0
+        share = np.where(ok, (fractured == 1) & (vo[q] < low), np.nan)[matched]
         tests.append([by, f"matched outside: share fractured with {q} < inside p{LOW_PERCENTILE}",
                       *stats.mean_ci(share), low])  # fmt: skip
     return groups, tests, matched
@@ -122,19 +143,20 @@ def compare(inside, outside, by) -> tuple[list[list], list[list], np.ndarray]:
 
 def figure(inside, outside, name, out) -> str:
     vi, vo = values(inside), values(outside)
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8))
+    fig, axes = plt.subplots(1, 5, figsize=(19, 3.8))
     for v, colour, label in ((vo, "C1", f"outside ({len(outside)})"), (vi, "C0", f"sweet spot ({len(inside)})")):
         axes[0].scatter(v["r2_any"], v["r2_restricted"], s=9, alpha=0.6, color=colour, label=label)
     axes[0].plot([0, 1], [0, 1], "k:", lw=1)
     axes[0].set_xlabel("$r2_{any}$ (mean over constituents)")
     axes[0].set_ylabel("$r2_{restricted}$ (mean over constituents)")
     axes[0].legend(fontsize=7)
-    for ax, q in zip(axes[1:], ("IIA", "interference", "test_r2"), strict=True):
+    for ax, q in zip(axes[1:], ("IIA_das", "IIA", "interference", "test_r2"), strict=True):
         data = [vi[q][np.isfinite(vi[q])], vo[q][np.isfinite(vo[q])]]
         ax.boxplot(data, tick_labels=["sweet spot", "outside"], showmeans=True)
         ax.set_ylabel(q)
     fig.suptitle(
-        f"E4 {name}: fit odd-seed networks inside vs outside the sweet spot chosen on even seeds by IIA", fontsize=10
+        f"E4 {name}: fit odd-seed networks inside vs outside the sweet spot chosen on even seeds by {SELECT_BY[0]}",
+        fontsize=10,
     )
     fig.tight_layout()
     return base.save_figure(fig, out, f"{name}_fractured")
@@ -145,13 +167,18 @@ def _ci(row, digits=2) -> str:
     return stats.fmt_ci(m, lo, hi, digits) if np.isfinite(m) and np.isfinite(lo) else "undefined"
 
 
+def _diffs(t) -> str:
+    """'IIA_das d [lo, hi], IIA ..., C ...': inside minus outside on the scores, the distributed one first."""
+    return ", ".join(f"{q} {_ci(t[f'{q} inside - outside'])}" for q in SCORES)
+
+
 def _verdict(name, by, tests) -> str:
     """One selection rule's result in one clause: inside minus outside, and how many fit outside ones fracture."""
     t = {row[1]: row for row in tests}
     return (
-        f"{name}, chosen on mean {by}: IIA inside - outside {_ci(t['IIA inside - outside'])}, C "
-        f"{_ci(t['C inside - outside'])}; share fractured among outside networks that fit as well "
-        f"{_ci(t['matched outside: share fractured'])}"
+        f"{name}, chosen on mean {by}: inside - outside {_diffs(t)}; share fractured among outside networks that "
+        f"fit as well {_ci(t['matched outside: share fractured'])} (local-unit label "
+        f"{_ci(t['matched outside: share fractured (local label)'])})"
     )
 
 
@@ -161,16 +188,18 @@ def _text(by, spot, groups, tests) -> str:
     cells = ", ".join(f"{m} ({d}, {s:g})" for m, d, s in inside)
     g = {row[1]: row for row in groups}
     t = {row[1]: row for row in tests}
-    low = {q: t[f"matched outside: share fractured with {q} < inside p{LOW_PERCENTILE}"] for q in ("IIA", "C")}
+    low = {q: t[f"matched outside: share fractured with {q} < inside p{LOW_PERCENTILE}"] for q in SCORES}
     share = t["matched outside: share fractured"]
+    lows = ", ".join(f"with {q} below ({low[q][6]:.2f}) {_ci(low[q])}" for q in SCORES)
     return (
         f"Chosen on mean {by}: {len(inside)} of {len(spot)} eligible cells inside ({cells}); measured "
-        f"{g[GROUPS[0]][2]} fit networks inside, {g[GROUPS[1]][2]} outside. IIA inside - outside "
-        f"{_ci(t['IIA inside - outside'])}, C {_ci(t['C inside - outside'])}, test R^2 "
-        f"{_ci(t['test_r2 inside - outside'], 3)}. {g[GROUPS[2]][2]} outside networks fit at least as well as the "
-        f"median inside one (test R^2 >= {share[6]:.3f}); of them, share fractured {_ci(share)}, fractured with "
-        f"IIA below the inside p{LOW_PERCENTILE} ({low['IIA'][6]:.2f}) {_ci(low['IIA'])}, with C below "
-        f"({low['C'][6]:.2f}) {_ci(low['C'])}."
+        f"{g[GROUPS[0]][2]} fit networks inside, {g[GROUPS[1]][2]} outside. Inside - outside {_diffs(t)}, test R^2 "
+        f"{_ci(t['test_r2 inside - outside'], 3)}, compositional share {_ci(t['compositional inside - outside'])} "
+        f"(local-unit label {_ci(t['compositional_local inside - outside'])}). {g[GROUPS[2]][2]} outside networks "
+        f"fit at least as well as the median inside one (test R^2 >= {share[6]:.3f}); of them, share fractured "
+        f"(not compositional on the distributed score) {_ci(share)} (local-unit label "
+        f"{_ci(t['matched outside: share fractured (local label)'])}); fractured and below the inside "
+        f"p{LOW_PERCENTILE}: {lows}."
     )
 
 
@@ -185,7 +214,9 @@ def make(runs, out):
                 n_fit[cell_key(r)] = n_fit.get(cell_key(r), 0) + 1
             cells += [[by, *k, v[1], v[2], v[3], v[0], n_fit.get(k, 0)] for k, v in spot.items()]
             if not inside or not outside:
-                text.append(f"Chosen on mean {by}: too few fit cells to split.")
+                text.append(f"Chosen on mean {by}: too few fit cells with a {by} value to split.")
+                if by == SELECT_BY[0]:
+                    verdicts.append(f"{name}, chosen on mean {by}: too few fit cells with a {by} value to split")
                 continue
             g, t, _ = compare(inside, outside, by)
             groups, tests = groups + g, tests + t

@@ -1,8 +1,9 @@
-"""E5 generalization: held-out-combination generalization against C and against IIA over every point of every
-run with metrics: the loss ratio (held-out loss / test loss) and the held-out loss for real-valued targets,
-held-out accuracy for Boolean ones; Spearman rank correlations with 95% bootstrap intervals over networks, all
-points and fit points only, per run and pooled. A network that several runs share (the same training config and
-grid point, e.g. E1 and E3 at the same depth, sparsity and seed) counts once in the pooled rows.
+"""E5 generalization: held-out-combination generalization against IIA_das (the distributed causal score, first),
+the local-unit IIA and C over every point of every run with metrics: the loss ratio (held-out loss / test loss)
+and the held-out loss for real-valued targets, held-out accuracy for Boolean ones; Spearman rank correlations
+with 95% bootstrap intervals over networks, all points and fit points only, per run and pooled. A network that
+several runs share (the same training config and grid point, e.g. E1 and E3 at the same depth, sparsity and
+seed) counts once in the pooled rows.
 
     python -m sweetspot report runs/e1_* runs/e2_* runs/e3_* --out report
 """
@@ -22,7 +23,7 @@ from sweetspot.analysis import base, stats  # noqa: E402
 
 TITLE = "E5 generalization to held-out combinations"
 KINDS = (("real", ("gen_ratio", "heldout_loss")), ("boolean", ("heldout_acc",)))
-PREDICTORS = ("C", "IIA")
+PREDICTORS = ("IIA_das", "IIA", "C")  # the distributed score first; the local-unit IIA and C beside it
 # The config blocks that, with the top-level scalars (the base seed) and the grid point, determine a trained
 # network; the grid (which points a run has), experiment name, metrics and engine blocks do not.
 TRAINING_BLOCKS = ("target", "model", "train", "pruning")
@@ -137,11 +138,12 @@ def _labels(runs) -> list[str]:
 
 
 def _figure(groups, table, out) -> str:
-    """Rows C and IIA, one column per held-out measure: every pooled (deduplicated) point, coloured by run, and the
-    pooled correlation of the table in the title."""
+    """One row per predictor (IIA_das, IIA, C), one column per held-out measure: every pooled (deduplicated)
+    point, coloured by run, and the pooled correlation of the table in the title."""
     pooled = {(t[1], t[2], t[3]): t for t in table if t[0] == "all"}
     panels = [(kind, m) for kind, measures in KINDS if groups[kind][0] for m in measures]
-    fig, axes = plt.subplots(2, len(panels), figsize=(5.5 * len(panels), 7.6), squeeze=False)
+    rows = len(PREDICTORS)
+    fig, axes = plt.subplots(rows, len(panels), figsize=(5.5 * len(panels), 3.8 * rows), squeeze=False)
     for j, (kind, measure) in enumerate(panels):
         labels, kept = groups[kind]
         for i, pred in enumerate(PREDICTORS):
@@ -158,7 +160,7 @@ def _figure(groups, table, out) -> str:
             ax.set_ylabel(LABEL[measure])
             ax.set_title(f"{kind}: Spearman rho = {stats.fmt_ci(rho, lo, hi)} over {n}", fontsize=9)
         axes[0, j].legend(fontsize=6, markerscale=2)
-    fig.suptitle("E5: held-out-combination generalization against C and IIA, every network once", fontsize=10)
+    fig.suptitle("E5: held-out-combination generalization against IIA_das, IIA and C, every network once", fontsize=10)
     fig.tight_layout()
     return base.save_figure(fig, out, "e5_generalization")
 
@@ -172,7 +174,8 @@ def _say(d: dict) -> str:
 
 
 def _verdict(table) -> str:
-    """The section's one-line result: the pooled correlations of C and IIA with the first held-out measure."""
+    """The section's one-line result: the pooled correlations of IIA_das, IIA and C (PREDICTORS' order) with the
+    first held-out measure."""
     pooled = [dict(zip(HEADER, t, strict=True)) for t in table if t[0] == "all"]
     first = [d for d in pooled if (d["kind"], d["measure"]) == (pooled[0]["kind"], pooled[0]["measure"])]
     return "Pooled: " + "; ".join(_say(d) for d in first) + "." if pooled else "No network to correlate."
@@ -181,7 +184,8 @@ def _verdict(table) -> str:
 def _text(table, n_points, n_dropped) -> str:
     pooled = [dict(zip(HEADER, t, strict=True)) for t in table if t[0] == "all"]
     return (
-        "Spearman rank correlation of C and of IIA with the held-out measure over networks, with 95% percentile "
+        "Spearman rank correlation of IIA_das (the distributed causal score), of the local-unit IIA and of C with "
+        "the held-out measure over networks, with 95% percentile "
         f"bootstrap intervals ({N_BOOT} resamples of the networks); a lower loss ratio or loss, or a higher accuracy, "
         "is better generalization. Pooled rows count a network once when several runs share it (the same target, "
         "model, train and pruning config, base seed and grid point; the first run in name order keeps it): "

@@ -16,8 +16,8 @@ from sweetspot.analysis.base import Section
 # Columns that name a table's row (kept first, in the CSV's order) and those a verdict rests on (next, this order).
 KEY_COLUMNS = ("experiment", "run", "target", "family", "instance", "method", "depth", "sparsity", "lr",
                "weight_decay", "seed", "n", "networks")  # fmt: skip
-VERDICT_COLUMNS = ("compositional", "frac_compositional", "IIA", "IIA_fit", "C", "C_fit", "C_gain", "fit", "frac_fit",
-                   "test_r2", "hold")  # fmt: skip
+VERDICT_COLUMNS = ("compositional", "frac_compositional", "IIA_das", "IIA_das_fit", "IIA", "IIA_fit", "C", "C_fit",
+                   "C_gain", "fit", "frac_fit", "test_r2", "hold")  # fmt: skip
 INTERVALS = (("_lo", "_hi"), ("_ci_lo", "_ci_hi"))
 
 STYLE = (

@@ -3,9 +3,14 @@
     python analysis/regime_heatmap.py RUN_DIR [--out DIR]
 
 Reads RUN_DIR/results.csv only (no retraining) and writes PNG and PDF figures next to it (or to --out):
+regime_IIA_das.*    the distributed causal score IIA_das (first; when the run has it; docs/method.md)
+regime_IIA.*        the local-unit IIA beside it (blind to directions over mixed units: dense scores ~0 on it)
+regime_compositional.*  fraction of compositional seeds (the label on the distributed score)
+regime_C.*          mean C
 regime_test_loss.*  final test loss (mean over seeds; each cell also prints mean +- std over seeds)
 regime_test_r2.*    test R^2 likewise
-regime_compositional.*  fraction of compositional seeds (when the run has the metrics)
+Sparsity 0 is the dense network (both methods' sparsity-0 cells are dense): its column is labelled "0 (dense)"
+and set off from the sparse ones by a line, at every depth.
 """
 
 from __future__ import annotations
@@ -21,12 +26,13 @@ import numpy as np  # noqa: E402
 
 from sweetspot.analysis import base  # noqa: E402
 
-PANELS = {
+PANELS = {  # drawn in this order: the distributed score first
+    "IIA_das": ("mean distributed interchange score IIA_das", "magma", (0.0, 1.0)),
+    "IIA": ("mean local-unit interchange-intervention accuracy IIA", "magma", (0.0, 1.0)),
+    "compositional": ("fraction of compositional seeds (distributed label)", "magma", (0.0, 1.0)),
+    "C": ("mean compositionality score C", "magma", (0.0, 1.0)),
     "test_loss": ("final test loss (MSE)", "viridis_r", None),
     "test_r2": ("test $R^2$", "viridis", (0.0, 1.0)),
-    "compositional": ("fraction of compositional seeds", "magma", (0.0, 1.0)),
-    "C": ("mean compositionality score C", "magma", (0.0, 1.0)),
-    "IIA": ("mean interchange-intervention accuracy IIA", "magma", (0.0, 1.0)),
 }
 
 
@@ -56,6 +62,11 @@ def _num(v):
     return 1.0 if v == "True" else 0.0 if v == "False" else float(v)
 
 
+def sparsity_label(s: float) -> str:
+    """A sparsity's tick label: 0 is the dense network."""
+    return "0 (dense)" if s == 0.0 else f"{s:g}"
+
+
 def heatmap(rows, metric, out_base):
     """Draws `metric` (a PANELS key) over depth x sparsity, one panel per method; writes out_base.png and .pdf."""
     fig = figure(rows, metric)
@@ -64,7 +75,8 @@ def heatmap(rows, metric, out_base):
         fig,
         out_base,
         f"{title} over depth (rows) and sparsity (columns), one panel per method: each cell "
-        "is the mean over its seeds, with the standard deviation under it; diverged networks left out.",
+        "is the mean over its seeds, with the standard deviation under it; diverged networks left out. Sparsity 0 "
+        "(the first column, set off by a line) is the dense network.",
     )
     plt.close(fig)
     return f"{out_base}.png"
@@ -96,7 +108,9 @@ def figure(rows, metric):
                         fontsize=7,
                         color="k" if 0.3 * r + 0.6 * g + 0.1 * b > 0.5 else "w",
                     )
-        ax.set_xticks(range(len(sparsities)), [f"{s:g}" for s in sparsities])
+        ax.set_xticks(range(len(sparsities)), [sparsity_label(s) for s in sparsities])
+        if sparsities[0] == 0.0 and len(sparsities) > 1:  # the dense column, set off from the sparse ones
+            ax.axvline(0.5, color="w", lw=2.5)
         ax.set_yticks(range(len(depths)), depths)
         ax.set_xlabel("sparsity")
         ax.set_ylabel("depth (hidden layers)")
