@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from sweetspot import experiments  # noqa: E402
 from sweetspot.analysis import base, stats  # noqa: E402
 
 TITLE = "E5 generalization to held-out combinations"
@@ -33,7 +34,8 @@ LABEL = {"gen_ratio": "held-out / test loss", "heldout_loss": "held-out loss", "
 
 
 def select(runs):
-    return [r for r in runs if r.has("C") and r.has("gen_ratio") and not r.experiment.startswith("e6/")]
+    """The runs of the experiments E5 reads (sweetspot/experiments.py) that have the metrics and a held-out split."""
+    return [r for r in runs if r.has("C") and r.has("gen_ratio") and experiments.pools("E5", r.experiment)]
 
 
 def _coord(v) -> str:
