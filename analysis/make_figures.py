@@ -6,6 +6,7 @@ saved runs (T0, T3 and the wiring section read those runs).
 
 --quick (`make figures-quick`): the registry's quick sweeps (one target instance, a few targets per experiment), each
 at its first two seeds; its report says on every section that it checks the pipeline and is no verdict.
+--set FIELD=VALUE (repeatable) overrides a config field in every sweep, e.g. --set train.steps=40 (tests).
 
 The sweeps form chains. A chain's sweeps run in order: E3 after its target's E2 run, E7's three stages, and runs
 that share one program (so that the later ones find it in the compilation cache). --jobs chains run at once
@@ -148,9 +149,9 @@ def quick_seeds(config: str) -> str:
     return f"--config.grid.seed={tuple(load_config(os.path.join(ROOT, config), []).grid.seed[:2])!r}"
 
 
-def overrides(s, run_dir, quick: bool) -> list[str]:
+def overrides(s, run_dir, quick: bool, sets=()) -> list[str]:
     """The sweep's command-line overrides, read when it starts (its depth and sparsity from the runs before it)."""
-    extra = [quick_seeds(s.config)] if quick else []
+    extra = ([quick_seeds(s.config)] if quick else []) + [f"--config.{kv}" for kv in sets]
     if s.depth_from:
         run, metric = s.depth_from
         extra.append(f"--config.grid.depth=({peak(run_dir(run), metric)},)")
@@ -169,6 +170,7 @@ def main(argv=None):
     p.add_argument("--only", default=names, help="comma-separated experiments to run before the report")
     p.add_argument("--jobs", type=int, default=2, help="chains of sweeps run at once (default %(default)s)")
     p.add_argument("--quick", action="store_true", help="make figures-quick: the registry's quick sweeps, 2 seeds")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="a config override for every sweep")
     a = p.parse_args(argv)
     only = set(a.only.split(","))
     bad = only - set(names.split(","))
@@ -180,7 +182,7 @@ def main(argv=None):
     timings = {s.run: 0.0 for s in steps}
 
     def go(s):
-        timings[s.run] = sweep(s.config, run_dir(s.run), overrides(s, run_dir, a.quick))
+        timings[s.run] = sweep(s.config, run_dir(s.run), overrides(s, run_dir, a.quick, a.set))
 
     chains = {}
     for s in steps:

@@ -178,3 +178,27 @@ def test_unknown_experiment_refused_before_any_sweep(mf, monkeypatch, tmp_path):
     with pytest.raises(SystemExit, match="--only='e1,e9'.*unknown: allowed values are e1,e2,e3,e6,e7,t1,t2"):
         mf.main(["--runs", str(tmp_path / "runs"), "--out", str(tmp_path / "report"), "--only", "e1,e9"])
     assert log == []
+
+
+def test_figures_quick_runs_for_real_at_a_tiny_size(tmp_path):
+    """`make figures-quick` end to end, for real, at a tiny size: E7's three stages (each reading its depth or
+    sparsity from the run before it), then the report, whose every section carries the quick note."""
+    import json
+    import sys
+
+    runs, out = tmp_path / "runs", tmp_path / "report"
+    cmd = [sys.executable, SCRIPT, "--quick", "--only", "e7", "--runs", str(runs), "--out", str(out), "--jobs", "1"]
+    cmd += ["--set", "train.steps=40", "--set", "train.eval_every=20"]
+    subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, text=True)
+    t = ex.E7_TARGETS[0]
+    metas = {s: json.load(open(runs / f"{s}_{t}" / "meta.json")) for s in ("e7peak", "e7select", "e7")}
+    assert {m["status"] for m in metas.values()} == {"complete"}
+    from sweetspot.analysis import base, e2_depth, e7_sp_recovery
+
+    depth = e2_depth.peak_depth([base.load_run(str(runs / f"e7peak_{t}"))], "C") or 3
+    sparsity = e7_sp_recovery.selected_sparsity(base.load_run(str(runs / f"e7select_{t}")))
+    judge = metas["e7"]["config"]["grid"]
+    assert list(judge["depth"]) == [depth] and list(judge["sparsity"]) == [sparsity]
+    assert list(judge["seed"]) == [0, 1] and metas["e7"]["config"]["train"]["steps"] == 40
+    index = open(out / "index.html").read()
+    assert index.count("not a verdict") >= 2  # under the title and at the head of the E7 section
