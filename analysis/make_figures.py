@@ -170,7 +170,7 @@ def main(argv=None):
     p.add_argument("--only", default=names, help="comma-separated experiments to run before the report")
     p.add_argument("--jobs", type=int, default=2, help="chains of sweeps run at once (default %(default)s)")
     p.add_argument("--quick", action="store_true", help="make figures-quick: the registry's quick sweeps, 2 seeds")
-    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="a config override for every sweep")
+    p.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE", help="override a field in every sweep")
     a = p.parse_args(argv)
     only = set(a.only.split(","))
     bad = only - set(names.split(","))
