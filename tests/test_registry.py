@@ -74,3 +74,13 @@ def test_quick_keeps_every_experiment_and_its_dependencies():
     # --only e3 brings the E2 runs it reads its depth from, and nothing else of E2
     only = [s.run for s in experiments.sweeps(["e3"])]
     assert only == [f"e2_{t}" for t in experiments.E3_TARGETS] + [f"e3_{t}" for t in experiments.E3_TARGETS]
+
+
+def test_every_sweep_builds_its_target_and_splits():
+    """Each sweep `make figures` runs builds its target and its train/held-out split (a split that would leave a
+    constituent unidentifiable is refused at data time, after other sweeps have run: check them all here)."""
+    from sweetspot import targets
+
+    for s in experiments.sweeps():
+        cfg = config.load_config(os.path.join(ROOT, s.config), [])
+        targets.make_splits(targets.make_target(cfg.target), cfg.target)
