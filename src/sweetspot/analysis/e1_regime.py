@@ -34,6 +34,7 @@ import matplotlib
 matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 
+from sweetspot import experiments  # noqa: E402
 from sweetspot.analysis import base, regime_heatmap, stats  # noqa: E402
 
 TITLE = "E1 regime map"
@@ -73,7 +74,7 @@ TEST_HEADER = [
 
 def select(runs):
     """E1 runs, and untagged regime maps (e.g. `make demo`), that have the metrics."""
-    return [r for r in runs if r.experiment in ("e1", "") and r.has("C")]
+    return [r for r in runs if experiments.BY_NAME["E1"].owns(r.experiment) and r.has("C")]
 
 
 def instance_of(run) -> str:

@@ -26,6 +26,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from sweetspot import experiments  # noqa: E402
 from sweetspot.analysis import base, stats  # noqa: E402
 
 TITLE = "E2 depth axis"
@@ -41,7 +42,7 @@ _M = {m: i for i, m in enumerate(METRICS)}
 
 
 def select(runs):
-    return [r for r in runs if r.experiment.startswith("e2/")]
+    return [r for r in runs if experiments.BY_NAME["E2"].owns(r.experiment)]
 
 
 def network_values(rows) -> np.ndarray:

@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from sweetspot import experiments  # noqa: E402
 from sweetspot.analysis import base, stats  # noqa: E402
 
 TITLE = "E3 connectivity axis"
@@ -40,7 +41,7 @@ NAN3 = (float("nan"),) * 3 + (0,)
 
 
 def select(runs):
-    return [r for r in runs if r.experiment.startswith("e3/")]
+    return [r for r in runs if experiments.BY_NAME["E3"].owns(r.experiment)]
 
 
 def cell_rows(rows, method, sparsity):

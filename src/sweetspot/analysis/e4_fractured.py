@@ -32,6 +32,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from sweetspot import experiments  # noqa: E402
 from sweetspot.analysis import base, e1_regime, stats  # noqa: E402
 
 TITLE = "E4 fractured solutions"
@@ -52,7 +53,7 @@ TEST_HEADER = ["selection", "measure", "value", "lo", "hi", "n", "reference"]
 
 
 def select(runs):
-    return [r for r in runs if r.experiment in ("e1", "") and r.has("C")]
+    return [r for r in runs if experiments.BY_NAME["E1"].owns(r.experiment) and r.has("C")]
 
 
 def is_selection(row) -> bool:

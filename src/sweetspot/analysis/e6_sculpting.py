@@ -15,7 +15,12 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sweetspot import rundir, sculpting, targets  # noqa: E402
+from sweetspot import (  # noqa: E402
+    experiments,  # noqa: E402
+    rundir,
+    sculpting,
+    targets,
+)
 from sweetspot.analysis import base, stats  # noqa: E402
 from sweetspot.targets import modular  # noqa: E402
 
@@ -71,7 +76,7 @@ BAR = 0.25  # issue 14: each of their published rates within 0.25 of ours
 
 
 def select(runs):
-    return [r for r in runs if r.experiment.startswith("e6/")]
+    return [r for r in runs if experiments.BY_NAME["E6"].owns(r.experiment)]
 
 
 def detect_all(run):

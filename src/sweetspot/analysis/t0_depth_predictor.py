@@ -24,7 +24,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sweetspot import depth_predictor, rundir  # noqa: E402
+from sweetspot import (  # noqa: E402
+    depth_predictor,
+    experiments,  # noqa: E402
+    rundir,
+)
 from sweetspot.analysis import base, e2_depth, stats  # noqa: E402
 
 TITLE = "Depth predictor against the E2 peaks"
@@ -34,7 +38,7 @@ SEED = 0
 
 
 def select(runs):
-    return [r for r in runs if r.experiment.startswith("e2/")]
+    return [r for r in runs if experiments.BY_NAME["E2"].owns(r.experiment)]
 
 
 PEAK = "IIA_das"  # the measured peak the predictors are validated against (e2_depth.PEAK_METRICS[0])

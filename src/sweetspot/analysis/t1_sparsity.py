@@ -26,7 +26,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sweetspot import theory  # noqa: E402
+from sweetspot import (
+    experiments,  # noqa: E402
+    theory,  # noqa: E402
+)
 from sweetspot.analysis import base, stats  # noqa: E402
 
 TITLE = "T1 compositional sparsity: loss against live parameters"
@@ -40,7 +43,7 @@ LOSS_LEVEL = 0.1  # fixed test loss for the parameters-needed comparison (unit-v
 
 
 def select(runs):
-    return [r for r in runs if r.experiment.startswith("t1/")]
+    return [r for r in runs if experiments.BY_NAME["T1"].owns(r.experiment)]
 
 
 def n_inputs(run) -> int:

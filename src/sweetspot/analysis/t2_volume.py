@@ -47,7 +47,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from sweetspot import losses, rundir, targets, theory
+from sweetspot import experiments, losses, rundir, targets, theory
 from sweetspot.analysis import base, stats, t2_figures
 
 TITLE = "T2 volume ratio"
@@ -65,7 +65,7 @@ METHODS = ("oracle", "sp", "random", "dense")
 
 
 def select(runs):
-    return [r for r in runs if r.experiment == "t2" and r.has("C")]
+    return [r for r in runs if experiments.BY_NAME["T2"].owns(r.experiment) and r.has("C")]
 
 
 def threshold_of(loss0):
