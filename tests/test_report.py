@@ -89,7 +89,9 @@ def test_report_writes_every_section(runs, tmp_path, monkeypatch):
 
 def test_report_jobs_write_the_same_tables(runs, tmp_path):
     # Analyses in worker processes (jobs > 1) write byte-identical tables, sections in the same order.
-    analyses = (report.e1_regime, report.e2_depth, report.e3_connectivity, report.e4_fractured)
+    from sweetspot.analysis import e1_regime, e2_depth, e3_connectivity, e4_fractured
+
+    analyses = (e1_regime, e2_depth, e3_connectivity, e4_fractured)
     outs, titles = {}, {}
     for jobs in (1, 2):
         outs[jobs] = str(tmp_path / f"jobs{jobs}")
@@ -171,6 +173,7 @@ def test_e2_peak_and_shuffled_density_match(runs):
                     "seed": str(seed),
                     "C": str(c_val),
                     "IIA": str(c_val),
+                    "IIA_das": str(c_val),
                     "fit": str(fit),
                     "compositional": "False",
                     "test_r2": "0.9",

@@ -110,9 +110,8 @@ def verdict(s: Section) -> tuple[str, str]:
 
 def _section_html(out: str, i: int, s: Section, note: str | None = None) -> list[str]:
     result, text = verdict(s)
-    parts = [f"<h2 id='s{i}'>{html.escape(s.title)}</h2>"]
-    parts += [f"<p class='note'>{html.escape(note)}</p>"] if note else []
-    parts += [f"<p class='verdict'>{html.escape(result)}</p>"]
+    head = f"<h2 id='s{i}'>{html.escape(s.title)}</h2>" + (f"<p class='note'>{html.escape(note)}</p>" if note else "")
+    parts = [head + f"<p class='verdict'>{html.escape(result)}</p>"]
     parts.append(f"<p class='text'>{html.escape(text)}</p>" if text else "")
     for fig in s.figures:
         pdf, cap = fig[:-4] + ".pdf", s.captions.get(fig) or caption(os.path.join(out, fig))
