@@ -149,12 +149,15 @@ def quick_seeds(config: str) -> str:
     return f"--config.grid.seed={tuple(load_config(os.path.join(ROOT, config), []).grid.seed[:2])!r}"
 
 
-def overrides(s, run_dir, quick: bool, sets=()) -> list[str]:
-    """The sweep's command-line overrides, read when it starts (its depth and sparsity from the runs before it)."""
+def overrides(s, run_dir, quick: bool, sets, peaks: dict) -> list[str]:
+    """The sweep's command-line overrides, read when it starts (its depth and sparsity from the runs before it).
+    `peaks` keeps each (run, metric) peak read once: E7's select and judge stages read the same one."""
     extra = ([quick_seeds(s.config)] if quick else []) + [f"--config.{kv}" for kv in sets]
     if s.depth_from:
         run, metric = s.depth_from
-        extra.append(f"--config.grid.depth=({peak(run_dir(run), metric)},)")
+        if s.depth_from not in peaks:
+            peaks[s.depth_from] = peak(run_dir(run), metric)
+        extra.append(f"--config.grid.depth=({peaks[s.depth_from]},)")
     if s.sparsity_from:
         extra.append(f"--config.grid.sparsity=({sp_sparsity(run_dir(s.sparsity_from))},)")
     return extra
@@ -179,10 +182,10 @@ def main(argv=None):
     os.makedirs(a.out, exist_ok=True)
     run_dir = lambda name: os.path.join(a.runs, name)
     steps = experiments.sweeps(only, quick=a.quick)
-    timings = {s.run: 0.0 for s in steps}
+    timings, peaks = {s.run: 0.0 for s in steps}, {}
 
     def go(s):
-        timings[s.run] = sweep(s.config, run_dir(s.run), overrides(s, run_dir, a.quick, a.set))
+        timings[s.run] = sweep(s.config, run_dir(s.run), overrides(s, run_dir, a.quick, a.set, peaks))
 
     chains = {}
     for s in steps:
