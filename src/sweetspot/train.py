@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from sweetspot import losses, metrics, mlp, pruning, result_keys
@@ -229,16 +230,60 @@ def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None
         results["diverged"] = ~jnp.isfinite(curve_train).all() | ~jnp.isfinite(results["test_loss"])
         results["disconnected_inputs"] = pruning.disconnected_inputs(masks, depth)
         if "probe" in data:
-            results.update(measure(params, start, masks, depth, data["probe"], results, binary))
+            fit_of = {k: results[k] for k in ("test_r2", "test_acc") if k in results}
+            results.update(measure(params, start, masks, depth, data["probe"], fit_of))
         return results, {"params": params, "masks": masks}
 
-    def measure(params, start, masks, depth, probe, results, binary):
+    def measure_one(params, start, masks, depth, probe, results):
         """The metrics of the trained network, and C and IIA of the same wiring untrained (the null)."""
         is_fit = results["test_acc"] >= cfg.metrics.fit_accuracy if binary else None
         mt = metrics.compute(params, masks, depth, act, probe, results["test_r2"], cfg.metrics, is_fit, binary, start)
         return pad_layer_axis(mt, n_slots, n_result_slots)
 
+    measure = measure_one if layout is None else by_depth(measure_one, layout, depth_arg=3, shared=(4,))
     return train
+
+
+def by_depth(fn, layout: tuple, depth_arg: int, shared: tuple = ()):
+    """`fn(*args)` of one point whose argument `depth_arg` is its depth, as a `custom_vmap`: vmapped over a batch
+    sorted by depth with static `layout` ((depth, count), ...) it runs one depth segment after another (lax.map),
+    each vmapped over its points (padded to the largest count) with the segment's depth as one value, so
+    `mlp.propagate` and the per-layer loops skip the layers the segment's networks do not have: a network's
+    metrics cost its own depth, not the deepest one's, in one traced copy of `fn`. Arguments `shared` are the
+    same for every point (not vmapped). docs/method.md, "Grid engine"."""
+    depths = np.array([d for d, _ in layout], np.int32)
+    cmax, n_seg = max(c for _, c in layout), len(layout)
+    offsets = np.cumsum([0] + [c for _, c in layout])[:-1]
+    gather = np.array([[o + min(j, c - 1) for j in range(cmax)] for o, (_, c) in zip(offsets, layout, strict=True)])
+    scatter = np.concatenate([i * cmax + np.arange(c) for i, (_, c) in enumerate(layout)])
+
+    @jax.custom_batching.custom_vmap
+    def batched(*args):
+        return fn(*args)
+
+    @batched.def_vmap
+    def _rule(axis_size, in_batched, *args):
+        want = sum(c for _, c in layout)
+        if axis_size != want:
+            raise ValueError(f"by_depth: vmapped over {axis_size} points, its layout {layout} holds {want}")
+        if any(any(jax.tree.leaves(in_batched[i])) for i in shared):
+            raise ValueError(f"by_depth: arguments {shared} must be shared by every point (not vmapped)")
+        spread = lambda a, f: a if f else jnp.broadcast_to(a, (axis_size, *jnp.shape(a)))
+        per = [None if i in shared else jax.tree.map(spread, a, b)
+               for i, (a, b) in enumerate(zip(args, in_batched, strict=True))]
+        segs = [None if p is None else jax.tree.map(lambda a: a[gather], p) for p in per]  # (n_seg, cmax, ...)
+
+        def segment(xs):
+            d, seg = xs
+            call = lambda *pa: fn(*(args[i] if i in shared else (d if i == depth_arg else pa[i])
+                                    for i in range(len(args))))
+            return jax.vmap(call, in_axes=tuple(None if p is None else 0 for p in seg))(*seg)
+
+        out = jax.lax.map(segment, (jnp.asarray(depths), segs))
+        out = jax.tree.map(lambda o: o.reshape(n_seg * cmax, *o.shape[2:])[scatter], out)
+        return out, jax.tree.map(lambda _: True, out)
+
+    return batched
 
 
 def pad_layer_axis(m: dict, n_slots: int, n_result_slots: int) -> dict:
