@@ -1,6 +1,6 @@
 """The environment that made a run: requirements.lock (every package `make` installs, pinned by `make lock`), its
 sha256, and whether the installed packages are the locked ones; recorded in meta.json (`lock`) by each sweep, and
-shown with the run's jax, jaxlib and numpy versions by the report (`line`). README, "Installing".
+shown with the run's jax, jaxlib and numpy versions by the report (`line`). README, top.
 
 The lock is found beside the package's source checkout (src/sweetspot/../../requirements.lock); a package
 installed from the ranges (`pip install .`) has none, and its runs record `lock: null`.

@@ -1,7 +1,8 @@
 """A run directory: orbax checkpoints, meta.json and results.csv. docs/method.md, section "Results".
 
-    RUN_DIR/meta.json     schema version, full config, grid axes, groups, package versions, git commit and whether
-                          the checkout was dirty, devices
+    RUN_DIR/meta.json     schema version, full config, grid axes, groups, package versions, requirements.lock's
+                          sha256, git commit and whether the checkout was dirty, devices; when complete, the
+                          sha256 of every file below (checksums.py), written last
     RUN_DIR/results/      orbax: the full-grid results and the `done` mask, saved after every chunk
     RUN_DIR/params/       orbax (optional): each chunk's final params and masks, one step per chunk
     RUN_DIR/results.csv   one row per grid point: every axis value and every scalar metric
