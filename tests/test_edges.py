@@ -444,3 +444,19 @@ def test_a_run_made_before_checksums_loads_and_verify_says_so(run_copy, capsys):
     cli.main(["verify", "run"])
     out = capsys.readouterr().out.splitlines()
     assert out[-1].startswith("run: no checksums recorded (the run predates them") and "nothing verified" in out[-1]
+
+
+def test_a_resume_skips_a_changed_results_step_for_the_one_before(run_copy, finished):
+    """A results step saved again with other values reads fine: without its checksums a resume of the finished
+    run would rewrite results.csv from it and record the changed values as the run's."""
+    cfg = small_config()
+    _, data = sweep.make_data(cfg)
+    engine = grid_lib.Engine(cfg, data)
+    template = {"results": engine.result_template(), "done": np.zeros(engine.grid.n_points, bool)}
+    step, saved = res_lib.restore_checkpoint("run/results", template)
+    saved["results"]["test_r2"] = saved["results"]["test_r2"] + 1
+    res_lib.save_checkpoint("run/results", step, saved)
+    msgs = []
+    sweep.run_sweep(cfg, "run", resume=True, progress=msgs.append)
+    assert any(f"run/results/{step}/" in m and "trying the step before it" in m for m in msgs), msgs
+    assert open("run/results.csv", "rb").read() == open(os.path.join(finished, "results.csv"), "rb").read()
