@@ -11,6 +11,7 @@ import json
 import os
 import time
 
+from sweetspot import environment
 from sweetspot.analysis.base import Section
 
 # Columns that name a table's row (kept first, in the CSV's order) and those a verdict rests on (next, this order).
@@ -125,7 +126,8 @@ def _section_html(out: str, i: int, s: Section, note: str | None = None) -> list
         cmd = html.escape(r.meta.get("command", "(not recorded)"))
         parts.append(
             f"<details><summary>run {html.escape(r.path)}: <code>{cmd}</code>, wall "
-            f"{r.meta.get('wall_s', float('nan')):.0f} s</summary><pre>{html.escape(cfg)}</pre></details>"
+            f"{r.meta.get('wall_s', float('nan')):.0f} s; {html.escape(environment.line(r.meta))}</summary>"
+            f"<pre>{html.escape(cfg)}</pre></details>"
         )
     return parts
 
