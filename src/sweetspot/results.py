@@ -27,6 +27,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from sweetspot import checksums, environment, result_keys
+from sweetspot.config import default_config
 
 SCHEMA = "sweetspot.results/1"
 
@@ -215,7 +216,22 @@ def read_meta(run_dir: str) -> dict:
         )
     if meta.get("schema") != SCHEMA:
         raise ResultsError(f"{path}: schema={meta.get('schema')!r} is not supported: allowed values are [{SCHEMA!r}]")
+    if isinstance(meta.get("axes"), dict) and "n_train" not in meta["axes"]:  # a run made before the n_train axis
+        meta["axes"] = _before_seed(meta["axes"], "n_train", [old_n_train(meta)])
     return meta
+
+
+def old_n_train(meta: dict) -> int:
+    """The n_train of every point of a run made before the grid.n_train axis: its target.n_train."""
+    target = (meta.get("config") or {}).get("target") or {}
+    return int(target.get("n_train", default_config().target.n_train))
+
+
+def _before_seed(d: dict, key: str, value) -> dict:
+    """d with key: value inserted before its "seed" entry (config.AXES order), or at the end."""
+    items = list(d.items())
+    at = next((i for i, (k, _) in enumerate(items) if k == "seed"), len(items))
+    return dict(items[:at] + [(key, value)] + items[at:])
 
 
 # -------------------------------------------------------------------------------------------------- csv
@@ -288,6 +304,8 @@ def read_results_csv(run_dir: str, meta: dict | None = None) -> list[dict]:
     sums = checksums.recorded(meta or {})
     if sums is not None and sums.get("results.csv") != checksums.sha256_bytes(data):
         raise ResultsError(f"{path} {checksums.WHAT[checksums.CHANGED]}: {fix}")
+    if meta and rows and "n_train" not in rows[0]:  # a run made before the n_train axis: its target.n_train
+        rows = [_before_seed(r, "n_train", str(old_n_train(meta))) for r in rows]
     return rows
 
 

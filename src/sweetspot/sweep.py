@@ -18,7 +18,7 @@ import time
 import jax
 import numpy as np
 
-from sweetspot import checksums, metrics, pruning, rundir, targets
+from sweetspot import checksums, config, metrics, pruning, rundir, targets
 from sweetspot import grid as grid_lib
 from sweetspot import results as res_lib
 from sweetspot.validation import validate
@@ -29,9 +29,18 @@ def _progress(msg: str) -> None:
 
 
 def make_data(cfg) -> tuple[targets.Target, dict]:
-    """The target and every array the engine needs: splits, and probe data when cfg.metrics.enabled."""
+    """The target and every array the engine needs: splits, and probe data when cfg.metrics.enabled. The
+    training split is drawn at target.n_train rows (which fixes the test and held-out rows, drawn after it); the
+    engine's pool is its first max(grid.n_train) rows (docs/method.md, "Training"). A truth-table target trains
+    on its whole table: grid.n_train must then be () (a ConfigError naming the field)."""
     target = targets.make_target(cfg.target)
     data = targets.make_splits(target, cfg.target)
+    if cfg.grid.n_train:
+        if target.domain == "bits" and target.structure.n_inputs <= targets.TABLE_MAX_INPUTS:
+            config.fail("grid.n_train", tuple(cfg.grid.n_train), f"() only: {target.name} trains on its whole truth "
+                        f"table ({data['x_train'].shape[0]} rows), not on a sample of target.n_train rows")
+        pool = max(cfg.grid.n_train)
+        data["x_train"], data["y_train"] = data["x_train"][:pool], data["y_train"][:pool]
     if any(m.endswith("oracle") for m in cfg.grid.method):
         data["oracle"] = pruning.oracle_table(target.structure, int(cfg.model.width), max(cfg.grid.depth))
     if cfg.metrics.enabled:
