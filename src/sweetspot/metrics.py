@@ -364,8 +364,12 @@ def compute(params, masks, depth, activation, probe, fit_r2, mcfg, fit=None, bin
     when given, replaces `fit_r2 >= mcfg.fit_r2` (Boolean targets: accuracy >= mcfg.fit_accuracy); `binary`
     scores interventions chance-corrected on labels and probes binary nodes by classification. `start` (the
     weights training started from) adds the null: C_init, IIA_init, IIA_das_init and the gains."""
-    k = core(params, masks, depth, activation, probe, mcfg, binary)
-    k0 = None if start is None else core(start, masks, depth, activation, probe, mcfg, binary)
+    of = lambda p: core(p, masks, depth, activation, probe, mcfg, binary)
+    if start is None:
+        k, k0 = of(params), None
+    else:  # the trained network and the null side by side: one traced copy of `core`
+        both = jax.vmap(of)(jax.tree.map(lambda a, b: jnp.stack([a, b]), params, start))
+        k, k0 = (jax.tree.map(lambda a, i=i: a[i], both) for i in range(2))
     found, local, *init = searches(masks, depth, activation, probe, [k] + ([k0] if k0 else []), mcfg, binary)
     active, live, nodes = k["active"], k["live"], probe["probe_nodes"]
     r2_any = _masked_max(k["r2_any_l"], active[:, None], 0)
