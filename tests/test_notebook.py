@@ -12,7 +12,7 @@ import pandas as pd  # the `notebook` extra, in `dev`
 import pytest
 
 import sweetspot
-from sweetspot import mlp, rundir, sweep
+from sweetspot import checksums, mlp, rundir, sweep
 from sweetspot import results as res_lib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -74,6 +74,7 @@ def test_a_run_made_before_the_n_train_axis_reads_as_its_target_n_train(readme_r
     frame.to_csv(os.path.join(old, "results.csv"), index=False, na_rep="nan")
     meta = json.load(open(os.path.join(old, "meta.json")))
     del meta["axes"]["n_train"]
+    meta[checksums.KEY] = checksums.compute(old)  # the old run's own checksums, of the file it wrote
     json.dump(meta, open(os.path.join(old, "meta.json"), "w"))
     assert "n_train" not in res_lib.read_csv(os.path.join(old, "results.csv"))[0]
     run = sweetspot.load_run(old)

@@ -92,6 +92,11 @@ def _diagnose(args, overrides):
             print(diagnose.report(params, masks, depth, act, target, cfg.metrics, diagnose.test_rows(target, cfg),
                                   seed=int(cfg.target.data_seed), as_json=args.json))
         elif args.point:
+            final = rundir.is_final(rundir.read_complete_meta(args.run_dir), rundir.split_step(args.point)[1])
+            if not final:  # an earlier step of metrics.at_steps: its values as the sweep measured them
+                cfg, target, row, depth = rundir.saved_point(args.run_dir, args.point)
+                print(diagnose.report_saved(row, depth, target, cfg, as_json=args.json))
+                return
             cfg, target, params, masks, depth, r2 = rundir.load_network(args.run_dir, args.point)
             null = rundir.null_scores(args.run_dir, args.point)
             print(diagnose.report(params, masks, depth, cfg.model.activation, target, cfg.metrics,
@@ -197,7 +202,8 @@ def _add_sweep(sub) -> None:
 def _add_diagnose(sub) -> None:
     d = sub.add_parser("diagnose", help="is a network compositional? per-point table or one network's report")
     d.add_argument("run_dir", nargs="?", help="a run directory written by `sweep`")
-    d.add_argument("--point", help="one grid point, e.g. depth=3,sparsity=0.9,seed=0 (axes with one value may go)")
+    d.add_argument("--point", help="one grid point, e.g. depth=3,sparsity=0.9,seed=0 (axes with one value may go); "
+                   "step=S: as measured at step S of metrics.at_steps (default: the final step)")
     d.add_argument("--npz", help="your own MLP: .npz with W0, b0, ..., WD, bD (last = linear readout)")
     d.add_argument("--target", help="with --npz: a sweep config file whose `target` block is the target")
     d.add_argument("--activation", help="with --npz: relu, gelu or tanh (default: the config's)")

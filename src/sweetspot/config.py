@@ -125,6 +125,10 @@ def _metrics_block() -> ml_collections.ConfigDict:
     # compositional needs every node's crosstalk below this; its random-subspace control enters the labels through
     # metrics.beyond_chance (iia_das corrected for chance at the layer's size must reach compositional_iia)
     m.das_control_max = 0.2
+    # the training steps at which every loss, metric and label is measured (docs/method.md, "Metrics along
+    # training"): multiples of train.eval_every in 1..train.steps, increasing; the final step is always measured
+    # (added when not listed), so () = (train.steps,). results.csv has one row per point and step.
+    m.at_steps = ()
     return m
 
 
@@ -200,6 +204,26 @@ def _check_train(tr, cfg):
         fail("train.eval_every", tr.eval_every, f"a divisor of train.steps={tr.steps}")
 
 
+def step_values(cfg) -> tuple[int, ...]:
+    """The steps at which a point's results are measured: metrics.at_steps with train.steps added when it is not
+    listed ((train.steps,) for ()); the last is always the final step."""
+    listed = tuple(int(s) for s in cfg.metrics.at_steps)
+    return listed if listed and listed[-1] == cfg.train.steps else (*listed, int(cfg.train.steps))
+
+
+def _check_at_steps(cfg):
+    """metrics.at_steps: increasing multiples of train.eval_every in 1..train.steps (the params are captured at the
+    ends of the eval blocks: train._scan_blocks)."""
+    steps, every, at = cfg.train.steps, cfg.train.eval_every, cfg.metrics.at_steps
+    allowed = (f"() (the final step only) or increasing, distinct multiples of train.eval_every={every} in "
+               f"1..train.steps={steps}")
+    if isinstance(at, (str, numbers.Number)):
+        fail("metrics.at_steps", at, allowed)
+    ok = lambda v: not isinstance(v, bool) and isinstance(v, numbers.Integral) and 1 <= v <= steps and v % every == 0
+    if not all(ok(v) for v in at) or any(a >= b for a, b in zip(at[:-1], at[1:], strict=True)):
+        fail("metrics.at_steps", tuple(at), allowed)
+
+
 def _check_grid(g, t):
     for axis in AXES:
         values = g[axis]
@@ -257,6 +281,7 @@ def check_schema(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     _check_pruning(cfg.pruning)
     check_int("engine.chunk_size", cfg.engine.chunk_size, 0)
     _check_metrics(cfg.metrics, cfg.model.width)
+    _check_at_steps(cfg)
     return cfg
 
 

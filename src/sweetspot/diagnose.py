@@ -96,9 +96,16 @@ def _fit(params, masks, depth, activation, target, fit_data, mcfg, fit_r2):
     if target.binary:
         acc = float(jnp.mean((y > 0) == (yt > 0)))
         r2 = float(metrics.r2(2 * jax.nn.sigmoid(y) - 1, yt))
-        return acc >= mcfg.fit_accuracy, r2, f"fit accuracy = {acc:.4f} (fit >= {mcfg.fit_accuracy})"
+        return acc >= mcfg.fit_accuracy, r2, fit_text(True, acc, mcfg)
     r2 = float(metrics.r2(y, yt)) if fit_r2 is None else float(fit_r2)
-    return r2 >= mcfg.fit_r2, r2, f"fit R^2 = {r2:.4f} (fit >= {mcfg.fit_r2})"
+    return r2 >= mcfg.fit_r2, r2, fit_text(False, r2, mcfg)
+
+
+def fit_text(binary: bool, value: float, mcfg) -> str:
+    """The fit line: test accuracy (Boolean targets) or test R^2, and its threshold."""
+    if binary:
+        return f"fit accuracy = {value:.4f} (fit >= {mcfg.fit_accuracy})"
+    return f"fit R^2 = {value:.4f} (fit >= {mcfg.fit_r2})"
 
 
 def verdict(m: dict, nodes, mcfg) -> tuple[str, str]:
@@ -146,7 +153,7 @@ def _node_lines(m, nodes, depth) -> list[str]:
         vals = [node[k] for k in NODE_COLUMNS if k != "iia_control"]
         cells = " ".join(f"{_fmt(v, '.0f') if k == 'iia_das_layer' else _fmt(v):>8}" for k, v in
                          zip([k for k in NODE_COLUMNS if k != "iia_control"], vals, strict=True))
-        per_layer = " ".join(f"{int(c):3d}" for c in m["n_local"][p, :depth])
+        per_layer = " ".join(f"{int(c):3d}" if np.isfinite(c) else "  -" for c in m["n_local"][p, :depth])
         lines.append(f"{node['id']:>5} {node['level']:>3} {inputs:<16} {cells}  {per_layer}")
     return lines
 
@@ -166,7 +173,13 @@ def summary(params, masks, depth, activation, target, mcfg, fit_data, fit_r2=Non
         lambda p, m, pr, f, ok: metrics.compute(p, m, depth, activation, pr, f, mcfg, ok, target.binary)
     )
     m = {k: np.asarray(v) for k, v in compute(params, masks, probe, jnp.float32(fit_r2), jnp.asarray(fit)).items()}
-    m["vacuous"] = probe["vacuous"]
+    return summary_of(m, probe["vacuous"], depth, target, mcfg, fit_text, null)
+
+
+def summary_of(m: dict, vacuous, depth: int, target, mcfg, fit_line: str, null=None) -> dict:
+    """`summary` of a network's metrics `m` (numpy values of metrics.compute's keys), its probe nodes' vacuity
+    and its fit line."""
+    m = dict(m, vacuous=np.asarray(vacuous))
     s = target.structure
     label, reason = verdict(m, s.probe_nodes, mcfg)
     num = lambda v: None if not np.isfinite(float(v)) else float(v)
@@ -180,7 +193,7 @@ def summary(params, masks, depth, activation, target, mcfg, fit_data, fit_r2=Non
         "depth": depth,
         "label": label,
         "reason": reason,
-        "fit_text": fit_text,
+        "fit_text": fit_line,
         "labels": {k: bool(m[k]) for k in LABELS},
         "scores": {k: num(m[k]) for k in NETWORK_SCORES} | ({k: num(v) for k, v in null.items()} if null else {}),
         "nodes": nodes,
@@ -196,9 +209,45 @@ def report(params, masks, depth, activation, target, mcfg, fit_data, fit_r2=None
     fit_r2 defaults to R^2 there; Boolean targets: accuracy >= mcfg.fit_accuracy. `null` ({"C_init",
     "IIA_init", "IIA_das_init"} of a saved run) adds the untrained network's scores. `as_json`: one JSON object
     (`summary` without the raw metrics)."""
+    out = summary(params, masks, depth, activation, target, mcfg, fit_data, fit_r2, seed, null)
+    return _text(out, params["h0"]["w"].shape[1], activation, target, mcfg, null, as_json)
+
+
+def saved_metrics(row: dict, nodes, n_slots: int) -> dict:
+    """A network's metrics as a sweep saved them in its results.csv `row` (result_keys.csv_columns' names):
+    the scalars, per-node values (NAME_v{node}) and per-layer values of its first `n_slots` layers; n_local,
+    kept in the checkpoint only, is NaN."""
+    def num(v):
+        return {"True": 1.0, "False": 0.0}[v] if v in ("True", "False") else np.nan if v in ("", None) else float(v)
+
+    keys = (*NETWORK_SCORES, *LABELS, "unfit", "compositional")
+    m = {k: np.asarray(num(row[k])) for k in keys if k in row}
+    m |= {k: np.array([num(row.get(f"{k}_v{v}", "")) for v in nodes]) for k in NODE_COLUMNS}
+    per_layer = ("live_units_layers", "interference_layers", "purity_layers")
+    m |= {k: np.array([num(row.get(f"{k.removesuffix('_layers')}_h{l}", "")) for l in range(n_slots)])
+          for k in per_layer}
+    m["n_local"] = np.full((len(nodes), n_slots), np.nan)
+    return m
+
+
+def report_saved(row: dict, depth: int, target, cfg, as_json=False) -> str:
+    """The report of one grid point at one measured step, from the values its sweep saved in results.csv (`row`)
+    instead of measuring a network: a run saves its networks at the final step only, so an earlier step
+    (metrics.at_steps) is reported as measured then; the per-layer local-unit counts are not in results.csv."""
+    mcfg, nodes = cfg.metrics, target.structure.probe_nodes
+    m = saved_metrics(row, nodes, depth)
+    fit_value = float(row["test_acc"] if target.binary else row["test_r2"])
+    vacuous = metrics.make_probe(target, mcfg, int(cfg.target.data_seed))["vacuous"]
+    null = {k: float(row[k]) for k in ("C_init", "IIA_init", "IIA_das_init") if k in row}
+    step = f"at step {row['step']} (as the sweep measured it; the network is saved at the final step only)"
+    out = summary_of(m, vacuous, depth, target, mcfg, f"{fit_text(target.binary, fit_value, mcfg)}, {step}", null)
+    return _text(out, int(cfg.model.width), cfg.model.activation, target, mcfg, null or None, as_json)
+
+
+def _text(out: dict, width: int, activation: str, target, mcfg, null, as_json: bool) -> str:
+    """report's text (or JSON) of a `summary`."""
     import json
 
-    out = summary(params, masks, depth, activation, target, mcfg, fit_data, fit_r2, seed, null)
     m = out.pop("_metrics")
     if as_json:
         return json.dumps(out, indent=1)
@@ -213,7 +262,7 @@ def report(params, masks, depth, activation, target, mcfg, fit_data, fit_r2=None
     on = lambda k: "yes" if out["labels"][k] else "no"
     lines = [
         f"target {target.name}: {s.n_inputs} inputs, {len(s.probe_nodes)} constituents + {s.n_outputs} output(s)",
-        f"network: depth {depth}, width {params['h0']['w'].shape[1]}, {activation}; "
+        f"network: depth {depth}, width {width}, {activation}; "
         f"live units per layer {[int(n) for n in m['live_units_layers'][:depth]]}, dead units {int(m['dead_units'])}",
         f"{out['fit_text']}  ->  {out['label'].upper()}",
         f"why: {out['reason']}",

@@ -2,6 +2,7 @@
 coordinates, and a sweep from a ConfigDict that gives the same back. README, "In a notebook".
 
     run = sweetspot.load_run("runs/demo")             # Run: results (DataFrame), config (ConfigDict), meta (dict)
+    sweetspot.load_run("runs/demo", step="all")        # every step of metrics.at_steps (one row per point and step)
     net = run.network(method="sp", depth=3, sparsity=0.8, seed=0)   # Network: params, masks, apply(x), report()
     run = sweetspot.run_sweep(cfg, "runs/mine")       # trains cfg's grid (sweep.run_sweep), then load_run
 
@@ -63,8 +64,9 @@ class Network:
 
 @dataclasses.dataclass(frozen=True)
 class Run:
-    """A finished run: `results` (a DataFrame, one row per grid point, the columns of results.csv), `config`
-    (the ConfigDict it ran) and `meta` (meta.json: axes, devices, versions, git commit, command)."""
+    """A finished run: `results` (a DataFrame, the rows of results.csv at the step load_run read: one per grid
+    point at the final step by default), `config` (the ConfigDict it ran) and `meta` (meta.json: axes, measured
+    steps, devices, versions, git commit, command)."""
 
     path: str
     results: object
@@ -79,7 +81,8 @@ class Run:
     def network(self, **coords) -> Network:
         """The saved network at `coords` (axis=value; axes with one value may be left out), e.g.
         run.network(method="sp", depth=3, sparsity=0.8, seed=0). ResultsError naming the allowed values when a
-        coordinate is not on the grid or the run saved no networks."""
+        coordinate is not on the grid or the run saved no networks; a run saves its networks at the final step
+        only (step=S of an earlier step is a ResultsError)."""
         spec = ",".join(f"{k}={v}" for k, v in coords.items())
         cfg, target, params, masks, depth, r2 = rundir.load_network(self.path, spec)
         grid = grid_lib.make_grid(cfg)
@@ -89,16 +92,22 @@ class Run:
         return Network(point, index, params, masks, depth, r2, cfg, target, null)
 
 
-def load_run(path: str) -> Run:
-    """A finished run directory as a Run. Every file is checked first: a missing, unfinished or damaged run is a
-    ResultsError (one line, with the command that fixes it)."""
+def load_run(path: str, step=None) -> Run:
+    """A finished run directory as a Run, its results at one measured step (metrics.at_steps): `step` None
+    [default] the final step (one row per grid point), an int that step, "all" every step (one row per point and
+    step; the `step` column says which). Every file is checked first: a missing, unfinished or damaged run, or a
+    step it did not measure, is a ResultsError (one line, with the command that fixes it or the allowed values)."""
     pandas = _pandas()
     meta = rundir.read_complete_meta(path)
-    res_lib.read_results_csv(path, meta)  # the whole file checked before pandas reads it
+    rows = res_lib.read_results_csv(path, meta, step=step)  # the whole file checked before pandas reads it
     frame = pandas.read_csv(f"{path}/results.csv", keep_default_na=False, na_values=["nan"])
     if "n_train" not in frame.columns:  # a run made before the n_train axis: every point trained on target.n_train
         at = frame.columns.get_loc("seed") if "seed" in frame.columns else len(frame.columns)
         frame.insert(at, "n_train", res_lib.old_n_train(meta))
+    if "step" not in frame.columns:  # a run made before metrics.at_steps: measured at its train.steps
+        at = frame.columns.get_loc("seed") + 1 if "seed" in frame.columns else len(frame.columns)
+        frame.insert(at, "step", res_lib.old_steps(meta))
+    frame = frame[frame["step"].isin({int(r["step"]) for r in rows})].reset_index(drop=True)
     return Run(path, frame, rundir.config_from_meta(meta), meta)
 
 

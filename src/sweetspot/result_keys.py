@@ -3,7 +3,12 @@
 The engine's results are a plain dict {key: (n_points, ...)}; this table says what the trailing axes are, so
 that the per-layer padding (train), the CSV columns (results), the checkpoints and the analyses agree. A new
 metric adds one line here. Kinds (shapes per point; L = the grid's largest depth, P = probe nodes, E = curve
-samples):
+samples) below.
+
+With `metrics.at_steps` given, every key but the curves is measured at each of the S steps of
+`config.step_values` and gains a step axis first: (S, ...) per point, (n_points, S, ...) in the engine's results;
+results.csv has one row per point and step (its `step` column). With at_steps = () there is no step axis: one
+value per point, at the final step (`per_step`, `results.final_step`).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ RESULT_KEYS: dict[str, str] = {
     "curve_train": CURVE,
     "curve_test": CURVE,
     "diverged": SCALAR,
+    "converged": SCALAR,  # train.converged: the train loss curve's plateau test at the step
     "disconnected_inputs": SCALAR,
     # compositionality (metrics.compute)
     "fit": SCALAR,
@@ -96,6 +102,11 @@ def kind(key: str) -> str:
     if key not in RESULT_KEYS:
         raise KeyError(f"result key {key!r} is not declared in sweetspot.result_keys.RESULT_KEYS")
     return RESULT_KEYS[key]
+
+
+def per_step(key: str) -> bool:
+    """Whether a key is measured at every step of metrics.at_steps (all but the curves, which span the run)."""
+    return kind(key) != CURVE
 
 
 def csv_columns(key: str, n_slots: int, probe_nodes=()) -> list[str]:

@@ -5,7 +5,8 @@
                           sha256 of every file below (checksums.py), written last
     RUN_DIR/results/      orbax: the full-grid results and the `done` mask, saved after every chunk
     RUN_DIR/params/       orbax (optional): each chunk's final params and masks, one step per chunk
-    RUN_DIR/results.csv   one row per grid point: every axis value and every scalar metric
+    RUN_DIR/results.csv   one row per grid point and measured step (metrics.at_steps): every axis value, the
+                          step and every scalar metric at it
 
 Orbax is used only by `save_checkpoint` and `restore_checkpoint`.
 """
@@ -27,9 +28,10 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from sweetspot import checksums, environment, result_keys
-from sweetspot.config import default_config
+from sweetspot.config import default_config, step_values
 
 SCHEMA = "sweetspot.results/1"
+ALL_STEPS = "all"  # read_results_csv(step=ALL_STEPS): the rows of every measured step
 
 
 class ResultsError(RuntimeError):
@@ -178,6 +180,7 @@ def make_meta(cfg, engine) -> dict:
         "command": command,
         "config": json.loads(cfg.to_json_best_effort()),
         "axes": {k: list(v) for k, v in engine.grid.axes.items()},
+        "steps": list(step_values(cfg)),  # the measured steps (metrics.at_steps), the final one last
         "groups": [g.name for g in engine.groups],
         "chunk_size": engine.chunk_size,
         "n_chunks": engine.n_chunks,
@@ -218,7 +221,15 @@ def read_meta(run_dir: str) -> dict:
         raise ResultsError(f"{path}: schema={meta.get('schema')!r} is not supported: allowed values are [{SCHEMA!r}]")
     if isinstance(meta.get("axes"), dict) and "n_train" not in meta["axes"]:  # a run made before the n_train axis
         meta["axes"] = _before_seed(meta["axes"], "n_train", [old_n_train(meta)])
+    if "steps" not in meta:  # a run made before metrics.at_steps: measured at its final step only
+        meta["steps"] = [old_steps(meta)]
     return meta
+
+
+def old_steps(meta: dict) -> int:
+    """The one measured step of a run made before metrics.at_steps: its train.steps."""
+    train = (meta.get("config") or {}).get("train") or {}
+    return int(train.get("steps", default_config().train.steps))
 
 
 def old_n_train(meta: dict) -> int:
@@ -234,11 +245,28 @@ def _before_seed(d: dict, key: str, value) -> dict:
     return dict(items[:at] + [(key, value)] + items[at:])
 
 
+# ------------------------------------------------------------------------------------------------ steps
+def stepped(cfg, results: dict) -> dict:
+    """The engine's results with the step axis (result_keys.per_step: (n_points, S, ...)) on every per-step key:
+    as they are when metrics.at_steps is given, else with a step axis of one (the final step) added."""
+    if cfg.metrics.at_steps:
+        return dict(results)
+    return {k: v[:, None] if result_keys.per_step(k) else v for k, v in results.items()}
+
+
+def final_step(cfg, results: dict) -> dict:
+    """The engine's results at the final step: as they are when metrics.at_steps is () (no step axis), else every
+    per-step key's last step (config.step_values ends with train.steps)."""
+    if not cfg.metrics.at_steps:
+        return dict(results)
+    return {k: v[:, -1] if result_keys.per_step(k) else v for k, v in results.items()}
+
+
 # -------------------------------------------------------------------------------------------------- csv
 def scalar_columns(results: dict, n_slots: int, probe_nodes=()) -> dict[str, np.ndarray]:
     """Flattens results to CSV columns, named by result_keys.csv_columns: scalars as they are, per-layer values
-    as NAME_h{l} (layer_sparsity: .._h0 .. _out), per-node values as NAME_v{node id}. Loss curves and
-    per-node-per-layer tables stay in the checkpoint only."""
+    as NAME_h{l} (layer_sparsity: .._h0 .. _out), per-node values as NAME_v{node id}; with a step axis, a column
+    is (n_points, S). Loss curves and per-node-per-layer tables stay in the checkpoint only."""
     cols = {}
     for k, v in results.items():
         names = result_keys.csv_columns(k, n_slots, probe_nodes)
@@ -246,22 +274,24 @@ def scalar_columns(results: dict, n_slots: int, probe_nodes=()) -> dict[str, np.
             cols[k] = v
             continue
         for i, name in enumerate(names):
-            cols[name] = v[:, i]
+            cols[name] = v[..., i]
     return cols
 
 
-def write_csv(path: str, grid, results: dict, probe_nodes=()) -> None:
-    """results.csv: one row per grid point (index, every axis value, every scalar metric)."""
+def write_csv(path: str, grid, results: dict, probe_nodes, steps) -> None:
+    """results.csv: one row per grid point and measured step (point index, every axis value, the step, every
+    scalar metric at it), points in grid order, each point's steps in increasing order. `results` carry the step
+    axis (`stepped`) over `steps` (config.step_values)."""
     cols = scalar_columns(results, max(grid.axes["depth"]), probe_nodes)
-    header = ["point", *grid.coords, *cols]
+    header = ["point", *grid.coords, "step", *cols]
     tmp = path + ".tmp"
     with open(tmp, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(header)
         for i in range(grid.n_points):
-            row = [i] + [grid.coords[a][i] for a in grid.coords]
-            row += [_fmt(cols[c][i]) for c in cols]
-            w.writerow(row)
+            coords = [i] + [grid.coords[a][i] for a in grid.coords]
+            for j, step in enumerate(steps):
+                w.writerow(coords + [step] + [_fmt(cols[c][i, j]) for c in cols])
     os.replace(tmp, path)
 
 
@@ -278,12 +308,15 @@ def read_csv(path: str) -> list[dict]:
         return list(csv.DictReader(f))
 
 
-def read_results_csv(run_dir: str, meta: dict | None = None) -> list[dict]:
-    """RUN_DIR/results.csv, checked whole: ResultsError (one line, with the command that rewrites it) when it is
-    missing, empty, cut short (no final newline, a row short of fields, fewer rows than meta's axes make), has
-    a row with extra fields, or is not the file the run wrote (its sha256 differs from meta.json's, when the run
-    recorded one: checksums.py). write_csv writes it in one os.replace, so damage means a copy, a disk or a hand
-    went wrong."""
+def read_results_csv(run_dir: str, meta: dict | None = None, step=None) -> list[dict]:
+    """RUN_DIR/results.csv, checked whole, then the rows of one measured step: `step` None [default] the final
+    step's (one row per grid point, in grid order: row i is point i), an int that step's (ResultsError naming the
+    run's steps when it measured no such step), ALL_STEPS every row. ResultsError (one line, with the command that
+    rewrites it) when the file is missing, empty, cut short (no final newline, a row short of fields, fewer rows
+    than meta's axes and steps make), has a row with extra fields, or is not the file the run wrote (its sha256
+    differs from meta.json's, when the run recorded one: checksums.py). write_csv writes it in one os.replace, so
+    damage means a copy, a disk or a hand went wrong. Runs made before a column read as their own value: n_train
+    as target.n_train, step as train.steps."""
     path = os.path.join(run_dir, "results.csv")
     fix = f"`python -m sweetspot sweep CONFIG --out {run_dir} --resume` rewrites it from the saved results"
     try:
@@ -298,6 +331,7 @@ def read_results_csv(run_dir: str, meta: dict | None = None) -> list[dict]:
     reader = csv.DictReader(text.splitlines(keepends=True))
     rows = list(reader)
     n = int(np.prod([len(v) for v in meta["axes"].values()])) if meta and "axes" in meta else None
+    n = n * len(meta.get("steps") or [0]) if n is not None else None
     why = _csv_damage(text, rows, len(reader.fieldnames or ()), n)
     if why:
         raise ResultsError(f"{path} is damaged ({why}): {fix}")
@@ -306,7 +340,29 @@ def read_results_csv(run_dir: str, meta: dict | None = None) -> list[dict]:
         raise ResultsError(f"{path} {checksums.WHAT[checksums.CHANGED]}: {fix}")
     if meta and rows and "n_train" not in rows[0]:  # a run made before the n_train axis: its target.n_train
         rows = [_before_seed(r, "n_train", str(old_n_train(meta))) for r in rows]
-    return rows
+    if rows and "step" not in rows[0]:  # a run made before metrics.at_steps: its train.steps
+        rows = [_after_seed(r, "step", str(old_steps(meta or {}))) for r in rows]
+    return rows_at_step(rows, step, run_dir)
+
+
+def rows_at_step(rows: list[dict], step, where: str = "results.csv") -> list[dict]:
+    """The rows (of read_results_csv, every one with a `step`) of one measured step: None the final (largest),
+    an int that one, ALL_STEPS all of them; ResultsError naming the steps there are for another value."""
+    if step == ALL_STEPS or not rows:
+        return rows
+    have = sorted({int(r["step"]) for r in rows})
+    want = have[-1] if step is None else step
+    if isinstance(want, bool) or not isinstance(want, (int, np.integer)) or int(want) not in have:
+        raise ResultsError(f"{where}: step={step!r} was not measured: allowed values are {have} or {ALL_STEPS!r} "
+                           "(metrics.at_steps, the final step last)")
+    return [r for r in rows if int(r["step"]) == int(want)]
+
+
+def _after_seed(d: dict, key: str, value) -> dict:
+    """d with key: value inserted after its "seed" entry (the step column follows the axes), or at the end."""
+    items = list(d.items())
+    at = next((i + 1 for i, (k, _) in enumerate(items) if k == "seed"), len(items))
+    return dict(items[:at] + [(key, value)] + items[at:])
 
 
 def _csv_damage(text: str, rows: list[dict], n_fields: int, n_points: int | None) -> str | None:

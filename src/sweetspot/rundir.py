@@ -6,7 +6,7 @@ docs/method.md, section "Results" (the files: `results.py`).
                           sha256 of every file below (checksums.py), written last
     RUN_DIR/results/      orbax: the full-grid results and the `done` mask, saved after every chunk
     RUN_DIR/params/       orbax (optional): each chunk's final params and masks, one step per chunk
-    RUN_DIR/results.csv   one row per grid point: every axis value and every scalar metric
+    RUN_DIR/results.csv   one row per grid point and measured step: every axis value, the step, every scalar metric
     RUN_DIR.lock          held while a sweep writes RUN_DIR (RUN_DIR.partial and RUN_DIR.old: an --overwrite)
 """
 
@@ -212,6 +212,32 @@ def _flatten(d: dict, prefix: str = "") -> dict:
     return out
 
 
+def split_step(spec: str) -> tuple[str, int | None]:
+    """('axis=value,...' without its step, the step or None): a point spec may name a measured step (step=S,
+    metrics.at_steps); without one it means the final step."""
+    parts, step = [], None
+    for part in filter(None, spec.split(",")):
+        k, eq, v = part.partition("=")
+        if k.strip() != "step":
+            parts.append(part)
+            continue
+        try:
+            step = int(v.strip())
+        except ValueError:
+            raise res_lib.ResultsError(f"--point {spec!r}: step={v.strip()!r}: allowed values are the run's "
+                                       "measured steps (integers: metrics.at_steps)") from None
+    return ",".join(parts), step
+
+
+def is_final(meta: dict, step: int | None) -> bool:
+    """Whether `step` (None: the final) is the run's final step, the one whose networks are saved; ResultsError
+    naming the measured steps when the run measured no such step."""
+    steps = [int(s) for s in meta["steps"]]
+    if step is not None and step not in steps:
+        raise res_lib.ResultsError(f"--point: step={step} was not measured: allowed values are {steps}")
+    return step is None or step == steps[-1]
+
+
 def find_point(grid: grid_lib.Grid, spec: str) -> int:
     """Grid index of the point named by 'axis=value,...'; axes with one value may be omitted."""
     want = {}
@@ -315,8 +341,15 @@ def _saved_layout(run_dir: str):
 
 
 def load_network(run_dir: str, spec: str):
-    """(cfg, target, params, masks, depth, test_r2) of one saved grid point (RUN_DIR/params, orbax)."""
+    """(cfg, target, params, masks, depth, test_r2) of one saved grid point (RUN_DIR/params, orbax): its network
+    at the final step, the one a run saves (a spec naming an earlier step is a ResultsError: `saved_point` reads
+    that step's measured values)."""
     meta, cfg, grid, groups, target = _saved_layout(run_dir)
+    spec, step = split_step(spec)
+    if not is_final(meta, step):
+        raise res_lib.ResultsError(
+            f"{run_dir}: step={step}: only the final step's networks are saved (step={meta['steps'][-1]}); the "
+            "values measured at earlier steps are in results.csv (`diagnose --point ...,step=S` reports them)")
     i = find_point(grid, spec)
     gi = next(j for j, g in enumerate(groups) if i in g.indices)
     template = params_template(cfg, target, groups, meta["chunk_size"])
@@ -333,12 +366,28 @@ def load_network(run_dir: str, spec: str):
     return cfg, target, params, masks, int(grid.coords["depth"][i]), float(rows[i]["test_r2"])
 
 
-def null_scores(run_dir: str, spec: str) -> dict | None:
-    """{"C_init", "IIA_init", "IIA_das_init"} (those the run has) of one saved point from results.csv (None for
-    runs made before they existed)."""
+def _point_row(run_dir: str, spec: str) -> tuple:
+    """(cfg, results.csv row, depth) of one grid point at the step its spec names (step=S; the final without)."""
     meta = read_complete_meta(run_dir)
-    i = find_point(grid_lib.make_grid(config_from_meta(meta)), spec)
-    row = res_lib.read_results_csv(run_dir, meta)[i]
+    cfg = config_from_meta(meta)
+    grid = grid_lib.make_grid(cfg)
+    spec, step = split_step(spec)
+    is_final(meta, step)  # ResultsError naming the measured steps for another
+    i = find_point(grid, spec)
+    return cfg, res_lib.read_results_csv(run_dir, meta, step=step)[i], int(grid.coords["depth"][i])
+
+
+def saved_point(run_dir: str, spec: str) -> tuple:
+    """(cfg, target, results.csv row, depth) of one grid point at the step its spec names (step=S; the final
+    step without one), as the sweep measured it."""
+    cfg, row, depth = _point_row(run_dir, spec)
+    return cfg, targets.make_target(cfg.target), row, depth
+
+
+def null_scores(run_dir: str, spec: str) -> dict | None:
+    """{"C_init", "IIA_init", "IIA_das_init"} (those the run has) of one saved point from results.csv, at the
+    step its spec names (the final without one; None for runs made before they existed)."""
+    row = _point_row(run_dir, spec)[1]
     if "C_init" not in row:
         return None
     keys = [k for k in ("C_init", "IIA_init", "IIA_das_init") if k in row]
@@ -370,7 +419,7 @@ def point_table(
     run_dir: str,
     columns=("test_r2", "C", "compositional", "fractured", "unfit", "interference", "gen_ratio", "realised_sparsity"),
 ) -> str:
-    """Per-point table of a saved run: axis values that vary, then `columns` (those present)."""
+    """Per-point table of a saved run at its final step: axis values that vary, then `columns` (those present)."""
     meta = read_complete_meta(run_dir)
     rows = res_lib.read_results_csv(run_dir, meta)
     axes = [a for a, v in meta["axes"].items() if len(v) > 1]

@@ -194,7 +194,8 @@ def _finish(engine, data, results, meta, run_dir: str, out: str, wall_s: float) 
     """results.csv, then meta.json with status 'complete' and the sha256 of every file written before it (in one
     atomic write: checksums.py), and the swap of a staged overwrite into OUT."""
     probe_nodes = data["probe"]["probe_nodes"].tolist() if "probe" in data else ()
-    res_lib.write_csv(os.path.join(run_dir, "results.csv"), engine.grid, results, probe_nodes)
+    res_lib.write_csv(os.path.join(run_dir, "results.csv"), engine.grid, res_lib.stepped(engine.cfg, results),
+                      probe_nodes, config.step_values(engine.cfg))
     meta["status"] = "complete"
     meta["wall_s"] = round(wall_s, 2)
     meta[checksums.KEY] = checksums.compute(run_dir)  # the finished files (a resume's included), written last
@@ -266,8 +267,8 @@ def _run_locked(cfg, out, resume, overwrite, devices, progress, stop_after, prim
 
 
 def summary_table(engine: grid_lib.Engine, results: dict) -> str:
-    """Mean test R^2 (over every other axis) per depth x sparsity, as text."""
-    g = engine.grid
+    """Mean test R^2 (over every other axis) per depth x sparsity at the final step, as text."""
+    g, results = engine.grid, res_lib.final_step(engine.cfg, results)
     lines = ["mean test R^2 (rows: depth, columns: sparsity; averaged over the other axes)"]
     lines.append("depth " + " ".join(f"{s:>7g}" for s in g.axes["sparsity"]))
     for d in g.axes["depth"]:

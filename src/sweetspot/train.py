@@ -3,8 +3,9 @@
 `make_train(cfg, n_slots, method, ...)` reads the static config once and returns `train(point, data) -> (results,
 state)`; a point is a dict of traced values: key (uint32[2]), depth, sparsity, lr, weight_decay, and n_train when
 the points train on prefixes of the training pool (grid.n_train; `grid.Engine.points`). A fit is one
-`lax.scan` of `lax.scan`s; the loss curves are reduced inside it (one value every eval_every steps). Rewind
-methods run their pruning rounds as a further `lax.scan`.
+`lax.scan` of `lax.scan`s; the loss curves are reduced inside it (one value every eval_every steps), and the
+params are captured at the steps of metrics.at_steps (block ends), where every result is then measured (one traced
+copy, `lax.map` over the steps). Rewind methods run their pruning rounds as a further `lax.scan`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 import optax
 
 from sweetspot import losses, metrics, mlp, pruning, result_keys
+from sweetspot.config import step_values
 
 # Purposes folded into a point's key (docs/method.md, "Keys").
 KEY_INIT, KEY_MASK, KEY_DATA, KEY_SHUFFLE, KEY_PRUNE_DATA = 0, 1, 2, 3, 4
@@ -29,22 +31,50 @@ OPTIMIZERS = {
 }
 
 
+# converged (docs/method.md, "Training"): the train loss curve fell by less than CONVERGED_DROP (relative) over
+# the last 1 / CONVERGED_WINDOW of the curve samples before the step (n_evals // CONVERGED_WINDOW blocks).
+CONVERGED_DROP, CONVERGED_WINDOW = 0.01, 10
+
+
+def converged(curve_train, n_evals):
+    """Whether training had converged after the first `n_evals` blocks (traced or not) of `curve_train` (E,):
+    with m = n_evals // CONVERGED_WINDOW blocks in the window (its last 10% of the steps), the block-mean train
+    loss at the end, c[n_evals - 1], fell by less than CONVERGED_DROP of the one m blocks before it,
+    c[n_evals - 1 - m]. False when the window holds fewer than 2 curve samples (m = 0: n_evals < 10), and when a
+    loss in it is not finite. A loss that rose counts as converged (it fell by less than 1%)."""
+    c = jnp.asarray(curve_train)
+    m = jnp.asarray(n_evals) // CONVERGED_WINDOW
+    end, start = c[n_evals - 1], c[jnp.maximum(n_evals - 1 - m, 0)]
+    i = jnp.arange(c.shape[-1])
+    finite = jnp.where((i >= n_evals - 1 - m) & (i < n_evals), jnp.isfinite(c), True).all()
+    return (m >= 1) & (start - end < CONVERGED_DROP * start) & finite
+
+
+def diverged(curve_train, n_evals, test_loss):
+    """Any non-finite block loss among the first `n_evals` of `curve_train`, or a non-finite test loss."""
+    seen = jnp.arange(curve_train.shape[-1]) < n_evals
+    return ~jnp.where(seen, jnp.isfinite(curve_train), True).all() | ~jnp.isfinite(test_loss)
+
+
 def rewind_step(cfg) -> int:
     """k = round(pruning.rewind_frac * train.steps): the step whose weights the rewind methods restart from."""
     return int(round(cfg.pruning.rewind_frac * cfg.train.steps))
 
 
-def make_fit(cfg, binary: bool = False, capture_at: int | None = None, layout: tuple | None = None):
+def make_fit(cfg, binary: bool = False, capture_at: int | None = None, layout: tuple | None = None,
+             at_steps: tuple = ()):
     """Returns fit(params, masks, point, data, key) -> (params, curve_train, curve_test, params at step
-    `capture_at`): train.steps masked optimizer steps from `params`, one `lax.scan` of `lax.scan`s, on the bce
-    loss when `binary`, else mse. With a static `layout` ((depth, count), ...) the fit is a `custom_vmap`: called
-    on one point it is the plain fit above; vmapped over `count` points of each depth, sorted by depth, it is
-    `_make_segment_fit`: one batch in which hidden layer l and its optimizer run only on the points deeper than l.
+    `capture_at`, params after each step of `at_steps` stacked (S, ...)): train.steps masked optimizer steps from
+    `params`, one `lax.scan` of `lax.scan`s, on the bce loss when `binary`, else mse. `capture_at` (any step) and
+    `at_steps` (multiples of eval_every, increasing; `_scan_blocks`) give () when not asked for. With a static
+    `layout` ((depth, count), ...) the fit is a `custom_vmap`: called on one point it is the plain fit above;
+    vmapped over `count` points of each depth, sorted by depth, it is `_make_segment_fit`: one batch in which
+    hidden layer l and its optimizer run only on the points deeper than l.
     """
-    one = _make_point_fit(cfg, binary, capture_at)
+    one = _make_point_fit(cfg, binary, capture_at, at_steps)
     if layout is None:
         return one
-    batched = _make_segment_fit(cfg, binary, capture_at, layout)
+    batched = _make_segment_fit(cfg, binary, capture_at, layout, at_steps)
 
     @jax.custom_batching.custom_vmap
     def fit(params, masks, point, data, key):
@@ -90,18 +120,30 @@ def _draw_batch(cfg, x_tr, y_tr, k, n_train=None):
     return xb, yb, weights
 
 
-def _scan_blocks(cfg, step, test_loss, init, key):
+def _scan_blocks(cfg, step, test_loss, init, key, at_steps: tuple = ()):
     """The step loop shared by both fits: train.steps // eval_every blocks of eval_every steps (`step(carry,
-    (t, k))`), the test loss after each block. `key` may be one key or a batch of keys (leading axis)."""
+    (t, k))`), the test loss after each block. `key` may be one key or a batch of keys (leading axis). Returns
+    (carry, (curve_train, curve_test), snapshots): the params (carry[0]) at the end of the blocks that end at a
+    step of `at_steps` (multiples of eval_every), stacked (S, ...) in a buffer carried through the blocks (() when
+    at_steps is empty): the program does not grow with S."""
     steps, every = int(cfg.train.steps), int(cfg.train.eval_every)
+    slot = np.full(steps // every, len(at_steps), np.int32)  # block i -> its snapshot's slot (S: none, dropped)
+    for j, s in enumerate(at_steps):
+        slot[s // every - 1] = j
 
     def block(carry, i):
+        inner, snaps = carry
         split = lambda kk: jax.random.split(jax.random.fold_in(kk, i), every)
         keys = split(key) if key.ndim == 1 else jnp.swapaxes(jax.vmap(split)(key), 0, 1)
-        carry, losses = jax.lax.scan(step, carry, (i * every + jnp.arange(every), keys))
-        return carry, (losses.mean(0), test_loss(carry[0]))
+        inner, losses = jax.lax.scan(step, inner, (i * every + jnp.arange(every), keys))
+        if at_steps:
+            at = jnp.asarray(slot)[i]
+            snaps = jax.tree.map(lambda b, a: b.at[at].set(a, mode="drop"), snaps, inner[0])
+        return (inner, snaps), (losses.mean(0), test_loss(inner[0]))
 
-    return jax.lax.scan(block, init, jnp.arange(steps // every))
+    snaps = jax.tree.map(lambda a: jnp.zeros((len(at_steps), *a.shape), a.dtype), init[0]) if at_steps else ()
+    (carry, snaps), curves = jax.lax.scan(block, (init, snaps), jnp.arange(steps // every))
+    return carry, curves, snaps
 
 
 def _capture(capture_at, t, p, saved):
@@ -111,7 +153,7 @@ def _capture(capture_at, t, p, saved):
     return jax.tree.map(lambda a, b: jnp.where(t == capture_at, a, b), p, saved)
 
 
-def _make_point_fit(cfg, binary: bool, capture_at: int | None):
+def _make_point_fit(cfg, binary: bool, capture_at: int | None, at_steps: tuple = ()):
     act, optimizer = cfg.model.activation, cfg.train.optimizer
     loss_fn = losses.make_loss(binary)
     loss_grad = jax.value_and_grad(loss_fn)
@@ -135,8 +177,8 @@ def _make_point_fit(cfg, binary: bool, capture_at: int | None):
 
         test = lambda p: loss_fn(p, masks, depth, data["x_test"], data["y_test"], act)
         init = (params, opt.init(params), params if capture_at is not None else ())
-        (params, _, saved), (curve_train, curve_test) = _scan_blocks(cfg, step, test, init, key)
-        return params, curve_train, curve_test, saved
+        (params, _, saved), (curve_train, curve_test), snaps = _scan_blocks(cfg, step, test, init, key, at_steps)
+        return params, curve_train, curve_test, saved, snaps
 
     return fit
 
@@ -164,11 +206,12 @@ def _batch_losses(cfg, binary: bool, forward):
     return loss_grad, draw, test
 
 
-def _make_segment_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
+def _make_segment_fit(cfg, binary: bool, capture_at: int | None, layout: tuple, at_steps: tuple = ()):
     """Segment mode's batched fit of `make_fit` on a batch of points sorted by depth (leading axis on every
-    argument but data; curves (k, n_evals)). The step works on live slices only (`mlp.live_slices`): hidden layer
-    l's weights, gradients and optimizer state hold the points deeper than l, and each point's readout runs on its
-    depth's segment (`mlp.apply_segmented`). Unused slots leave the fit as they came in (no result reads them)."""
+    argument but data; curves (k, n_evals); snapshots (k, S, ...)). The step works on live slices only
+    (`mlp.live_slices`): hidden layer l's weights, gradients and optimizer state hold the points deeper than l,
+    and each point's readout runs on its depth's segment (`mlp.apply_segmented`). Unused slots leave the fit as
+    they came in (no result reads them); the snapshots are re-joined the same way."""
     act, optimizer = cfg.model.activation, cfg.train.optimizer
 
     def fit(params, masks, point, data, key):
@@ -194,13 +237,15 @@ def _make_segment_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
 
         test = lambda p: test_loss(p, lm, data, key.shape[0])
         carry = (lp, {n: init(n) for n in names}, lp if capture_at is not None else ())
-        (lp, _, saved), (curve_train, curve_test) = _scan_blocks(cfg, step, test, carry, key)
+        (lp, _, saved), (curve_train, curve_test), snaps = _scan_blocks(cfg, step, test, carry, key, at_steps)
 
         def whole(live):  # the unused slots as they came in, the live slices as trained
             join = lambda n, s: jax.tree.map(lambda a, b: jnp.concatenate([a[:s], b]), params[n], live[n])
             return {n: join(n, mlp.first_point(n, starts)) for n in names}
 
-        return whole(lp), curve_train.T, curve_test.T, (whole(saved) if capture_at is not None else ())
+        if at_steps:  # (S, k, ...) live slices -> (k, S, ...) whole networks
+            snaps = jax.tree.map(lambda a: jnp.swapaxes(a, 0, 1), jax.vmap(whole)(snaps))
+        return whole(lp), curve_train.T, curve_test.T, (whole(saved) if capture_at is not None else ()), snaps
 
     return fit
 
@@ -220,6 +265,10 @@ def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None
     width, act = int(cfg.model.width), cfg.model.activation
     fit = make_fit(cfg, binary, layout=layout)
     fit_capture = make_fit(cfg, binary, capture_at=rewind_step(cfg), layout=layout)
+    # metrics.at_steps: the final fit keeps its params at each step (config.step_values); () measures the end only
+    at_steps = step_values(cfg) if cfg.metrics.at_steps else ()
+    final_fit = make_fit(cfg, binary, layout=layout, at_steps=at_steps) if at_steps else fit
+    every = int(cfg.train.eval_every)
     loss = losses.make_loss(binary)
 
     def masks_of(point, data, params):
@@ -241,14 +290,25 @@ def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None
         masks, params = masks_of(point, data, params)
         start = mlp.mask_params(params, masks)  # the init (or rewind point) under the final mask: the null
         data_key = jax.random.fold_in(key, KEY_DATA)
-        params, curve_train, curve_test, _ = fit(start, masks, point, data, data_key)
-        results = losses.evaluate(params, masks, depth, data, act, n_result_slots, binary, point.get("n_train"))
+        params, curve_train, curve_test, _, snaps = final_fit(start, masks, point, data, data_key)
+
+        def at_step(p, n_evals):
+            """Every result but the curves of the network `p`: the params after `n_evals` eval blocks."""
+            results = losses.evaluate(p, masks, depth, data, act, n_result_slots, binary, point.get("n_train"))
+            results["diverged"] = diverged(curve_train, n_evals, results["test_loss"])
+            results["converged"] = converged(curve_train, n_evals)
+            results["disconnected_inputs"] = pruning.disconnected_inputs(masks, depth)
+            if "probe" in data:
+                fit_of = {k: results[k] for k in ("test_r2", "test_acc") if k in results}
+                results.update(measure(p, start, masks, depth, data["probe"], fit_of))
+            return results
+
+        if at_steps:  # one traced copy of the evaluation and the metrics, mapped over the captured networks
+            n_evals = jnp.asarray([s // every for s in at_steps], jnp.int32)
+            results = jax.lax.map(lambda xs: at_step(*xs), (snaps, n_evals))
+        else:
+            results = at_step(params, curve_train.shape[-1])
         results["curve_train"], results["curve_test"] = curve_train, curve_test
-        results["diverged"] = ~jnp.isfinite(curve_train).all() | ~jnp.isfinite(results["test_loss"])
-        results["disconnected_inputs"] = pruning.disconnected_inputs(masks, depth)
-        if "probe" in data:
-            fit_of = {k: results[k] for k in ("test_r2", "test_acc") if k in results}
-            results.update(measure(params, start, masks, depth, data["probe"], fit_of))
         return results, {"params": params, "masks": masks}
 
     def measure_one(params, start, masks, depth, probe, results):

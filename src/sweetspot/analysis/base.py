@@ -16,7 +16,8 @@ from sweetspot.config import ConfigError
 
 @dataclasses.dataclass
 class Run:
-    """One saved run: its directory, meta.json, results.csv rows and experiment name ("" when untagged)."""
+    """One saved run: its directory, meta.json, results.csv rows (the final step's, one per grid point, unless
+    load_run was asked for another step) and experiment name ("" when untagged)."""
 
     path: str
     meta: dict
@@ -53,15 +54,16 @@ class Section:
     captions: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
-def load_run(path: str) -> Run:
-    """A finished run; raises ResultsError (one line, with the fix) when meta.json is missing, of another schema,
-    or the run is unfinished, and when results.csv is missing or damaged (res_lib.read_results_csv)."""
+def load_run(path: str, step=None) -> Run:
+    """A finished run, its rows at the final step (`step`: another measured step, or res_lib.ALL_STEPS for every
+    one); raises ResultsError (one line, with the fix) when meta.json is missing, of another schema, or the run is
+    unfinished, and when results.csv is missing or damaged (res_lib.read_results_csv)."""
     meta = res_lib.read_meta(path)
     if meta.get("status") != "complete":
         raise res_lib.ResultsError(
             f"{path}: status={meta.get('status')!r}; allowed values are ['complete'] (finish it with sweep --resume)"
         )
-    return Run(path, meta, res_lib.read_results_csv(path, meta))
+    return Run(path, meta, res_lib.read_results_csv(path, meta, step=step))
 
 
 def one_line_errors(main):

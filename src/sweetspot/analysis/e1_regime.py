@@ -6,12 +6,13 @@ group:
 - `NAME_cells.csv`: per (method, depth, sparsity) cell, over every network of every instance pooled, the mean and
   95% percentile-bootstrap interval (stats.mean_ci) of METRICS (IIA_das, IIA, C, C_gain, IIA_das on the start
   weights and its random-subspace control, the labels compositional (distributed), compositional_local and
-  modular as fractions, fit and test R^2); IIA_das, IIA and C over the fit networks only beside them;
+  modular as fractions, fit, converged (docs/method.md, "Training") and test R^2); IIA_das, IIA and C over the
+  fit networks only beside them;
   `instances`, `networks` and the counts of fit, compositional, compositional_local and modular networks. A
   diverged network counts as unfit and not compositional and carries no score. Sparsity 0 is the dense network.
 - `NAME_peaks.csv`: per instance (and pooled) and method, the peak cell: the argmax of mean IIA_das (primary;
   and, beside it, of mean IIA and of mean C) among the cells where at least half the networks fit (ties: the
-  shallower, then the denser cell); `*_ungated`: every cell competes.
+  shallower, then the denser cell); `*_ungated`: every cell competes. Its fit share and converged share beside.
 - `NAME_sweet_spot_tests.csv`: per method, the IIA_das peak of the pooled cells minus four other cells, as the
   difference of means with an unpaired bootstrap interval over networks (stats.diff_ci): the shallowest depth at
   the peak's sparsity, the deepest depth at the peak's sparsity, the densest sparsity (0, dense) at the peak's
@@ -42,11 +43,12 @@ PRIMARY = "IIA_das"  # the distributed causal score (docs/method.md): the primar
 SCORES = ("IIA_das", "IIA", "C")  # the scores shown at a peak, primary first
 HEATMAPS = ("IIA_das", "IIA", "compositional", "C", "test_r2")
 METRICS = ("IIA_das", "IIA", "C", "C_gain", "IIA_das_init", "IIA_das_control", "compositional", "compositional_local",
-           "modular", "fit", "test_r2")  # fmt: skip
-LABELS = ("compositional", "compositional_local", "modular", "fit")  # 0/1 per network; NaN counts as 0
+           "modular", "fit", "converged", "test_r2")  # fmt: skip
+LABELS = ("compositional", "compositional_local", "modular", "fit", "converged")  # 0/1 per network; NaN counts as 0
 COUNTED = ("compositional", "compositional_local", "modular")  # counted per cell as NAME_networks
 FIT_METRICS = SCORES  # also averaged over the fit networks only
 FIT_SHARE = 0.5  # a cell competes for the peak when at least this share of its networks fit
+SHARES = ("fit", "converged")  # the shares of a peak cell's networks (NaN converged: a run from before the label)
 POOL_BLOCKS = ("model", "train", "pruning", "metrics")  # with target minus its seed: runs that may be pooled
 ROW_AXES = ("method", "depth", "sparsity", "lr", "weight_decay", "seed")
 # (name, question, which axis moves, where it goes): the cells the peak is compared with
@@ -190,14 +192,14 @@ def cells_table(rows) -> tuple[list[str], list[list]]:
     return header, out
 
 
-PEAK_HEADER = ["instance", "method", "peak_by", "depth", "sparsity", "networks", "fit_share"]
+PEAK_HEADER = ["instance", "method", "peak_by", "depth", "sparsity", "networks", "fit_share", "converged_share"]
 PEAK_HEADER += [f"{m}_{s}" for m in SCORES for s in ("mean", "lo", "hi")]
 
 
 def peaks_table(rows) -> tuple[list[str], list[list]]:
     """(header, rows) of NAME_peaks.csv: per instance, then pooled ("all"), per method and peak rule (PEAK_RULES:
     IIA_das, the primary; IIA; C; IIA_das and IIA with every cell competing, for instances where no cell fits),
-    the peak cell with its fit share and the mean and interval of IIA_das, IIA and C there."""
+    the peak cell with its fit and converged shares and the mean and interval of IIA_das, IIA and C there."""
     instances = sorted({r["_instance"] for r in rows}, key=instance_order)
     out = []
     for inst in instances + ["all"]:
@@ -209,7 +211,7 @@ def peaks_table(rows) -> tuple[list[str], list[list]]:
                     out.append([inst, method, by, "", ""] + [float("nan")] * (len(PEAK_HEADER) - 5))
                     continue
                 rs = cells[k]
-                row = [inst, method, by, k[1], k[2], len(rs), float(np.mean(values(rs, "fit")))]
+                row = [inst, method, by, k[1], k[2], len(rs), *(float(np.mean(values(rs, q))) for q in SHARES)]
                 out.append(row + [x for q in SCORES for x in stats.mean_ci(values(rs, q))[:3]])
     return list(PEAK_HEADER), out
 

@@ -31,8 +31,10 @@ from sweetspot.analysis import base, stats  # noqa: E402
 
 TITLE = "E2 depth axis"
 METHOD = "sp"  # E2 is an SP experiment: rows of other methods are ignored
-METRICS = ("IIA_das", "IIA", "C", "fit", "compositional", "C_gain", "IIA_gain", "modular")
-LABELS = ("fit", "compositional", "modular")  # 0/1 per network; NaN (e.g. a diverged network) counts as 0
+METRICS = ("IIA_das", "IIA", "C", "fit", "compositional", "C_gain", "IIA_gain", "modular", "converged")
+# 0/1 per network; NaN (e.g. a diverged network) counts as 0, but a label no row has (converged, in a run from
+# before it) stays NaN
+LABELS = ("fit", "compositional", "modular", "converged")
 PEAK_METRICS = ("IIA_das", "IIA", "C")  # IIA_das: the primary peak (docs/method.md); the local-unit IIA and C beside it
 FIT_SHARE = 0.5  # a depth competes for the peak when at least this share of its networks fit
 N_BOOT = 10000
@@ -46,12 +48,13 @@ def select(runs):
 
 
 def network_values(rows) -> np.ndarray:
-    """(networks, METRICS) array of the rows' cells. LABELS are 0/1 with NaN read as 0; a diverged network has
-    fit = compositional = 0 and NaN in every other metric (it fits nothing and carries no score)."""
+    """(networks, METRICS) array of the rows' cells. LABELS are 0/1 with NaN read as 0 (a label no row has: NaN
+    throughout); a diverged network has fit = compositional = converged = 0 and NaN in every other metric (it fits
+    nothing and carries no score)."""
     if not rows:
         return np.zeros((0, len(METRICS)))
     v = np.stack([stats.column(rows, m) for m in METRICS], 1)
-    labels = [_M[m] for m in LABELS]
+    labels = [_M[m] for m in LABELS if any(m in r for r in rows)]
     v[:, labels] = np.nan_to_num(v[:, labels], nan=0.0)
     diverged = stats.column(rows, "diverged") == 1
     v[diverged] = np.nan
@@ -291,20 +294,24 @@ def pair_rows(results, metric) -> list[list]:
 FALLOFF_METRICS = ("IIA_das", "IIA", "C", "fit")
 FALLOFF_HEADER = ["target", "peak_IIA_das", "deepest"]
 FALLOFF_HEADER += [f"{m}_drop{s}" for m in FALLOFF_METRICS for s in ("", "_lo", "_hi")]
-FALLOFF_HEADER += ["fit_deepest", "fit_deepest_lo", "fit_deepest_hi", "deepest_fits", "n_peak", "n_deepest"]
+FALLOFF_HEADER += ["fit_deepest", "fit_deepest_lo", "fit_deepest_hi", "deepest_fits"]
+FALLOFF_HEADER += ["converged_deepest", "converged_deepest_lo", "converged_deepest_hi", "n_peak", "n_deepest"]
 FALLOFF_HEADER += ["IIA_das_verdict"]
+DEEPEST_FITS = FALLOFF_HEADER.index("deepest_fits")
 
 
 def falloff(res) -> list:
     """FALLOFF_HEADER row: X_drop = mean X of the networks at the IIA_das peak - at the deepest depth, unpaired
     stats.diff_ci (fit: the fit fraction; IIA and C beside IIA_das, at the same two depths); fit_deepest = the
-    fit fraction at the deepest depth (mean_ci) and whether it is >= FIT_SHARE; verdict on the IIA_das drop:
-    falls (interval above 0), rises (below), no resolved change, or the peak is the deepest depth."""
+    fit fraction at the deepest depth (mean_ci) and whether it is >= FIT_SHARE, and beside it the converged
+    fraction there; verdict on the IIA_das drop: falls (interval above 0), rises (below), no resolved change, or
+    the peak is the deepest depth."""
     c, pk = res["curves"], res["peak"]["IIA_das"]
     deep = max(c.depths)
     n_nan = 3 * len(FALLOFF_METRICS) + 3
     if pk is None:
-        return [c.name, "", deep] + [float("nan")] * n_nan + ["", 0, len(c.pooled(deep)), "no peak"]
+        return [c.name, "", deep] + [float("nan")] * n_nan + ["", *[float("nan")] * 3, 0, len(c.pooled(deep)),
+                                                              "no peak"]
     a, b = c.pooled(pk), c.pooled(deep)
     row = [c.name, pk, deep]
     for m in FALLOFF_METRICS:
@@ -312,10 +319,11 @@ def falloff(res) -> list:
     fm, flo, fhi, _ = stats.mean_ci(b[:, _M["fit"]])
     lo, hi = row[4], row[5]
     verdict = "peak is the deepest depth" if pk == deep else "falls" if lo > 0 else "rises" if hi < 0 else ""
-    return row + [fm, flo, fhi, bool(fm >= FIT_SHARE), len(a), len(b), verdict or "no resolved change"]
+    conv = list(stats.mean_ci(b[:, _M["converged"]])[:3])
+    return row + [fm, flo, fhi, bool(fm >= FIT_SHARE), *conv, len(a), len(b), verdict or "no resolved change"]
 
 
-AT_PEAK = ("IIA_das", "IIA", "C", "C_gain", "compositional", "modular", "fit")  # at the IIA_das peak
+AT_PEAK = ("IIA_das", "IIA", "C", "C_gain", "compositional", "modular", "fit", "converged")  # at the IIA_das peak
 PEAKS_HEADER = ["target", "scope", "family", "own_depth", "sparsity", "networks"]
 PEAKS_HEADER += [f"peak_{m}{s}" for m in PEAK_METRICS for s in ("", "_lo", "_hi", "_mode", "_mode_share")]
 PEAKS_HEADER += ["peak_compositional"] + [f"{m}_at_IIA_das_peak{s}" for m in AT_PEAK for s in ("", "_lo", "_hi")]
@@ -426,7 +434,7 @@ def _text(results, falls, trend) -> str:
     per = "; ".join(
         f"{r['name']} (own depth {r['own_depth']}): IIA_das peak {_peak_text(r, 'IIA_das')}, local-unit IIA peak "
         f"{_peak_text(r, 'IIA')}, C peak {_peak_text(r, 'C')}, IIA_das beyond its peak: {f[-1]} (drop "
-        f"{_drop(f, 'IIA_das')}; IIA {_drop(f, 'IIA')}, C {_drop(f, 'C')}), deepest depth fits: {f[-4]}"
+        f"{_drop(f, 'IIA_das')}; IIA {_drop(f, 'IIA')}, C {_drop(f, 'C')}), deepest depth fits: {f[DEEPEST_FITS]}"
         for r, f in zip(results, falls, strict=True)
     )
     compared = [t for t in trend if not str(t[1]).startswith(NOT_COMPARED)]

@@ -60,6 +60,12 @@ def fit_fraction(rows, method, sparsity) -> float:
     return cell_stats(rows, method, sparsity, "fit")[0]
 
 
+def converged_fraction(rows, method, sparsity) -> float:
+    """The fraction of the cell's networks (diverged excluded) whose training converged (docs/method.md,
+    "Training"); NaN for an empty cell or a run from before the label."""
+    return cell_stats(rows, method, sparsity, "converged")[0]
+
+
 def paired_diff(rows, method, other, sparsity, metric) -> tuple[float, float, float, int]:
     """stats.diff_ci(paired=True) of METRIC, METHOD minus OTHER, over their networks of one sparsity aligned by
     PAIR_AXES (the seed): a point missing, diverged or NaN on either side drops its pair."""
@@ -98,6 +104,7 @@ HEADER = [
     "C_std",
     "frac_compositional",
     "frac_fit",
+    "frac_converged",
     "test_r2",
     "diverged",
     "C_lo",
@@ -124,11 +131,12 @@ HEADER += ["IIA_das_fit_mean", "IIA_das_fit_lo", "IIA_das_fit_hi"]
 def _method_row(rows, m, s) -> list:
     """One HEADER row: the (method, sparsity) cell's means, intervals and fit-only means."""
     cell = cell_rows(rows, m, s)
-    c, comp, fit, r2, rs = (
-        stats.mean_std(stats.column(cell, k)) for k in ("C", "compositional", "fit", "test_r2", "realised_sparsity")
+    c, comp, fit, conv, r2, rs = (
+        stats.mean_std(stats.column(cell, k))
+        for k in ("C", "compositional", "fit", "converged", "test_r2", "realised_sparsity")
     )
     n_div = sum(r["method"] == m and float(r["sparsity"]) == s and r.get("diverged") == "True" for r in rows)
-    row = [m, s, rs[0], c[2], c[0], c[1], comp[0], fit[0], r2[0], n_div]
+    row = [m, s, rs[0], c[2], c[0], c[1], comp[0], fit[0], conv[0], r2[0], n_div]
     for metric, new_mean in CI_METRICS:
         m_ci = stats.mean_ci(stats.column(cell, metric))
         row += list(m_ci[:3] if new_mean else m_ci[1:3])
@@ -189,7 +197,8 @@ def _diffs(rows, method, other, sparsity, metrics, labels, ok=True) -> list:
 
 
 # Column order kept from before the distributed score; its columns (and the modular label's) are appended.
-SHUFFLED_HEADER = ["method", "control", "sparsity", "fit_method", "fit_control", "compared"]
+SHUFFLED_HEADER = ["method", "control", "sparsity", "fit_method", "fit_control", "converged_method",
+                   "converged_control", "compared"]
 SHUFFLED_HEADER += _diff_columns(("IIA", "C")) + _label_columns(("compositional",))
 SHUFFLED_HEADER += _diff_columns(("IIA_das",)) + _label_columns(("modular",))
 
@@ -198,7 +207,7 @@ def shuffled_table(rows, methods, sparsities) -> list[list]:
     """One SHUFFLED_HEADER row per (METHOD in CONTROLLED with its shuffled:METHOD in the run, sparsity):
     METHOD minus shuffled:METHOD, paired by seed (paired_diff), on IIA_das, IIA, C and the compositional and
     modular labels, at the sparsities where both cells fit (fit_fraction >= FIT_HALF on each side); elsewhere
-    compared is False and the differences are NaN."""
+    compared is False and the differences are NaN. The fit and converged fractions of both sides beside."""
     table = []
     for m in CONTROLLED:
         ctrl = f"shuffled:{m}"
@@ -208,26 +217,30 @@ def shuffled_table(rows, methods, sparsities) -> list[list]:
             fa, fb = fit_fraction(rows, m, s), fit_fraction(rows, ctrl, s)
             ok = bool(fa >= FIT_HALF and fb >= FIT_HALF)
             old = _diffs(rows, m, ctrl, s, ("IIA", "C"), ("compositional",), ok)
-            table.append([m, ctrl, s, fa, fb, ok, *old, *_diffs(rows, m, ctrl, s, ("IIA_das",), ("modular",), ok)])
+            conv = [converged_fraction(rows, x, s) for x in (m, ctrl)]
+            new = _diffs(rows, m, ctrl, s, ("IIA_das",), ("modular",), ok)
+            table.append([m, ctrl, s, fa, fb, *conv, ok, *old, *new])
     return table
 
 
-VS_RANDOM_HEADER = ["method", "sparsity", "fit_method", "fit_random", *_diff_columns(("IIA", "C"))]
-VS_RANDOM_HEADER += _diff_columns(("IIA_das",)) + _label_columns(LABEL_DIFFS)
-VS_DENSE_HEADER = ["method", "sparsity", "fit_method", "fit_dense", *_diff_columns(DIFF_METRICS)]
+VS_RANDOM_HEADER = ["method", "sparsity", "fit_method", "fit_random", "converged_method", "converged_random"]
+VS_RANDOM_HEADER += _diff_columns(("IIA", "C")) + _diff_columns(("IIA_das",)) + _label_columns(LABEL_DIFFS)
+VS_DENSE_HEADER = ["method", "sparsity", "fit_method", "fit_dense", "converged_method", "converged_dense"]
+VS_DENSE_HEADER += _diff_columns(DIFF_METRICS)
 VS_DENSE_HEADER += _label_columns(LABEL_DIFFS)
 
 
 def vs_table(rows, methods, sparsities, ref) -> list[list]:
     """One row per (method other than REF, sparsity): METHOD minus REF, paired by seed (paired_diff), at every
-    sparsity, the fit fractions of both sides beside it. REF "random": VS_RANDOM_HEADER's rows (IIA and C, then
-    IIA_das and the labels); REF DENSE: VS_DENSE_HEADER's (IIA_das, IIA, C, the labels). [] without REF."""
+    sparsity, the fit and then the converged fractions of both sides beside it. REF "random": VS_RANDOM_HEADER's
+    rows (IIA and C, then IIA_das and the labels); REF DENSE: VS_DENSE_HEADER's (IIA_das, IIA, C, the labels). []
+    without REF."""
     if ref not in methods:
         return []
     table = []
     for m in (m for m in methods if m != ref):
         for s in sparsities:
-            fits = [fit_fraction(rows, x, s) for x in (m, ref)]
+            fits = [f(rows, x, s) for f in (fit_fraction, converged_fraction) for x in (m, ref)]
             if ref == DENSE:
                 table.append([m, s, *fits, *_diffs(rows, m, ref, s, DIFF_METRICS, LABEL_DIFFS)])
                 continue
@@ -337,8 +350,9 @@ def verdict_part(name, methods, depth, table, shuffled, vs_dense=()) -> str:
     out = f"{name} (depth {depths}): top mean IIA_das {_top(methods, table, 'IIA_das')}"
     out += f" (local IIA {_top(methods, table, 'IIA')}; C {_top(methods, table, 'C')})"
     counts = []
+    compared = [dict(zip(SHUFFLED_HEADER, t, strict=True)) for t in shuffled]
     for m in dict.fromkeys(t[0] for t in shuffled):
-        done = [dict(zip(SHUFFLED_HEADER, t, strict=True)) for t in shuffled if t[0] == m and t[5]]
+        done = [d for d in compared if d["method"] == m and d["compared"]]
         counts.append(f"{m} {sum(x['dIIA_das_lo'] > 0 for x in done)}/{len(done)}")
     if counts:
         out += "; IIA_das above the shuffled control at " + ", ".join(counts) + " compared sparsities"

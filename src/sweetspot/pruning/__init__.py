@@ -160,7 +160,7 @@ def rewind_masks(m: Method, inp: ScoreInputs, params: dict, density, fit: Callab
     depth = inp.point["depth"]
     scope, rounds = m.scope or inp.pcfg.scope, m.rounds(inp.pcfg)
     ones = mlp.ones_masks(params)
-    trained, _, _, params = fit_capture(params, ones, inp.point, inp.data, fit_key(0))
+    trained, _, _, params, _ = fit_capture(params, ones, inp.point, inp.data, fit_key(0))
 
     def one_round(carry, r):
         masks, trained = carry
