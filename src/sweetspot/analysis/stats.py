@@ -136,7 +136,7 @@ def share(k: int, n: int, word: str = "") -> str:
     """'5,040 of 5,040 cases (100%)': a count out of a total (word: the total's noun), with a percentage that reads
     100% or 0% only when it is exact."""
     if n <= 0:
-        return f"0 of 0 {word}".rstrip()
+        return f"0 of {plural(0, word) if word else 0}"
     pct = 100 * k / n
     text = f"{pct:.0f}%" if k in (0, n) or 1 <= pct <= 99 else f"{pct:.2g}%" if pct < 1 else f"{min(pct, 99.9):.1f}%"
     return f"{k:,} of {plural(n, word) if word else f'{n:,}'} ({text})"

@@ -3,7 +3,7 @@
     python analysis/wiring.py RUN_DIR [--a SPEC --b SPEC] [--out DIR]
 
 Loads two saved grid points of RUN_DIR (engine.save_params runs; `rundir.load_network`, no retraining) and
-draws them side by side, writing wiring_pair.png and wiring_pair.pdf to --out (default RUN_DIR). Without
+draws them one above the other, writing wiring_pair.png and wiring_pair.pdf to --out (default RUN_DIR). Without
 --a/--b it picks the most compositional network (highest C among the `compositional` points, else among the
 fit ones) and the most fractured one (the fit point with the lowest C). A SPEC is 'axis=value,...' as for
 `sweetspot diagnose --point` (e.g. method=sp,sparsity=0.8,seed=0) or a bare point index (results.csv `point`).
