@@ -1,6 +1,6 @@
 """The report in a browser (issue 31, item 5): figure titles never overlap panel titles, wide tables scroll inside
 their own box with the verdict's columns first and the full CSV one click away, figures have captions, and each
-section opens with its one-line result. Screenshots: docs/reliability.md, "The report in a browser"."""
+section opens with its headline, figure and numbers. Screenshots: docs/reliability.md, "The report in a browser"."""
 
 import itertools
 

@@ -135,8 +135,8 @@ def test_e7_section_opens_with_the_headline(tmp_path, monkeypatch):
     section = e7.make([run], str(tmp_path))
     # measured on seeds 4-11: sp compositional 6 of 8 (0.75), imp 2 of 8 (0.25): 2x met; only 8 seeds: seeds met
     assert one_line(section.headline).startswith("SP meets the goal on 1 judging target: ")
-    assert "2x: met on 1 of 1 targets. tree: met (sp 0.75 vs imp 0.25, magnitude 0.00)" in section.details
-    assert "iia: met on 1 of 1 targets. tree: met (IIA_das sp 0.500 vs oracle 0.500; local IIA" in section.details
+    assert "2x: met on 1 of 1 target. tree: met (sp 0.75 vs imp 0.25, magnitude 0.00)" in section.details
+    assert "iia: met on 1 of 1 target. tree: met (IIA_das sp 0.500 vs oracle 0.500; local IIA" in section.details
     versus = {r["versus"]: r for r in csv.DictReader(open(tmp_path / "e7_sp_versus.csv"))}
     assert (versus["imp"]["dIIA_das"], versus["imp"]["dIIA_das_lo"], versus["imp"]["dIIA_das_hi"]) == ("0", "0", "0")
     by = {r[1]: dict(zip(section.numbers[0], r, strict=True)) for r in section.numbers[1:]}

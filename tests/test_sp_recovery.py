@@ -86,7 +86,7 @@ def test_verdict_needs_every_clause_on_every_target():
     good = {"a": e7.clauses(_cells(), tree=True), "b": e7.clauses(_cells(), tree=False)}
     lines = e7.verdict_lines(good)
     assert lines[-1] == "goal: MET"
-    assert lines[2].startswith("half: met on 1 of 1 targets")  # b is not a tree target
+    assert lines[2].startswith("half: met on 1 of 1 target")  # b is not a tree target
     bad = good | {"c": e7.clauses(_cells(imp=0.5), tree=True)}
     lines = e7.verdict_lines(bad)
     assert lines[-1] == "goal: NOT MET" and lines[1].startswith("2x: not met on 2 of 3 targets")

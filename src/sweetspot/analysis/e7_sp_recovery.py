@@ -178,7 +178,8 @@ def verdict_lines(per_target: dict[str, dict]) -> list[str]:
     tally, all_met = _tally(per_target)
     for c, met, res in tally:
         detail = "; ".join(f"{t}: {'met' if v[0] else 'NOT met'} ({v[1]})" for t, v in res.items())
-        lines.append(f"{c}: {'met' if res and met == len(res) else 'not met'} on {met} of {len(res)} targets. {detail}")
+        word = "met" if res and met == len(res) else "not met"
+        lines.append(f"{c}: {word} on {met} of {stats.plural(len(res), 'target')}. {detail}")
     lines.append(f"goal: {'MET' if all_met else 'NOT MET'}")
     return lines
 

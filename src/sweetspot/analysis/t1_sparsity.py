@@ -205,7 +205,7 @@ def _reach_panel(ax, reach, name, ns) -> None:
     ax.set_xticks(ns, [str(n) for n in ns])
     ax.set_xlabel("n (inputs)")
     ax.set_ylabel("live parameters needed")
-    ax.set_title(f"live parameters to reach {name} (x: not reached)")
+    ax.set_title(f"live parameters to reach {name}\n(x: not reached)")
     ax.legend()
 
 

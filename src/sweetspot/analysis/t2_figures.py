@@ -20,7 +20,7 @@ def _binom_se(p, n):
 
 
 def figure_p_comp(table, out):
-    fig, axes = plt.subplots(1, 2, figsize=(8.6, 4.4))
+    fig, axes = plt.subplots(1, 2, figsize=(8.6, 5.6))
     for m in dict.fromkeys(t["method"] for t in table):
         rows = [t for t in table if t["method"] == m]
         d = np.array([t["depth"] for t in rows])
@@ -44,8 +44,8 @@ def figure_p_comp(table, out):
         ax.set_xlabel("depth (hidden layers)")
         ax.set_ylim(-0.05, 1.05)
         ax.set_xticks(sorted({t["depth"] for t in table}))
-    axes[0].legend(ncol=2, loc="upper left")
-    axes[1].legend(ncol=2)
+    for ax in axes:  # under the panel: a legend inside covered the curves
+        ax.legend(ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18))
     fig.suptitle("T2: compositional fraction, C and IIA_das against depth")
     fig.tight_layout()
     caption = (

@@ -317,7 +317,7 @@ def make(runs, out, progress=print):
     wall = time.time() - t0
     table = cells(run, est)
     corr = correlations(table)
-    figs = [t2_figures.figure_p_comp(table, out), t2_figures.figure_ratio(table, corr, out)]
+    figs = [t2_figures.figure_ratio(table, corr, out), t2_figures.figure_p_comp(table, out)]  # the verdict's first
     tname = base.write_table(out, "t2_cells", HEADER, [[t[k] for k in KEYS] for t in table])
     nname = base.write_table(
         out, "t2_networks",
