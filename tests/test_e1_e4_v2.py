@@ -261,8 +261,13 @@ def test_e4_report_tables(tmp_path):
     local = num(tests[("IIA_das", "matched outside: share fractured (local label)")])
     assert share[0] == pytest.approx(4 / 6, abs=1e-3) and local[0] == pytest.approx(1.0)
     assert ("C", "C inside - outside") in tests and ("IIA", "IIA inside - outside") in tests
-    assert section.verdict.startswith("e1, chosen on mean IIA_das: inside - outside IIA_das ")
-    assert "share fractured among outside networks that fit as well 0.67 [" in section.verdict
+    assert section.headline.startswith(
+        "Of the networks outside the sweet spot that fit as well as those inside, 0.67 ["
+    ) and f"; inside minus outside, IIA_das {stats.fmt_ci(*das)}." in section.headline
+    col = dict(zip((r[0] for r in section.numbers), (r[1] for r in section.numbers), strict=True))
+    assert section.numbers[0][1:] == ["chosen on IIA_das", "chosen on IIA", "chosen on C"]
+    assert col["cells inside the sweet spot, of the eligible ones"] == "2 of 8"
+    assert col["share of them fractured (distributed label)"][0] == pytest.approx(4 / 6)
     e1 = e1_regime.make(runs, str(out))
     assert "e1_sweet_spot_tests.csv" in e1.tables and "e1_IIA_das.png" in e1.figures
     assert e1.figures.index("e1_IIA_das.png") < e1.figures.index("e1_IIA.png")
@@ -277,11 +282,17 @@ def test_e1_verdict_states_the_iia_das_peak_and_window_first(tmp_path):
     with open(tmp_path / "e1_sweet_spot_tests.csv") as f:
         w = next(r for r in csv.DictReader(f) if (r["comparison"], r["metric"]) == ("window", "IIA_das"))
     ci = lambda r, k, lo, hi: stats.fmt_ci(float(r[k]), float(r[lo]), float(r[hi]))
-    assert section.verdict.startswith(
-        f"e1: sp: IIA_das peak (depth, sparsity) (2, 0): IIA_das {ci(p, 'IIA_das_mean', 'IIA_das_lo', 'IIA_das_hi')}"
+    # the peak is the dense cell at depth 2: the headline gives the best sparse cell there against it
+    diff = tuple(-float(w[k]) for k in ("diff", "diff_hi", "diff_lo"))
+    assert section.headline == (
+        f"sp's sweet spot is depth 2, the dense network: IIA_das {ci(p, 'IIA_das_mean', 'IIA_das_lo', 'IIA_das_hi')}; "
+        f"the best sparse cell there (sparsity 0.8) is {stats.fmt_ci(*diff)} below it."
     )
-    window = f"best sparse (2, 0.8) - dense at depth 2: IIA_das {ci(w, 'diff', 'diff_lo', 'diff_hi')}, IIA "
-    assert window in section.verdict and window in section.text
+    col = {r[0]: r[1] for r in section.numbers}
+    assert col[e1_regime.NUMBER_ROWS[0][0]] == "(2, 0)"
+    assert np.isnan(col["peak minus the dense cell, IIA_das"][0])  # the peak is that cell: an empty cell
+    window = col["best sparse cell minus dense, IIA_das, at the peak depth"]
+    assert stats.fmt_ci(*window) == ci(w, "diff", "diff_lo", "diff_hi")
     assert float(w["diff_hi"]) < 0  # dense is higher on IIA_das
 
 
@@ -293,10 +304,9 @@ def test_an_untagged_run_without_iia_still_draws(tmp_path):
     section = e1_regime.make([_run(rows, experiment="", path=str(tmp_path / "demo"))], str(tmp_path))
     assert "demo_C.png" in section.figures and "demo_IIA.png" not in section.figures
     assert "demo_IIA_das.png" not in section.figures
-    assert "no cell where at least half the networks fit" not in section.verdict  # cells fit; IIA_das is undefined
-    assert "IIA_das peak (depth, sparsity) none" in section.verdict
+    assert section.headline == "sp has no sweet spot: no cell has an IIA_das value."  # cells fit; IIA_das undefined
     _, peaks = e1_regime.peaks_table(e1_regime.pooled([_run(rows)])[0][1])
     got = {(p[0], p[2]): (p[3], p[4]) for p in peaks}
     assert got[("all", "C")] == (2, 0.8) and got[("all", "IIA")] == got[("all", "IIA_das")] == ("", "")
     e4 = e4_fractured.make([_run(rows, experiment="", path=str(tmp_path / "demo"))], str(tmp_path))
-    assert e4.text and e4.verdict == "demo, chosen on mean IIA_das: too few fit cells with a IIA_das value to split."
+    assert e4.headline == "Too few fit cells with an IIA_das value to split inside from outside the sweet spot."

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from sweetspot import results as res_lib
-from sweetspot.analysis import base, e2_depth, t0_depth_predictor
+from sweetspot.analysis import base, e2_depth, page, t0_depth_predictor
 
 # A target planted to peak at depth 4: IIA_das rises to 0.9 at depth 4 and falls by 0.1 per layer beyond it; depth
 # 1 fits nowhere; depth 6 has the highest IIA_das (0.95) but only 3 of 8 seeds fit there, so the gate excludes it;
@@ -226,13 +226,13 @@ def test_make_writes_the_tables_and_figure(tmp_path):
     trend = list(csv.DictReader(open(tmp_path / "e2_depth_trend.csv")))
     want = {f"spearman(own_depth, peak_{m})" for m in ("IIA_das", "IIA", "C")}
     assert {t["quantity"] for t in trend} >= want and trend[0]["quantity"] == "spearman(own_depth, peak_IIA_das)"
-    assert (
-        "plant (own depth 3): IIA_das peak 4 [4, 6] (65% of resamples at the mode), local-unit IIA peak 2 [2, 8] "
-        "(35% of resamples at the mode), C peak 3 [3, 3] (100% of resamples at the mode), IIA_das beyond its peak: "
-        "falls (drop 0.40 [0.39, 0.41]; IIA -0.40 [-0.41, -0.39], C 0.10 [0.09, 0.11])"
-    ) in section.text  # the local IIA: 2 and 7 tie at 0.4 (each wins about half the resamples), 8 wins when it fits
-    assert "bootstrap" in section.text and "peak_IIA_das_mode_share" in section.text
-    assert "Not compared" not in section.text  # every tree pair was run
+    plant = dict(zip(section.numbers[0], next(r for r in section.numbers if r[0] == "plant (3)"), strict=True))
+    assert plant["IIA_das peak depth [seed-bootstrap range]"] == "4 [4, 6]"
+    assert plant["at the mode"] == pytest.approx(0.651, abs=0.02)
+    # the local IIA: 2 and 7 tie at 0.4 (each wins about half the resamples), 8 wins when it fits
+    assert (plant["local IIA peak"], plant["C peak"], plant["beyond the peak"]) == ("2 [2, 8]", "3 [3, 3]", "falls")
+    assert page.cell(plant["peak minus deepest depth, IIA_das"]) == "0.40 [0.39, 0.41]"
+    assert "Not compared" not in section.details  # every tree pair was run
 
 
 def test_peak_command_line_pools_run_dirs(tmp_path, capsys):
@@ -274,7 +274,7 @@ def test_best_constant():
 def test_validation_exact_predictor_beats_the_constant():
     peaks = [2, 3, 4, 3, 3, 2, 5, 3]
     table, boot = _table(peaks, peaks)
-    rows, lines = t0_depth_predictor.validate(table, boot, n_boot=1000)
+    rows = t0_depth_predictor.validate(table, boot, n_boot=1000)
     by = {(r[0], r[1]): dict(zip(t0_depth_predictor.SUMMARY_HEADER, r, strict=True)) for r in rows}
     s = by[("all", "structural")]
     assert (s["targets"], s["mean_abs_error"], s["mae_lo"], s["mae_hi"], s["exact"]) == (8, 0, 0, 0, 8)
@@ -283,17 +283,17 @@ def test_validation_exact_predictor_beats_the_constant():
     assert table[0][-1] == 3 and c["mean_abs_error"] == pytest.approx(np.mean(np.abs(np.array(peaks) - 3)))
     assert s["minus_constant"] < 0 and s["minus_constant_hi"] < 0
     assert by[("held out", "structural")]["targets"] == 2 and np.isnan(by[("held out", "structural")]["spearman_rho"])
-    assert any("all, structural" in line and "better than the constant" in line for line in lines)
+    assert t0_depth_predictor.versus(next(r for r in rows if r[:2] == ["all", "structural"])) == "better than"
 
 
 def test_validation_says_when_the_constant_wins():
     peaks = [3, 3, 3, 3, 4, 3, 3, 3]
     table, boot = _table(peaks, [1, 5, 1, 5, 2, 5, 1, 5])  # off by 2 everywhere
-    rows, lines = t0_depth_predictor.validate(table, boot, n_boot=1000)
+    rows = t0_depth_predictor.validate(table, boot, n_boot=1000)
     s = next(r for r in rows if r[:2] == ["all", "structural"])
     h = t0_depth_predictor.SUMMARY_HEADER
     assert s[h.index("mean_abs_error")] == 2 and s[h.index("minus_constant_lo")] > 0
-    assert any("all, structural" in line and "worse than the constant" in line for line in lines)
+    assert t0_depth_predictor.versus(s) == "worse than"
 
 
 def test_predictor_section_with_a_stub_predictor(tmp_path, monkeypatch):
@@ -313,5 +313,5 @@ def test_predictor_section_with_a_stub_predictor(tmp_path, monkeypatch):
         ("all", "structural"), ("all", "data-only"), ("all", "constant"),
     ]  # fmt: skip
     assert float(summary[0]["mean_abs_error"]) == pytest.approx(1.0)  # |3 - (5, 2, 3, 4)|
-    assert "held out: no target with an IIA_das peak" in section.text
+    assert next(r for r in section.numbers if r[0] == "held out")[1:3] == ["none", 0]  # no held-out target with a peak
     assert os.path.getsize(tmp_path / "depth_predictor.png") > 1000

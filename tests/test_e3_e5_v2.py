@@ -81,14 +81,14 @@ def test_vs_random_finds_a_method_below_random(tmp_path):
     assert all(t["fit_method"] == 0.5 and t["fit_random"] == 1.0 for t in snip)
     run = Run("fake", {"config": {"experiment": "e3/fake"}}, rows)
     section = e3.make([run], str(tmp_path))
-    assert "at 0.9 not compared (fit fraction 1.00 / 0.25)" in section.text
-    assert "IIA_das 0.30 [0.30, 0.30] (7 pairs), IIA 0.20 [0.20, 0.20], C 0.10 [0.10, 0.10]" in section.text
-    assert "IIA minus random's (paired by seed), 95% interval wholly below 0: snip (0.5, 0.9); wholly above 0: sp" in (
-        section.text
-    )
-    assert "IIA_das minus random's (paired by seed), 95% interval wholly below 0: none; wholly above 0: sp (0.5, " \
-        "0.9); snip (0.5, 0.9)" in section.text
-    assert section.text.index("methods by mean IIA_das") < section.text.index("methods by mean IIA over")
+    sp = dict(zip(section.numbers[0], section.numbers[1], strict=True))
+    assert sp["IIA_das above its shuffled control"] == "1 of 1"  # at 0.9 not compared (fit fraction 1.00 / 0.25)
+    shuffled = csv_rows(tmp_path / "e3_fake_shuffled.csv")
+    assert [(r["sparsity"], r["compared"], r["n_IIA_das"], r["dIIA_das"]) for r in shuffled] == [
+        ("0.5", "True", "7", "0.3"), ("0.9", "False", "0", "nan")]  # fmt: skip
+    vs_random = {(r["method"], r["sparsity"]): r for r in csv_rows(tmp_path / "e3_fake_vs_random.csv")}
+    assert all(float(vs_random["snip", s]["dIIA_hi"]) < 0 < float(vs_random["snip", s]["dIIA_das_lo"]) for s in
+               ("0.5", "0.9"))  # fmt: skip
     assert set(section.tables) == {"e3_fake_methods.csv", "e3_fake_shuffled.csv", "e3_fake_vs_random.csv"}
     methods_table = (tmp_path / "e3_fake_methods.csv").read_text().splitlines()
     header = methods_table[0].split(",")
@@ -121,9 +121,9 @@ def test_vs_dense_follows_the_distributed_score_and_the_modular_label(tmp_path):
     run = Run("fake", {"config": {"experiment": "e3/fake"}}, rows)
     section = e3.make([run], str(tmp_path))
     assert "e3_fake_vs_dense.csv" in section.tables
-    assert "IIA_das minus dense's (paired by seed), 95% interval wholly below 0: shuffled:sp (0.5, 0.9); random " \
-        "(0.5, 0.9); wholly above 0: sp (0.5, 0.9); snip (0.5, 0.9)" in section.text
-    assert "IIA_das minus dense's above/below 0 (of 2 sparsities): sp 2/0, random 0/2, snip 2/0" in section.verdict
+    dense = {r[1]: r[-1] for r in section.numbers[1:]}  # IIA_das minus dense's: wholly above / below 0, of 2
+    assert dense == {"sp": "2 / 0 of 2", "shuffled:sp": "0 / 2 of 2", "random": "0 / 2 of 2", "snip": "2 / 0 of 2",
+                     "dense": ""}  # fmt: skip
     dense_row = next(r for r in csv_rows(tmp_path / "e3_fake_methods.csv") if r["method"] == "dense")
     assert float(dense_row["frac_modular"]) == 0 and float(dense_row["IIA_das_mean"]) > float(dense_row["IIA_mean"])
 
@@ -179,7 +179,7 @@ def test_networks_shared_by_two_runs_count_once(tmp_path):
     assert dropped == [0, 4, 0] and [len(k) for k in kept] == [12, 4, 4]
     assert [r["method"] for r in kept[1]] == ["snip"] * 4
     section = e5.make([other, e3run, e1], str(tmp_path))  # make sorts by name: e1 first, so e1 keeps them
-    assert "4 of 24 points dropped as duplicates" in section.text
+    assert section.details.startswith("4 of 24 points (17%) dropped as duplicates")
     table = (tmp_path / "e5_generalization.csv").read_text().splitlines()
     header = table[0].split(",")
     pooled = [dict(zip(header, t.split(","), strict=True)) for t in table[1:] if t.startswith("all,")]
@@ -192,8 +192,12 @@ def test_networks_shared_by_two_runs_count_once(tmp_path):
     ratio = {d["predictor"]: float(d["spearman_rho"]) for d in pooled if d["measure"] == "gen_ratio"}
     assert ratio == {"IIA_das": -1.0, "C": -1.0, "IIA": 1.0}
     assert [d["predictor"] for d in pooled][:3] == ["IIA_das", "IIA", "C"]  # the distributed score first
-    assert section.verdict.startswith("Pooled: real rho(IIA_das, gen_ratio) = -1.00 [-1.00, -1.00] over 20 networks")
-    assert "; real rho(IIA, gen_ratio) = 1.00" in section.verdict
+    assert section.headline == (
+        "Networks with a higher IIA_das generalize better to held-out combinations: Spearman rho(IIA_das, held-out / "
+        "test loss) -1.00 [-1.00, -1.00] over 20 networks, every run pooled."
+    )
+    iia = next(r for r in section.numbers if r[1] == "IIA")
+    assert iia[0] == "real: held-out / test loss" and iia[2] == 20 and iia[3][0] == 1.0
 
 
 def test_spearman_interval_is_deterministic_and_covers_the_truth():

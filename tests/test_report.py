@@ -62,19 +62,20 @@ def test_report_writes_every_section(runs, tmp_path, monkeypatch):
     out = str(tmp_path / "report")
     sections = report.report(list(runs.values()), out, progress=lambda m: None)
     titles = [s.title for s in sections]
-    assert titles == [
+    assert titles[:6] + titles[7:] == [
         "E1 regime map",
         "E2 depth axis",
         "E3 connectivity axis",
         "E4 fractured solutions",
         "E5 generalization to held-out combinations",
         "E6 Neural Sculpting protocol",
-        "Wiring: a compositional and a fractured network",
         "Depth predictor against the E2 peaks",
         "T3 feature interference bounds (theorems 1-3)",
     ]
+    assert titles[6].startswith("Wiring: ")  # the labels of the two networks drawn (wiring.title_of)
     for s in sections:
-        for f in s.figures:
+        assert s.headline and s.about  # the module's docstring, for the page's "how it is computed"
+        for f in (f for f in s.figures if f.endswith(".png")):  # others: why a figure was not drawn
             assert os.path.getsize(os.path.join(out, f)) > 1000
             assert os.path.exists(os.path.join(out, f[:-4] + ".pdf"))
         for t in s.tables:

@@ -1,6 +1,6 @@
 """The report in a browser (issue 31, item 5): figure titles never overlap panel titles, wide tables scroll inside
 their own box with the verdict's columns first and the full CSV one click away, figures have captions, and each
-section opens with its one-line result. Screenshots: docs/reliability.md, "The report in a browser"."""
+section opens with its headline, figure and numbers. Screenshots: docs/reliability.md, "The report in a browser"."""
 
 import itertools
 
@@ -78,7 +78,7 @@ def test_tables_scroll_in_their_own_box_and_link_the_full_csv(tmp_path):
     assert ".scroll{overflow:auto" in page.STYLE and "th{position:sticky" in page.STYLE
 
 
-def test_each_section_opens_with_its_result_and_figures_have_captions(tmp_path):
+def test_each_section_opens_with_its_headline_figure_and_numbers(tmp_path):
     from sweetspot.analysis import base, page
 
     fig, ax = plt.subplots()
@@ -86,31 +86,57 @@ def test_each_section_opens_with_its_result_and_figures_have_captions(tmp_path):
     fig.suptitle("E9: $R^2$ against depth, one line per method")
     png = base.save_figure(fig, str(tmp_path), "e9")
     assert page.caption(str(tmp_path / png)) == "E9: R^2 against depth, one line per method"
+    numbers = [["method", "peak", "IIA_das", "cases"], ["sp", 3, (0.81234, 0.7, 0.9), 5040],
+               ["random", "", float("nan"), 1]]  # fmt: skip
     sections = [
-        base.Section("E9", "A long paragraph of method. More words here.", [png], verdict="E9 peaks at depth 3."),
-        base.Section("E10", "Nothing fits at this size. More words."),
-    ]
+        base.Section("E9", "E9 peaks at depth 3.", [png, "No map of X: every cell is 0."], [], numbers,
+                     empty="no peak", details="More about `e9.csv`.", about="How E9 is computed.\n\n- one\n- two"),
+        base.Section("E10", "Nothing fits at this size."),
+    ]  # fmt: skip
     text = open(page.write_index(str(tmp_path), sections, "cmd")).read()
-    assert "<h2 id='s0'>E9</h2><p class='verdict'>E9 peaks at depth 3.</p>" in text
-    assert (
-        "<h2 id='s1'>E10</h2><p class='verdict'>Nothing fits at this size.</p>\n<p class='text'>More words.</p>" in text
-    )
-    assert "A long paragraph of method. More words here." in text  # a section's own verdict keeps its whole text
+    assert "<h2 id='s0'>E9</h2><p class='headline'>E9 peaks at depth 3.</p>\n<figure>" in text
     assert "<figcaption>E9: R^2 against depth, one line per method (<a href='e9.pdf'>PDF</a>)</figcaption>" in text
+    assert "<td>sp</td><td>3</td><td>0.81 [0.70, 0.90]</td><td>5,040</td>" in text
+    assert "<td>random</td><td></td><td></td><td>1</td>" in text and "Empty cell: no peak." in text
+    assert "<summary>More figures (1)</summary><p class='text'>No map of X: every cell is 0.</p>" in text
+    assert "More about <code>e9.csv</code>." in text and "<p class='text'>- one</p><p class='text'>- two</p>" in text
     assert "<li><a href='#s0'>E9</a>: E9 peaks at depth 3.</li>" in text
+    assert "<h2 id='s1'>E10</h2><p class='headline'>Nothing fits at this size.</p>" in text
 
 
-def test_the_wiring_caption_says_what_is_drawn_when_nothing_fits():
+def test_the_wiring_headline_says_what_is_drawn_when_nothing_fits():
     """It said "the most compositional fit network" when no network fit (wiring.py:347)."""
     from sweetspot.analysis import wiring
 
     unfit = [{"fit": "False", "C": "0.4", "compositional": "False"}, {"fit": "False", "C": "0.1"}]
-    left, right = wiring._sides(unfit, pruned=True)
-    assert left.startswith("no network fits") and "(unfit)" in right
+    assert wiring._sides(unfit, pruned=True).startswith("No network fits: drawn are the one with the highest C")
     fit = [{"fit": "True", "C": "0.4", "compositional": "False"}, {"fit": "True", "C": "0.1"}]
-    assert wiring._sides(fit, pruned=True)[0].startswith("no network is compositional")
+    assert wiring._sides(fit, pruned=True) == (
+        "No network is compositional: drawn are the fit networks with the highest C (top) and the lowest C among "
+        "the pruned ones."
+    )
     fit[0]["compositional"] = "True"
     assert wiring._sides(fit, pruned=False) == (
-        "the compositional network with the highest C",
-        "the fit network with the lowest C",
+        "Drawn: the compositional network with the highest C (top) and the fit one with the lowest C."
     )
+
+
+def test_a_flat_heatmap_is_a_sentence_and_a_flat_panel_says_why(tmp_path):
+    """The compositional heatmap of the demo was 0 in every cell: a solid block with no word why."""
+    rows = _rows(("random", "sp"), (1, 2), (0.0, 0.5))
+    for r in rows:
+        r["compositional"] = "False"
+    assert regime_heatmap.heatmap(rows, "compositional", str(tmp_path / "c")) == (
+        "No map of the fraction of compositional seeds (distributed label): every cell is 0 for every method, over "
+        "16 networks."
+    )
+    assert not (tmp_path / "c.png").exists()
+    for r in rows:
+        r["compositional"] = str(r["method"] == "sp" and r["sparsity"] == "0.5")
+    assert regime_heatmap.heatmap(rows, "compositional", str(tmp_path / "c")) == str(tmp_path / "c.png")
+    fig = regime_heatmap.figure(rows, "compositional")
+    try:
+        assert [t.get_text() for t in fig.axes[0].texts] == ["every cell is 0"] and not fig.axes[0].images
+        assert fig.axes[1].images  # sp's panel has a picture
+    finally:
+        plt.close(fig)

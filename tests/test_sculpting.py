@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from sweetspot import sculpting
-from sweetspot.analysis import stats
 
 W = 8
 
@@ -125,12 +124,14 @@ def test_e6_table_compares_theirs_on_the_balanced_reading_and_reports_the_diagno
     assert np.isclose(d["IIA_das_mean"], 0.65) and 0.5 <= d["IIA_das_lo"] < 0.65 < d["IIA_das_hi"] <= 0.8
     assert (d["compositional"], d["IIA_mean"], d["compositional_local"]) == (0.5, 1.0, 0.0)
     assert d["compositional_lo"] < 0.5 < d["compositional_hi"] and (d["both"], d["compositional_only"]) == (0, 2)
-    text = e6_sculpting.summary([bal, thr])
-    assert text.startswith("Their published rate within 0.25 of ours in 0 of 1 ")
-    assert "the two agree on 2 (0.50); mean IIA_das 0.65, local IIA 1.00, old local label 0.00." in text
-    assert f"compositional 0.50, IIA_das {stats.fmt_ci(0.65, d['IIA_das_lo'], d['IIA_das_hi'])}, local IIA 1.00)" \
-        in text
-    assert "threshold drawn tables (docs/sculpting.md): within 0.25 of theirs in 1 of 1 cells" in text
+    assert e6_sculpting.headline([bal, thr]) == (
+        "Their published success rate is within 0.25 of ours in 0 of 1 (task, depth) cells; their success indicator "
+        "and our compositional label agree on 2 of 4 networks (50%)."
+    )
+    row = dict(zip(*e6_sculpting.numbers([bal, thr]), strict=True))  # the balanced reading only
+    assert row["IIA_das"] == (d["IIA_das_mean"], d["IIA_das_lo"], d["IIA_das_hi"]) and row["within 0.25"] == "no"
+    assert row["compositional"][0] == 0.5
+    assert "threshold drawn tables: within 0.25 of theirs in 1 of 1 cells" in e6_sculpting.details([bal, thr])
 
 
 def test_their_depth_dependent_criterion_outputs_together_and_a_hidden_module():

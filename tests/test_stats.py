@@ -43,3 +43,14 @@ def test_wilson_interval_by_hand_and_at_the_edges():
     lo, hi = stats.wilson_ci(0, 4)
     assert lo == 0.0 and 0.45 < hi < 0.55
     assert all(np.isnan(stats.wilson_ci(0, 0)))
+
+
+def test_counts_read_as_counts():
+    """T3 printed "holds in 1.000000 of 5040 cases", which reads as one case of 5,040."""
+    from sweetspot.analysis.stats import plural, share
+
+    assert share(5040, 5040, "case") == "5,040 of 5,040 cases (100%)"
+    assert share(5039, 5040) == "5,039 of 5,040 (99.9%)" and share(1, 5040) == "1 of 5,040 (0.02%)"
+    assert share(3, 8, "pair") == "3 of 8 pairs (38%)" and share(0, 0, "case") == "0 of 0 cases"
+    assert (plural(1, "run"), plural(2, "run")) == ("1 run", "2 runs")
+    assert plural(2, "sparsity", "sparsities") == "2 sparsities"

@@ -141,7 +141,13 @@ def test_summarise_reports_violations():
     np.testing.assert_allclose(s["t1_violations"], [-0.1])
     assert s["t2_hold"] == pytest.approx(0.5) and s["t2_violations"] == pytest.approx([-0.1])
     assert s["t3_hold"] == 1.0
-    text = t3._text({}, s, n, 0.0, t3.MAX_NETWORKS_PER_RUN)
+    assert (s["t1_held"], s["t2_held"], s["t3_held"]) == (4, 1, 1)
+    assert t3.headline(s, n) == (
+        "Over 5 networks, theorem 1 holds in 4 of 5 cases (80%), theorem 2 in 1 of 2 pairs (50%) and theorem 3 in 1 "
+        "of 1 case (100%)."
+    )
+    text = t3.details({}, s, n, 0.0, t3.MAX_NETWORKS_PER_RUN)
+    assert "Violations: t1: 1, worst -0.1; t2: 1, worst -0.1." in text
     assert text.endswith(t3.SCORE_NOTE) and "neither the distributed IIA_das" in t3.SCORE_NOTE
 
 
@@ -191,7 +197,7 @@ def test_power_law_table_on_synthetic_rows():
     # interpolation is exact on a power law
     assert need[4] == pytest.approx(1e4 ** (2 / 3), rel=1e-9) and need[5] == "interpolated"
     assert need[6] == pytest.approx(1200 / 1e4 ** (2 / 3))
-    assert t1._text(law, reach).endswith(t1.SCORE_NOTE) and "IIA_das" in t1.SCORE_NOTE
+    assert "IIA_das" in t1.SCORE_NOTE
 
 
 def test_params_to_reach_edges():

@@ -76,11 +76,21 @@ def test_pick_pair():
     assert b.endswith("seed=2")
 
 
-def test_title_gives_the_distributed_score_beside_c():
-    row = {"method": "sp", "sparsity": "0.8", "seed": "0", "C": "0.70", "IIA_das": "0.83", "compositional": "True"}
-    assert wiring._title(None, row, "", 3, 0.99).endswith("C = 0.70 (compositional), IIA_das = 0.83")
-    old = {k: v for k, v in row.items() if k != "IIA_das"}  # a run older than the distributed score
-    assert wiring._title(None, old, "", 3, 0.99).endswith("C = 0.70 (compositional)")
+def test_title_puts_the_label_after_the_score_it_is_judged_on():
+    """A panel read "C = 0.95 (fractured)": the label is judged on IIA_das, so it follows IIA_das."""
+    row = {"method": "sp", "sparsity": "0.8", "seed": "0", "C": "0.95", "IIA_das": "0.83", "compositional": "False",
+           "fit": "True"}  # fmt: skip
+    assert wiring._title(None, row, "", 3, 0.99).endswith("C = 0.95, IIA_das = 0.83: fractured")
+    old = {k: v for k, v in row.items() if k != "IIA_das"} | {"compositional": "True"}  # before the distributed score
+    assert wiring._title(None, old, "", 3, 0.99).endswith("C = 0.95: compositional")
+    assert wiring._title(None, row | {"fit": "False"}, "", 3, 0.5).endswith(": unfit")
+
+
+def test_the_section_title_names_the_labels_drawn():
+    fractured, comp = {"fit": "True", "compositional": "False"}, {"fit": "True", "compositional": "True"}
+    assert wiring.title_of([comp, fractured]) == "Wiring: a compositional and a fractured network"
+    assert wiring.title_of([fractured, fractured]) == "Wiring: two fractured networks"
+    assert wiring.title_of([{"fit": "False"}, fractured]) == "Wiring: an unfit and a fractured network"
 
 
 def test_method_table_puts_iia_das_first_among_the_causal_columns():

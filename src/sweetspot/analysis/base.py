@@ -8,6 +8,7 @@ import dataclasses
 import functools
 import os
 
+import matplotlib
 import numpy as np
 
 from sweetspot import results as res_lib
@@ -41,17 +42,25 @@ class Run:
 
 @dataclasses.dataclass
 class Section:
-    """One block of the report: a title, a paragraph, figure PNG paths and CSV table paths (relative to out), the
-    one-line result the section opens with (default: the text's first sentence) and captions by figure (default:
-    the caption save_figure stored in the PNG, the figure's title)."""
+    """One block of the report, as numbers; the page (page.py) writes every word around them. headline: one plain
+    sentence with the number (and interval) it rests on, shown on the first screen and at the section's head.
+    figures: PNG names (relative to out), the first shown, the rest one click away; an entry that is not a PNG
+    name is a sentence saying why a figure was not drawn (e.g. a heatmap that is 0 in every cell). numbers: the
+    compact table the headline rests on (a header row, then rows; a cell is text, an int, a float, an (estimate,
+    low, high) interval, or NaN/None for an empty cell, which `empty` explains). details: further sentences,
+    shown collapsed with the analysis's docstring and every CSV of `tables`. captions: by figure (default: the
+    caption save_figure stored in the PNG)."""
 
     title: str
-    text: str
+    headline: str
     figures: list[str] = dataclasses.field(default_factory=list)
     tables: list[str] = dataclasses.field(default_factory=list)
+    numbers: list[list] = dataclasses.field(default_factory=list)
+    empty: str = ""
+    details: str = ""
     runs: list[Run] = dataclasses.field(default_factory=list)
-    verdict: str = ""
     captions: dict[str, str] = dataclasses.field(default_factory=dict)
+    about: str = ""
 
 
 def load_run(path: str, step=None) -> Run:
@@ -83,6 +92,19 @@ def one_line_errors(main):
     return run
 
 
+# Figure text: at least MIN_FONT_PT everywhere (rcParams below; no figure asks for less) and figures at most
+# about 9 in wide, so that at DPI every text is >= 9 px on screen at page widths 800 and 1400 (page.STYLE: the
+# content is min(width, 1200) - 32 px wide). save_figure stores the smallest size drawn in the PNG (MinFontPt), where
+# tests/test_report_page.py reads it.
+DPI = 130
+MIN_FONT_PT = 8
+FONTS = {"font.size": 9, "axes.titlesize": 9, "axes.labelsize": 9, "xtick.labelsize": 8, "ytick.labelsize": 8,
+         "legend.fontsize": 8, "legend.title_fontsize": 8, "figure.titlesize": 10}  # fmt: skip
+
+
+matplotlib.rcParams.update(FONTS)  # every analysis draws after importing base
+
+
 def save_figure(fig, out: str, name: str, caption: str | None = None) -> str:
     """Writes OUT/NAME.png and .pdf, closes the figure, returns the PNG's name. The caption (default: the figure's
     title) is stored in the PNG, where the report's page reads it (page.caption)."""
@@ -93,12 +115,31 @@ def save_figure(fig, out: str, name: str, caption: str | None = None) -> str:
     return f"{name}.png"
 
 
+def _drawn_texts(artist):
+    """The visible, non-empty texts under `artist` (the axis texts of an axes drawn without axes left out)."""
+    from matplotlib.axes import Axes
+    from matplotlib.axis import Axis
+    from matplotlib.text import Text
+
+    if not artist.get_visible():
+        return
+    if isinstance(artist, Text) and artist.get_text().strip():
+        yield artist
+    for child in artist.get_children():
+        if not (isinstance(artist, Axes) and not artist.axison and isinstance(child, Axis)):
+            yield from _drawn_texts(child)
+
+
 def savefig(fig, out_base: str, caption: str | None = None) -> None:
-    """OUT_BASE.png (with `caption`, default the figure's title, as its Description) and OUT_BASE.pdf."""
+    """OUT_BASE.png (with `caption`, default the figure's title, as its Description, and the smallest font size of
+    any text it draws as MinFontPt) and OUT_BASE.pdf."""
     title = fig._suptitle.get_text() if fig._suptitle is not None else ""
+    fig.canvas.draw()
+    meta = {"MinFontPt": f"{min((t.get_fontsize() for t in _drawn_texts(fig)), default=0.0):g}"}
     text = " ".join((caption or title).replace("$", "").split())
-    fig.savefig(f"{out_base}.png", dpi=130, bbox_inches="tight", metadata={"Description": text} if text else None)
-    fig.savefig(f"{out_base}.pdf", dpi=130, bbox_inches="tight")
+    meta |= {"Description": text} if text else {}
+    fig.savefig(f"{out_base}.png", dpi=DPI, bbox_inches="tight", metadata=meta)
+    fig.savefig(f"{out_base}.pdf", dpi=DPI, bbox_inches="tight")
 
 
 def write_table(out: str, name: str, header: list[str], rows: list[list]) -> str:
@@ -126,8 +167,8 @@ def parse_args(doc: str, argv=None, extra=()):
 @one_line_errors
 def analysis_main(doc: str, select, make, argv=None) -> None:
     """The command line of an analysis module: `python analysis/NAME.py RUN_DIR [RUN_DIR ...] --out DIR` runs
-    its `make` on the runs its `select` keeps and prints the section's text."""
+    its `make` on the runs its `select` keeps and prints the section's headline."""
     a = parse_args(doc, argv)
     runs = [load_run(d) for d in a.run_dirs]  # every run checked before anything is written
     os.makedirs(a.out, exist_ok=True)
-    print(make(select(runs), a.out).text)
+    print(make(select(runs), a.out).headline)

@@ -97,7 +97,8 @@ def _pool_key(run) -> str:
     return json.dumps([run.experiment, fixed], sort_keys=True, default=str)
 
 
-def _coord(v) -> str:
+def coord(v) -> str:
+    """A grid coordinate as text that two runs write alike ('3' and '3.0' are one depth)."""
     try:
         return repr(float(v))
     except (TypeError, ValueError):
@@ -125,7 +126,7 @@ def pooled(runs) -> list[tuple[str, list[dict]]]:
         for run in sorted(g, key=lambda r: instance_order(instance_of(r))):
             inst = instance_of(run)
             for r in run.rows:
-                k = (inst,) + tuple(_coord(r.get(a)) for a in ROW_AXES)
+                k = (inst,) + tuple(coord(r.get(a)) for a in ROW_AXES)
                 if k not in seen:
                     seen.add(k)
                     rows.append(dict(r, _instance=inst))
@@ -290,105 +291,80 @@ def window_tests(cells, method) -> list[list]:
     return [_test_row([method, PRIMARY, q, *WINDOW], cells, sparse, dense, q, why, words) for q in SCORES]
 
 
-def _ci(m, lo, hi) -> str:
-    return stats.fmt_ci(m, lo, hi) if np.isfinite(m) and np.isfinite(lo) else "undefined"
-
-
-def _where(depth, sparsity) -> str:
-    return f"({depth}, {sparsity:g})" if depth != "" else "none"
-
-
-def _scores(p: dict, names=SCORES) -> str:
-    """'IIA_das m [lo, hi], IIA ..., C ...' of a NAME_peaks.csv row (a dict)."""
-    return ", ".join(f"{q} {_ci(p[q + '_mean'], p[q + '_lo'], p[q + '_hi'])}" for q in names)
-
-
-def _diff(t: dict) -> str:
-    return f"{t['metric']} {_ci(t['diff'], t['diff_lo'], t['diff_hi'])}" if t["other_depth"] != "" else t["resolved"]
-
-
-def _window(method, tests) -> str:
-    """The connectivity window clause: best sparse minus dense at the IIA_das peak depth, IIA_das first."""
-    w = [t for t in tests if (t["method"], t["comparison"]) == (method, WINDOW[0])]
-    if not w or w[0]["peak_depth"] == "" or w[0]["other_depth"] == "":
-        return f"best sparse - dense: {w[0]['resolved'] if w else 'not tested'}"
-    t = w[0]
-    return (
-        f"best sparse {_where(t['peak_depth'], t['peak_sparsity'])} - dense at depth {t['other_depth']}: "
-        + ", ".join(_diff(x) for x in w)
-    )
-
-
-def _peak_line(method, peaks, tests) -> str:
-    """A method's pooled IIA_das peak and connectivity window in one clause (the section's one-line result)."""
-    pk = {p["peak_by"]: p for p in peaks if p["method"] == method and p["instance"] == "all"}
-    p = pk[PRIMARY]
-    if pk[PRIMARY + "_ungated"]["depth"] == "":
-        return f"{method}: IIA_das peak (depth, sparsity) none: no cell has an IIA_das value"
-    if p["depth"] == "":
-        return f"{method}: no cell where at least half the networks fit, so no IIA_das peak"
-    return (
-        f"{method}: IIA_das peak (depth, sparsity) {_where(p['depth'], p['sparsity'])}: {_scores(p)}, fit share "
-        f"{p['fit_share']:.2f}; {_window(method, tests)}"
-    )
-
-
-def _per_instance(method, peaks) -> str:
-    pk = {(p["instance"], p["peak_by"]): p for p in peaks if p["method"] == method}
-    per = []
-    for inst in sorted({k[0] for k in pk} - {"all"}, key=instance_order):
-        q, u = pk[(inst, PRIMARY)], pk[(inst, PRIMARY + "_ungated")]
-        ungated = f"ungated {_where(u['depth'], u['sparsity'])} {_scores(u, SCORES[:1])}"
-        per.append(
-            f"{inst}: {_where(q['depth'], q['sparsity'])} {_scores(q, SCORES[:1])}"
-            if q["depth"] != ""
-            else f"{inst}: none (no cell half fit; {ungated})"
-        )
-    return "; ".join(per)
-
-
-def _tests_text(method, by, tests) -> str:
-    """'vs shallowest (1, 0.8): IIA_das d [lo, hi] IIA ... C ...; vs deepest ...' for one peak rule."""
-    parts = {}
-    for t in tests:
-        if (t["method"], t["peak_by"]) != (method, by) or t["comparison"] == WINDOW[0]:
-            continue
-        if t["other_depth"] == "":
-            parts[t["comparison"]] = f"vs {t['comparison']}: {t['resolved']}"
-            continue
-        parts.setdefault(t["comparison"], f"vs {t['comparison']} {_where(t['other_depth'], t['other_sparsity'])}:")
-        parts[t["comparison"]] += f" {_diff(t)}"
-    return "; ".join(parts.values())
-
-
-def _method_text(name, method, peaks, tests, cells) -> str:
-    """One method's sentences, every number read from the rows of the tables (dicts of cells, peaks, tests)."""
-    mine = [c for c in cells if c["method"] == method]
-    count = {q: sum(c[f"{q}_networks"] for c in mine) for q in COUNTED}
-    pk = {p["peak_by"]: p for p in peaks if p["method"] == method and p["instance"] == "all"}
-    return (
-        f"{_peak_line(method, peaks, tests)}; per target instance (IIA_das peak): {_per_instance(method, peaks)}. "
-        f"Of {sum(c['networks'] for c in mine)} networks, compositional (distributed label) "
-        f"{count['compositional']}, modular {count['modular']}, compositional under the local-unit label "
-        f"{count['compositional_local']}. Sweet-spot tests, IIA_das peak minus other cell "
-        f"(`{name}_sweet_spot_tests.csv`): {_tests_text(method, PRIMARY, tests)}. Local-unit IIA peak "
-        f"{_where(pk['IIA']['depth'], pk['IIA']['sparsity'])}, minus other cell: {_tests_text(method, 'IIA', tests)}. "
-        f"Peak of mean C {_where(pk['C']['depth'], pk['C']['sparsity'])}, C minus other cell: "
-        f"{_tests_text(method, 'C', tests)}."
-    )
-
-
 def _dicts(header, rows) -> list[dict]:
     return [dict(zip(header, r, strict=True)) for r in rows]
 
 
+def _ci(d: dict, m: str, lo: str, hi: str) -> tuple:
+    return d[m], d[lo], d[hi]
+
+
+# The rows of the section's numbers table (one column per method): (label, what the cell holds)
+NUMBER_ROWS = (
+    ("peak cell (depth, sparsity): the highest mean IIA_das where at least half the networks fit", "peak"),
+    ("IIA_das at the peak, 95% interval over its networks", "IIA_das"),
+    ("share of the peak's networks that fit", "fit_share"),
+    *((f"peak minus the {c[0]} cell, IIA_das", c[0]) for c in COMPARISONS),
+    ("best sparse cell minus dense, IIA_das, at the peak depth", WINDOW[0]),
+    ("local-unit IIA at the peak", "IIA"),
+    ("C at the peak", "C"),
+    ("compositional networks (distributed label), all cells", "compositional"),
+)
+
+
+def _column(method, peaks, tests, cells) -> list:
+    """One method's cells of the numbers table (NUMBER_ROWS), from the rows of its tables."""
+    p = next(p for p in peaks if (p["instance"], p["method"], p["peak_by"]) == ("all", method, PRIMARY))
+    t = {x["comparison"]: x for x in tests if (x["method"], x["peak_by"], x["metric"]) == (method, PRIMARY, PRIMARY)}
+    mine = [c for c in cells if c["method"] == method]
+    comp = sum(c["compositional_networks"] for c in mine)
+    col = {
+        "peak": f"({p['depth']}, {p['sparsity']:g})" if p["depth"] != "" else "none",
+        "fit_share": p["fit_share"],
+        "compositional": stats.share(comp, sum(c["networks"] for c in mine)),
+        **{q: _ci(p, f"{q}_mean", f"{q}_lo", f"{q}_hi") for q in SCORES},
+        **{k: _ci(v, "diff", "diff_lo", "diff_hi") for k, v in t.items()},
+    }
+    return [col.get(key, float("nan")) for _, key in NUMBER_ROWS]
+
+
+def _above(d: dict, what: str) -> str:
+    """'0.18 [0.14, 0.23] above WHAT' (or below, its interval turned round), '(not resolved)' when it covers 0."""
+    m, lo, hi = d["diff"], d["diff_lo"], d["diff_hi"]
+    if not np.isfinite(m):
+        return ""
+    word, (m, lo, hi) = ("above", (m, lo, hi)) if m >= 0 else ("below", (-m, -hi, -lo))
+    resolved = "" if lo > 0 else " (its interval covers 0)"
+    return f", {stats.fmt_ci(m, lo, hi)} {word} {what}{resolved}"
+
+
+def headline(name, peaks, tests) -> str:
+    """One sentence: SP's (else the best method's) IIA_das peak cell with its value and interval, and how far the
+    best sparse cell at that depth lies from the dense one."""
+    pk = {(p["method"], p["peak_by"]): p for p in peaks if p["instance"] == "all"}
+    score = lambda m: np.nan_to_num(pk[m, PRIMARY]["IIA_das_mean"], nan=-np.inf)
+    m = sorted({k[0] for k in pk}, key=lambda m: (m != "sp", -score(m)))[0]
+    p, who = pk[m, PRIMARY], f"{name}: {m}" if name else m
+    if p["depth"] == "":
+        none = pk[m, PRIMARY + "_ungated"]["depth"] == ""
+        return f"{who} has no sweet spot: no cell {'has an IIA_das value' if none else 'where half the networks fit'}."
+    w = next(t for t in tests if (t["method"], t["comparison"], t["metric"]) == (m, WINDOW[0], PRIMARY))
+    where = "the dense network" if p["sparsity"] == 0 else f"sparsity {p['sparsity']:g}"
+    window = _above(w, "the dense network at that depth") if p["sparsity"] != 0 else ""
+    if p["sparsity"] == 0 and np.isfinite(w["diff"]):
+        window = f"; the best sparse cell there (sparsity {w['peak_sparsity']:g}) is{_above(w, 'it')[1:]}"
+    score = stats.fmt_ci(p["IIA_das_mean"], p["IIA_das_lo"], p["IIA_das_hi"])
+    return f"{who}'s sweet spot is depth {p['depth']}, {where}: IIA_das {score}{window}."
+
+
 def make(runs, out):
-    figures, tables, lines, verdicts = [], [], [], []
-    for name, rows in pooled(runs):
+    figures, tables, columns, headlines = [], [], [], []
+    groups = pooled(runs)
+    for name, rows in groups:
         for metric in HEATMAPS:
             if metric in rows[0]:
-                path = regime_heatmap.heatmap(rows, metric, os.path.join(out, f"{name}_{metric}"))
-                figures.append(os.path.basename(path))
+                drawn = regime_heatmap.heatmap(rows, metric, os.path.join(out, f"{name}_{metric}"))
+                figures.append(os.path.basename(drawn) if drawn.endswith(".png") else drawn)
         header, cells = cells_table(rows)
         tables.append(base.write_table(out, f"{name}_cells", header, cells))
         p_header, peaks = peaks_table(rows)
@@ -396,26 +372,18 @@ def make(runs, out):
         tests = sweet_spot_tests(rows)
         tables.append(base.write_table(out, f"{name}_sweet_spot_tests", TEST_HEADER, tests))
         cells, peaks, tests = _dicts(header, cells), _dicts(p_header, peaks), _dicts(TEST_HEADER, tests)
-        methods = sorted({c["method"] for c in cells})
-        lines.append(
-            f"{name}: {len({r['_instance'] for r in rows})} target instance(s), {len(rows)} networks, {len(cells)} "
-            f"(method, depth, sparsity) cells pooled over the instances (`{name}_cells.csv`: mean and 95% bootstrap "
-            "interval over networks; IIA_das, IIA and C also over the fit networks only). Peak = the cell with the "
-            "highest mean IIA_das (the distributed score) among those where at least half the networks fit (`"
-            f"{name}_peaks.csv`, per instance and pooled; the IIA and C peaks by the same rule beside it). Window = "
-            "at the IIA_das peak depth, the best fit sparse cell minus the dense one (sparsity 0)."
-        )
-        lines += [_method_text(name, m, peaks, tests, cells) for m in methods]
-        verdicts.append(f"{name}: " + "; ".join(_peak_line(m, peaks, tests) for m in methods))
-    text = (
-        "Heatmaps: mean ± std over the networks of each cell, instances pooled (a panel's n counts the networks "
-        "of every instance; diverged networks left out; sparsity 0 is the dense network). Tables: a diverged "
-        "network counts as unfit and not compositional and carries no score. Differences are unpaired bootstraps "
-        "over networks; the peak (and the window's sparse cell) is chosen on the networks it is compared on, so "
-        "its differences are biased upward. The local-unit IIA is blind to a constituent kept as a direction over "
-        "mixed units: a dense network scores about 0 on it by construction. "
+        for m in sorted({c["method"] for c in cells}):
+            columns.append((f"{name}: {m}" if len(groups) > 1 else m, _column(m, peaks, tests, cells)))
+        headlines.append(headline(name if len(groups) > 1 else "", peaks, tests))
+    numbers = [["", *(c[0] for c in columns)]]
+    numbers += [[label, *(c[1][i] for c in columns)] for i, (label, _) in enumerate(NUMBER_ROWS)]
+    details = (
+        f"{stats.plural(len(groups), 'group')} of runs ({', '.join(n for n, _ in groups)}), each pooled over its "
+        "target instances. The peak (and the window's sparse cell) is chosen on the networks it is then compared on, "
+        "so its differences lean upward. Sparsity 0 is the dense network."
     )
-    return base.Section(TITLE, text + " ".join(lines), figures, tables, verdict=". ".join(verdicts) + ".")
+    return base.Section(TITLE, " ".join(headlines), figures, tables, numbers, details=details,
+                        empty="no such cell (the peak is that cell, or no cell qualifies)")  # fmt: skip
 
 
 def main(argv=None) -> None:

@@ -359,7 +359,7 @@ def _panel(ax, res) -> None:
     for m, colour, _ in CURVES:
         ci = np.array([stats.mean_ci(c.pooled(d)[:, _M[m]])[:3] for d in c.depths])
         lw = 1.8 if m == "IIA_das" else 1.0
-        ax.plot(c.depths, ci[:, 0], color=colour, marker="o", ms=3, lw=lw, label=f"mean {m} (95% CI)")
+        ax.plot(c.depths, ci[:, 0], color=colour, marker="o", ms=3, lw=lw, label=m)
         ax.fill_between(c.depths, ci[:, 1], ci[:, 2], color=colour, alpha=0.2 if m == "IIA_das" else 0.1, lw=0)
     for m, colour, label in (("fit", "C2", "frac. fit"), ("compositional", "C3", "frac. compositional")):
         ax.plot(c.depths, res["means"][:, _M[m]], color=colour, ls="--", marker=".", ms=4, label=label)
@@ -374,7 +374,7 @@ def _panel(ax, res) -> None:
             ax.axvline(res["peak"][m], color=colour, ls=ls, lw=1.2)
     inst = f", {len(c.runs)} instances" if len(c.runs) > 1 else ""
     fits = "" if pk is not None else ", no depth fits"
-    ax.set_title(f"{c.name} (own depth {res['own_depth']}), s={c.sparsity:g}{inst}{fits}", fontsize=9)
+    ax.set_title(f"{c.name} (own depth {res['own_depth']}), s={c.sparsity:g}{inst}{fits}")
     ax.set_xlabel("depth (hidden layers)")
     ax.set_ylim(-0.05, 1.05)
     ax.set_xticks(c.depths)
@@ -382,101 +382,71 @@ def _panel(ax, res) -> None:
 
 def _figure(results, out) -> str:
     n = len(results)
-    cols = min(n, 3)
+    cols = min(n, 2)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
     for ax, res in zip(axes.flat, results, strict=False):
         _panel(ax, res)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=6, loc="lower right")
-    fig.suptitle(
-        "E2: IIA_das (distributed score, primary), local-unit IIA and C (bands: 95% bootstrap over networks), fit and "
-        "compositional fractions against depth\nblue line: IIA_das peak (grey: its 95% seed-bootstrap range); "
-        "purple dash-dot: IIA peak; orange dotted: C peak; thin: IIA_das per instance",
-        fontsize=9,
-    )
+    axes.flat[0].legend(loc="best")
+    fig.suptitle("E2: IIA_das, local IIA and C against depth")
     fig.tight_layout()
-    return base.save_figure(fig, out, "e2_depth_axis")
+    caption = (
+        "E2: IIA_das (distributed score, primary), local-unit IIA and C against depth (bands: 95% bootstrap over "
+        "networks), with the fit and compositional fractions. Blue line: the IIA_das peak (grey: its 95% "
+        "seed-bootstrap range); purple dash-dot: the IIA peak; orange dotted: the C peak; thin: IIA_das per instance."
+    )
+    return base.save_figure(fig, out, "e2_depth_axis", caption)
 
 
-def _peak_text(res, m) -> str:
-    """'d [lo, hi] (mode share: s% of resamples at its mode)' of the target's m peak; 'none' without one."""
+def _range(res, m="IIA_das") -> str:
+    """'4 [3, 5]': the target's m peak depth and its seed-bootstrap range; 'none' without a peak."""
     if res["peak"][m] is None:
         return "none"
-    lo, hi, _, share = peak_range(res["boot"][m])
-    return f"{res['peak'][m]} [{lo:g}, {hi:g}] ({share:.0%} of resamples at the mode)"
+    lo, hi, _, _ = peak_range(res["boot"][m])
+    return f"{res['peak'][m]} [{lo:g}, {hi:g}]"
 
 
-def _trend_line(t) -> str:
-    if str(t[1]).startswith(NOT_COMPARED):
-        return f"{t[0]} {t[1]}"
-    if str(t[0]).startswith("spearman") and not np.isfinite(t[2]):
-        return f"{t[0]} undefined ({t[5]} targets with a peak, or a constant side; {t[1]} resampled)"
-    if str(t[0]).startswith("spearman"):
-        return f"{t[0]} = {t[2]:.2f} [{t[3]:.2f}, {t[4]:.2f}] ({t[1]} resampled, {t[8]:.0%} undefined)"
-    return f"{t[0]} = {t[2]:g} [{t[3]:g}, {t[4]:g}]"
+NUMBERS_HEADER = ["target (own depth)", "sparsity", "IIA_das peak depth [seed-bootstrap range]", "at the mode",
+                  "IIA_das at the peak", "peak minus deepest depth, IIA_das", "beyond the peak", "local IIA peak",
+                  "C peak"]  # fmt: skip
 
 
-def _pairs_note(trend) -> str:
-    """One sentence on the TREE_PAIRS not compared (IIA_das rows; the IIA and C rows say the same), '' if none."""
-    skipped = [f"{t[0]} ({t[1][len(NOT_COMPARED) :]})" for t in trend if str(t[1]).startswith(NOT_COMPARED)]
-    skipped = [x for x in skipped if x.startswith("peak_IIA_das(")]
-    if not skipped:
-        return ""
-    return (
-        " Not compared: " + "; ".join(skipped) + " (tree_L4, like expr_d5, fits at no depth at CPU scale and is run "
-        "only at its `:full` size)."
-    )
+def numbers(results, falls) -> list[list]:
+    """The section's numbers table: per target the IIA_das peak and its range, the score there and the drop to
+    the deepest depth (the local IIA and C peaks beside)."""
+    rows = [NUMBERS_HEADER]
+    for r, f in zip(results, falls, strict=True):
+        at = lambda k, f=f: tuple(f[FALLOFF_HEADER.index(k) + i] for i in range(3))
+        pk, share = r["peak"]["IIA_das"], peak_range(r["boot"]["IIA_das"])[3]
+        score = stats.mean_ci(r["curves"].pooled(pk)[:, _M["IIA_das"]])[:3] if pk is not None else float("nan")
+        rows.append([f"{r['name']} ({r['own_depth']})", r["curves"].sparsity, _range(r), share, score,
+                     at("IIA_das_drop"), f[-1], _range(r, "IIA"), _range(r, "C")])  # fmt: skip
+    return rows
 
 
-def _text(results, falls, trend) -> str:
-    per = "; ".join(
-        f"{r['name']} (own depth {r['own_depth']}): IIA_das peak {_peak_text(r, 'IIA_das')}, local-unit IIA peak "
-        f"{_peak_text(r, 'IIA')}, C peak {_peak_text(r, 'C')}, IIA_das beyond its peak: {f[-1]} (drop "
-        f"{_drop(f, 'IIA_das')}; IIA {_drop(f, 'IIA')}, C {_drop(f, 'C')}), deepest depth fits: {f[DEEPEST_FITS]}"
-        for r, f in zip(results, falls, strict=True)
-    )
-    compared = [t for t in trend if not str(t[1]).startswith(NOT_COMPARED)]
-    return (
-        "Judged on IIA_das, the distributed causal score (the `compositional` label is on it too); the local-unit "
-        "IIA and C are given beside it. Peak depth = argmax over depth of mean IIA_das at the target's best "
-        "sparsity (on IIA_das) among the depths where at least half the networks fit (instances pooled); [2.5%, "
-        "97.5%] range of the peak over 10,000 seed resamples, and the mode share: the share of those resamples "
-        "whose IIA_das peak (resp. IIA, C peak) is the modal depth (e2_peaks.csv: peak_IIA_das_mode_share). "
-        f"Drops: at the IIA_das peak minus at the deepest depth, 95% bootstrap. {per}. Own depth against peak: "
-        + ("; ".join(_trend_line(t) for t in compared) or "n/a")
-        + "."
-        + _pairs_note(trend)
-    )
+def _trend(trend) -> str:
+    """'rises with ...: Spearman rho 0.80 [0.50, 1.00]' from the IIA_das trend row (seeds resampled)."""
+    t = next(t for t in trend if t[0] == "spearman(own_depth, peak_IIA_das)")
+    if not (np.isfinite(t[2]) and np.isfinite(t[3])):
+        return "has no defined rank correlation with the target's own depth"
+    word = "rises" if t[3] > 0 else "falls" if t[4] < 0 else "shows no resolved trend"
+    return f"{word} with the target's own depth: Spearman rho {stats.fmt_ci(*t[2:5])} ({t[1]} resampled)"
 
 
-def _drop(f, m) -> str:
-    i = FALLOFF_HEADER.index(f"{m}_drop")
-    return "n/a" if not np.isfinite(f[i]) else f"{f[i]:.2f} [{f[i + 1]:.2f}, {f[i + 2]:.2f}]"
-
-
-def verdict(results, falls, trend) -> str:
-    """The section's one-line result on IIA_das, from the numbers `_text` reads: how many targets have an
-    IIA_das peak, the peaks with their seed-bootstrap range when there are at most three targets, else the
-    own-depth trend (seeds resampled), and on how many targets IIA_das falls beyond the peak (falloff's verdict)."""
+def headline(results, falls, trend) -> str:
+    """One sentence: with up to three targets, each one's IIA_das peak depth and range; with more, how the peak
+    follows the target's own depth; and on how many targets IIA_das falls beyond its peak."""
     have = [r for r in results if r["peak"]["IIA_das"] is not None]
     if not have:
-        return f"No target fits at any depth ({len(results)} targets), so no IIA_das peak."
-    head = f"{len(have)} of {len(results)} targets have an IIA_das peak"
+        return f"No target fits at any depth ({stats.plural(len(results), 'target')}), so there is no IIA_das peak."
+    falls_n = sum(f[-1] == "falls" for f in falls)
+    tail = f"it falls beyond the peak on {falls_n} of {stats.plural(len(have), 'target')}"
     if len(results) <= 3:
-        peaks = []
-        for r in results:
-            lo, hi, _, _ = peak_range(r["boot"]["IIA_das"])
-            pk = r["peak"]["IIA_das"]
-            peaks.append(f"{r['name']} {pk} [{lo:g}, {hi:g}]" if pk is not None else f"{r['name']} none")
-        head += " (peak depth: " + ", ".join(peaks) + ")"
-    else:
-        t = next(t for t in trend if t[0] == "spearman(own_depth, peak_IIA_das)" and t[1] == "seeds")
-        rho = f"{t[2]:.2f}" if np.isfinite(t[2]) else "undefined"
-        rho += f" [{t[3]:.2f}, {t[4]:.2f}]" if np.isfinite(t[2]) and np.isfinite(t[3]) else ""
-        head += f"; Spearman rho(own depth, peak) {rho}"
-    return f"{head}; IIA_das falls beyond the peak on {sum(f[-1] == 'falls' for f in falls)} of them."
+        at = lambda r: f"{'depth ' if r['peak']['IIA_das'] is not None else ''}{_range(r)} on {r['name']}"
+        return f"IIA_das peaks at {', '.join(map(at, results))} (seed-bootstrap range); {tail}."
+    return f"The IIA_das peak depth {_trend(trend)} over {stats.plural(len(have), 'target')}; {tail}."
 
 
 def make(runs, out, own_depth=None):
@@ -489,7 +459,10 @@ def make(runs, out, own_depth=None):
         base.write_table(out, "e2_falloff", FALLOFF_HEADER, falls),
         base.write_table(out, "e2_depth_trend", TREND_HEADER, trend),
     ]
-    return base.Section(TITLE, _text(results, falls, trend), [figure], tables, verdict=verdict(results, falls, trend))
+    skipped = [f"{t[0]} ({t[1][len(NOT_COMPARED) :]})" for t in trend if str(t[1]).startswith(NOT_COMPARED)]
+    details = f"The IIA_das peak depth {_trend(trend)}." + (f" Not compared: {'; '.join(skipped)}." if skipped else "")
+    return base.Section(TITLE, headline(results, falls, trend), [figure], tables, numbers(results, falls),
+                        details=details, empty="no IIA_das peak: no depth where half the networks fit")  # fmt: skip
 
 
 @base.one_line_errors
@@ -514,7 +487,7 @@ def main(argv=None) -> None:
         if not a.out:
             p.error("--out is required without --peak")
         os.makedirs(a.out, exist_ok=True)
-        print(make(select(runs), a.out).text)
+        print(make(select(runs), a.out).headline)
 
 
 if __name__ == "__main__":

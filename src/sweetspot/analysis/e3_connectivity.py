@@ -96,30 +96,11 @@ def density_mismatch(rows, method):
 CI_METRICS = (("C", False), ("IIA", True), ("C_gain", True), ("compositional", False))
 FIT_METRICS = ("C", "IIA")
 HEADER = [
-    "method",
-    "sparsity",
-    "realised_sparsity",
-    "seeds",
-    "C_mean",
-    "C_std",
-    "frac_compositional",
-    "frac_fit",
-    "frac_converged",
-    "test_r2",
-    "diverged",
-    "C_lo",
-    "C_hi",
-    "IIA_mean",
-    "IIA_lo",
-    "IIA_hi",
-    "C_gain_mean",
-    "C_gain_lo",
-    "C_gain_hi",
-    "frac_compositional_lo",
-    "frac_compositional_hi",
-    "n_fit",
+    "method", "sparsity", "realised_sparsity", "seeds", "C_mean", "C_std", "frac_compositional", "frac_fit",
+    "frac_converged", "test_r2", "diverged", "C_lo", "C_hi", "IIA_mean", "IIA_lo", "IIA_hi", "C_gain_mean",
+    "C_gain_lo", "C_gain_hi", "frac_compositional_lo", "frac_compositional_hi", "n_fit",
     *[f"{m}_fit_{s}" for m in FIT_METRICS for s in ("mean", "lo", "hi")],
-]
+]  # fmt: skip
 # Columns appended since the distributed score (issue 30): its mean and interval over all and over fit networks,
 # and the fractions (with intervals) of the modular (wiring) label and of the old local-unit label.
 EXTRA_CI = ("IIA_das", "modular", "compositional_local")
@@ -150,29 +131,22 @@ def _method_row(rows, m, s) -> list:
 
 
 def _figure(run, methods, sparsities, depth, out, tag) -> str:
-    """The panels (C, IIA, compositional fraction, test R^2 against sparsity) of one run; returns the PNG."""
+    """The panels (PANELS against sparsity, three to a row) of one run; returns the PNG."""
     rows = run.rows
-    fig, axes = plt.subplots(1, len(PANELS), figsize=(4.6 * len(PANELS), 3.8))
+    fig, axes = plt.subplots(2, 3, figsize=(8.7, 5.8))
     for j, m in enumerate(methods):
         style = dict(color=f"C{j % 10}", ls="--" if m.startswith("shuffled") else "-", marker="o", ms=3, capsize=2)
-        for ax, (metric, label) in zip(axes, PANELS, strict=True):
+        for ax, (metric, label) in zip(axes.flat, PANELS, strict=True):
             ms = np.array([cell_stats(rows, m, s, metric)[:2] for s in sparsities])
-            ax.errorbar(
-                np.arange(len(sparsities)) + 0.03 * (j - len(methods) / 2),
-                ms[:, 0],
-                yerr=ms[:, 1],
-                label=m,
-                **style,
-            )
-            ax.set_ylabel(label)
-    for ax in axes:
+            x = np.arange(len(sparsities)) + 0.03 * (j - len(methods) / 2)
+            ax.errorbar(x, ms[:, 0], yerr=ms[:, 1], label=m, **style)
+            ax.set_title(label)
+    for ax in axes.flat:
         ax.set_xticks(range(len(sparsities)), [f"{s:g}" for s in sparsities])
         ax.set_xlabel("sparsity")
-    axes[-1].legend(fontsize=7, ncol=2)
-    fig.suptitle(
-        f"E3 {run.experiment[3:]} at depth {depth}: mean ± std over seeds (dashed: shuffled wiring)", fontsize=10
-    )
-    fig.tight_layout()
+    fig.legend(*axes.flat[0].get_legend_handles_labels(), loc="lower center", ncol=min(len(methods), 5))
+    fig.suptitle(f"E3 {run.experiment[3:]} at depth {depth}: mean ± std over seeds (dashed: shuffled wiring)")
+    fig.tight_layout(rect=(0, 0.04 * (1 + (len(methods) - 1) // 5), 1, 1))
     return base.save_figure(fig, out, f"{tag}_connectivity")
 
 
@@ -257,31 +231,7 @@ def vs_dense_table(rows, methods, sparsities) -> list[list]:
     return vs_table(rows, methods, sparsities, DENSE)
 
 
-def _shuffled_lines(run, shuffled) -> list[str]:
-    """Per controlled method, its paired differences with the shuffled control per sparsity, or why not."""
-    lines = []
-    for m in dict.fromkeys(t[0] for t in shuffled):
-        parts = []
-        for t in (t for t in shuffled if t[0] == m):
-            d = dict(zip(SHUFFLED_HEADER, t, strict=True))
-            if not d["compared"]:
-                parts.append(
-                    f"at {d['sparsity']:g} not compared (fit fraction {d['fit_method']:.2f} / {d['fit_control']:.2f})"
-                )
-                continue
-            ci = lambda k, d=d: stats.fmt_ci(d[k], d[f"{k}_lo"], d[f"{k}_hi"])
-            parts.append(
-                f"at {d['sparsity']:g}: IIA_das {ci('dIIA_das')} ({d['n_IIA_das']} pairs), IIA {ci('dIIA')}, "
-                f"C {ci('dC')}, compositional {ci('dcompositional')}, modular {ci('dmodular')} ({d['n_C']} pairs)"
-            )
-        lines.append(
-            f"{m} minus shuffled:{m} (paired by seed; per-layer density mismatch max "
-            f"{density_mismatch(run.rows, m):.2g}): " + "; ".join(parts) + "."
-        )
-    return lines
-
-
-def _sides(table, header, metric) -> dict[str, dict[str, list[str]]]:
+def _sides(table, header, metric) -> dict[str, dict[str, list[float]]]:
     """{"below": {method: [sparsity, ...]}, "above": ...}: the rows whose d{metric} interval lies wholly below or
     above 0."""
     side = {"below": {}, "above": {}}
@@ -289,110 +239,84 @@ def _sides(table, header, metric) -> dict[str, dict[str, list[str]]]:
         d = dict(zip(header, t, strict=True))
         where = "below" if d[f"d{metric}_hi"] < 0 else "above" if d[f"d{metric}_lo"] > 0 else None
         if where:
-            side[where].setdefault(d["method"], []).append(f"{d['sparsity']:g}")
+            side[where].setdefault(d["method"], []).append(d["sparsity"])
     return side
 
 
-def _vs_line(table, header, metric, ref) -> str:
-    """The (method, sparsity) cells whose METRIC interval against REF lies wholly below or above 0."""
-    if not table:
-        return ""
-    side = _sides(table, header, metric)
-    say = lambda w: "; ".join(f"{m} ({', '.join(s)})" for m, s in side[w].items()) or "none"
-    return (
-        f"{metric} minus {ref}'s (paired by seed), 95% interval wholly below 0: {say('below')}; wholly above 0: "
-        f"{say('above')}; every other (method, sparsity) interval contains 0 or has no pairs."
-    )
+NUMBERS_HEADER = ["target (depth)", "method", "best sparsity", "IIA_das there", "mean IIA_das over sparsities",
+                  "IIA_das above its shuffled control", "IIA_das above / below dense"]  # fmt: skip
 
 
-def _vs_lines(vs_random, vs_dense) -> list[str]:
-    """_vs_line against random (IIA_das, IIA) and against dense (IIA_das, IIA, C, the labels), the empty left out."""
-    lines = [_vs_line(vs_random, VS_RANDOM_HEADER, k, "random") for k in ("IIA_das", "IIA")]
-    lines += [_vs_line(vs_dense, VS_DENSE_HEADER, k, DENSE) for k in (*DIFF_METRICS, *LABEL_DIFFS)]
-    return [x for x in lines if x]
+def _best(table, method) -> tuple:
+    """(sparsity, (IIA_das mean, lo, hi)) of the method's cell with the highest mean IIA_das; NaN without one."""
+    rows = [dict(zip(HEADER, t, strict=True)) for t in table if t[0] == method]
+    rows = [r for r in rows if np.isfinite(r["IIA_das_mean"])]
+    if not rows:
+        return float("nan"), float("nan")
+    r = max(rows, key=lambda r: r["IIA_das_mean"])
+    return r["sparsity"], (r["IIA_das_mean"], r["IIA_das_lo"], r["IIA_das_hi"])
 
 
-def _means(methods, table, metric) -> dict[str, float]:
-    """{method: mean over sparsities of its METRIC_mean column in the methods table}."""
-    col = HEADER.index(f"{metric}_mean")
-    return {m: np.nanmean([t[col] for t in table if t[0] == m]) for m in methods}
+def numbers(name, depth, methods, table, shuffled, vs_dense) -> list[list]:
+    """One numbers row per method of one run: its best cell on IIA_das, its mean over sparsities, and at how many
+    sparsities its IIA_das lies above its shuffled control's and above or below dense's (95% intervals, paired)."""
+    rows = []
+    side, n_dense = _sides(vs_dense, VS_DENSE_HEADER, "IIA_das"), len({t[1] for t in vs_dense})
+    for m in methods:
+        done = [dict(zip(SHUFFLED_HEADER, t, strict=True)) for t in shuffled if t[0] == m and t[5]]
+        ctrl = f"{sum(x['dIIA_das_lo'] > 0 for x in done)} of {len(done)}" if m in CONTROLLED and done else ""
+        dense = f"{len(side['above'].get(m, []))} / {len(side['below'].get(m, []))} of {n_dense}" if n_dense else ""
+        mean = np.nanmean([t[HEADER.index("IIA_das_mean")] for t in table if t[0] == m] or [np.nan])
+        rows.append([f"{name} ({depth})", m, *_best(table, m), mean, ctrl, dense if m != DENSE else ""])
+    return rows
 
 
-def _lines(run, methods, depth, table) -> list[str]:
-    """The methods ranked by mean IIA_das, by mean IIA and by mean C over sparsities."""
-    lines = []
-    for metric in ("IIA_das", "IIA", "C"):
-        mean = _means(methods, table, metric)
-        order = sorted(methods, key=lambda m: -mean[m] if np.isfinite(mean[m]) else np.inf)
-        lines.append(
-            f"{run.experiment[3:]} (depth {depth}): methods by mean {metric} over sparsities: "
-            + ", ".join(f"{m} {mean[m]:.2f}" for m in order)
-            + "."
-        )
-    return lines
-
-
-def _top(methods, table, metric) -> str:
-    """'METHOD MEAN' of the method with the highest mean METRIC over sparsities, or 'none'."""
-    mean = _means(methods, table, metric)
-    ranked = [m for m in methods if np.isfinite(mean[m])]
-    return f"{(top := max(ranked, key=lambda m: mean[m]))} {mean[top]:.2f}" if ranked else "none"
-
-
-def verdict_part(name, methods, depth, table, shuffled, vs_dense=()) -> str:
-    """One run's clause of the section's one-line result: the method with the highest mean IIA_das over
-    sparsities (as `_lines` ranks them; the local IIA's and C's beside it); per controlled method, at how many of
-    the compared sparsities its IIA_das minus its shuffled control's has a 95% interval wholly above 0; per pruned
-    method, at how many sparsities its IIA_das minus dense's lies wholly above and wholly below 0."""
-    depths = ", ".join(str(d) for d in depth)
-    if _top(methods, table, "IIA_das") == "none" and _top(methods, table, "IIA") == "none":
-        return f"{name} (depth {depths}): no method has an IIA_das or an IIA"
-    out = f"{name} (depth {depths}): top mean IIA_das {_top(methods, table, 'IIA_das')}"
-    out += f" (local IIA {_top(methods, table, 'IIA')}; C {_top(methods, table, 'C')})"
-    counts = []
-    compared = [dict(zip(SHUFFLED_HEADER, t, strict=True)) for t in shuffled]
-    for m in dict.fromkeys(t[0] for t in shuffled):
-        done = [d for d in compared if d["method"] == m and d["compared"]]
-        counts.append(f"{m} {sum(x['dIIA_das_lo'] > 0 for x in done)}/{len(done)}")
-    if counts:
-        out += "; IIA_das above the shuffled control at " + ", ".join(counts) + " compared sparsities"
-    if vs_dense:
-        side, n = _sides(vs_dense, VS_DENSE_HEADER, "IIA_das"), len({t[1] for t in vs_dense})
-        pruned = [m for m in dict.fromkeys(t[0] for t in vs_dense) if not m.startswith("shuffled")]
-        count = lambda m: f"{m} {len(side['above'].get(m, []))}/{len(side['below'].get(m, []))}"
-        out += f"; IIA_das minus dense's above/below 0 (of {n} sparsities): " + ", ".join(map(count, pruned))
+def headline(name, depth, methods, table, shuffled) -> str:
+    """One clause per run: the method and sparsity with the highest mean IIA_das, its value and interval, and at
+    how many compared sparsities SP's IIA_das lies above its shuffled control's."""
+    best = {m: _best(table, m) for m in methods}
+    have = [m for m in methods if np.isfinite(best[m][0])]
+    if not have:
+        return f"{name} (depth {depth}): no method has an IIA_das"
+    top = max(have, key=lambda m: best[m][1][0])
+    out = f"{name} (depth {depth}): the best cell is {top} at sparsity {best[top][0]:g}, IIA_das "
+    out += stats.fmt_ci(*best[top][1])
+    for m in (m for m in CONTROLLED if m in methods and f"shuffled:{m}" in methods):
+        done = [t for t in shuffled if t[0] == m and t[5]]
+        above = sum(dict(zip(SHUFFLED_HEADER, t, strict=True))["dIIA_das_lo"] > 0 for t in done)
+        n = stats.plural(len(done), "compared sparsity", "compared sparsities")
+        out += f"; {m} is above its shuffled control at {above} of {n}"
     return out
 
 
 def make(runs, out):
-    figures, tables, lines, verdicts = [], [], [], []
+    figures, tables, rows, heads, details = [], [], [NUMBERS_HEADER], [], []
     for run in sorted(runs, key=lambda r: r.experiment):
-        rows, tag = run.rows, run.name.replace("/", "_")
-        methods = list(dict.fromkeys(r["method"] for r in rows))
-        sparsities = sorted({float(r["sparsity"]) for r in rows})
-        depth = sorted({int(r["depth"]) for r in rows})
+        rows_, tag = run.rows, run.name.replace("/", "_")
+        methods = list(dict.fromkeys(r["method"] for r in rows_))
+        sparsities = sorted({float(r["sparsity"]) for r in rows_})
+        depth = ", ".join(str(d) for d in sorted({int(r["depth"]) for r in rows_}))
         figures.append(_figure(run, methods, sparsities, depth, out, tag))
         with np.errstate(all="ignore"):
-            table = [_method_row(rows, m, s) for m in methods for s in sparsities]
-            shuffled = shuffled_table(rows, methods, sparsities)
-            vs_random = vs_random_table(rows, methods, sparsities)
-            vs_dense = vs_dense_table(rows, methods, sparsities)
+            table = [_method_row(rows_, m, s) for m in methods for s in sparsities]
+            shuffled = shuffled_table(rows_, methods, sparsities)
+            vs_random = vs_random_table(rows_, methods, sparsities)
+            vs_dense = vs_dense_table(rows_, methods, sparsities)
         tables.append(base.write_table(out, f"{tag}_methods", HEADER, table))
         tables.append(base.write_table(out, f"{tag}_shuffled", SHUFFLED_HEADER, shuffled))
         if vs_random:
             tables.append(base.write_table(out, f"{tag}_vs_random", VS_RANDOM_HEADER, vs_random))
         if vs_dense:
             tables.append(base.write_table(out, f"{tag}_vs_dense", VS_DENSE_HEADER, vs_dense))
-        lines += _lines(run, methods, depth, table) + _shuffled_lines(run, shuffled) + _vs_lines(vs_random, vs_dense)
-        verdicts.append(verdict_part(run.experiment[3:], methods, depth, table, shuffled, vs_dense))
-    text = (
-        "IIA_das (the distributed score), the local-unit IIA and C against sparsity at the target's peak depth "
-        "(from E2), dense beside the pruned methods; intervals are 95% percentile bootstraps over seeds, differences "
-        "between methods are paired by seed, and a method is compared with its shuffled control only at sparsities "
-        "where at least half of each side's networks fit. " + " ".join(lines)
-    )
-    verdict = "; ".join(verdicts) + "." if verdicts else "No E3 run."
-    return base.Section(TITLE, text, figures, tables, verdict=verdict)
+        name = run.experiment[3:] or run.name
+        rows += numbers(name, depth, methods, table, shuffled, vs_dense)
+        heads.append(headline(name, depth, methods, table, shuffled))
+        mismatch = [f"{m} {density_mismatch(rows_, m):.2g}" for m in CONTROLLED if f"shuffled:{m}" in methods]
+        details += [f"{name}: per-layer density of the shuffled control minus its method's, largest: "
+                    + ", ".join(mismatch) + "."] if mismatch else []  # fmt: skip
+    head = "; ".join(heads) + "." if heads else "No E3 run."
+    return base.Section(TITLE, head, figures, tables, rows, details=" ".join(details),
+                        empty="no value, or nothing to compare with (no control, no dense, nothing fits)")  # fmt: skip
 
 
 def main(argv=None) -> None:

@@ -144,70 +144,66 @@ def compare(inside, outside, by) -> tuple[list[list], list[list], np.ndarray]:
 
 def figure(inside, outside, name, out) -> str:
     vi, vo = values(inside), values(outside)
-    fig, axes = plt.subplots(1, 5, figsize=(19, 3.8))
+    fig, axes = plt.subplots(2, 3, figsize=(8.7, 5.8))
+    axes = axes.flat
     for v, colour, label in ((vo, "C1", f"outside ({len(outside)})"), (vi, "C0", f"sweet spot ({len(inside)})")):
         axes[0].scatter(v["r2_any"], v["r2_restricted"], s=9, alpha=0.6, color=colour, label=label)
     axes[0].plot([0, 1], [0, 1], "k:", lw=1)
-    axes[0].set_xlabel("$r2_{any}$ (mean over constituents)")
-    axes[0].set_ylabel("$r2_{restricted}$ (mean over constituents)")
-    axes[0].legend(fontsize=7)
-    for ax, q in zip(axes[1:], ("IIA_das", "IIA", "interference", "test_r2"), strict=True):
+    axes[0].set_xlabel("$r2_{any}$ (mean over nodes)")
+    axes[0].set_ylabel("$r2_{restricted}$ (mean over nodes)")
+    axes[0].legend()
+    for ax, q in zip(axes[1:5], ("IIA_das", "IIA", "interference", "test_r2"), strict=True):
         data = [vi[q][np.isfinite(vi[q])], vo[q][np.isfinite(vo[q])]]
         ax.boxplot(data, tick_labels=["sweet spot", "outside"], showmeans=True)
-        ax.set_ylabel(q)
-    fig.suptitle(
-        f"E4 {name}: fit odd-seed networks inside vs outside the sweet spot chosen on even seeds by {SELECT_BY[0]}",
-        fontsize=10,
-    )
+        ax.set_title(q)
+    axes[5].set_visible(False)
+    fig.suptitle(f"E4 {name}: fit networks inside vs outside the sweet spot")
     fig.tight_layout()
-    return base.save_figure(fig, out, f"{name}_fractured")
-
-
-def _ci(row, digits=2) -> str:
-    m, lo, hi = row[2:5]
-    return stats.fmt_ci(m, lo, hi, digits) if np.isfinite(m) and np.isfinite(lo) else "undefined"
-
-
-def _diffs(t) -> str:
-    """'IIA_das d [lo, hi], IIA ..., C ...': inside minus outside on the scores, the distributed one first."""
-    return ", ".join(f"{q} {_ci(t[f'{q} inside - outside'])}" for q in SCORES)
-
-
-def _verdict(name, by, tests) -> str:
-    """One selection rule's result in one clause: inside minus outside, and how many fit outside ones fracture."""
-    t = {row[1]: row for row in tests}
-    return (
-        f"{name}, chosen on mean {by}: inside - outside {_diffs(t)}; share fractured among outside networks that "
-        f"fit as well {_ci(t['matched outside: share fractured'])} (local-unit label "
-        f"{_ci(t['matched outside: share fractured (local label)'])})"
+    caption = (
+        f"E4 {name}: fit odd-seed networks inside and outside the sweet spot chosen on the even seeds by mean "
+        f"{SELECT_BY[0]}: the probe R^2 of each node restricted to its local units against any units, and IIA_das, "
+        "IIA, interference and test R^2 inside and outside (boxes: quartiles; triangles: means)."
     )
+    return base.save_figure(fig, out, f"{name}_fractured", caption)
 
 
-def _text(by, spot, groups, tests) -> str:
-    """The sentences of one selection rule; every number read from the tables' rows."""
-    inside = [k for k, v in spot.items() if v[0]]
-    cells = ", ".join(f"{m} ({d}, {s:g})" for m, d, s in inside)
+NUMBER_ROWS = (
+    ("cells inside the sweet spot, of the eligible ones", "cells"),
+    ("fit networks measured inside / outside", "networks"),
+    *((f"{q} inside minus outside", f"{q} inside - outside") for q in (*SCORES, "test_r2", "compositional")),
+    ("outside networks with test R^2 >= the inside median", "matched"),
+    ("share of them fractured (distributed label)", "matched outside: share fractured"),
+    ("share of them fractured (local-unit label)", "matched outside: share fractured (local label)"),
+)
+
+
+def _column(spot, groups, tests) -> list:
+    """One selection rule's cells of the numbers table (NUMBER_ROWS)."""
     g = {row[1]: row for row in groups}
-    t = {row[1]: row for row in tests}
-    low = {q: t[f"matched outside: share fractured with {q} < inside p{LOW_PERCENTILE}"] for q in SCORES}
-    share = t["matched outside: share fractured"]
-    lows = ", ".join(f"with {q} below ({low[q][6]:.2f}) {_ci(low[q])}" for q in SCORES)
+    col = {row[1]: tuple(row[2:5]) for row in tests}
+    col["cells"] = f"{sum(v[0] for v in spot.values())} of {len(spot)}"
+    col["networks"] = f"{g[GROUPS[0]][2]:,} / {g[GROUPS[1]][2]:,}"
+    col["matched"] = g[GROUPS[2]][2]
+    return [col.get(key, float("nan")) for _, key in NUMBER_ROWS]
+
+
+def _headline(name, groups, tests) -> str:
+    """The share fractured among the outside networks that fit as well, and inside minus outside on IIA_das."""
+    t, n = {row[1]: row for row in tests}, next(g[2] for g in groups if g[1] == GROUPS[2])
+    share, das = t["matched outside: share fractured"], t["IIA_das inside - outside"]
+    ci = lambda row: stats.fmt_ci(*row[2:5]) if np.isfinite(row[3]) else f"{row[2]:.2f}"
     return (
-        f"Chosen on mean {by}: {len(inside)} of {len(spot)} eligible cells inside ({cells}); measured "
-        f"{g[GROUPS[0]][2]} fit networks inside, {g[GROUPS[1]][2]} outside. Inside - outside {_diffs(t)}, test R^2 "
-        f"{_ci(t['test_r2 inside - outside'], 3)}, compositional share {_ci(t['compositional inside - outside'])} "
-        f"(local-unit label {_ci(t['compositional_local inside - outside'])}). {g[GROUPS[2]][2]} outside networks "
-        f"fit at least as well as the median inside one (test R^2 >= {share[6]:.3f}); of them, share fractured "
-        f"(not compositional on the distributed score) {_ci(share)} (local-unit label "
-        f"{_ci(t['matched outside: share fractured (local label)'])}); fractured and below the inside "
-        f"p{LOW_PERCENTILE}: {lows}."
+        f"{name + ': ' if name else ''}of the {stats.plural(n, 'network')} outside the sweet spot that fit as well as "
+        f"those inside, {ci(share)} are fractured; inside minus outside, IIA_das {ci(das)}"
     )
 
 
 def make(runs, out):
-    figures, tables, lines, verdicts = [], [], [], []
-    for name, rows in e1_regime.pooled(runs):
-        cells, groups, tests, text = [], [], [], []
+    figures, tables, columns, heads = [], [], [], []
+    groups_in = e1_regime.pooled(runs)
+    for name, rows in groups_in:
+        label = name if len(groups_in) > 1 else ""
+        cells, groups, tests = [], [], []
         for by in SELECT_BY:
             inside, outside, spot = split(rows, by)
             n_fit = {}
@@ -215,31 +211,27 @@ def make(runs, out):
                 n_fit[cell_key(r)] = n_fit.get(cell_key(r), 0) + 1
             cells += [[by, *k, v[1], v[2], v[3], v[0], n_fit.get(k, 0)] for k, v in spot.items()]
             if not inside or not outside:
-                text.append(f"Chosen on mean {by}: too few fit cells with a {by} value to split.")
                 if by == SELECT_BY[0]:
-                    verdicts.append(f"{name}, chosen on mean {by}: too few fit cells with a {by} value to split")
+                    heads.append(f"{label + ': ' if label else ''}too few fit cells with an {by} value to split "
+                                 "inside from outside the sweet spot")  # fmt: skip
                 continue
             g, t, _ = compare(inside, outside, by)
             groups, tests = groups + g, tests + t
-            text.append(_text(by, spot, g, t))
+            columns.append((f"{label + ': ' if label else ''}chosen on {by}", _column(spot, g, t)))
             if by == SELECT_BY[0]:
                 figures.append(figure(inside, outside, name, out))
-                verdicts.append(_verdict(name, by, t))
-        n_sel = sum(is_selection(r) for r in rows)
-        lines.append(
-            f"{name}: the sweet spot is chosen on the {n_sel} even-seed networks and measured on the "
-            f"{len(rows) - n_sel} odd-seed ones, {len({r['_instance'] for r in rows})} target instance(s) pooled"
-            + (f" (cells: `{name}_fractured_cells.csv`). " if cells else ". ")
-            + " ".join(text)
-        )
+                heads.append(_headline(label, g, t))
         if cells:
             tables.append(base.write_table(out, f"{name}_fractured_cells", CELL_HEADER, cells))
         if groups:
             header = ["selection", "group", "n"] + [f"{q}_{s}" for q in QUANTITIES for s in ("mean", "lo", "hi")]
             tables.append(base.write_table(out, f"{name}_fractured", header, groups))
             tables.append(base.write_table(out, f"{name}_fractured_tests", TEST_HEADER, tests))
-    verdict = "; ".join(verdicts) + "." if verdicts else "Too few fit cells to split inside from outside."
-    return base.Section(TITLE, " ".join(lines), figures, tables, verdict=verdict)
+    numbers = [["", *(c[0] for c in columns)]] + [
+        [label, *(c[1][i] for c in columns)] for i, (label, _) in enumerate(NUMBER_ROWS)
+    ] if columns else []  # fmt: skip
+    head = "; ".join(heads) + "." if heads else "Too few fit cells to split inside from outside."
+    return base.Section(TITLE, head[0].upper() + head[1:], figures, tables, numbers)
 
 
 def main(argv=None) -> None:

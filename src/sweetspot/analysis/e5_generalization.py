@@ -20,7 +20,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from sweetspot import experiments  # noqa: E402
-from sweetspot.analysis import base, stats  # noqa: E402
+from sweetspot.analysis import base, e1_regime, stats  # noqa: E402
 
 TITLE = "E5 generalization to held-out combinations"
 KINDS = (("real", ("gen_ratio", "heldout_loss")), ("boolean", ("heldout_acc",)))
@@ -38,21 +38,13 @@ def select(runs):
     return [r for r in runs if r.has("C") and r.has("gen_ratio") and experiments.pools("E5", r.experiment)]
 
 
-def _coord(v) -> str:
-    """A grid coordinate as text that two runs write alike ('3' and '3.0' are one depth)."""
-    try:
-        return repr(float(v))
-    except (TypeError, ValueError):
-        return str(v)
-
-
 def network_key(run, row) -> str:
     """What identifies a trained network across runs: the run config's TRAINING_BLOCKS and top-level scalars
     (config.seed, not the experiment name) and the row's grid coordinates (meta.json's axes)."""
     cfg = run.meta["config"]
     fixed = {k: cfg.get(k) for k in TRAINING_BLOCKS}
     fixed |= {k: v for k, v in cfg.items() if k != "experiment" and not isinstance(v, dict)}
-    coords = {a: _coord(row.get(a)) for a in run.meta.get("axes") or AXES}
+    coords = {a: e1_regime.coord(row.get(a)) for a in run.meta.get("axes") or AXES}
     return json.dumps([fixed, coords], sort_keys=True, default=str)
 
 
@@ -98,22 +90,9 @@ def spearman_ci(a, b, n_boot: int = N_BOOT, seed: int = 0) -> tuple[float, float
 
 
 HEADER = [
-    "run",
-    "kind",
-    "measure",
-    "predictor",
-    "n",
-    "spearman_rho",
-    "rho_lo",
-    "rho_hi",
-    "p",
-    "n_fit",
-    "spearman_rho_fit",
-    "rho_fit_lo",
-    "rho_fit_hi",
-    "p_fit",
-    "duplicates_dropped",
-]
+    "run", "kind", "measure", "predictor", "n", "spearman_rho", "rho_lo", "rho_hi", "p", "n_fit",
+    "spearman_rho_fit", "rho_fit_lo", "rho_fit_hi", "p_fit", "duplicates_dropped",
+]  # fmt: skip
 
 
 def _rows_for(label, kind, rows, dropped) -> list[list]:
@@ -145,7 +124,8 @@ def _figure(groups, table, out) -> str:
     pooled = {(t[1], t[2], t[3]): t for t in table if t[0] == "all"}
     panels = [(kind, m) for kind, measures in KINDS if groups[kind][0] for m in measures]
     rows = len(PREDICTORS)
-    fig, axes = plt.subplots(rows, len(panels), figsize=(5.5 * len(panels), 3.8 * rows), squeeze=False)
+    width = min(2.9 * len(panels), 8.7) if len(panels) > 1 else 4.4
+    fig, axes = plt.subplots(rows, len(panels), figsize=(width, 2.7 * rows), squeeze=False)
     for j, (kind, measure) in enumerate(panels):
         labels, kept = groups[kind]
         for i, pred in enumerate(PREDICTORS):
@@ -160,39 +140,43 @@ def _figure(groups, table, out) -> str:
                 ax.axhline(1.0, color="k", ls=":", lw=1)
             ax.set_xlabel(pred)
             ax.set_ylabel(LABEL[measure])
-            ax.set_title(f"{kind}: Spearman rho = {stats.fmt_ci(rho, lo, hi)} over {n}", fontsize=9)
-        axes[0, j].legend(fontsize=6, markerscale=2)
-    fig.suptitle("E5: held-out-combination generalization against IIA_das, IIA and C, every network once", fontsize=10)
+            ax.set_title(f"{kind}: rho = {stats.fmt_ci(rho, lo, hi)}\nover {n:,} networks")
+    if sum(len(g[0]) for g in groups.values()) <= 6:
+        axes[0, 0].legend(markerscale=2)
+    fig.suptitle("E5: held-out generalization against IIA_das, IIA and C")
     fig.tight_layout()
-    return base.save_figure(fig, out, "e5_generalization")
+    caption = "E5: held-out-combination generalization against IIA_das, IIA and C, every network once (colour: run)"
+    return base.save_figure(fig, out, "e5_generalization", caption)
 
 
-def _say(d: dict) -> str:
-    return (
-        f"{d['kind']} rho({d['predictor']}, {d['measure']}) = "
-        f"{stats.fmt_ci(d['spearman_rho'], d['rho_lo'], d['rho_hi'])} over {d['n']} networks, "
-        f"{stats.fmt_ci(d['spearman_rho_fit'], d['rho_fit_lo'], d['rho_fit_hi'])} over {d['n_fit']} fit ones"
-    )
+NUMBERS_HEADER = ["held-out measure", "predictor", "networks", "Spearman rho", "fit networks", "rho over fit ones"]
 
 
-def _verdict(table) -> str:
-    """The section's one-line result: the pooled correlations of IIA_das, IIA and C (PREDICTORS' order) with the
-    first held-out measure."""
+def numbers(table) -> list[list]:
+    """The pooled rank correlations: per held-out measure and predictor, over every network and over the fit."""
     pooled = [dict(zip(HEADER, t, strict=True)) for t in table if t[0] == "all"]
-    first = [d for d in pooled if (d["kind"], d["measure"]) == (pooled[0]["kind"], pooled[0]["measure"])]
-    return "Pooled: " + "; ".join(_say(d) for d in first) + "." if pooled else "No network to correlate."
+    rho = lambda d, s="": (d[f"spearman_rho{s}"], d[f"rho{s}_lo"], d[f"rho{s}_hi"])
+    return [NUMBERS_HEADER] + [
+        [f"{d['kind']}: {LABEL[d['measure']]}", d["predictor"], d["n"], rho(d), d["n_fit"], rho(d, "_fit")]
+        for d in pooled
+    ]
 
 
-def _text(table, n_points, n_dropped) -> str:
+def headline(table) -> str:
+    """The pooled rank correlation of IIA_das with the first held-out measure, in words and numbers."""
     pooled = [dict(zip(HEADER, t, strict=True)) for t in table if t[0] == "all"]
-    return (
-        "Spearman rank correlation of IIA_das (the distributed causal score), of the local-unit IIA and of C with "
-        "the held-out measure over networks, with 95% percentile "
-        f"bootstrap intervals ({N_BOOT} resamples of the networks); a lower loss ratio or loss, or a higher accuracy, "
-        "is better generalization. Pooled rows count a network once when several runs share it (the same target, "
-        "model, train and pruning config, base seed and grid point; the first run in name order keeps it): "
-        f"{n_dropped} of {n_points} points dropped as duplicates. Pooled: " + "; ".join(_say(d) for d in pooled) + "."
-    )
+    if not pooled:
+        return "No network to correlate."
+    d = pooled[0]
+    rho, lo, hi = d["spearman_rho"], d["rho_lo"], d["rho_hi"]
+    name, pred = f"Spearman rho({d['predictor']}, {LABEL[d['measure']]})", d["predictor"]
+    if not (np.isfinite(rho) and np.isfinite(lo)):
+        return f"{name} is undefined over {d['n']:,} networks (fewer than 3, or one side constant)."
+    better = (rho < 0) == (d["measure"] != "heldout_acc")  # a lower loss or ratio, a higher accuracy, is better
+    lead = f"Networks with a higher {pred} generalize {'better' if better else 'worse'} to held-out combinations"
+    if lo <= 0 <= hi:
+        lead = f"No resolved rank correlation of {pred} with the {LABEL[d['measure']]}"
+    return f"{lead}: {name} {stats.fmt_ci(rho, lo, hi)} over {d['n']:,} networks, every run pooled."
 
 
 def make(runs, out):
@@ -211,8 +195,12 @@ def make(runs, out):
                 table += _rows_for("all", kind, pooled, sum(dropped[i] for i in idx))
     figure = _figure(groups, table, out)
     name = base.write_table(out, "e5_generalization", HEADER, table)
-    text = _text(table, sum(len(r.rows) for r in runs), sum(dropped))
-    return base.Section(TITLE, text, [figure], [name], verdict=_verdict(table))
+    details = (
+        f"{stats.share(sum(dropped), sum(len(r.rows) for r in runs), 'point')} dropped as duplicates: a network "
+        "several runs share counts once in the pooled rows. Intervals: 95% percentile bootstrap over networks."
+    )
+    return base.Section(TITLE, headline(table), [figure], [name], numbers(table), details=details,
+                        empty="undefined: fewer than 3 networks, or one side constant")  # fmt: skip
 
 
 def main(argv=None) -> None:

@@ -151,9 +151,9 @@ def table(runs) -> list[list]:
 def figure(rows, out):
     tasks = list(dict.fromkeys(t[0] for t in rows))
     series = sorted({(t[1], t[24]) for t in rows}, key=lambda mk: (mk[1] != "balanced", mk))
-    ncols = min(4, len(tasks))
+    ncols = min(3, len(tasks))
     nrows = -(-len(tasks) // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.0 * nrows), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.9 * ncols, 2.6 * nrows), squeeze=False, sharey=True)
     for ax in axes.flat[len(tasks):]:
         ax.set_visible(False)
     for ax, task in zip(axes.flat[: len(tasks)], tasks, strict=True):
@@ -173,14 +173,16 @@ def figure(rows, out):
         theirs = sorted(THEIRS.get(task, {}).items())
         if theirs:
             ax.plot(*zip(*theirs, strict=True), "k*", ms=9, label="theirs (published)")
-        ax.set_title(task, fontsize=9)
+        ax.set_title(task)
         ax.set_xlabel("hidden layers")
         ax.set_xticks(sorted({t[2] for t in rows}))
         ax.set_ylim(-0.05, 1.05)
-    axes[0][0].legend(fontsize=6)
-    fig.suptitle("E6: Neural Sculpting success (their detection), their published rate, our label, IIA_das, IIA",
-                 fontsize=9)
-    fig.tight_layout()
+    handles = {lab: h for ax in axes.flat for h, lab in zip(*ax.get_legend_handles_labels(), strict=True)}
+    fig.legend(handles.values(), handles.keys(), loc="lower center", ncol=2)
+    legend_h = 0.2 * -(-len(handles) // 2) + 0.15
+    fig.set_size_inches(2.9 * ncols, 2.6 * nrows + 0.4 + legend_h)
+    fig.suptitle("E6: Neural Sculpting success, their rate, our label and IIA_das")
+    fig.tight_layout(rect=(0, legend_h / (2.6 * nrows + 0.4 + legend_h), 1, 1))
     return base.save_figure(fig, out, "e6_sculpting")
 
 
@@ -196,76 +198,55 @@ def _totals(rows) -> tuple:
     return main, n, agree, comp, succ, compared, sum(t[23] for t in compared)
 
 
-def scores(rows) -> str:
-    """'mean IIA_das m, local IIA m, old local label f' over the networks of the balanced rows (each cell's mean
-    weighted by its networks; the per-cell 95% intervals are in the table)."""
-    main = [t for t in rows if t[24] == "balanced"]
-    w = lambda k: _weighted(main, k)
-    return f"mean IIA_das {w('IIA_das_mean'):.2f}, local IIA {w('IIA_mean'):.2f}, old local label " \
-        f"{w('compositional_local'):.2f}"
-
-
-def _weighted(rows, key) -> float:
-    """The networks-weighted mean of column KEY over the rows whose value is finite (NaN without any)."""
-    v = np.array([t[COL[key]] for t in rows], float)
-    n = np.array([t[3] for t in rows], float)
-    ok = np.isfinite(v)
-    return float((v[ok] * n[ok]).sum() / n[ok].sum()) if ok.any() else float("nan")
-
-
-def verdict(rows) -> str:
-    """The section's one-line result: the first two sentences of `summary` (their rate against ours, and over
-    the networks success, the compositional fraction and how often the two agree, then the mean IIA_das with the
-    local IIA and the old local label beside)."""
+def headline(rows) -> str:
+    """Their published rate against ours, and how often their success indicator and our label agree."""
     _, n, agree, comp, succ, compared, within = _totals(rows)
     if not n:
         return "No network of a balanced-table task to judge."
     return (
-        f"Their published rate within {BAR} of ours in {within} of {len(compared)} (task, depth) cells; over {n} "
-        f"networks success {succ / n:.2f}, compositional {comp / n:.2f}, agreeing on {agree} ({agree / n:.2f}); "
-        f"{scores(rows)}."
+        f"Their published success rate is within {BAR} of ours in {within} of {len(compared)} (task, depth) cells; "
+        f"their success indicator and our compositional label agree on {stats.share(agree, n, 'network')}."
     )
 
 
-def summary(rows) -> str:
-    """The comparison with theirs on our reading of their tasks (balanced tables), then the diagnostic readings."""
-    main, n, agree, comp, succ, compared, within = _totals(rows)
-    best = {}
-    for t in main:
-        if t[0] not in best or t[4] > best[t[0]][4]:
-            best[t[0]] = t
-    text = (
-        f"Their published rate within {BAR} of ours in {within} of {len(compared)} (task, depth) cells. "
-        f"Over {n} networks: success {succ / max(n, 1):.2f}, compositional {comp / max(n, 1):.2f}; the two agree on "
-        f"{agree} ({agree / max(n, 1):.2f}); {scores(rows)}. Our label is the distributed one (on IIA_das, "
-        "docs/method.md); the local-unit IIA and the old local label are beside it. Success = their detected "
-        "modules match the task's modules by their criterion as read from their drawings (depth-dependent for the "
-        "hierarchy series; docs/sculpting.md, 'Their success criterion'); 'theirs' = their published rate (read "
-        "from their figures). Best per task: "
-        + "; ".join(
-            f"{k}: {v[4]:.2f} ({v[1]}, {v[2]} hidden layers; theirs {v[5]:.2f}; compositional {v[8]:.2f}, IIA_das "
-            f"{stats.fmt_ci(*v[COL['IIA_das_mean'] : COL['IIA_das_hi'] + 1])}, local IIA {v[9]:.2f})"
-            for k, v in best.items()
-        )
-        + "."
-    )
-    pairs = {(t[0], t[2]): t for t in compared}
+NUMBERS_HEADER = ["task", "hidden layers", "method", "networks", "success (Wilson 95%)", "theirs",
+                  f"within {BAR}", "compositional", "IIA_das"]  # fmt: skip
+
+
+def numbers(rows) -> list[list]:
+    """Per (task, depth, method) on our reading of their tasks (balanced tables): success against theirs, our label
+    and IIA_das."""
+    out = [NUMBERS_HEADER]
+    for t in (t for t in rows if t[COL["tables"]] == "balanced"):
+        d = dict(zip(HEADER, t, strict=True))
+        within = {1: "yes", 0: "no"}.get(d["within_0.25"], "")
+        out.append([d["task"], d["depth"], d["method"], d["networks"], (d["success_rate"], d["success_lo"],
+                    d["success_hi"]), d["theirs"], within, (d["compositional"], d["compositional_lo"],
+                    d["compositional_hi"]), (d["IIA_das_mean"], d["IIA_das_lo"], d["IIA_das_hi"])])  # fmt: skip
+    return out
+
+
+def details(rows) -> str:
+    """The diagnostic readings (drawn tables other than balanced) against theirs."""
+    pairs = {(t[0], t[2]): t for t in _totals(rows)[5]}
+    text = ""
     for kind in sorted({t[24] for t in rows} - {"balanced"}):
         diag = [t for t in rows if t[24] == kind and t[23] != ""]
         same = [t for t in diag if (t[0], t[2]) in pairs]
         text += (
-            f" Diagnostic, the same tasks with {kind} drawn tables (docs/sculpting.md): within {BAR} of theirs in "
+            f" Diagnostic, the same tasks with {kind} drawn tables: within {BAR} of theirs in "
             f"{sum(t[23] for t in diag)} of {len(diag)} cells; on those cells the balanced reading is within in "
             f"{sum(pairs[(t[0], t[2])][23] for t in same)}."
         )
-    return text
+    return text.strip()
 
 
 def make(runs, out):
     rows = table(runs)
     fig = figure(rows, out)
     name = base.write_table(out, "e6_sculpting", HEADER, rows)
-    return base.Section(TITLE, summary(rows), [fig], [name], verdict=verdict(rows))
+    return base.Section(TITLE, headline(rows), [fig], [name], numbers(rows), details=details(rows),
+                        empty="no published rate of theirs for that cell")  # fmt: skip
 
 
 def main(argv=None) -> None:

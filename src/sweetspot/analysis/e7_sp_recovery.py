@@ -178,46 +178,58 @@ def verdict_lines(per_target: dict[str, dict]) -> list[str]:
     tally, all_met = _tally(per_target)
     for c, met, res in tally:
         detail = "; ".join(f"{t}: {'met' if v[0] else 'NOT met'} ({v[1]})" for t, v in res.items())
-        lines.append(f"{c}: {'met' if res and met == len(res) else 'not met'} on {met} of {len(res)} targets. {detail}")
+        word = "met" if res and met == len(res) else "not met"
+        lines.append(f"{c}: {word} on {met} of {stats.plural(len(res), 'target')}. {detail}")
     lines.append(f"goal: {'MET' if all_met else 'NOT MET'}")
     return lines
 
 
-def verdict_line(per_target: dict[str, dict]) -> str:
-    """The section's one-line result: whether the goal is met and, per clause, on how many of the targets where it
-    applies (verdict_lines' counts)."""
+CLAUSE_WORDS = {"seeds": "8+ networks per method", "2x": "2x IMP's and magnitude's compositional share",
+                "half": "half compositional (tree targets)", "iia": "IIA_das within 0.05 of the oracle's",
+                "wiring": "best wiring recovery"}  # fmt: skip
+
+
+def headline(per_target: dict[str, dict]) -> str:
+    """Whether SP meets the goal and, per clause, on how many of the targets where it applies."""
     if not per_target:
-        return "No E7 run to judge: goal not met."
+        return "No E7 run to judge: the goal is not met."
     tally, all_met = _tally(per_target)
+    verb = "meets" if all_met else "does not meet"
     return (
-        f"Goal {'MET' if all_met else 'NOT MET'} over {len(per_target)} targets; clauses met on (of applicable): "
-        + ", ".join(f"{c} {met}/{len(res)}" for c, met, res in tally)
+        f"SP {verb} the goal on {stats.plural(len(per_target), 'judging target')}: "
+        + "; ".join(f"{CLAUSE_WORDS[c]} on {met} of {len(res)}" for c, met, res in tally)
         + "."
     )
 
 
-def _fmt_ci(v, ci) -> str:
-    return f"{v:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]" if np.isfinite(v) else "nan"
+def _ci(d, m, lo, hi) -> tuple:
+    return d[m], d[lo], d[hi]
+
+
+NUMBERS_HEADER = ["target (depth, SP sparsity)", "method", "networks", "compositional", "IIA_das", "local IIA",
+                  "precision", "recall", "fit"]  # fmt: skip
+
+
+def numbers(table_rows: list[list]) -> list[list]:
+    """The goal's table, method by judging target, from the rows of HEADER (e7_sp_recovery.md has it too)."""
+    out = [NUMBERS_HEADER]
+    for r in table_rows:
+        d = dict(zip(HEADER, r, strict=True))
+        out.append([f"{d['target']} ({d['depth']}, {d['sparsity']:g})", d["method"], d["n"],
+                    _ci(d, "frac_compositional", "comp_ci_lo", "comp_ci_hi"),
+                    _ci(d, "IIA_das_mean", "IIA_das_ci_lo", "IIA_das_ci_hi"),
+                    _ci(d, "IIA_mean", "IIA_ci_lo", "IIA_ci_hi"),
+                    d["precision_mean"], d["recall_mean"], d["frac_fit"]])  # fmt: skip
+    return out
 
 
 def markdown(table_rows: list[list]) -> str:
-    """The goal's table (method x judging target) as Markdown, from the rows of HEADER."""
-    lines = [
-        "| target (depth, SP sparsity) | method | n | compositional [95% CI] | IIA_das [95% CI] | IIA (local) [95% CI] "
-        "| C | modular [95% CI] | precision | recall | fit |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in table_rows:
-        d = dict(zip(HEADER, r, strict=True))
-        lines.append(
-            f"| {d['target']} ({d['depth']}, {d['sparsity']:g}) | {d['method']} | {d['n']} | "
-            f"{_fmt_ci(d['frac_compositional'], (d['comp_ci_lo'], d['comp_ci_hi']))} | "
-            f"{_fmt_ci(d['IIA_das_mean'], (d['IIA_das_ci_lo'], d['IIA_das_ci_hi']))} | "
-            f"{_fmt_ci(d['IIA_mean'], (d['IIA_ci_lo'], d['IIA_ci_hi']))} | {d['C_mean']:.3f} | "
-            f"{_fmt_ci(d['frac_modular'], (d['modular_ci_lo'], d['modular_ci_hi']))} | "
-            f"{d['precision_mean']:.3f} | {d['recall_mean']:.3f} | {d['frac_fit']:.2f} |"
-        )
-    return "\n".join(lines)
+    """The goal's table as Markdown (numbers' columns)."""
+    from sweetspot.analysis import page
+
+    head, *rows = numbers(table_rows)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    return "\n".join(lines + ["| " + " | ".join(page.cell(v) for v in r) + " |" for r in rows])
 
 
 def versus(rows, sparsity, seeds) -> list[list]:
@@ -236,19 +248,6 @@ def versus(rows, sparsity, seeds) -> list[list]:
         diffs = [stats.diff_ci(side(sp, k), side(other, k), paired=True) for k in VERSUS]
         out.append([m, *(v for d in diffs for v in (d[3], *d[:3]))])
     return out
-
-
-def versus_line(target, table) -> str:
-    """SP minus each rival on IIA_das, then the local IIA and the modular label (VERSUS_HEADER rows of one
-    target), with their 95% intervals."""
-    if not table:
-        return ""
-    rows = [dict(zip(VERSUS_HEADER, t, strict=True)) for t in table]
-    part = lambda k: f"on {k}: " + ", ".join(
-        f"{d['versus']} {stats.fmt_ci(d[f'd{k}'], d[f'd{k}_lo'], d[f'd{k}_hi'])}" for d in rows
-    )
-    parts = "; ".join(map(part, ("IIA_das", "IIA", "modular")))
-    return f"{target}: SP minus each method, paired by seed, {parts}."
 
 
 def _choose(rows, select_run):
@@ -292,31 +291,24 @@ def analyse(run, select_run=None) -> tuple[list[list], list[list], dict, list[li
 
 
 def make(runs, out) -> base.Section:
-    goal, sel, per_target, every, notes, vs, vs_lines = [], [], {}, [], [], [], []
+    goal, sel, per_target, every, notes, vs = [], [], {}, [], [], []
     selects = {target_of(r): r for r in runs if r.experiment.startswith("e7select/")}
     for run in sorted((r for r in runs if r.experiment.startswith("e7/")), key=lambda r: r.experiment):
         g, s, c, e, note, v = analyse(run, selects.get(target_of(run)))
         goal, sel, every, vs = goal + g, sel + s, every + e, vs + v
         per_target[target_of(run)] = c
         notes += [f"{target_of(run)}: {note}."] if note else []
-        vs_lines += [x for x in [versus_line(target_of(run), v)] if x]
     tables = [
         base.write_table(out, "e7_sp_recovery", HEADER, goal),
         base.write_table(out, "e7_sp_selection", SELECTION_HEADER, sel),
         base.write_table(out, "e7_all_cells", HEADER, every),
         base.write_table(out, "e7_sp_versus", VERSUS_HEADER, vs),
     ]
-    md = markdown(goal)
-    verdict = verdict_lines(per_target)
+    lines = verdict_lines(per_target)
     with open(os.path.join(out, "e7_sp_recovery.md"), "w") as f:
-        f.write(md + "\n\n" + "\n".join(f"- {v}" for v in verdict) + "\n")
-    text = (
-        "Every method at SP's sparsity, chosen on the selection seeds (max compositional fraction, ties to the "
-        "fit fraction, the local IIA, then C: the rule as fixed) and measured on other seeds; 95% percentile-bootstrap "
-        "intervals over networks. Judged on the distributed score IIA_das and the distributed `compositional` "
-        "label, the local-unit IIA and C beside them. " + " ".join(notes + vs_lines + verdict)
-    )
-    return base.Section(TITLE, text, [], tables, verdict=verdict_line(per_target))
+        f.write(markdown(goal) + "\n\n" + "\n".join(f"- {v}" for v in lines) + "\n")
+    details = " ".join(notes + lines) + " SP minus each method, paired by seed: e7_sp_versus.csv."
+    return base.Section(TITLE, headline(per_target), [], tables, numbers(goal), details=details)
 
 
 @base.one_line_errors

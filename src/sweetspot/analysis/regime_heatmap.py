@@ -40,21 +40,15 @@ def cell_stats(rows, metric, methods, depths, sparsities):
     """(method, depth, sparsity) arrays of mean, std and count over every other axis (seeds, lr, ...)."""
     shape = (len(methods), len(depths), len(sparsities))
     mean, std, count = np.full(shape, np.nan), np.full(shape, np.nan), np.zeros(shape, int)
-    for i, m in enumerate(methods):
-        for j, d in enumerate(depths):
-            for k, s in enumerate(sparsities):
-                vals = [
-                    _num(r[metric])
-                    for r in rows
-                    if r["method"] == m
-                    and int(r["depth"]) == d
-                    and float(r["sparsity"]) == s
-                    and r.get("diverged") != "True"
-                ]
-                vals = np.array([v for v in vals if np.isfinite(v)])
-                count[i, j, k] = len(vals)
-                if len(vals):
-                    mean[i, j, k], std[i, j, k] = vals.mean(), vals.std()
+    cells = {}
+    for r in (r for r in rows if r.get("diverged") != "True"):
+        cells.setdefault((r["method"], int(r["depth"]), float(r["sparsity"])), []).append(_num(r[metric]))
+    for i, j, k in np.ndindex(shape):
+        vals = np.array(cells.get((methods[i], depths[j], sparsities[k]), []), float)
+        vals = vals[np.isfinite(vals)]
+        count[i, j, k] = len(vals)
+        if len(vals):
+            mean[i, j, k], std[i, j, k] = vals.mean(), vals.std()
     return mean, std, count
 
 
@@ -67,56 +61,92 @@ def sparsity_label(s: float) -> str:
     return "0 (dense)" if s == 0.0 else f"{s:g}"
 
 
-def heatmap(rows, metric, out_base):
-    """Draws `metric` (a PANELS key) over depth x sparsity, one panel per method; writes out_base.png and .pdf."""
-    fig = figure(rows, metric)
+def _axes_values(rows):
+    return (sorted({r["method"] for r in rows}), sorted({int(r["depth"]) for r in rows}),
+            sorted({float(r["sparsity"]) for r in rows}))  # fmt: skip
+
+
+def flat(mean) -> str:
+    """Why a panel's cells carry no picture ('no cell has a value', 'every cell is 0'), or '' when they do."""
+    if not np.isfinite(mean).any():
+        return "no cell has a value"
+    lo, hi = np.nanmin(mean), np.nanmax(mean)
+    return f"every cell is {hi:.2g}" if hi - lo < 1e-12 else ""
+
+
+def heatmap(rows, metric, out_base) -> str:
+    """Draws `metric` (a PANELS key) over depth x sparsity, one panel per method; writes out_base.png and .pdf
+    and returns the PNG's path. When every panel is flat (flat: no value, or one value in every cell), draws
+    nothing and returns the sentence that says so instead."""
     title = PANELS[metric][0].replace("$", "")
+    methods, depths, sparsities = _axes_values(rows)
+    mean, _, count = cell_stats(rows, metric, methods, depths, sparsities)
+    why = {flat(m) for m in mean}
+    if "" not in why:
+        n = int(sum(r.get("diverged") != "True" for r in rows))
+        return f"No map of the {title}: {' or '.join(sorted(why))} for every method, over {n:,} networks."
+    fig = figure(rows, metric)
+    cells = "each cell is the mean over its seeds" + (", with the standard deviation under it" if _numbers(
+        depths, sparsities) else " (the numbers: the cells CSV)")
     base.savefig(
         fig,
         out_base,
-        f"{title} over depth (rows) and sparsity (columns), one panel per method: each cell "
-        "is the mean over its seeds, with the standard deviation under it; diverged networks left out. Sparsity 0 "
-        "(the first column, set off by a line) is the dense network.",
+        f"{title} over depth (rows) and sparsity (columns), one panel per method: {cells}; diverged networks left "
+        "out. Sparsity 0 (the first column, set off by a line) is the dense network.",
     )
     plt.close(fig)
     return f"{out_base}.png"
 
 
+def _numbers(depths, sparsities) -> bool:
+    """Whether the cells print their mean and std (small grids); larger ones leave it to the colour bar."""
+    return len(sparsities) <= 7 and len(depths) <= 10
+
+
+def _panel(ax, fig_im, mean, std, count, depths, sparsities, numbers):
+    """One method's cells; a flat panel says why instead (flat)."""
+    why = flat(mean)
+    if why:
+        ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", va="center")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        return
+    im = ax.imshow(mean, origin="lower", aspect="auto", **fig_im)
+    for j, k in np.ndindex(mean.shape):
+        if numbers and count[j, k]:
+            r, g, b, _ = im.cmap(im.norm(mean[j, k]))
+            ax.text(k, j, f"{mean[j, k]:.2f}\n±{std[j, k]:.2f}", ha="center", va="center", fontsize=base.MIN_FONT_PT,
+                    color="k" if 0.3 * r + 0.6 * g + 0.1 * b > 0.5 else "w")  # fmt: skip
+    ax.set_xticks(range(len(sparsities)), [sparsity_label(s) for s in sparsities])
+    if sparsities[0] == 0.0 and len(sparsities) > 1:  # the dense column, set off from the sparse ones
+        ax.axvline(0.5, color="w", lw=2.5)
+    ax.set_yticks(range(len(depths)), depths)
+    ax.set_xlabel("sparsity")
+    ax.set_ylabel("depth")
+
+
 def figure(rows, metric):
-    """The heatmap figure. Constrained layout places the figure title above the panel titles and the colour bar
-    beside the panels at every grid size (a one-depth grid's title used to overlap the panel titles)."""
+    """The heatmap figure: one panel per method, as many side by side as fit in 8.8 in (the page's width at 800
+    px). Constrained layout places the figure title above the panel titles and the colour bar beside the panels
+    at every grid size (a one-depth grid's title used to overlap the panel titles)."""
     title, cmap, lims = PANELS[metric]
-    methods = sorted({r["method"] for r in rows})
-    depths = sorted({int(r["depth"]) for r in rows})
-    sparsities = sorted({float(r["sparsity"]) for r in rows})
+    methods, depths, sparsities = _axes_values(rows)
     mean, std, count = cell_stats(rows, metric, methods, depths, sparsities)
-    size = (1.3 + 1.25 * len(sparsities) * len(methods), 1.4 + 0.55 * len(depths))
-    fig, axes = plt.subplots(1, len(methods), figsize=size, squeeze=False, layout="constrained")
+    numbers = _numbers(depths, sparsities)
+    panel_w = 0.8 + (0.85 if numbers else 0.4) * len(sparsities)
+    cols = max(1, min(len(methods), int(7.6 // panel_w)))
+    rows_n = -(-len(methods) // cols)
+    size = (1.2 + cols * panel_w, rows_n * (1.0 + (0.42 if numbers else 0.3) * len(depths)) + 0.4)
+    fig, axes = plt.subplots(rows_n, cols, figsize=size, squeeze=False, layout="constrained")
     vmin, vmax = lims if lims else (np.nanmin(mean), np.nanmax(mean))
-    for i, (ax, m) in enumerate(zip(axes[0], methods, strict=True)):
-        im = ax.imshow(mean[i], origin="lower", aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax)
-        for j in range(len(depths)):
-            for k in range(len(sparsities)):
-                if count[i, j, k]:
-                    r, g, b, _ = im.cmap(im.norm(mean[i, j, k]))
-                    ax.text(
-                        k,
-                        j,
-                        f"{mean[i, j, k]:.2f}\n±{std[i, j, k]:.2f}",
-                        ha="center",
-                        va="center",
-                        fontsize=7,
-                        color="k" if 0.3 * r + 0.6 * g + 0.1 * b > 0.5 else "w",
-                    )
-        ax.set_xticks(range(len(sparsities)), [sparsity_label(s) for s in sparsities])
-        if sparsities[0] == 0.0 and len(sparsities) > 1:  # the dense column, set off from the sparse ones
-            ax.axvline(0.5, color="w", lw=2.5)
-        ax.set_yticks(range(len(depths)), depths)
-        ax.set_xlabel("sparsity")
-        ax.set_ylabel("depth (hidden layers)")
-        ax.set_title(f"{m} (n={int(count[i].max())} seeds/cell)", fontsize=9)
-    fig.colorbar(im, ax=axes[0].tolist(), label=title, shrink=0.9)
-    fig.suptitle(f"{title}: mean ± std over seeds", fontsize=10)
+    im_kw = dict(cmap=cmap, vmin=vmin, vmax=vmax)
+    for i, (ax, m) in enumerate(zip(axes.flat, methods, strict=False)):
+        _panel(ax, im_kw, mean[i], std[i], count[i], depths, sparsities, numbers)
+        ax.set_title(f"{m} (n = {int(count[i].max())} seeds per cell)")
+    for ax in list(axes.flat)[len(methods) :]:
+        ax.set_visible(False)
+    fig.colorbar(plt.cm.ScalarMappable(plt.Normalize(vmin, vmax), cmap), ax=axes.ravel().tolist(), label=metric)
+    fig.suptitle(f"{title}: mean ± std over seeds" if numbers else f"{title}: mean over seeds")
     return fig
 
 
@@ -131,7 +161,7 @@ def main(argv=None):
     os.makedirs(out, exist_ok=True)
     for metric in PANELS:
         if metric in rows[0]:
-            print(heatmap(rows, metric, os.path.join(out, f"regime_{metric}")))
+            print(heatmap(rows, metric, os.path.join(out, f"regime_{metric}")))  # a PNG's path, or why none
 
 
 if __name__ == "__main__":

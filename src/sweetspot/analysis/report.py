@@ -31,10 +31,11 @@ DEFAULT_JOBS = max(1, min(4, os.cpu_count() or 1))
 
 
 def _make(mod, runs: list[Run], out: str) -> tuple[Section, float]:
-    """One analysis on its runs: its Section (runs filled in) and its wall time in seconds."""
+    """One analysis on its runs: its Section (runs and the module's docstring filled in) and its wall time in s."""
     t0 = time.time()
     section = mod.make(runs, out)
     section.runs = section.runs or runs
+    section.about = section.about or mod.__doc__ or ""
     return section, time.time() - t0
 
 
@@ -73,9 +74,10 @@ def report(
         sections = [None] * len(tasks)
         for i, (s, seconds) in results:  # as they finish; the first failure is raised at once
             sections[i] = s
-            progress(f"{tasks[i][0].TITLE}: {len(s.figures)} figure(s), {len(s.tables)} table(s), {seconds:.1f}s")
+            drawn = sum(f.endswith(".png") for f in s.figures)
+            progress(f"{s.title}: {drawn} figure(s), {len(s.tables)} table(s), {seconds:.1f}s")
     command = "python -m sweetspot report " + " ".join(run_dirs) + f" --out {out}"
     if note:
         command += f" --note {shlex.quote(note)}"
-    progress(write_index(out, sections, command, note))
+    progress(write_index(out, sections, command, note, runs))
     return sections

@@ -125,3 +125,18 @@ def spearman_rows(a, b) -> np.ndarray:
     for i in np.flatnonzero(~full):
         out[i] = spearman(a[i], b[i])[0]
     return out
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    """'1 run', '2 runs', '5,040 cases': a count with its noun."""
+    return f"{n:,} {word if n == 1 else words or word + 's'}"
+
+
+def share(k: int, n: int, word: str = "") -> str:
+    """'5,040 of 5,040 cases (100%)': a count out of a total (word: the total's noun), with a percentage that reads
+    100% or 0% only when it is exact."""
+    if n <= 0:
+        return f"0 of {plural(0, word) if word else 0}"
+    pct = 100 * k / n
+    text = f"{pct:.0f}%" if k in (0, n) or 1 <= pct <= 99 else f"{pct:.2g}%" if pct < 1 else f"{min(pct, 99.9):.1f}%"
+    return f"{k:,} of {plural(n, word) if word else f'{n:,}'} ({text})"

@@ -75,22 +75,9 @@ def _row(res, pred, constant) -> list:
     lo, hi, _, _ = e2_depth.peak_range(res["boot"][PEAK])
     peak = lambda m: nan if res["peak"][m] is None else res["peak"][m]
     data = pred["data_only"] or {}
-    return [
-        res["name"],
-        "held out" if res["name"] in HELD_OUT else "main",
-        res["own_depth"],
-        nan if pk is None else pk,
-        lo,
-        hi,
-        peak("IIA"),
-        peak("C"),
-        pred["d_hat"],
-        pred["d_hat_low"],
-        pred["d_hat_high"],
-        data.get("d_hat", nan),
-        bool(data.get("fit", False)),
-        nan if constant is None else constant,
-    ]
+    return [res["name"], "held out" if res["name"] in HELD_OUT else "main", res["own_depth"], nan if pk is None else pk,
+            lo, hi, peak("IIA"), peak("C"), pred["d_hat"], pred["d_hat_low"], pred["d_hat_high"],
+            data.get("d_hat", nan), bool(data.get("fit", False)), nan if constant is None else constant]  # fmt: skip
 
 
 def _col(table, name) -> np.ndarray:
@@ -127,17 +114,16 @@ def _ci(v) -> tuple[float, float]:
     return tuple(np.quantile(v, [0.025, 0.975])) if len(v) else (float("nan"), float("nan"))
 
 
-def validate(table, boot, n_boot=e2_depth.N_BOOT, seed=SEED) -> tuple[list[list], list[str]]:
-    """(SUMMARY_HEADER rows, sentences) over the table's targets with an IIA_das peak, per set (main, held out,
-    all) and predictor. Intervals: 95% percentile bootstrap, n_boot resamples; each draws the set's targets with
+def validate(table, boot, n_boot=e2_depth.N_BOOT, seed=SEED) -> list[list]:
+    """SUMMARY_HEADER rows over the table's targets with an IIA_das peak, per set (main, held out, all) and
+    predictor. Intervals: 95% percentile bootstrap, n_boot resamples; each draws the set's targets with
     replacement (default_rng([seed, crc32(set)])) and takes for every drawn target its b-th seed-bootstrap peak
     (`boot`: {target: (n_boot,) peaks}); all predictors of a set share the resamples, so minus_constant (mean
     |error| minus the constant's) is paired."""
-    rows, lines = [], []
+    rows = []
     for group in ("main", "held out", "all"):
         t = [r for r in table if (group == "all" or r[1] == group) and np.isfinite(r[HEADER.index("peak_IIA_das")])]
         if not t:  # a row that says so (a table always has a row)
-            lines.append(f"{group}: no target with an IIA_das peak")
             rows.append([group, "none", 0, *[float("nan")] * 3, 0, *[float("nan")] * 4, "", "", ""])
             continue
         b = np.array([np.asarray(boot[r[0]], float)[:n_boot] for r in t])
@@ -152,37 +138,39 @@ def validate(table, boot, n_boot=e2_depth.N_BOOT, seed=SEED) -> tuple[list[list]
             d = d if label != "constant" else ("", "", "")
             rows.append([group, label, x["n"], x["mae"], *_ci(x["mae_b"]), x["exact"], x["rho"], *_ci(x["rho_b"])])
             rows[-1] += [x["p"], *d]
-            lines.append(_sentence(group, label, rows[-1], t))
-    return rows, lines
+    return rows
 
 
-def _versus(row) -> str:
+def versus(row) -> str:
     """A predictor's SUMMARY_HEADER row against the constant: worse than, better than or not resolved from."""
+    if not np.isfinite(row[11]):
+        return ""
     return "worse than" if row[12] > 0 else "better than" if row[13] < 0 else "not resolved from"
 
 
-def _sentence(group, label, row, t) -> str:
-    name = f"constant {int(t[0][HEADER.index('constant')])}" if label == "constant" else label
-    text = f"{group}, {name}: mean |error| {stats.fmt_ci(*row[3:6])} over {row[2]} targets ({row[6]} exact)"
-    if np.isfinite(row[7]):
-        text += f", Spearman rho {stats.fmt_ci(*row[7:10])} (p = {row[10]:.2g})"
-    if label != "constant" and np.isfinite(row[11]):
-        text += f"; minus the constant's: {stats.fmt_ci(*row[11:14])} ({_versus(row)} the constant)"
-    return text
+def numbers(summary, const) -> list[list]:
+    """The summary as the page's table: per set and predictor, mean |error|, exact hits, rho, minus the constant."""
+    out = [["targets", "predictor", "targets with a peak", "mean |error| (depths)", "exact", "Spearman rho",
+            "minus the constant's error"]]  # fmt: skip
+    for r in summary:
+        name = f"constant {const}" if r[1] == "constant" else r[1]
+        minus = tuple(r[11:14]) if r[11] != "" else float("nan")
+        out.append([r[0], name, r[2], tuple(r[3:6]), r[6], tuple(r[7:10]), minus])
+    return out
 
 
-def verdict(summary, const) -> str:
-    """The section's one-line result from the summary rows of the set "all": the structural predictor's mean
-    |error| against the best constant's, and whether their difference is resolved."""
+def headline(summary, const) -> str:
+    """The structural predictor's mean |error| over every target with a peak, against the best constant's."""
     by = {r[1]: r for r in summary if r[0] == "all"}
     s, c = by.get("structural"), by.get("constant")
     if s is None or c is None:
         return "No target has an IIA_das peak, so there is nothing to predict."
-    text = (
-        f"Over {s[2]} targets with an IIA_das peak: structural mean |error| {stats.fmt_ci(*s[3:6])} ({s[6]} exact), "
-        f"constant {const}: {stats.fmt_ci(*c[3:6])}"
+    side = versus(s)
+    return (
+        f"Over {stats.plural(s[2], 'target')} with an IIA_das peak, the structural predictor misses the peak depth by "
+        f"{stats.fmt_ci(*s[3:6])} on average ({s[6]} exact), the best constant ({const}) by {stats.fmt_ci(*c[3:6])}"
+        + (f": {side} the constant." if side else ".")
     )
-    return text + (f"; {_versus(s)} the constant." if np.isfinite(s[11]) else "; difference undefined.")
 
 
 def _figure(table, out) -> str:
@@ -195,7 +183,7 @@ def _figure(table, out) -> str:
         d = t[k["d_hat"]]
         ax.errorbar(pk, d, xerr=xerr, fmt=marker, color="C0", ms=6, label="structural" if i == 0 else None)
         ax.scatter(pk, t[k["d_hat_data"]], marker=marker, color="C1", s=30, label="data-only" if i == 0 else None)
-        ax.annotate(t[0], (pk, d), fontsize=7, xytext=(3, 3), textcoords="offset points")
+        ax.annotate(t[0], (pk, d), xytext=(3, 3), textcoords="offset points")
     const = table[0][k["constant"]] if table else float("nan")
     if np.isfinite(const):
         ax.axhline(const, color="grey", ls="--", lw=1, label=f"best constant ({const:g})")
@@ -203,8 +191,8 @@ def _figure(table, out) -> str:
     ax.plot([0.5, top], [0.5, top], "k:", lw=1)
     ax.set_xlabel("E2 IIA_das peak depth (bars: 95% seed-bootstrap range)")
     ax.set_ylabel("predicted depth")
-    ax.set_title("squares: held-out targets", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_title("squares: held-out targets")
+    ax.legend()
     return base.save_figure(fig, out, "depth_predictor")
 
 
@@ -213,15 +201,11 @@ def make(runs, out):
     results = e2_depth.study(runs)
     const = best_constant([r["peak"][PEAK] for r in results if r["name"] not in HELD_OUT])
     table = [_row(r, _predict(r, cache), const) for r in results]
-    summary, lines = validate(table, {r["name"]: r["boot"][PEAK] for r in results})
+    summary = validate(table, {r["name"]: r["boot"][PEAK] for r in results})
     name = base.write_table(out, "depth_predictor", HEADER, table)
     s_name = base.write_table(out, "depth_predictor_summary", SUMMARY_HEADER, summary)
-    text = (
-        "Peak = E2's IIA_das peak (the distributed causal score; the local-unit IIA peak is in the table beside "
-        f"it, not validated); constant = {const} (the best constant on the main targets: the integer with the "
-        "least mean |error| there). Intervals: 95% bootstrap over targets and seeds. " + "; ".join(lines) + "."
-    )
-    return base.Section(TITLE, text, [_figure(table, out)], [name, s_name], verdict=verdict(summary, const))
+    return base.Section(TITLE, headline(summary, const), [_figure(table, out)], [name, s_name],
+                        numbers(summary, const), empty="undefined: no target with a peak, or a constant side")
 
 
 def main(argv=None) -> None:

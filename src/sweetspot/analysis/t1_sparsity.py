@@ -155,7 +155,7 @@ def _loss_panel(ax, run, law, reach) -> None:
     ax.set_yscale("log")
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_title(
-        f"n = {n} (L = {run.meta['config']['target']['levels']}, depth {run.meta['axes']['depth'][0]})", fontsize=9
+        f"n = {n} (L = {run.meta['config']['target']['levels']}, depth {run.meta['axes']['depth'][0]})"
     )
     ax.set_xlabel("live parameters")
     ax.set_ylabel("test loss (MSE)")
@@ -181,8 +181,8 @@ def _exponent_panel(ax, law, ns) -> None:
     ax.set_xticks(ns, [str(n) for n in ns])
     ax.set_xlabel("n (inputs)")
     ax.set_ylabel("exponent of loss ~ live^a (95% CI)")
-    ax.set_title("power-law exponent per (method, n)", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_title("power-law exponent per (method, n)")
+    ax.legend()
 
 
 def _reach_panel(ax, reach, name, ns) -> None:
@@ -194,7 +194,7 @@ def _reach_panel(ax, reach, name, ns) -> None:
         ax.plot(x, need, color=COLOURS[m], marker="o", label=m)
         for xi, ni, r in zip(x, need, rows, strict=True):
             if r[5] == "<= min":
-                ax.annotate("<=", (xi, ni), fontsize=7, color=COLOURS[m], xytext=(3, -8), textcoords="offset points")
+                ax.annotate("<=", (xi, ni), color=COLOURS[m], xytext=(3, -8), textcoords="offset points")
         miss = x[~np.isfinite(need)]
         if len(miss):
             ax.scatter(
@@ -205,68 +205,48 @@ def _reach_panel(ax, reach, name, ns) -> None:
     ax.set_xticks(ns, [str(n) for n in ns])
     ax.set_xlabel("n (inputs)")
     ax.set_ylabel("live parameters needed")
-    ax.set_title(f"live parameters to reach {name} (x: not reached)", fontsize=9)
-    ax.legend(fontsize=7)
+    ax.set_title(f"live parameters to reach {name}\n(x: not reached)")
+    ax.legend()
 
 
 def _figure(runs, law, reach, out) -> str:
     ns = [n_inputs(r) for r in runs]
-    cols = max(len(runs), 3)
-    fig, axes = plt.subplots(2, cols, figsize=(4.3 * cols, 7.6), squeeze=False)
-    for ax, run in zip(axes[0], runs, strict=False):
+    n_panels = len(runs) + 3
+    rows = -(-n_panels // 3)
+    fig, axes = plt.subplots(rows, 3, figsize=(8.7, 2.9 * rows), squeeze=False)
+    axes = list(axes.flat)
+    for ax, run in zip(axes, runs, strict=False):
         _loss_panel(ax, run, law, reach)
-    for ax in list(axes[0])[len(runs) :]:
-        ax.axis("off")
-    axes[0][0].legend(fontsize=7, title="geo. mean, bars: seed range\n-- power-law fit", title_fontsize=6)
-    _exponent_panel(axes[1][0], law, ns)
-    for ax, name in zip(axes[1][1:3], (f"loss {LOSS_LEVEL:g}", "dense loss"), strict=True):
+    axes[0].legend(title="geo. mean, bars: seed range\n-- power-law fit")
+    _exponent_panel(axes[len(runs)], law, ns)
+    for ax, name in zip(axes[len(runs) + 1 :], (f"loss {LOSS_LEVEL:g}", "dense loss"), strict=False):
         _reach_panel(ax, reach, name, ns)
-    for ax in list(axes[1])[3:]:
+    for ax in axes[n_panels:]:
         ax.axis("off")
-    fig.suptitle("T1: test loss against live parameters on binary trees (k = 2), depth = levels", fontsize=10)
+    fig.suptitle("T1: test loss against live parameters on binary trees (k = 2), depth = levels")
     fig.tight_layout()
     return base.save_figure(fig, out, "t1_sparsity")
 
 
-def _fmt_law(law, m, off=0) -> str:
-    return ", ".join(
-        f"n={r[1]}: {r[2 + off]:.2f} [{r[3 + off]:.2f}, {r[4 + off]:.2f}] ({r[5 + off]} pts, R^2 {r[6 + off]:.2f})"
-        for r in law if r[0] == m and np.isfinite(r[2 + off])
-    )  # fmt: skip
-
-
 def _need(r) -> str:
-    """A reach row's live parameters needed, as the text gives them."""
-    return "not reached" if r[5] == "not reached" else f"{'<=' if r[5] == '<= min' else ''}{r[4]:.0f}"
+    """A reach row's live parameters needed, as the page gives them."""
+    return "not reached" if r[5] == "not reached" else f"{'<=' if r[5] == '<= min' else ''}{r[4]:,.0f}"
 
 
-def _fmt_reach(reach, m, name) -> str:
-    rows = [r for r in reach if r[0] == m and r[2] == name]
-    return ", ".join(f"n={r[1]}: {_need(r)}" for r in rows)
+def numbers(law, reach) -> list[list]:
+    """Per n: the live parameters oracle and SP need to reach the dense loss, dense's own count, and the
+    power-law exponents of oracle and SP with their 95% intervals."""
+    out = [["n (inputs)", "oracle needs", "SP needs", "dense has", "dense loss", "oracle exponent", "SP exponent"]]
+    for d in (r for r in reach if r[0] == "dense" and r[2] == "dense loss"):
+        need = {r[0]: _need(r) for r in reach if r[1] == d[1] and r[2] == "dense loss"}
+        exp = {r[0]: tuple(r[2:5]) for r in law if r[1] == d[1]}
+        out.append([d[1], need.get("oracle", ""), need.get("sp", ""), int(round(d[4])), d[3],
+                    exp.get("oracle", float("nan")), exp.get("sp", float("nan"))])  # fmt: skip
+    return out
 
 
-def _text(law, reach) -> str:
-    dense = [r for r in reach if r[0] == "dense" and r[2] == "dense loss"]
-    return (
-        "Exponent a of test loss ~ live_params^a (fit_power_law over both seeds, 95% bootstrap interval): "
-        f"oracle {_fmt_law(law, 'oracle')}; SP {_fmt_law(law, 'sp')}. Over the points with every input still "
-        f"connected: oracle {_fmt_law(law, 'oracle', 7)}; SP {_fmt_law(law, 'sp', 7)}. Dense has one live count per "
-        "n (no exponent); its test loss at sparsity 0 is "
-        + ", ".join(f"n={r[1]}: {r[3]:.3g} with {r[4]:.0f} live" for r in dense)
-        + f". Live parameters needed to reach test loss {LOSS_LEVEL:g}: "
-        + "; ".join(f"{m} {_fmt_reach(reach, m, f'loss {LOSS_LEVEL:g}')}" for m in METHODS)
-        + ". To reach the dense network's own loss: "
-        + "; ".join(f"{m} {_fmt_reach(reach, m, 'dense loss')}" for m in ("oracle", "sp"))
-        + " ('<=' = already at the sparsest grid point, so the true need is at most that). "
-        "The claim (oracle and SP curves governed by k, similar across n; dense needs far more parameters for "
-        "the same error) holds where the exponents' intervals overlap across n and the needed counts stay flat "
-        "in n while dense's grow; read it off the numbers above, not from this sentence. " + SCORE_NOTE
-    )
-
-
-def verdict(reach) -> str:
-    """The section's one-line result: per n, the live parameters oracle and SP need to reach the dense network's
-    own loss (as `_text` gives them) and the dense network's live count."""
+def headline(reach) -> str:
+    """The live parameters oracle and SP need to reach the dense network's own loss at each n, and dense's."""
     dense = [r for r in reach if r[0] == "dense" and r[2] == "dense loss"]
     if not dense:
         return "No dense network, so no dense loss to reach."
@@ -278,7 +258,7 @@ def verdict(reach) -> str:
 
     return (
         f"Live parameters to reach the dense loss at n = {', '.join(map(str, ns))}: oracle {needs('oracle')}; "
-        f"SP {needs('sp')}; dense has {', '.join(f'{r[4]:.0f}' for r in dense)}."
+        f"SP {needs('sp')}; dense has {', '.join(f'{r[4]:,.0f}' for r in dense)}."
     )
 
 
@@ -297,7 +277,9 @@ def make(runs, out):
         out, "t1_params_to_reach", ["method", "n", "level", "loss", "live_params_needed", "how", "dense_over_needed"],
         reach,
     )  # fmt: skip
-    return base.Section(TITLE, _text(law, reach), [figure], [t_law, t_reach], verdict=verdict(reach))
+    details = "'<=': already reached at the sparsest grid point, so the true need is at most that. " + SCORE_NOTE
+    return base.Section(TITLE, headline(reach), [figure], [t_law, t_reach], numbers(law, reach), details=details,
+                        empty="no exponent: fewer than two distinct live counts")  # fmt: skip
 
 
 def main(argv=None) -> None:

@@ -20,7 +20,7 @@ def _binom_se(p, n):
 
 
 def figure_p_comp(table, out):
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    fig, axes = plt.subplots(1, 2, figsize=(8.6, 5.6))
     for m in dict.fromkeys(t["method"] for t in table):
         rows = [t for t in table if t["method"] == m]
         d = np.array([t["depth"] for t in rows])
@@ -37,24 +37,22 @@ def figure_p_comp(table, out):
         mi = np.array([t.get("mean_iia_das", np.nan) for t in rows])
         axes[1].plot(d, mi, color=col, ls="--", marker="x", ms=4, label=f"{m}: IIA_das")
     axes[0].set_ylabel("fraction of seeds")
-    axes[0].set_title(
-        "p_comp (IIA_das label; solid, ± binomial se), p_(C>=0.8) (dashed), local label (dotted)", fontsize=8
-    )
+    axes[0].set_title("p_comp (IIA_das label; solid, ± binomial se),\np_(C>=0.8) (dashed), local label (dotted)")
     axes[1].set_ylabel("C, IIA_das")
-    axes[1].set_title("mean C ± std over seeds (solid); mean IIA_das (dashed)", fontsize=9)
+    axes[1].set_title("mean C ± std over seeds (solid);\nmean IIA_das (dashed)")
     for ax in axes:
         ax.set_xlabel("depth (hidden layers)")
         ax.set_ylim(-0.05, 1.05)
         ax.set_xticks(sorted({t["depth"] for t in table}))
-    axes[0].legend(fontsize=6.5, ncol=2, loc="upper left")
-    axes[1].legend(fontsize=6.5, ncol=2)
-    fig.suptitle(
-        "T2: compositional fraction (IIA_das label), C and IIA_das against depth "
-        "(tree k=2 L=3, sparsity 0.8, dense at 0)",
-        fontsize=10,
-    )
+    for ax in axes:  # under the panel: a legend inside covered the curves
+        ax.legend(ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.18))
+    fig.suptitle("T2: compositional fraction, C and IIA_das against depth")
     fig.tight_layout()
-    return base.save_figure(fig, out, "t2_p_comp")
+    caption = (
+        "T2: compositional fraction (IIA_das label), C and IIA_das against depth (tree k=2 L=3, sparsity 0.8, "
+        "dense at 0)"
+    )
+    return base.save_figure(fig, out, "t2_p_comp", caption)
 
 
 def _ratio_panels(axes, rows, col) -> None:
@@ -80,23 +78,15 @@ def _ratio_scatter(ax, rows, col) -> None:
     for t in rows:
         if np.isfinite(t["ratio"]):
             ax.scatter(t["ratio"], t["p_comp"], color=col, marker="o", s=30)
-            ax.annotate(
-                f"{t['depth']}", (t["ratio"], t["p_comp"]), fontsize=7, xytext=(3, 2), textcoords="offset points"
-            )
+            ax.annotate(f"{t['depth']}", (t["ratio"], t["p_comp"]), xytext=(3, 2), textcoords="offset points")
         if np.isfinite(t["ratio08"]):
             ax.scatter(t["ratio08"], t["p_c08"], facecolor="none", edgecolor=col, marker="s", s=30)
-            ax.annotate(
-                f"{t['depth']}",
-                (t["ratio08"], t["p_c08"]),
-                fontsize=7,
-                xytext=(3, -8),
-                textcoords="offset points",
-                color="grey",
-            )
+            kw = dict(xytext=(3, -8), textcoords="offset points", color="grey")
+            ax.annotate(f"{t['depth']}", (t["ratio08"], t["p_c08"]), **kw)
 
 
 def figure_ratio(table, corr, out):
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4))
+    fig, axes = plt.subplots(1, 3, figsize=(8.7, 3.9))
     for m in dict.fromkeys(t["method"] for t in table):
         rows = [t for t in table if t["method"] == m]
         _ratio_panels(axes, rows, COLOURS.get(m))
@@ -105,23 +95,22 @@ def figure_ratio(table, corr, out):
     axes[2].scatter([], [], facecolor="none", edgecolor="k", marker="s", label="sens.: p_(C>=0.8) vs its ratio")
     for ax in axes:
         ax.axhline(0, color="grey", lw=0.6) if ax is not axes[2] else ax.axvline(0, color="grey", lw=0.6)
-    axes[0].set_title("log V_comp - log V_frac (mean over nets ± se)", fontsize=9)
-    axes[1].set_title("per live parameter: (1/P) log V_comp / V_frac", fontsize=9)
+    axes[0].set_title("log V_comp - log V_frac\n(mean over nets ± se)")
+    axes[1].set_title("per live parameter:\n(1/P) log V_comp / V_frac")
     rho, p, n = corr["strict"]
     r8, p8, n8 = corr["c08"]
     axes[2].set_title(
-        f"Spearman strict: rho={rho:.2f} (p={p:.2g}, {n} cells)\nsens.: rho={r8:.2f} (p={p8:.2g}, {n8} cells)",
-        fontsize=9,
+        f"strict: rho={rho:.2f} (p={p:.2g}, {n} cells)\nsens.: rho={r8:.2f} (p={p8:.2g}, {n8} cells)"
     )
     for ax in axes[:2]:
         ax.set_xlabel("depth (hidden layers)")
         ax.set_xticks(sorted({t["depth"] for t in table}))
     axes[0].set_ylabel("log volume ratio (nats)")
     axes[1].set_ylabel("nats per parameter")
-    axes[2].set_xlabel("log V_comp - log V_frac (labels: depth)")
+    axes[2].set_xlabel("log V_comp - log V_frac\n(labels: depth)")
     axes[2].set_ylabel("p_comp (or p_(C>=0.8))")
-    axes[0].legend(fontsize=6.5)
-    axes[2].legend(fontsize=7, loc="best")
-    fig.suptitle("T2: basin log-volume ratio of compositional to fractured minima", fontsize=10)
+    axes[0].legend()
+    axes[2].legend(loc="best")
+    fig.suptitle("T2: basin log-volume ratio of compositional to fractured minima")
     fig.tight_layout()
     return base.save_figure(fig, out, "t2_volume_ratio")

@@ -210,35 +210,18 @@ def _cell(rs, method, depth, est) -> dict:
     r08, se08, nh, nl = ratio(est, pts(hi), pts(lo))
     used = [est[i] for i in pts(fit == 1)]
     n_p = used[0]["P"] if used else int(round(np.nanmean(stats.column(rs, "live_params")))) or 0
+    local = float(np.mean(stats.column(rs, "compositional_local") == 1))
+    mean = lambda k: stats.mean_std(stats.column(rs, k))[0]
+    per_p, over_used = (lambda r: r / n_p if used else float("nan")), lambda f: f() if used else float("nan")
     return dict(
-        method=method,
-        depth=depth,
-        n=len(rs),
-        n_fit=int(np.nansum(fit)),
-        n_comp=int(is_comp.sum()),
-        n_frac=int(is_frac.sum()),
-        p_comp=float(np.mean(is_comp)),
-        p_c08=float(np.mean(hi)),
-        mean_c=stats.mean_std(c)[0],
-        std_c=stats.mean_std(c)[1],
-        p_comp_local=float(np.mean(stats.column(rs, "compositional_local") == 1)),
-        mean_iia_das=stats.mean_std(stats.column(rs, "IIA_das"))[0],
-        mean_iia=stats.mean_std(stats.column(rs, "IIA"))[0],
-        P=n_p if used else float("nan"),
-        n_comp_est=nc,
-        n_frac_est=nf,
-        ratio=rat,
-        ratio_se=se,
-        ratio_per_p=rat / n_p if used else float("nan"),
-        ratio_jensen=jr,
-        ratio08=r08,
-        ratio08_se=se08,
-        ratio08_per_p=r08 / n_p if used else float("nan"),
-        n_hi_est=nh,
-        n_lo_est=nl,
-        censored=float(np.mean([e["censored"].mean() for e in used])) if used else float("nan"),
-        loss0=float(np.mean([e["loss0"] for e in used])) if used else float("nan"),
-    )
+        method=method, depth=depth, n=len(rs), n_fit=int(np.nansum(fit)), n_comp=int(is_comp.sum()),
+        n_frac=int(is_frac.sum()), p_comp=float(np.mean(is_comp)), p_c08=float(np.mean(hi)), mean_c=mean("C"),
+        std_c=stats.mean_std(c)[1], p_comp_local=local, mean_iia_das=mean("IIA_das"), mean_iia=mean("IIA"),
+        P=n_p if used else float("nan"), n_comp_est=nc, n_frac_est=nf, ratio=rat, ratio_se=se, ratio_per_p=per_p(rat),
+        ratio_jensen=jr, ratio08=r08, ratio08_se=se08, ratio08_per_p=per_p(r08), n_hi_est=nh, n_lo_est=nl,
+        censored=over_used(lambda: float(np.mean([e["censored"].mean() for e in used]))),
+        loss0=over_used(lambda: float(np.mean([e["loss0"] for e in used]))),
+    )  # fmt: skip
 
 
 def cells(run, est) -> list[dict]:
@@ -295,40 +278,35 @@ def _network_rows(run, est) -> list[list]:
     return per_net
 
 
-def _text(est, table, corr, wall, cens) -> str:
-    fmt = lambda c: f"rho = {c[0]:.2f} (p = {c[1]:.2g}, {c[2]} cells)"
-    rule = f"loss* + {DELTA:g}" if THRESHOLD == "additive" else f"loss* + max(loss*, {FLOOR:g})"
-    single = [f"{t['method']} depth {t['depth']}" for t in table if 1 in (t["n_comp_est"], t["n_frac_est"])]
-    return (
-        "Labels: `compositional` (and fractured = fit and not it) is on the distributed causal score IIA_das; "
-        "p_comp_local (the local-unit label) and the cells' mean IIA_das and IIA are in t2_cells.csv beside it. "
-        f"{len(est)} networks estimated ({N_DIRECTIONS} directions each, {N_TRAIN} training points, threshold "
-        f"{rule}, r_max {R_MAX:g}) in {wall:.0f}s; censored fraction {cens:.4f}. "
-        f"Spearman across cells, p_comp vs log V_comp/V_frac: {fmt(corr['strict'])}; per-P ratio "
-        f"{fmt(corr['strict_per_p'])}. Sensitivity (C>=0.8 vs fit & C<0.8): {fmt(corr['c08'])}; per-P "
-        f"{fmt(corr['c08_per_p'])}. Ratio vs cell mean C (positive = the ratio shrinks outside the sweet spot): "
-        f"strict {fmt(corr['meanC_strict'])}, sensitivity {fmt(corr['meanC_c08'])}; ratio vs cell mean IIA_das: "
-        f"{fmt(corr['meanIIAdas_strict'])}."
-        + (
-            f" A class of one network (se = its estimator se only, a lower bound): {', '.join(single)}."
-            if single
-            else ""
-        )
-    )
+def _rho(c) -> str:
+    return f"rho = {c[0]:.2f} (p = {c[1]:.2g}, {c[2]} cells)" if np.isfinite(c[0]) else f"undefined ({c[2]} cells)"
 
 
-def verdict(n_est, corr) -> str:
-    """The section's one-line result: the primary rank correlation across cells (p_comp against the log-volume
-    ratio, strict label: on IIA_das) and the ratio against the cell's mean C, as `_text` gives them."""
+CORRELATIONS = (  # (correlations key, what is ranked against what), the primary first
+    ("strict", "p_comp (IIA_das label) vs log V_comp / V_frac"),
+    ("meanC_strict", "log V_comp / V_frac vs the cell's mean C"),
+    ("meanIIAdas_strict", "log V_comp / V_frac vs the cell's mean IIA_das"),
+    ("strict_per_p", "p_comp vs (1/P) log V_comp / V_frac"),
+    ("c08", "sensitivity: p_(C>=0.8) vs its log-volume ratio"),
+    ("c08_per_p", "sensitivity, per live parameter"),
+    ("meanC_c08", "sensitivity ratio vs the cell's mean C"),
+)
+
+
+def numbers(corr) -> list[list]:
+    """The rank correlations across cells the headline rests on (the per-cell numbers: t2_cells.csv)."""
+    return [["Spearman across cells", "rho", "p", "cells"]] + [[what, *corr[k]] for k, what in CORRELATIONS]
+
+
+def headline(n_est, corr) -> str:
+    """The primary rank correlation across cells (p_comp against the log-volume ratio, the IIA_das label) and the
+    ratio against the cell's mean C."""
     if not n_est:
         return "No fit network to estimate, so no volume ratio."
-
-    def fmt(c):
-        return f"rho = {c[0]:.2f} (p = {c[1]:.2g}, {c[2]} cells)" if np.isfinite(c[0]) else f"undefined ({c[2]} cells)"
-
     return (
-        f"Over {n_est} networks, p_comp (IIA_das label) vs log V_comp/V_frac across cells: {fmt(corr['strict'])}; "
-        f"ratio vs cell mean C: {fmt(corr['meanC_strict'])}."
+        f"Over {stats.plural(n_est, 'network')}, the compositional fraction (IIA_das label) against the log "
+        f"basin-volume ratio of compositional to fractured minima, across cells: {_rho(corr['strict'])}; the ratio "
+        f"against the cell's mean C: {_rho(corr['meanC_strict'])}."
     )
 
 
@@ -339,7 +317,7 @@ def make(runs, out, progress=print):
     wall = time.time() - t0
     table = cells(run, est)
     corr = correlations(table)
-    figs = [t2_figures.figure_p_comp(table, out), t2_figures.figure_ratio(table, corr, out)]
+    figs = [t2_figures.figure_ratio(table, corr, out), t2_figures.figure_p_comp(table, out)]  # the verdict's first
     tname = base.write_table(out, "t2_cells", HEADER, [[t[k] for k in KEYS] for t in table])
     nname = base.write_table(
         out, "t2_networks",
@@ -348,8 +326,10 @@ def make(runs, out, progress=print):
          "median_r", "max_r", "censored_frac"], _network_rows(run, est),
     )  # fmt: skip
     cens = float(np.mean(np.concatenate([e["censored"] for e in est.values()]))) if est else float("nan")
-    text = _text(est, table, corr, wall, cens)
-    return base.Section(TITLE, text, figs, [tname, nname], verdict=verdict(len(est), corr))
+    rule = f"loss* + {DELTA:g}" if THRESHOLD == "additive" else f"loss* + max(loss*, {FLOOR:g})"
+    details = f"{len(est):,} networks estimated in {wall:.0f} s, threshold {rule}; censored fraction {cens:.4f}."
+    return base.Section(TITLE, headline(len(est), corr), figs, [tname, nname], numbers(corr), details=details,
+                        empty="undefined: fewer than 3 cells with a ratio, or a constant side")  # fmt: skip
 
 
 @base.one_line_errors
@@ -369,7 +349,7 @@ def main(argv=None) -> None:
     os.makedirs(a.out, exist_ok=True)
     if not chosen:
         raise SystemExit("no run with experiment 't2' and metrics among the given run directories")
-    print(make(chosen, a.out).text)
+    print(make(chosen, a.out).headline)
 
 
 if __name__ == "__main__":

@@ -43,6 +43,7 @@ SCORE_NOTE = (
     "IIA_das) enters it; networks are split only by fit."
 )
 MAX_NETWORKS_PER_RUN = 400  # evenly spaced over the run's point indices when a run saved more (work cap)
+VIOLATIONS = ("t1_violations", "t2_violations", "t3_violations")
 
 
 def select(runs):
@@ -98,6 +99,7 @@ def summarise(c) -> dict:
     return {
         "t1_cases": len(slack1),
         "t1_hold": frac(slack1),
+        "t1_held": int(np.sum(slack1 >= -TOL)),
         "t1_violations": slack1[slack1 < -TOL],
         "t1_min_slack": float(slack1.min()) if len(slack1) else float("nan"),
         "t1_slack_q": [pct(slack1, p) for p in (25, 50, 75)],
@@ -109,6 +111,7 @@ def summarise(c) -> dict:
         "q_q": [pct(q, p) for p in (25, 50, 75)],
         "t2_pairs": len(slack2),
         "t2_hold": frac(slack2),
+        "t2_held": int(np.sum(slack2 >= -TOL)),
         "t2_violations": slack2[slack2 < -TOL],
         "t2_slack_q": [pct(slack2, p) for p in (25, 50, 75)],
         "t2_vacuous": int(np.sum(c["cos2_bound"] >= 1.0)),
@@ -116,6 +119,7 @@ def summarise(c) -> dict:
         "t2_undefined": int(c["cos2_undefined"].sum()),
         "t3_cases": len(slack3),
         "t3_hold": frac(slack3),
+        "t3_held": int(np.sum(slack3 >= -TOL)),
         "t3_hold_rank": frac(slack3r),
         "t3_violations": np.concatenate([slack3[slack3 < -TOL], slack3r[slack3r < -TOL]]),
         "t3_nonvacuous_live": int(np.sum(c["welch_bound_live"] > 0)),
@@ -145,11 +149,10 @@ def _theorem1_panels(axes, allc, s_all) -> None:
     axes[0].set_xlabel("theorem 1 bound (symlog x; < 0 is vacuous)")
     axes[0].set_ylabel("attained $r2_{restricted}$ (in-sample OLS)")
     axes[0].set_title(
-        f"Thm 1 holds in {s_all['t1_hold']:.4%} of {s_all['t1_cases']} cases;\n"
-        f"bound > 0 (non-vacuous) in {s_all['t1_nonvacuous']}",
-        fontsize=9,
+        f"Thm 1 holds in {stats.share(s_all['t1_held'], s_all['t1_cases'])}\n"
+        f"bound > 0 (non-vacuous) in {s_all['t1_nonvacuous']:,}"
     )
-    axes[0].legend(fontsize=7, markerscale=3, loc="center left")
+    axes[0].legend(markerscale=3, loc="center left")
     slack = allc["attained"] - allc["bound"]
     pos = slack[allc["n_out"] > 0]
     pos = pos[pos > 0]
@@ -158,7 +161,7 @@ def _theorem1_panels(axes, allc, s_all) -> None:
     axes[1].set_xlabel("log10(attained - bound)\n(cases with live units outside the local set)")
     axes[1].set_ylabel("cases")
     sq = s_all["t1_slack_q"]
-    axes[1].set_title(f"Thm 1 slack quartiles {sq[0]:.3g} / {sq[1]:.3g} / {sq[2]:.3g}", fontsize=9)
+    axes[1].set_title(f"Thm 1 slack quartiles\n{sq[0]:.3g} / {sq[1]:.3g} / {sq[2]:.3g}")
 
 
 def _tightness_panels(axes, allc, s_all) -> None:
@@ -168,29 +171,28 @@ def _tightness_panels(axes, allc, s_all) -> None:
     axes[0].set_xlabel("Rayleigh factor q = w_O' Sigma w_O / (lam_max |w_O|^2)")
     axes[0].set_ylabel("cases")
     qq = s_all["q_q"]
-    axes[0].set_title(f"Thm 1 tightness (1 = tight): q quartiles {qq[0]:.2g} / {qq[1]:.2g} / {qq[2]:.2g}", fontsize=9)
+    axes[0].set_title(f"Thm 1 tightness (1 = tight):\nq quartiles {qq[0]:.2g} / {qq[1]:.2g} / {qq[2]:.2g}")
     axes[1].scatter(allc["cos2_bound"], allc["cos2"], s=3, alpha=0.3, color="C4")
     axes[1].plot([0, 1], [0, 1], "k:", lw=1)
     axes[1].set_xlabel("theorem 2 bound min(1, (sqrt rho_v + sqrt rho_v')^2)")
     axes[1].set_ylabel("attained cos^2(w_v, w_v'), same-level pairs")
     axes[1].set_title(
-        f"Thm 2 holds in {s_all['t2_hold']:.4%} of {s_all['t2_pairs']} pairs;\nbound < 1 in "
-        f"{s_all['t2_pairs'] - s_all['t2_vacuous']}",
-        fontsize=9,
+        f"Thm 2 holds in {stats.share(s_all['t2_held'], s_all['t2_pairs'])}\n"
+        f"bound < 1 in {s_all['t2_pairs'] - s_all['t2_vacuous']:,}"
     )
 
 
 def _figure(allc, s_all, n_nets, n_runs, out) -> str:
-    fig, axes = plt.subplots(1, 4, figsize=(19, 4.6))
-    _theorem1_panels(axes[:2], allc, s_all)
-    _tightness_panels(axes[2:], allc, s_all)
-    fig.suptitle(
-        f"T3: interference bounds on {n_nets} saved networks of {n_runs} runs "
-        f"(every active hidden layer x probe node; in-sample OLS on probe-train)",
-        fontsize=10,
-    )
+    fig, axes = plt.subplots(2, 2, figsize=(8.6, 7.4))
+    _theorem1_panels(axes[0], allc, s_all)
+    _tightness_panels(axes[1], allc, s_all)
+    fig.suptitle(f"T3: interference bounds on {stats.plural(n_nets, 'saved network')} of {stats.plural(n_runs, 'run')}")
     fig.tight_layout()
-    return base.save_figure(fig, out, "t3_interference")
+    caption = (
+        f"T3: interference bounds on {stats.plural(n_nets, 'saved network')} of {stats.plural(n_runs, 'run')} "
+        "(every active hidden layer and probe node; in-sample OLS on the probe-train inputs)"
+    )
+    return base.save_figure(fig, out, "t3_interference", caption)
 
 
 HEADER = [
@@ -219,43 +221,31 @@ def _table_rows(checks, s_all, n_nets) -> list[list]:
     return rows
 
 
-def _text(checks, s_all, n_nets, wall, max_networks) -> str:
-    sq, qq, t2q = s_all["t1_slack_q"], s_all["q_q"], s_all["t2_slack_q"]
-    viol = [
-        f"{k[:2]}: {len(s_all[k])} violation(s), worst {s_all[k].min():.3g}"
-        for k in ("t1_violations", "t2_violations", "t3_violations")
-        if len(s_all[k])
-    ]
+def details(checks, s_all, n_nets, wall, max_networks) -> str:
+    """Violations, the work cap and skipped runs (the tightness numbers: t3_interference.csv and the figure)."""
+    viol = [f"{k[:2]}: {len(s_all[k])}, worst {s_all[k].min():.3g}" for k in VIOLATIONS if len(s_all[k])]
     capped = [f"{n} ({c['networks']} of {c['saved']})" for n, c in checks.items() if c["networks"] < c["saved"]]
     skipped = [f"{n} ({c['skipped']})" for n, c in checks.items() if c["skipped"]]
     return (
-        f"Checked on {n_nets} saved networks of {len(checks)} run(s) in {wall:.0f} s: every active hidden layer "
-        f"and probe node, in-sample OLS on the probe-train inputs with float64 activations and the live/local unit "
-        f"selections of metrics.compute. Theorem 1 (r2_restricted >= r2_any - lam_max rho |w|^2 / Var): holds in "
-        f"{s_all['t1_hold']:.6f} of {s_all['t1_cases']} (network, layer, node) cases (tolerance {TOL:g}; smallest "
-        f"slack {s_all['t1_min_slack']:.2g}). It is loose: slack attained - bound has quartiles {sq[0]:.3g} / "
-        f"{sq[1]:.3g} / {sq[2]:.3g}, the bound is positive (non-vacuous) in only {s_all['t1_nonvacuous']} cases, "
-        f"and the Rayleigh factor q (1 = tight; how close w_O is to the top eigenvector of Sigma_O|S) has quartiles "
-        f"{qq[0]:.3g} / {qq[1]:.3g} / {qq[2]:.3g} over {s_all['q_n']} cases; {s_all['t1_trivial']} cases have no "
-        f"live unit outside the local set, where the bound is exact. The exact gap identity gap = w_O' Sigma w_O / "
-        f"Var is met to {TOL:g} in all but {s_all['t1_identity_bad']} case(s) (max error "
-        f"{s_all['t1_identity_err']:.1e}, in numerically rank-deficient layers). Theorem 2 (same-level cos^2 <= "
-        f"(sqrt rho_v + sqrt rho_v')^2): holds in {s_all['t2_hold']:.6f} of {s_all['t2_pairs']} pairs (slack "
-        f"quartiles {t2q[0]:.3g} / {t2q[1]:.3g} / {t2q[2]:.3g}); the bound is below 1 in only "
-        f"{s_all['t2_pairs'] - s_all['t2_vacuous']} pairs ({s_all['t2_undefined']} pairs with a zero readout are "
-        f"undefined and left out). Theorem 3 (Welch, mean same-level cos^2 >= max(0, (k - d) / (d (k - 1))), d = the "
-        f"layer's live units): holds in {s_all['t3_hold']:.6f} of {s_all['t3_cases']} (layer, level) cases but is "
-        f"non-vacuous in only {s_all['t3_nonvacuous_live']}; with d = the rank of the k readouts it holds in "
-        f"{s_all['t3_hold_rank']:.6f}, non-vacuous in {s_all['t3_nonvacuous_rank']}. "
+        f"Checked on {stats.plural(n_nets, 'saved network')} in {wall:.0f} s, tolerance {TOL:g}. "
         + ("Violations: " + "; ".join(viol) + ". " if viol else "No violations beyond the tolerance. ")
-        + (
-            f"Work cap: at most {max_networks} evenly spaced networks per run: " + ", ".join(capped) + ". "
-            if capped
-            else "Every saved network was checked. "
-        )
+        + (f"At most {max_networks} networks per run: " + ", ".join(capped) + ". " if capped else "")
         + ("Skipped: " + ", ".join(skipped) + ". " if skipped else "")
         + SCORE_NOTE
     )
+
+
+def numbers(s_all) -> list[list]:
+    """Per theorem: the cases, how many it holds in, and in how many the bound says anything (non-vacuous)."""
+    return [
+        ["theorem", "inequality", "holds in", "non-vacuous in"],
+        ["1", "r2_restricted >= r2_any - lam_max rho |w|^2 / Var", stats.share(s_all["t1_held"], s_all["t1_cases"],
+         "case"), s_all["t1_nonvacuous"]],
+        ["2", "same-level cos^2 <= (sqrt rho_v + sqrt rho_v')^2", stats.share(s_all["t2_held"], s_all["t2_pairs"],
+         "pair"), s_all["t2_pairs"] - s_all["t2_vacuous"]],
+        ["3", "mean same-level cos^2 >= Welch bound (d = live units)", stats.share(s_all["t3_held"],
+         s_all["t3_cases"], "case"), s_all["t3_nonvacuous_live"]],
+    ]  # fmt: skip
 
 
 def make(runs, out, max_networks: int = MAX_NETWORKS_PER_RUN):
@@ -269,16 +259,16 @@ def make(runs, out, max_networks: int = MAX_NETWORKS_PER_RUN):
     wall = time.time() - t0
     figure = _figure(allc, s_all, n_nets, len(checks), out)
     table = base.write_table(out, "t3_interference", HEADER, _table_rows(checks, s_all, n_nets))
-    text = _text(checks, s_all, n_nets, wall, max_networks)
-    return base.Section(TITLE, text, [figure], [table], verdict=_verdict(s_all, n_nets))
+    return base.Section(TITLE, headline(s_all, n_nets), [figure], [table], numbers(s_all),
+                        details=details(checks, s_all, n_nets, wall, max_networks))  # fmt: skip
 
 
-def _verdict(s_all, n_nets) -> str:
-    """The section's one-line result: the share of cases each theorem holds in, over how many networks."""
+def headline(s_all, n_nets) -> str:
+    """How many cases each theorem holds in, over how many networks."""
+    held = lambda k, n, word: stats.share(s_all[f"t{k}_held"], s_all[n], word)
     return (
-        f"Over {n_nets} networks, theorem 1 holds in {s_all['t1_hold']:.6f} of {s_all['t1_cases']} cases, theorem 2 "
-        f"in {s_all['t2_hold']:.6f} of {s_all['t2_pairs']} pairs, theorem 3 in {s_all['t3_hold']:.6f} of "
-        f"{s_all['t3_cases']} cases (tolerance {TOL:g})."
+        f"Over {stats.plural(n_nets, 'network')}, theorem 1 holds in {held(1, 't1_cases', 'case')}, theorem 2 in "
+        f"{held(2, 't2_pairs', 'pair')} and theorem 3 in {held(3, 't3_cases', 'case')}."
     )
 
 
@@ -290,7 +280,7 @@ def main(argv=None) -> None:
     ])  # fmt: skip
     runs = [base.load_run(d) for d in a.run_dirs]  # every run checked before anything is written
     os.makedirs(a.out, exist_ok=True)
-    print(make(select(runs), a.out, a.max_networks).text)
+    print(make(select(runs), a.out, a.max_networks).headline)
 
 
 if __name__ == "__main__":

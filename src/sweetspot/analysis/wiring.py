@@ -3,7 +3,7 @@
     python analysis/wiring.py RUN_DIR [--a SPEC --b SPEC] [--out DIR]
 
 Loads two saved grid points of RUN_DIR (engine.save_params runs; `rundir.load_network`, no retraining) and
-draws them side by side, writing wiring_pair.png and wiring_pair.pdf to --out (default RUN_DIR). Without
+draws them one above the other, writing wiring_pair.png and wiring_pair.pdf to --out (default RUN_DIR). Without
 --a/--b it picks the most compositional network (highest C among the `compositional` points, else among the
 fit ones) and the most fractured one (the fit point with the lowest C). A SPEC is 'axis=value,...' as for
 `sweetspot diagnose --point` (e.g. method=sp,sparsity=0.8,seed=0) or a bare point index (results.csv `point`).
@@ -119,7 +119,7 @@ def _draw_tree(ax, structure, y_inputs, colours, x0=-0.2, step=0.22):
                 ax.plot([pos[v][0], pos[c][0]], [pos[v][1], pos[c][1]], color="0.55", lw=0.8, zorder=1)
     for v in range(n, structure.n_nodes):
         ax.scatter(*pos[v], s=55, color=colours[v], edgecolors="k", linewidths=0.5, zorder=3)
-        ax.annotate(f"v{v}", pos[v], xytext=(0, 5), textcoords="offset points", ha="center", fontsize=6)
+        ax.annotate(f"v{v}", pos[v], xytext=(0, 5), textcoords="offset points", ha="center", fontsize=8)
     return min(p[0] for p in pos.values())
 
 
@@ -158,7 +158,7 @@ def _draw_units(ax, weights, ys, x_of, homes, colours, depth) -> set:
             xytext=(5, 0),
             textcoords="offset points",
             va="center",
-            fontsize=7,
+            fontsize=8,
             zorder=5,
             bbox=label_box,
         )
@@ -177,11 +177,11 @@ def _draw_units(ax, weights, ys, x_of, homes, colours, depth) -> set:
     ax.scatter(np.full(n_out, x_of[-1]), ys[-1], s=70, marker="D", color="k", zorder=4)
     for j in range(n_out):
         name = "y" if n_out == 1 else f"y{j}"
-        ax.annotate(name, (x_of[-1], ys[-1][j]), xytext=(7, 0), textcoords="offset points", va="center", fontsize=7)
+        ax.annotate(name, (x_of[-1], ys[-1][j]), xytext=(7, 0), textcoords="offset points", va="center", fontsize=8)
     return used
 
 
-def _legend(ax, structure, homes, used, colours, depth) -> None:
+def _legend(ax, structure, homes, used, colours, depth, where=None) -> None:
     """The home nodes drawn (constituents, outputs, leaves, no home) with their unit counts, and the edge signs."""
     counts = {v: int((homes[:depth] == v).sum()) for v in used}
     outs = structure.outputs
@@ -197,26 +197,25 @@ def _legend(ax, structure, homes, used, colours, depth) -> None:
         Line2D([], [], color=POS, lw=1.5, label="w > 0"),
         Line2D([], [], color=NEG, lw=1.5, label="w < 0"),
     ]
-    ax.legend(
+    (where or ax).legend(
         handles=handles,
         loc="upper center",
-        bbox_to_anchor=(0.5, -0.06),
+        bbox_to_anchor=(0.5, 1.0) if where else (0.5, -0.06),
         ncol=3,
-        fontsize=7,
         frameon=False,
         title="home node of the hidden units (number of units)",
-        title_fontsize=7,
         handletextpad=0.3,
         columnspacing=1.0,
     )
 
 
-def draw_wiring(ax, params, masks, depth, target, cfg, title, probe_seed=None):
+def draw_wiring(ax, params, masks, depth, target, cfg, title, probe_seed=None, legend_ax=None):
     """Draws the depth-`depth` network (params, masks as from rundir.load_network) on `ax`: inputs x0.. at the
     left (with the target's tree beside them), hidden layers h0..h{depth-1}, the output at the right. Live
     weights are edges (alpha and width by |w| normalised per layer; red > 0, blue < 0); hidden units are dots
     coloured by their home node (outputs grey, no home white); units with no live input or output are faint.
-    Returns the homes (n_slots, width) from `unit_homes`."""
+    The legend goes under `ax`, or into `legend_ax` when given. Returns the homes (n_slots, width) from
+    `unit_homes`."""
     structure = target.structure
     activation = cfg.model.activation
     seed = int(cfg.target.data_seed) if probe_seed is None else probe_seed
@@ -240,8 +239,8 @@ def draw_wiring(ax, params, masks, depth, target, cfg, title, probe_seed=None):
     ax.set_xlim(x_left - 0.12, x_of[-1] + 0.2)
     ax.set_ylim(-0.09, 1.03)
     ax.axis("off")
-    ax.set_title(title, fontsize=9)
-    _legend(ax, structure, homes, used, colours, depth)
+    ax.set_title(title)
+    _legend(ax, structure, homes, used, colours, depth, legend_ax)
     return homes
 
 
@@ -282,46 +281,50 @@ def pick_pair(rows: list[dict]) -> tuple[str, str]:
     return point_spec(best), point_spec(worst)
 
 
+def label_of(row: dict | None) -> str:
+    """A results.csv row's label: compositional, fractured (fit and not compositional) or unfit."""
+    if not row:
+        return ""
+    fit = "fractured" if row.get("fit") == "True" else "unfit"
+    return "compositional" if row.get("compositional") == "True" else fit
+
+
 def _title(cfg, row, spec, depth, test_r2) -> str:
+    """Two lines: the point, then test R^2, C and IIA_das, with the label after the score it is judged on
+    (IIA_das; C in runs from before it)."""
     method = row["method"] if row else spec
     sparsity = f"sparsity {stats.num(row['sparsity']):g}" if row else ""
     if row and np.isfinite(stats.num(row.get("realised_sparsity"))):
         sparsity += f" (realised {stats.num(row['realised_sparsity']):.2f})"
     seed = f", seed {row['seed']}" if row else ""
-    line1 = f"{method}, depth {depth}, {sparsity}{seed}"
-    line2 = f"test $R^2$ = {test_r2:.3f}"
-    if row and np.isfinite(stats.num(row.get("C"))):
-        label = (
-            "compositional"
-            if row.get("compositional") == "True"
-            else ("fractured" if row.get("fractured") == "True" else "unfit")
-        )
-        line2 += f", C = {stats.num(row['C']):.2f} ({label})"
-    if row and np.isfinite(stats.num(row.get("IIA_das"))):  # the distributed score the label is judged on
-        line2 += f", IIA_das = {stats.num(row['IIA_das']):.2f}"
-    return f"{line1}\n{line2}"
+    scores = [f"test $R^2$ = {test_r2:.3f}"]
+    scores += [f"{k} = {stats.num(row[k]):.2f}" for k in ("C", "IIA_das") if row and np.isfinite(stats.num(row.get(k)))]
+    label = f": {label_of(row)}" if len(scores) > 1 else ""
+    return f"{method}, depth {depth}, {sparsity}{seed}\n{', '.join(scores)}{label}"
 
 
 def draw_pair(run_dir: str, spec_a: str, spec_b: str, out_base: str) -> str:
-    """Draws two saved points of run_dir side by side; writes out_base.png and .pdf; returns the PNG path."""
-    fig, axes = plt.subplots(1, 2, figsize=(15, 8.2))
-    for ax, spec in zip(axes, (spec_a, spec_b), strict=True):
+    """Draws two saved points of run_dir one above the other (each with its legend under it); writes
+    out_base.png and .pdf; returns the PNG path."""
+    fig, axes = plt.subplots(4, 1, figsize=(8.6, 13.0), height_ratios=(5, 1.5, 5, 1.5))
+    for ax, legend_ax, spec in ((axes[0], axes[1], spec_a), (axes[2], axes[3], spec_b)):
         spec, row = _resolve(run_dir, spec)
         cfg, target, params, masks, depth, test_r2 = rundir.load_network(run_dir, spec)
-        draw_wiring(ax, params, masks, depth, target, cfg, _title(cfg, row, spec, depth, test_r2))
-    fig.suptitle(
-        f"{target.name}: live weights (red > 0, blue < 0; opacity and width by |w| per layer); "
-        "units coloured by home node, sorted by position in the tree",
-        fontsize=9,
+        draw_wiring(ax, params, masks, depth, target, cfg, _title(cfg, row, spec, depth, test_r2), legend_ax=legend_ax)
+        legend_ax.axis("off")
+    fig.subplots_adjust(left=0.01, right=0.99, top=0.96, bottom=0.01, hspace=0.15)
+    base.savefig(
+        fig,
+        out_base,
+        f"{target.name}: live weights (red > 0, blue < 0; opacity and width by |w| per layer); units coloured by "
+        "home node and sorted by position in the tree; top and bottom: the two networks the headline names.",
     )
-    fig.subplots_adjust(left=0.01, right=0.99, top=0.9, bottom=0.2, wspace=0.05)
-    base.savefig(fig, out_base)  # the title is the PNG's caption
     plt.close(fig)
     return f"{out_base}.png"
 
 
 # ------------------------------------------------------------------------------------------- in the report
-TITLE = "Wiring: a compositional and a fractured network"
+TITLE = "Wiring diagrams"
 
 
 def select(runs):
@@ -333,15 +336,24 @@ def select(runs):
     return []
 
 
-def _sides(pool: list[dict], pruned: bool) -> tuple[str, str]:
-    """What pick_pair's left and right networks of `pool` are, in words (its fallbacks included)."""
+def _sides(pool: list[dict], pruned: bool) -> str:
+    """What pick_pair's top and bottom networks of `pool` are, in one sentence (its fallbacks included)."""
     fit = [r for r in pool if r.get("fit") == "True" and np.isfinite(stats.num(r.get("C")))]
-    among = " among pruned ones" if pruned else ""
+    among = " among the pruned ones" if pruned else ""
     if not fit:
-        return "no network fits: the one with the highest C (unfit)", "the one with the lowest C (unfit)"
+        return "No network fits: drawn are the one with the highest C (top) and the one with the lowest C (bottom)."
     if any(r.get("compositional") == "True" for r in fit):
-        return "the compositional network with the highest C", f"the fit network with the lowest C{among}"
-    return "no network is compositional: the fit network with the highest C", f"the one with the lowest C{among}"
+        return f"Drawn: the compositional network with the highest C (top) and the fit one with the lowest C{among}."
+    return f"No network is compositional: drawn are the fit networks with the highest C (top) and the lowest C{among}."
+
+
+def title_of(rows: list[dict | None]) -> str:
+    """'Wiring: a compositional and a fractured network', 'Wiring: two unfit networks': the labels drawn."""
+    labels = [label_of(r) or "saved" for r in rows]
+    if labels[0] == labels[1]:
+        return f"Wiring: two {labels[0]} networks"
+    article = lambda w: "an" if w[0] in "aeiou" else "a"
+    return f"Wiring: {article(labels[0])} {labels[0]} and {article(labels[1])} {labels[1]} network"
 
 
 def make(runs, out):
@@ -354,16 +366,16 @@ def make(runs, out):
     except ValueError:  # nothing fits (e.g. a tiny run): the highest and lowest C, labelled unfit in the titles
         scored = sorted((r for r in run.rows if np.isfinite(stats.num(r.get("C")))), key=lambda r: stats.num(r["C"]))
         if not scored:
-            return base.Section(TITLE, f"{run.path}: no point has a finite C; nothing to draw.")
+            return base.Section(TITLE, f"No point of {run.path} has a finite C, so there is nothing to draw.")
         spec_a, spec_b = point_spec(scored[-1]), point_spec(scored[0])
     draw_pair(run.path, spec_a, spec_b, os.path.join(out, "wiring_pair"))
-    left, right = _sides(pool, pool is sparse)
-    text = (
-        f"From {run.path}: left, {left} ({spec_a}); right, {right} ({spec_b}). Units are coloured by their home "
-        "node (docs/method.md, Metrics)."
-    )
-    verdict = f"Left: {left}; right: {right}."
-    return base.Section(TITLE, text, ["wiring_pair.png"], [], verdict=verdict)
+    rows = [_resolve(run.path, spec)[1] for spec in (spec_a, spec_b)]
+    numbers = [["", "network", "test R^2", "C", "IIA_das", "label"]] + [
+        [side, spec, *(stats.num(r.get(k)) for k in ("test_r2", "C", "IIA_das")), label_of(r)]
+        for side, spec, r in zip(("top", "bottom"), (spec_a, spec_b), rows, strict=True)
+    ]
+    details = f"From {run.path}. Units are coloured by their home node (docs/method.md, Metrics)."
+    return base.Section(title_of(rows), _sides(pool, pool is sparse), ["wiring_pair.png"], [], numbers, details=details)
 
 
 @base.one_line_errors
