@@ -263,7 +263,8 @@ def numbers(name, depth, methods, table, shuffled, vs_dense) -> list[list]:
     rows = []
     side, n_dense = _sides(vs_dense, VS_DENSE_HEADER, "IIA_das"), len({t[1] for t in vs_dense})
     for m in methods:
-        done = [dict(zip(SHUFFLED_HEADER, t, strict=True)) for t in shuffled if t[0] == m and t[5]]
+        done = [d for d in (dict(zip(SHUFFLED_HEADER, t, strict=True)) for t in shuffled)
+                if d["method"] == m and d["compared"]]
         ctrl = f"{sum(x['dIIA_das_lo'] > 0 for x in done)} of {len(done)}" if m in CONTROLLED and done else ""
         dense = f"{len(side['above'].get(m, []))} / {len(side['below'].get(m, []))} of {n_dense}" if n_dense else ""
         mean = np.nanmean([t[HEADER.index("IIA_das_mean")] for t in table if t[0] == m] or [np.nan])
@@ -282,8 +283,9 @@ def headline(name, depth, methods, table, shuffled) -> str:
     out = f"{name} (depth {depth}): the best cell is {top} at sparsity {best[top][0]:g}, IIA_das "
     out += stats.fmt_ci(*best[top][1])
     for m in (m for m in CONTROLLED if m in methods and f"shuffled:{m}" in methods):
-        done = [t for t in shuffled if t[0] == m and t[5]]
-        above = sum(dict(zip(SHUFFLED_HEADER, t, strict=True))["dIIA_das_lo"] > 0 for t in done)
+        done = [d for d in (dict(zip(SHUFFLED_HEADER, t, strict=True)) for t in shuffled)
+                if d["method"] == m and d["compared"]]
+        above = sum(d["dIIA_das_lo"] > 0 for d in done)
         n = stats.plural(len(done), "compared sparsity", "compared sparsities")
         out += f"; {m} is above its shuffled control at {above} of {n}"
     return out

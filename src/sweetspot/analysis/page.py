@@ -271,7 +271,7 @@ def write_index(out: str, sections: list[Section], command: str, note: str | Non
         f"<title>sweetspot report</title><style>{STYLE}</style></head><body>",
         "<h1>sweetspot report</h1>",
         f"<p class='note'>{html.escape(note)}</p>" if note else "",
-        run_block(list(runs)),
+        run_block(list(runs) or list({id(r): r for s in sections for r in s.runs}.values())),
         "<ul>" + "".join(f"<li><a href='#s{i}'>{html.escape(s.title)}</a>: {inline(s.headline)}</li>"
                          for i, s in enumerate(sections)) + "</ul>",
     ]  # fmt: skip
