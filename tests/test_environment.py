@@ -6,7 +6,7 @@ import os
 import re
 from importlib import metadata
 
-from sweetspot import checksums, environment
+from sweetspot import checksums, config, environment
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LOCK = os.path.join(ROOT, "requirements.lock")
@@ -66,7 +66,8 @@ def test_the_report_run_block_shows_the_environment(tmp_path):
     from sweetspot.analysis import base, page
 
     versions = {"jax": "0.10.2", "jaxlib": "0.10.2", "numpy": "2.4.6"}
-    meta = {"config": {}, "command": "sweep", "wall_s": 3.0, "versions": versions, "lock": environment.record()}
+    cfg = config.default_config().to_dict()
+    meta = {"config": cfg, "command": "sweep", "wall_s": 3.0, "versions": versions, "lock": environment.record()}
     section = base.Section("E0", "A result. More.", runs=[base.Run("runs/r", meta, [])])
     html = open(page.write_index(str(tmp_path), [section], "report")).read()
     digest = checksums.sha256_file(LOCK)[:12]
