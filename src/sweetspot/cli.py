@@ -63,7 +63,7 @@ def _sweep(args, overrides):
         raise SystemExit(f"error: {e}") from None
     except OSError as e:  # e.g. the disk filled up, or permissions changed, during the run
         raise SystemExit(f"error: --out {args.out}: {e.strerror or e}: {e.filename or ''}") from None
-    print(sweep.summary_table(engine, results))
+    print(sweep.summary_table(engine, res_lib.final_step(engine.cfg, results)))
     print(f"results: {os.path.join(args.out, 'results.csv')}")
 
 

@@ -267,8 +267,9 @@ def _run_locked(cfg, out, resume, overwrite, devices, progress, stop_after, prim
 
 
 def summary_table(engine: grid_lib.Engine, results: dict) -> str:
-    """Mean test R^2 (over every other axis) per depth x sparsity at the final step, as text."""
-    g, results = engine.grid, res_lib.final_step(engine.cfg, results)
+    """Mean test R^2 (over every other axis) per depth x sparsity, as text, of results at one step (the CLI
+    gives the final step's: results.final_step)."""
+    g = engine.grid
     lines = ["mean test R^2 (rows: depth, columns: sparsity; averaged over the other axes)"]
     lines.append("depth " + " ".join(f"{s:>7g}" for s in g.axes["sparsity"]))
     for d in g.axes["depth"]:

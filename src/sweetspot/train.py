@@ -268,7 +268,7 @@ def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None
     # metrics.at_steps: the final fit keeps its params at each step (config.step_values); () measures the end only
     at_steps = step_values(cfg) if cfg.metrics.at_steps else ()
     final_fit = make_fit(cfg, binary, layout=layout, at_steps=at_steps) if at_steps else fit
-    every = int(cfg.train.eval_every)
+    n_evals = np.array([s // int(cfg.train.eval_every) for s in at_steps], np.int32)  # curve samples at each step
     loss = losses.make_loss(binary)
 
     def masks_of(point, data, params):
@@ -303,22 +303,25 @@ def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None
                 results.update(measure(p, start, masks, depth, data["probe"], fit_of))
             return results
 
-        if at_steps:  # one traced copy of the evaluation and the metrics, mapped over the captured networks
-            n_evals = jnp.asarray([s // every for s in at_steps], jnp.int32)
-            results = jax.lax.map(lambda xs: at_step(*xs), (snaps, n_evals))
-        else:
-            results = at_step(params, curve_train.shape[-1])
-        results["curve_train"], results["curve_test"] = curve_train, curve_test
-        return results, {"params": params, "masks": masks}
+        # at_steps: one traced copy of the evaluation and the metrics, mapped over the captured networks
+        at = jax.lax.map(lambda xs: at_step(*xs), (snaps, n_evals)) if at_steps else at_step(params, len(curve_train))
+        return at | {"curve_train": curve_train, "curve_test": curve_test}, {"params": params, "masks": masks}
+
+    measure = _make_measure(cfg, n_slots, n_result_slots, binary, layout)
+    return train
+
+
+def _make_measure(cfg, n_slots: int, n_result_slots: int, binary: bool, layout: tuple | None):
+    """measure(params, start, masks, depth, probe, fit_of): the metrics of the trained network, and C and IIA of
+    the same wiring untrained (the null); in segment mode depth segment by depth segment (`by_depth`)."""
 
     def measure_one(params, start, masks, depth, probe, results):
-        """The metrics of the trained network, and C and IIA of the same wiring untrained (the null)."""
         is_fit = results["test_acc"] >= cfg.metrics.fit_accuracy if binary else None
-        mt = metrics.compute(params, masks, depth, act, probe, results["test_r2"], cfg.metrics, is_fit, binary, start)
+        mt = metrics.compute(params, masks, depth, cfg.model.activation, probe, results["test_r2"], cfg.metrics,
+                             is_fit, binary, start)
         return pad_layer_axis(mt, n_slots, n_result_slots)
 
-    measure = measure_one if layout is None else by_depth(measure_one, layout, depth_arg=3, shared=(4,))
-    return train
+    return measure_one if layout is None else by_depth(measure_one, layout, depth_arg=3, shared=(4,))
 
 
 def by_depth(fn, layout: tuple, depth_arg: int, shared: tuple = ()):
