@@ -4,14 +4,30 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 DEMO_OUT ?= runs/demo
+# requirements.lock: the exact version (and sha256) of every package `make` installs, runtime and dev extras with
+# all their dependencies, resolved from pyproject.toml's ranges by `make lock`. `pip install .` keeps the ranges.
+LOCK := requirements.lock
+PIP_VERSION := 26.3
+UV_VERSION := 0.13.10
+UV := .uv-venv/bin/uv
 
-.PHONY: demo test test-slow lint bench figures figures-quick clean
+.PHONY: demo test test-slow lint bench figures figures-quick clean lock
 
-$(STAMP): pyproject.toml
+# The lock's pins (hash-checked), then the package itself without dependencies; reinstalls when the lock changes.
+$(STAMP): $(LOCK) pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet pip==$(PIP_VERSION)
+	$(PY) -m pip install --quiet -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
+
+# Re-resolves requirements.lock from pyproject.toml's ranges with uv (pinned; installed in .uv-venv), for Python 3.11
+# on Linux. Pins still allowed by the ranges are kept; `make lock LOCK_ARGS=--upgrade` moves every pin to the newest.
+LOCK_ARGS ?=
+lock:
+	test -x $(UV) || ($(PYTHON) -m venv .uv-venv && .uv-venv/bin/pip install --quiet uv==$(UV_VERSION))
+	$(UV) pip compile pyproject.toml --extra dev --python-version 3.11 --python-platform linux --generate-hashes \
+		--quiet $(LOCK_ARGS) -o $(LOCK)
 
 demo: $(STAMP)
 	$(PY) -m sweetspot sweep sweeps/regime_map.py --out $(DEMO_OUT) --overwrite

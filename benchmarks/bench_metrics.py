@@ -9,7 +9,9 @@ Variants: `off` (metrics.enabled = False), `default` (the config's metrics), and
 (`steps50`, `starts1`, `dim2`, `search0`: das_steps = 0, the start alone). Each variant's engine runs the grid
 once (its first call: compile and run), then --repeats more times on the compiled program; `wall_s` is the
 fastest repeat (run time), or the first call with --repeats 0. `overhead` = wall(variant) / wall(off) - 1, and
-`first_call_overhead` the same on first calls (compile included). `--shape demo` is `make demo`'s grid
+`first_call_overhead` the same on first calls (compile included); `cpu_overhead` and `first_call_cpu_overhead` the
+same on this process's CPU time (every thread), which a busy machine does not inflate; `load_average` is read
+after each variant. `--shape demo` is `make demo`'s grid
 (sweeps/regime_map.py: 240 points, depths 1-6, run in chunks).
 `metrics_overhead_3000` is the default variant's overhead at 3,000 steps (issue target: <= 0.5).
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 VARIANTS = {
@@ -61,19 +64,25 @@ def measure(steps: int, seeds: int, names, repeats: int, shape: str = "bench") -
         cfg = validate(config(steps, seeds, VARIANTS[name], shape))
         _, data = sweep.make_data(cfg)
         engine = grid.Engine(cfg, data)  # one engine: its jitted call compiles on the first run only
-        t0 = time.perf_counter()
-        jax.block_until_ready(grid.run(engine)[0])
-        first = time.perf_counter() - t0
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
+
+        def timed(engine=engine):  # (wall s, CPU s of this process's threads): a busy machine does not inflate CPU s
+            t0, c0 = time.perf_counter(), time.process_time()
             jax.block_until_ready(grid.run(engine)[0])
-            times.append(time.perf_counter() - t0)
-        out[name] = {"first_call_s": first, "times_s": times, "wall_s": min(times) if times else first}
+            return time.perf_counter() - t0, time.process_time() - c0
+
+        first, first_cpu = timed()
+        runs = [timed() for _ in range(repeats)]
+        times = [w for w, _ in runs]
+        out[name] = {"first_call_s": first, "first_call_cpu_s": first_cpu, "times_s": times,
+                     "wall_s": min(times) if times else first, "cpu_s": min(c for _, c in runs) if runs else first_cpu,
+                     "load_average": os.getloadavg()}
     if "off" in out:
+        off = out["off"]
         for r in out.values():
-            r["overhead"] = r["wall_s"] / out["off"]["wall_s"] - 1
-            r["first_call_overhead"] = r["first_call_s"] / out["off"]["first_call_s"] - 1
+            r["overhead"] = r["wall_s"] / off["wall_s"] - 1
+            r["first_call_overhead"] = r["first_call_s"] / off["first_call_s"] - 1
+            r["cpu_overhead"] = r["cpu_s"] / off["cpu_s"] - 1
+            r["first_call_cpu_overhead"] = r["first_call_cpu_s"] / off["first_call_cpu_s"] - 1
     return out
 
 
@@ -94,6 +103,9 @@ def main(argv=None) -> None:
         raise SystemExit("error: --variants must include 'off' (the overhead is measured against it)")
     if a.repeats < 0 or a.steps < 10:
         raise SystemExit(f"error: --repeats={a.repeats}, --steps={a.steps}: allowed are repeats >= 0, steps >= 10")
+    from sweetspot.cli import set_host_devices
+
+    set_host_devices(os.cpu_count() or 1)  # one XLA host device per core, as `make demo` runs (before jax loads)
     res = {"steps": a.steps, "shape": a.shape, "variants": measure(a.steps, a.seeds, names, a.repeats, a.shape)}
     if a.steps == 3000 and "default" in names:
         res["metrics_overhead_3000"] = res["variants"]["default"]["overhead"]
@@ -102,7 +114,8 @@ def main(argv=None) -> None:
         return
     for name, r in res["variants"].items():
         print(f"{name:>8}: {r['wall_s']:7.1f} s (first call {r['first_call_s']:.1f} s), "
-              f"overhead {100 * r['overhead']:+.0f}%")
+              f"overhead {100 * r['overhead']:+.0f}%, first call {100 * r['first_call_overhead']:+.0f}% "
+              f"(CPU time: {100 * r['cpu_overhead']:+.0f}%, first call {100 * r['first_call_cpu_overhead']:+.0f}%)")
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ LAYERS = (
     ("losses", "train"),
     ("grid",),
     ("validation",),
-    ("results", "rundir"),
+    ("results", "rundir", "checksums", "environment"),
     ("sweep", "diagnose", "depth_predictor", "sculpting", "theory", "wiring_recovery"),
     ("analysis",),
     ("cli", "__main__", "notebook"),

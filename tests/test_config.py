@@ -2,9 +2,11 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from sweetspot import config as config_lib
+from sweetspot import grid as grid_lib
 from sweetspot import sweep
 from sweetspot.cli import HOST_DEVICE_FLAG
 from sweetspot.validation import validate
@@ -23,6 +25,10 @@ BAD = [
     ("engine.cpu_opt_level", 0, r"engine.cpu_opt_level=0.*\(1, 2, 3\)"),
     ("engine.cpu_opt_level", True, r"engine.cpu_opt_level=True.*\(1, 2, 3\)"),
     ("target.family", "nope", r"target.family='nope'.*tree"),
+    ("grid.n_train", (0, 128), r"grid.n_train=\(0, 128\).*integers in 1..target.n_train=256"),
+    ("grid.n_train", (128, 512), r"grid.n_train=\(128, 512\).*1..target.n_train=256.*raise target.n_train"),
+    ("grid.n_train", (64.0,), r"grid.n_train=\(64.0,\).*integers"),
+    ("grid.n_train", (64, 64), r"grid.n_train=\(64, 64\).*distinct"),
 ]
 
 
@@ -39,6 +45,32 @@ def nullcontext():
     import contextlib
 
     return contextlib.nullcontext()
+
+
+def test_n_train_axis_bounds_the_batch_size_and_refuses_truth_tables(cfg):
+    """train.batch_size must fit the smallest n_train; a truth-table target trains on its whole table, so
+    grid.n_train must stay () there (checked where its training split is drawn, before any compute)."""
+    cfg.grid.n_train = (16, 256)  # tiny_config: batch 32, target.n_train 256
+    with pytest.raises(config_lib.ConfigError, match=r"train.batch_size=32.*1..min\(grid.n_train\)=16"):
+        validate(cfg)
+    cfg.grid.n_train = (128, 256)
+    validate(cfg)
+    assert grid_lib.make_grid(cfg).axes["n_train"] == (128, 256)
+    cfg.target.family = "boolean"  # 8 inputs: its truth table
+    with pytest.raises(config_lib.ConfigError, match=r"grid.n_train=\(128, 256\).*\(\) only.*truth table"):
+        sweep.make_data(validate(cfg))
+
+
+def test_n_train_pool_is_the_first_rows_of_the_drawn_split(cfg):
+    """The engine's pool is the first max(grid.n_train) rows of the target.n_train rows drawn; those rows, and
+    the test split, are the ones the run without the axis has."""
+    _, whole = sweep.make_data(validate(cfg))
+    cfg.grid.n_train = (64, 128)
+    _, cut = sweep.make_data(validate(cfg))
+    assert cut["x_train"].shape[0] == 128
+    np.testing.assert_array_equal(cut["x_train"], whole["x_train"][:128])
+    np.testing.assert_array_equal(cut["y_train"], whole["y_train"][:128])
+    np.testing.assert_array_equal(cut["x_test"], whole["x_test"])
 
 
 def test_unknown_key_is_an_error(cfg):

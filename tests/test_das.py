@@ -13,7 +13,9 @@ Target M = max(sum(x0, x1), sum(x2, x3)), rotated: a depth-2 network whose first
 exact directions of the layer that the next layer reads), then relu(n4 - n5), relu(n5 - n4), n4 + n5 + C2.
 Every layer also holds six pairs of units d = r.x + C, r = (1, -1, -1, 1) / 2, that the output reads with
 weights +w and -w (they cancel): a layer wider than its constituents, as a trained one is, so that a random
-subspace has something to miss.
+subspace has something to miss. `build_narrow(n)` is the modules network with two hidden layers of exactly n
+units (n = 2: each constituent one unit, no distractor), where a random subspace misses little: the labels
+must correct for that chance (metrics.beyond_chance).
 """
 
 import functools
@@ -49,23 +51,24 @@ def _setup(text):
     return t, metrics.make_probe(t, _mcfg())
 
 
-def _layer(units, n_in):
-    """(w (n_in, #units + 2 N_PAIRS), b) of a layer whose units are (input weights, bias) pairs, then the
+def _layer(units, n_in, n_pairs=N_PAIRS):
+    """(w (n_in, #units + 2 n_pairs), b) of a layer whose units are (input weights, bias) pairs, then the
     distractor pairs r.x + C (for a hidden layer's input, copies of the previous layer's distractors)."""
     cols = [(np.asarray(w, float), float(b)) for w, b in units]
-    for j in range(2 * N_PAIRS):
+    for j in range(2 * n_pairs):
         w = np.zeros(n_in)
         if n_in == 4:
             w[:] = R
         else:  # copy the previous layer's distractor unit j
-            w[n_in - 2 * N_PAIRS + j] = 1.0
+            w[n_in - 2 * n_pairs + j] = 1.0
         cols.append((w, C if n_in == 4 else 0.0))
     return np.stack([w for w, _ in cols], 1), np.array([b for _, b in cols])
 
 
-def _net(layers, read, bias):
-    """params and masks from [(w, b), ...] and the readout weights of the non-distractor units."""
-    width = 3 + 2 * N_PAIRS
+def _net(layers, read, bias, n_pairs=N_PAIRS, width=None):
+    """params and masks from [(w, b), ...] and the readout weights of the non-distractor units (width: the
+    units of every hidden layer, 3 + 2 n_pairs unless given)."""
+    width = 3 + 2 * n_pairs if width is None else width
     params, masks = {}, {}
     for l, (w, b) in enumerate(layers):
         full, fb = np.zeros((w.shape[0] if l == 0 else width, width)), np.zeros(width)
@@ -75,7 +78,7 @@ def _net(layers, read, bias):
     n_units = layers[-1][0].shape[1]
     out = np.zeros((width, 1))
     out[: len(read), 0] = read
-    out[n_units - 2 * N_PAIRS : n_units, 0] = [0.5, -0.5] * N_PAIRS  # the distractor pairs cancel
+    out[n_units - 2 * n_pairs : n_units, 0] = [0.5, -0.5] * n_pairs  # the distractor pairs cancel
     mask_out = np.zeros((width, 1))
     mask_out[:n_units] = 1  # every unit wired to the readout (a zero weight is not a pruned one)
     params["out"] = {"w": jnp.asarray(out, jnp.float32), "b": jnp.asarray([bias], jnp.float32)}
@@ -107,6 +110,26 @@ def build(kind):
     read = {"modules": [1, 1], "parent_only": [1], "unused": [0, 0, 1]}[kind]
     offset = {"modules": 2 * C, "parent_only": C, "unused": C}[kind]
     return (*_net([_layer(units, 4)], np.array(read) / s6, (-offset - m6) / s6), 1)
+
+
+def build_narrow(n_units, depth=2):
+    """The modules network with `depth` hidden layers of exactly n_units units (n_units even): n4 + C, n5 + C
+    and (n_units - 2) / 2 distractor pairs; every further layer copies the one below (its units are positive, so
+    relu copies them). n_units = 2: two-unit layers, each constituent one unit."""
+    t, _ = _setup(TREE_A)
+    (m4, m5, m6), (s4, s5, s6) = t.mean, t.std
+    n4, n5 = np.array([1, 1, 0, 0]) / s4, np.array([0, 0, 1, 1]) / s5
+    n_pairs = (n_units - 2) // 2
+    layers = [_layer([(n4, -m4 / s4 + C), (n5, -m5 / s5 + C)], 4, n_pairs)]
+    g = np.eye(n_units)
+    layers += [_layer([(g[0], 0.0), (g[1], 0.0)], n_units, n_pairs) for _ in range(depth - 1)]
+    return (*_net(layers, np.array([1, 1]) / s6, (-2 * C - m6) / s6, n_pairs, width=n_units), depth)
+
+
+@functools.lru_cache(maxsize=None)
+def narrow_scores(n_units, tree=TREE_A):
+    params, masks, depth = build_narrow(n_units)
+    return {k: np.asarray(v) for k, v in _compute(depth)(params, masks, _setup(tree)[1]).items()}
 
 
 @functools.lru_cache(maxsize=None)
@@ -171,6 +194,77 @@ def test_decodable_but_unused_local_units():
     assert m["r2_restricted"].min() > 0.99  # decodable from its local units
     assert m["iia"].max() < 0.01 and m["iia_das_local"].max() < 0.01  # which the output never reads
     np.testing.assert_allclose(m["iia_das"], scores("parent_only")["iia_das"], atol=2e-3)  # as if absent
+
+
+@pytest.mark.parametrize("n_units", [2, 4, 32])
+def test_exact_modules_are_compositional_at_every_layer_width(n_units):
+    """Layers of 2, 4 and 32 units, each constituent exactly one unit: compositional at every width. A random
+    1-d subspace of a 2-unit layer catches about half of a constituent's direction, so its control is far above
+    das_control_max (the old absolute rule called this network fractured); the label corrects the score for
+    that chance (metrics.beyond_chance) instead."""
+    t, probe = _setup(TREE_A)
+    params, masks, depth = build_narrow(n_units)
+    y = mlp.apply(params, masks, depth, jnp.asarray(probe["x_test"]), "relu")
+    np.testing.assert_allclose(np.asarray(y), probe["h_test"][:, -1], atol=1e-4)  # computes the target
+    m = narrow_scores(n_units)
+    assert m["compositional"] and m["modular"] and m["compositional_local"], m["iia_das_control"]
+    np.testing.assert_allclose(m["iia_das"], 1.0, atol=1e-3)
+    np.testing.assert_allclose(m["live_units_layers"], n_units)
+    beyond = np.asarray(metrics.beyond_chance(m["iia_das"], m["iia_das_control"]))
+    np.testing.assert_allclose(beyond, 1.0, atol=2e-3)
+    if n_units == 2:  # chance at this width is large: what the old rule (control < das_control_max) failed on
+        assert m["iia_das_control"].max() >= _mcfg().das_control_max, m["iia_das_control"]
+
+
+@pytest.mark.parametrize("n_units", [2, 4, 32])
+def test_narrow_layers_under_another_tree_stay_fractured(n_units):
+    """The same networks judged against sum(sum(x0, x2), sum(x1, x3)): its constituents are no direction of
+    these layers at any width, however large chance is there."""
+    m = narrow_scores(n_units, TREE_B)
+    assert m["fit"] and m["fractured"] and not m["compositional"] and not m["modular"]
+    assert m["iia_das"].max() < 0.75, m["iia_das"]
+
+
+def test_labels_correct_the_score_for_the_random_control():
+    """metrics._labels on given scores: iia_das must reach compositional_iia, and again once the random
+    subspace's score is taken out; a control of 1 (any subspace of that size does as well) leaves nothing."""
+    mcfg = _mcfg()
+    k = {"keep": jnp.array([True, True]), "r2_restricted": jnp.ones(2), "iia": jnp.ones(2)}
+
+    def label(iia_das, control, crosstalk=0.0):
+        extras = {"iia_das": jnp.asarray(iia_das), "iia_das_local": jnp.asarray(iia_das),
+                  "iia_das_control": jnp.asarray(control), "das_crosstalk_max": jnp.asarray(crosstalk)}
+        out = metrics._labels(jnp.bool_(True), k, jnp.ones(2), extras, mcfg)
+        return bool(out["compositional"]), bool(out["modular"])
+
+    assert label([1.0, 1.0], [0.5, 0.6]) == (True, True)  # exact, whatever chance is
+    assert label([0.95, 0.95], [0.05, 0.4]) == (True, True)  # (0.95 - 0.4) / 0.6 = 0.917
+    assert label([0.95, 0.95], [0.05, 0.6]) == (False, False)  # (0.95 - 0.6) / 0.4 = 0.875: not beyond chance
+    assert label([0.91, 0.95], [0.15, 0.0]) == (False, False)  # (0.91 - 0.15) / 0.85 = 0.894
+    assert label([1.0, 1.0], [1.0, 0.0]) == (False, False)  # a random subspace does exactly as well
+    assert label([0.89, 1.0], [0.0, 0.0]) == (False, False)  # below the threshold itself
+    assert label([1.0, 1.0], [0.0, 0.0], crosstalk=0.25) == (False, False)  # the crosstalk control stays
+    np.testing.assert_allclose(metrics.beyond_chance(jnp.array([1.0, 0.6, 0.3]), jnp.array([0.5, 0.6, 0.0])),
+                               [1.0, 0.0, 0.3], atol=1e-6)
+
+
+def test_diagnose_json_calls_two_unit_layers_compositional(tmp_path, capsys):
+    """The done-when of the training-budget issue, item 7: `diagnose --npz ... --json` on the network of two
+    two-unit layers says compositional."""
+    import json
+
+    params, masks, depth = build_narrow(2)
+    arrays = {}
+    for i, name in enumerate(mlp.layer_names(depth)):
+        arrays[f"W{i}"], arrays[f"b{i}"] = np.asarray(params[name]["w"]), np.asarray(params[name]["b"])
+        arrays[f"M{i}"] = np.asarray(masks[name])
+    np.savez(tmp_path / "two_unit.npz", **arrays)
+    target = expr_config_file(tmp_path / "a.py", TREE_A)
+    cli.main(["diagnose", "--npz", str(tmp_path / "two_unit.npz"), "--target", target, "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert out["label"] == "compositional" and out["labels"]["compositional"], out["reason"]
+    assert all(node["iia_das"] > 0.99 for node in out["nodes"])
+    assert max(node["iia_das_control"] for node in out["nodes"]) >= 0.2  # the old absolute rule said fractured
 
 
 def test_init_null_and_threshold_defaults_are_declared():

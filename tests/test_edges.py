@@ -330,3 +330,133 @@ def test_a_resume_refused_for_its_devices_prints_only_the_refusal(run_copy):
     with pytest.raises(res_lib.ResultsError, match=r"was run on 2 cpu device\(s\)"):
         sweep.run_sweep(small_config(), "run", resume=True, progress=msgs.append)
     assert msgs == []
+
+
+# -------------------------------------------------------------------------- checksums (issue 38, checksums.py)
+def _change_digit(path):
+    """One digit in the middle of the file changed, its length kept: a value edited, not a file cut."""
+    data = bytearray(open(path, "rb").read())
+    i = next(i for i in range(len(data) // 2, len(data)) if chr(data[i]).isdigit())
+    data[i] = ord("1") if data[i] != ord("1") else ord("2")
+    open(path, "wb").write(bytes(data))
+
+
+def _change_params_step(run_dir, step):
+    """Step `step` of run_dir/params saved again with every weight + 1: a whole, readable step of other values."""
+    import jax
+
+    from sweetspot import targets
+
+    meta = rundir.read_complete_meta(run_dir)
+    cfg = rundir.config_from_meta(meta)
+    groups = grid_lib.make_groups(grid_lib.make_grid(cfg), cfg.engine.depth_mode)
+    template = rundir.params_template(cfg, targets.make_target(cfg.target), groups, meta["chunk_size"])
+    _, tree = res_lib.restore_checkpoint(os.path.join(run_dir, "params"), template, step=step)
+    tree = jax.tree.map(lambda a: a + 1 if a.dtype == np.float32 else a, tree)
+    res_lib.save_checkpoint(os.path.join(run_dir, "params"), step, tree)
+
+
+def test_a_finished_run_records_the_sha256_of_its_files_and_the_lock(finished):
+    from sweetspot import checksums, environment
+
+    meta = res_lib.read_meta(finished)
+    assert meta["sha256"] == checksums.compute(finished)  # the finished files, every one of them
+    assert {"results.csv", "params/1/default/manifest.ocdbt", "results/1/default/manifest.ocdbt"} <= set(meta["sha256"])
+    lock = environment.lock_path()
+    assert meta["lock"]["sha256"] == checksums.sha256_file(lock)
+    assert meta["lock"]["differs"] == environment.differences(environment.read_pins(lock))
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_changed_digit_in_results_csv_is_one_error_line_naming_it(command, run_copy, tmp_path, capsys):
+    """Before: a results.csv edited in the middle, its length kept, was read as the run's."""
+    _change_digit("run/results.csv")
+    before = sorted(os.listdir(tmp_path))
+    with pytest.raises(SystemExit) as e:
+        COMMANDS[command]()
+    msg = _one_line(e)
+    assert re.search(r"run/results\.csv changed since the run wrote it \(its sha256 is not the one in meta\.json", msg)
+    assert "--resume" in msg and "Traceback" not in capsys.readouterr().err
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+@pytest.mark.parametrize("loader", ["sweetspot.load_run", "analysis.base.load_run"])
+def test_load_run_refuses_a_changed_results_csv_in_one_line(loader, run_copy):
+    import sweetspot
+    from sweetspot.analysis import base
+
+    load = sweetspot.load_run if loader == "sweetspot.load_run" else base.load_run
+    load("run")  # untouched: loads
+    _change_digit("run/results.csv")
+    with pytest.raises(res_lib.ResultsError) as e:
+        load("run")
+    assert str(e.value).startswith("run/results.csv changed since the run wrote it") and "\n" not in str(e.value)
+
+
+def test_verify_passes_an_untouched_run_and_names_a_changed_file(run_copy, capsys):
+    cli.main(["verify", "run"])
+    out = capsys.readouterr().out.splitlines()
+    assert "ok       results.csv" in out and any(x.startswith("ok       params/1/") for x in out), out
+    assert out[-1] == f"run: all {len(out) - 1} files match meta.json's sha256"
+    _change_digit("run/results.csv")
+    with pytest.raises(SystemExit) as e:
+        cli.main(["verify", "run"])
+    out = capsys.readouterr().out.splitlines()
+    assert [x for x in out if not x.startswith("ok ")] == ["changed  results.csv"]
+    msg = _one_line(e)
+    assert re.match(r"error: run: 1 of \d+ files differ from meta\.json's sha256 \(results\.csv changed\)", msg)
+
+
+def test_a_changed_checkpoint_step_is_refused_and_resume_recomputes_it(run_copy, finished, tmp_path, capsys):
+    """A params step saved again with other values is whole and readable: only its checksums tell."""
+    _change_params_step("run", 1)
+    for argv in (["diagnose", "run", "--point", "depth=2,seed=1"], ["report", "run", "--out", "rep"]):
+        with pytest.raises(SystemExit) as e:
+            cli.main(argv)
+        msg = _one_line(e)
+        assert re.search(r"run/params/1/\S+ (changed since the run wrote it|is missing|was added after)", msg), msg
+        assert "--resume` recomputes it" in msg, msg
+    assert not os.path.exists("rep")
+    with pytest.raises(SystemExit) as e:
+        cli.main(["verify", "run"])
+    bad = [x for x in capsys.readouterr().out.splitlines() if not x.startswith("ok ")]
+    assert bad and all(re.match(r"(changed|missing|added) +params/1/", x) for x in bad), bad
+    assert "params/1/" in _one_line(e)
+    msgs = []
+    sweep.run_sweep(small_config(), "run", resume=True, progress=msgs.append)
+    assert any("params step 1 is not the one the run finished with" in m for m in msgs), msgs
+    assert open("run/results.csv", "rb").read() == open(os.path.join(finished, "results.csv"), "rb").read()
+    cli.main(["verify", "run"])  # the resumed run's checksums: those of its finished files
+    assert capsys.readouterr().out.splitlines()[-1].startswith("run: all ")
+
+
+def test_a_run_made_before_checksums_loads_and_verify_says_so(run_copy, capsys):
+    import json
+
+    import sweetspot
+
+    meta = json.load(open("run/meta.json"))
+    del meta["sha256"], meta["lock"]
+    json.dump(meta, open("run/meta.json", "w"))
+    _change_digit("run/results.csv")  # nothing to tell it by: read as before checksums existed
+    assert len(sweetspot.load_run("run").results) == 4
+    cli.main(["diagnose", "run"])
+    cli.main(["verify", "run"])
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1].startswith("run: no checksums recorded (the run predates them") and "nothing verified" in out[-1]
+
+
+def test_a_resume_skips_a_changed_results_step_for_the_one_before(run_copy, finished):
+    """A results step saved again with other values reads fine: without its checksums a resume of the finished
+    run would rewrite results.csv from it and record the changed values as the run's."""
+    cfg = small_config()
+    _, data = sweep.make_data(cfg)
+    engine = grid_lib.Engine(cfg, data)
+    template = {"results": engine.result_template(), "done": np.zeros(engine.grid.n_points, bool)}
+    step, saved = res_lib.restore_checkpoint("run/results", template)
+    saved["results"]["test_r2"] = saved["results"]["test_r2"] + 1
+    res_lib.save_checkpoint("run/results", step, saved)
+    msgs = []
+    sweep.run_sweep(cfg, "run", resume=True, progress=msgs.append)
+    assert any(f"run/results/{step}/" in m and "trying the step before it" in m for m in msgs), msgs
+    assert open("run/results.csv", "rb").read() == open(os.path.join(finished, "results.csv"), "rb").read()

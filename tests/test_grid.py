@@ -14,7 +14,7 @@ SCALARS = ("train_loss", "test_loss", "heldout_loss", "test_r2", "realised_spars
 
 def test_grid_shape_and_coordinates(cfg):
     g = grid.make_grid(cfg)
-    assert g.shape == (1, 3, 2, 1, 1, 2) and g.n_points == 12
+    assert g.shape == (1, 3, 2, 1, 1, 1, 2) and g.n_points == 12
     assert g.coords["seed"][:2].tolist() == [0, 1]  # seed varies fastest
     assert g.coords["depth"].tolist() == [1] * 4 + [2] * 4 + [3] * 4
 
@@ -211,3 +211,54 @@ def test_result_template_matches_run(cfg, data, mode):
     assert tmpl.keys() == res.keys()
     for k in tmpl:
         assert tmpl[k].shape == res[k].shape and tmpl[k].dtype == res[k].dtype
+
+
+def test_n_train_is_a_traced_axis_one_compile_serves_every_value(cfg, data):
+    """grid.n_train: one program for two training-set sizes; a point's key comes from its seed alone (paired
+    across n_train), and the two sizes train different networks."""
+    cfg.grid.n_train, cfg.grid.depth, cfg.grid.sparsity = (64, 256), (1, 2), (0.5,)
+    eng = grid.Engine(cfg, data)
+    res, done = grid.run(eng)
+    assert eng.compile_count == 1 and done.all() and eng.segment
+    co = eng.grid.coords
+    assert eng.grid.axes["n_train"] == (64, 256) and eng.grid.n_points == 8
+    small, large = co["n_train"] == 64, co["n_train"] == 256
+    for a in ("depth", "seed"):  # the same points in the same order, n_train apart
+        np.testing.assert_array_equal(co[a][small], co[a][large])
+    np.testing.assert_array_equal(eng.keys[small], eng.keys[large])
+    assert (res["train_loss"][small] != res["train_loss"][large]).all()
+    pts = eng.points(np.arange(eng.grid.n_points))
+    np.testing.assert_array_equal(pts["n_train"], co["n_train"])
+
+
+def test_n_train_default_is_the_whole_pool_and_adds_nothing_traced(cfg, data):
+    """grid.n_train = () reads as (target.n_train,); so does an explicit axis of the pool's size alone: the
+    points carry no n_train and train on the whole pool, the program of a run made before the axis."""
+    assert grid.make_grid(cfg).axes["n_train"] == (cfg.target.n_train,)
+    assert "n_train" not in grid.Engine(cfg, data).points(np.array([0]))
+    cfg.grid.n_train = (cfg.target.n_train,)
+    assert "n_train" not in grid.Engine(cfg, data).points(np.array([0]))
+
+
+@pytest.mark.parametrize("batch,mode,method", [(0, "segment", "random"), (0, "group", "random"),
+                                               (32, "segment", "sp")])
+def test_a_point_with_n_train_k_trains_on_the_first_k_rows(cfg, data, batch, mode, method):
+    """A point with n_train = 64 of a 256-row pool trains as a point of a run whose pool is those 64 rows
+    (same test split): full batch averages over its rows only (segment and group mode's fits), minibatches and
+    SP's signature inputs come from them; the train loss is over them."""
+    cfg.train.batch_size, cfg.engine.depth_mode, cfg.grid.method = batch, mode, (method,)
+    cfg.grid.depth, cfg.grid.sparsity, cfg.grid.seed, cfg.pruning.rounds = (1, 2), (0.5,), (0,), 2
+    cfg.grid.n_train = (64, 256)
+    eng = grid.Engine(cfg, data)
+    assert "n_train" in eng.points(np.array([0]))  # the traced path
+    both, _ = grid.run(eng)
+    cfg.grid.n_train = (64,)  # the pool's size alone: the plain path, on a pool of the first 64 rows
+    head = dict(data, x_train=data["x_train"][:64], y_train=data["y_train"][:64])
+    eng_alone = grid.Engine(cfg, head)
+    assert "n_train" not in eng_alone.points(np.array([0]))
+    alone, _ = grid.run(eng_alone)
+    mine, other = eng.grid.coords["n_train"] == 64, eng.grid.coords["n_train"] == 256
+    np.testing.assert_array_equal(eng.grid.coords["depth"][mine], eng_alone.grid.coords["depth"])  # depths 1, 2
+    for k in (*SCALARS, "curve_train", "curve_test"):
+        np.testing.assert_allclose(both[k][mine], alone[k], rtol=2e-4, atol=1e-6, err_msg=k)
+    assert not np.allclose(both["train_loss"][other], alone["train_loss"], rtol=1e-3)  # 256 rows: other networks

@@ -6,7 +6,7 @@ import ml_collections
 import numpy as np
 import pytest
 
-from sweetspot import config, diagnose, metrics, mlp, result_keys
+from sweetspot import config, diagnose, metrics, mlp, result_keys, train
 from sweetspot.targets import expr
 
 PAIRS = "sum(absdiff(x0, x1), absdiff(x2, x3))"
@@ -209,6 +209,29 @@ def test_shapes_fixed_under_vmap_and_jit():
         for k, v in single.items():
             np.testing.assert_allclose(np.asarray(out[k][i]), np.asarray(v), rtol=1e-4, atol=1e-5, err_msg=k)
         assert np.isnan(np.asarray(out["purity_layers"][i, int(depths[i]) :])).all()
+
+
+def test_by_depth_metrics_equal_point_by_point():
+    """Segment mode's metrics (`train.by_depth`: one depth segment after another, padded layers skipped by
+    lax.cond, segments of unequal counts padded with fillers) give each network what vmap over points with the
+    traced depth gives it: the metrics cost each network's own depth and nothing else changes."""
+    t, probe = _setup(REF_EXPR)
+    mcfg = _mcfg()
+    layout = ((1, 1), (2, 2), (3, 1))
+    nets = [_random_network(k, 6, 8, 3) for k in range(4)]
+    depths, fits = jnp.array([1, 2, 2, 3]), jnp.array([0.97, 0.99, 0.5, 0.99])
+    stack = lambda trees: jax.tree.map(lambda *a: jnp.stack(a), *trees)
+    params, masks = stack([p for p, _ in nets]), stack([m for _, m in nets])
+    one = lambda p, m, d, probe, f: metrics.compute(p, m, d, "relu", probe, f, mcfg, start=p)
+    plain = jax.jit(jax.vmap(one, (0, 0, 0, None, 0)))(params, masks, depths, probe, fits)
+    segmented = jax.vmap(train.by_depth(one, layout, depth_arg=2, shared=(3,)), (0, 0, 0, None, 0))
+    got = jax.jit(segmented)(params, masks, depths, probe, fits)
+    assert set(got) == set(plain)
+    for k, v in plain.items():
+        np.testing.assert_allclose(np.asarray(got[k]), np.asarray(v), rtol=1e-3, atol=5e-3, err_msg=k)
+    with pytest.raises(ValueError, match="layout"):
+        jax.vmap(train.by_depth(one, ((1, 1), (2, 1)), depth_arg=2, shared=(3,)), (0, 0, 0, None, 0))(
+            params, masks, depths, probe, fits)
 
 
 # ------------------------------------------------------------------------------------------- diagnose

@@ -60,12 +60,37 @@ def test_load_run_gives_the_results_as_a_dataframe_with_config_and_meta(readme_r
     assert run.meta["status"] == "complete" and run.axes["depth"] == [1, 2]
 
 
+def test_a_run_made_before_the_n_train_axis_reads_as_its_target_n_train(readme_run, tmp_path):
+    """A run whose results.csv and meta.json predate grid.n_train (no n_train column or axis) loads with an
+    n_train column and axis of its target.n_train, where a new run has them."""
+    import json
+    import shutil
+
+    out, _ = readme_run
+    old = str(tmp_path / "old")
+    shutil.copytree(out, old)
+    new = sweetspot.load_run(out)
+    frame = new.results.drop(columns="n_train")
+    frame.to_csv(os.path.join(old, "results.csv"), index=False, na_rep="nan")
+    meta = json.load(open(os.path.join(old, "meta.json")))
+    del meta["axes"]["n_train"]
+    json.dump(meta, open(os.path.join(old, "meta.json"), "w"))
+    assert "n_train" not in res_lib.read_csv(os.path.join(old, "results.csv"))[0]
+    run = sweetspot.load_run(old)
+    assert list(run.results.columns) == list(new.results.columns) and (run.results["n_train"] == 4096).all()
+    assert run.axes == new.axes and list(run.axes)[-2:] == ["n_train", "seed"] and run.axes["n_train"] == [4096]
+    rows = res_lib.read_results_csv(old, rundir.read_complete_meta(old))
+    assert list(rows[0]) == list(new.results.columns) and {r["n_train"] for r in rows} == {"4096"}
+    assert run.network(depth=2, sparsity=0.5, seed=1).coords["n_train"] == 4096
+
+
 def test_a_network_by_its_coordinates_is_the_saved_one(readme_run):
     out, _ = readme_run
     run = sweetspot.load_run(out)
     net = run.network(depth=2, sparsity=0.5, seed=1)
     cfg, _, params, masks, depth, r2 = rundir.load_network(out, "depth=2,sparsity=0.5,seed=1")
-    assert net.coords == {"method": "random", "depth": 2, "sparsity": 0.5, "lr": 0.003, "weight_decay": 0.0, "seed": 1}
+    assert net.coords == {"method": "random", "depth": 2, "sparsity": 0.5, "lr": 0.003, "weight_decay": 0.0,
+                          "n_train": 4096, "seed": 1}
     assert net.depth == depth == 2 and net.test_r2 == r2
     assert run.results.loc[net.index, "seed"] == 1 and run.results.loc[net.index, "depth"] == 2
     assert all(np.array_equal(net.params[k]["w"], params[k]["w"]) for k in params)

@@ -46,8 +46,8 @@ def _outputs(params, masks, depth, activation, x, patch=None):
 def intervention_scores(params, masks, depth, activation, probe, sel, binary: bool, cf=None, dy=None) -> jax.Array:
     """(L, P) scores of interchanging, at hidden layer l, the units sel[l, p] (0/1, (L, P, W)) between the pair
     inputs, against the counterfactual cf[p] and change dy[p] (default: probe node p's, from the probe data;
-    `change_score`); 0 where sel[l, p] is empty. Layers run one after another (lax.map) and selections side by
-    side (vmap), so memory holds one layer's P forwards."""
+    `change_score`); 0 where sel[l, p] is empty or layer l is padding. Layers run one after another (lax.map)
+    and selections side by side (vmap), so memory holds one layer's P forwards."""
     x, xp = probe["iia_x"], probe["iia_xp"]
     cf = probe["iia_cf"] if cf is None else cf
     dy = probe["iia_dy"] if dy is None else dy
@@ -60,7 +60,8 @@ def intervention_scores(params, masks, depth, activation, probe, sel, binary: bo
             out = _outputs(params, masks, depth, activation, x, patch)
             return jnp.where(units.sum() > 0, change_score(out, y0, cf, dy, binary), 0.0)
 
-        return jax.vmap(per_node)(sel[l], cf, dy)
+        scores = lambda: jax.vmap(per_node)(sel[l], cf, dy)
+        return jax.lax.cond(l < depth, scores, lambda: jnp.zeros(sel.shape[1], x.dtype))  # padding: not computed
 
     return jax.lax.map(per_layer, jnp.arange(sel.shape[0]))
 

@@ -1,6 +1,7 @@
 """Command line: `python -m sweetspot sweep CONFIG --out DIR [--config.a.b=value ...]`,
 `python -m sweetspot diagnose RUN_DIR [--point depth=3,sparsity=0.9,seed=0] | --npz NET.npz --target CONFIG`,
-`python -m sweetspot report RUN_DIR [RUN_DIR ...] --out DIR` and `python -m sweetspot predict-depth TARGET_SPEC`.
+`python -m sweetspot report RUN_DIR [RUN_DIR ...] --out DIR`, `python -m sweetspot verify RUN_DIR` and
+`python -m sweetspot predict-depth TARGET_SPEC`.
 
 On CPU the CLI exposes every core as an XLA host device (set before jax is imported) and shards the grid over
 them; `--no-host-devices` turns that off, and a user's own XLA_FLAGS are kept (their device count wins).
@@ -117,6 +118,24 @@ def _report(args):
         raise SystemExit(f"error: {e}") from None
 
 
+def _verify(args) -> None:
+    """Prints each checksummed file of a run as ok / changed / missing / added; one `error:` line and status 1 when
+    any differs (checksums.verify_lines)."""
+    from sweetspot import checksums, rundir
+    from sweetspot import results as res_lib
+
+    try:
+        meta = rundir.read_complete_meta(args.run_dir)
+        lines, problem = checksums.verify_lines(args.run_dir, meta)
+    except res_lib.ResultsError as e:
+        raise SystemExit(f"error: {e}") from None
+    except OSError as e:
+        raise SystemExit(f"error: verify: {e.strerror or e}: {e.filename or ''}") from None
+    print("\n".join(lines))
+    if problem:
+        raise SystemExit(f"error: {problem}")
+
+
 def _check_report_out(out: str) -> None:
     """SystemExit with a one-line error for a report --out that cannot be a directory."""
     if not out.strip():
@@ -193,6 +212,11 @@ def _add_report(sub) -> None:
     r.add_argument("--note", help="a line shown at the top of the report and in every section (figures-quick)")
 
 
+def _add_verify(sub) -> None:
+    v = sub.add_parser("verify", help="check a run's files against the sha256 its meta.json recorded")
+    v.add_argument("run_dir", metavar="RUN_DIR", help="a finished run directory written by `sweep`")
+
+
 def _add_predict_depth(sub) -> None:
     from sweetspot import depth_predictor  # does not import jax
 
@@ -211,10 +235,10 @@ def _add_predict_depth(sub) -> None:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    """The parser of every command: sweep, diagnose, report, predict-depth."""
+    """The parser of every command: sweep, diagnose, report, verify, predict-depth."""
     parser = argparse.ArgumentParser(prog="sweetspot", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_sweep, _add_diagnose, _add_report, _add_predict_depth):
+    for add in (_add_sweep, _add_diagnose, _add_report, _add_verify, _add_predict_depth):
         add(sub)
     for p in sub.choices.values():
         p.set_defaults(command_parser=p)  # errors of a command print that command's usage
@@ -226,7 +250,7 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = make_parser()
     args, rest = parser.parse_known_args(argv)  # sweep and diagnose take --config.x=y overrides
-    if rest and args.command in ("report", "predict-depth"):
+    if rest and args.command in ("report", "verify", "predict-depth"):
         args.command_parser.error(f"unrecognized arguments: {' '.join(rest)}")
     if args.command == "report":
         _check_report_out(args.out)
@@ -240,6 +264,8 @@ def main(argv=None):
         if not args.run_dir and not args.npz:
             args.command_parser.error("diagnose needs RUN_DIR or --npz FILE --target CONFIG")
         _diagnose(args, rest)
+    elif args.command == "verify":
+        _verify(args)
     elif args.command == "predict-depth":
         return _predict_depth(args)
     return None

@@ -14,7 +14,7 @@ import numbers
 import ml_collections
 
 # Grid axes in the order points are enumerated (the last axis varies fastest).
-AXES = ("method", "depth", "sparsity", "lr", "weight_decay", "seed")
+AXES = ("method", "depth", "sparsity", "lr", "weight_decay", "n_train", "seed")
 
 
 class ConfigError(ValueError):
@@ -39,6 +39,9 @@ def default_config() -> ml_collections.ConfigDict:
     c.grid.sparsity = (0.0, 0.5, 0.7, 0.8, 0.9)
     c.grid.lr = (3e-3,)
     c.grid.weight_decay = (0.0,)
+    # rows of the training pool each point trains on, its first n_train (docs/method.md, "Training"); () reads as
+    # (target.n_train,): the whole pool. Every value in 1..target.n_train, the rows drawn for the pool.
+    c.grid.n_train = ()
     c.grid.seed = (0, 1, 2, 3)
     c.pruning = _pruning_block()
     c.metrics = _metrics_block()
@@ -71,7 +74,7 @@ def _target_block() -> ml_collections.ConfigDict:
     t.input_noise = 0.0  # std of Gaussian noise added to training inputs (Neural Sculpting: 0.1)
     t.n_reference = 16384  # reference sample for normalisation
     t.data_seed = 0
-    t.n_train = 4096
+    t.n_train = 4096  # rows drawn for the training pool (the test and held-out rows are drawn after them)
     t.n_test = 2048
     t.n_heldout = 1024
     t.heldout_q = 0.5
@@ -119,7 +122,9 @@ def _metrics_block() -> ml_collections.ConfigDict:
     m.das_steps = 100  # Adam steps in all: das_select_steps for every (layer, start), the rest for the chosen one
     m.das_select_steps = 20
     m.das_lr = 0.1  # chosen on the calibration run (docs/method.md, "Calibration"): 0.05, 0.1, 0.2 tried
-    m.das_control_max = 0.2  # compositional needs every node's random-subspace control and crosstalk below this
+    # compositional needs every node's crosstalk below this; its random-subspace control enters the labels through
+    # metrics.beyond_chance (iia_das corrected for chance at the layer's size must reach compositional_iia)
+    m.das_control_max = 0.2
     return m
 
 
@@ -178,19 +183,28 @@ def _check_target(t):
         check_int(f"target.{f}", t[f], 16)
 
 
-def _check_train(tr, t):
+def n_train_values(cfg) -> tuple[int, ...]:
+    """The n_train axis: grid.n_train, or (target.n_train,) when it is () (every point trains on the whole pool)."""
+    return tuple(cfg.grid.n_train) or (cfg.target.n_train,)
+
+
+def _check_train(tr, cfg):
     check_int("train.steps", tr.steps, 1)
     check_int("train.batch_size", tr.batch_size, 0)
-    if tr.batch_size > t.n_train:
-        fail("train.batch_size", tr.batch_size, f"0 (full batch) or 1..target.n_train={t.n_train}")
+    smallest = min(n_train_values(cfg))
+    if tr.batch_size > smallest:
+        where = f"min(grid.n_train)={smallest}" if cfg.grid.n_train else f"target.n_train={smallest}"
+        fail("train.batch_size", tr.batch_size, f"0 (full batch) or 1..{where}")
     check_int("train.eval_every", tr.eval_every, 1)
     if tr.steps % tr.eval_every:
         fail("train.eval_every", tr.eval_every, f"a divisor of train.steps={tr.steps}")
 
 
-def _check_grid(g):
+def _check_grid(g, t):
     for axis in AXES:
         values = g[axis]
+        if axis == "n_train" and isinstance(values, (tuple, list)) and len(values) == 0:
+            continue  # () = (target.n_train,)
         if isinstance(values, (str, numbers.Number)) or len(values) == 0:
             fail(f"grid.{axis}", values, "a non-empty tuple of values")
         if len(set(values)) != len(values):
@@ -205,6 +219,11 @@ def _check_grid(g):
         _check_real("grid.lr", v, lambda v: v > 0, "numbers > 0")
     for v in g.weight_decay:
         _check_real("grid.weight_decay", v, lambda v: v >= 0, "numbers >= 0")
+    for v in g.n_train:  # a prefix of the pool: more rows than target.n_train draws is a conflict of the two
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral) or not 1 <= v <= t.n_train:
+            fail("grid.n_train", tuple(g.n_train), f"() (= (target.n_train,)) or integers in 1..target.n_train="
+                 f"{t.n_train} (each point trains on the first n_train rows of the target.n_train-row pool; "
+                 "raise target.n_train for a larger pool)")
 
 
 def _check_pruning(p):
@@ -233,8 +252,8 @@ def check_schema(cfg: ml_collections.ConfigDict) -> ml_collections.ConfigDict:
     _check_finite(cfg)
     _check_target(cfg.target)
     check_int("model.width", cfg.model.width, 1)
-    _check_train(cfg.train, cfg.target)
-    _check_grid(cfg.grid)
+    _check_grid(cfg.grid, cfg.target)
+    _check_train(cfg.train, cfg)
     _check_pruning(cfg.pruning)
     check_int("engine.chunk_size", cfg.engine.chunk_size, 0)
     _check_metrics(cfg.metrics, cfg.model.width)

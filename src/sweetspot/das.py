@@ -50,12 +50,12 @@ def orthonormal(a, allowed) -> jax.Array:
     return jnp.stack(cols, 1)
 
 
-def patched_outputs(params, masks, depth, activation, x, layer, u, h_xp) -> jax.Array:
-    """(N, m) outputs on x with hidden layer `layer` (traced) patched along the orthonormal columns of u (W, k)
-    towards its activations h_xp (N, W) on the paired inputs."""
-    patch = lambda k, h: jnp.where(k == layer, h + ((h_xp - h) @ u) @ u.T, h)
-    y = mlp.apply(params, masks, depth, x, activation, patch=patch)
-    return y.reshape(x.shape[0], -1)
+def patched_outputs(params, masks, depth, activation, h_x, layer, u, h_xp) -> jax.Array:
+    """(N, m) outputs of the network whose hidden layer `layer` (traced), with activations h_x (N, W) on x, is
+    patched along the orthonormal columns of u (W, k) towards its activations h_xp (N, W) on the paired inputs.
+    Only the layers after `layer` run (`mlp.apply_from`): the layers before it do not depend on u."""
+    y = mlp.apply_from(params, masks, depth, h_x + ((h_xp - h_x) @ u) @ u.T, layer, activation)
+    return y.reshape(h_x.shape[0], -1)
 
 
 def _objective(out, y0, cf, dy, binary: bool) -> jax.Array:
@@ -69,19 +69,21 @@ def _objective(out, y0, cf, dy, binary: bool) -> jax.Array:
 
 def split_pairs(params, masks, depth, activation, probe) -> dict:
     """The intervention pairs split into a training half and a scoring half, with the network's outputs on x
-    and its hidden activations on x' (L, N, W): {"train": {...}, "test": {...}}."""
+    and its hidden activations on x and on x' (L, N, W): {"train": {...}, "test": {...}}."""
     x, xp, cf, dy = probe["iia_x"], probe["iia_xp"], probe["iia_cf"], probe["iia_dy"]
-    y0 = mlp.apply(params, masks, depth, x, activation).reshape(x.shape[0], -1)
+    y0, h_x = mlp.apply(params, masks, depth, x, activation, return_hidden=True)
+    y0 = y0.reshape(x.shape[0], -1)
     _, h_xp = mlp.apply(params, masks, depth, xp, activation, return_hidden=True)
     half = x.shape[0] // 2
-    part = lambda s: {"x": x[s], "xp": xp[s], "y0": y0[s], "h_xp": h_xp[:, s], "cf": cf[:, s], "dy": dy[:, s]}
+    part = lambda s: {"x": x[s], "xp": xp[s], "y0": y0[s], "h_x": h_x[:, s], "h_xp": h_xp[:, s], "cf": cf[:, s],
+                      "dy": dy[:, s]}
     return {"train": part(slice(0, half)), "test": part(slice(half, None))}
 
 
 def score(params, masks, depth, activation, half, layer, u, cf, dy, binary: bool) -> jax.Array:
     """`causal.change_score` of the subspace patch (u at `layer`) on one half of the pairs, against the
     counterfactual cf and change dy (N, m); 0 when u is empty."""
-    out = patched_outputs(params, masks, depth, activation, half["x"], layer, u, half["h_xp"][layer])
+    out = patched_outputs(params, masks, depth, activation, half["h_x"][layer], layer, u, half["h_xp"][layer])
     s = causal.change_score(out, half["y0"], cf, dy, binary)
     return jnp.where(jnp.abs(u).sum() > 0, s, 0.0)
 
@@ -93,7 +95,7 @@ def fit_subspace(params, masks, depth, activation, half, layer, a0, allowed, cf,
 
     def loss(a):
         u = orthonormal(a, allowed)
-        out = patched_outputs(params, masks, depth, activation, half["x"], layer, u, half["h_xp"][layer])
+        out = patched_outputs(params, masks, depth, activation, half["h_x"][layer], layer, u, half["h_xp"][layer])
         return _objective(out, half["y0"], cf, dy, binary)
 
     def step(carry, _):
@@ -138,9 +140,15 @@ def search(params, masks, depth, activation, pairs, allowed, start_dirs, key, dc
         return a, run(score, tr, l, u, cf_tr, dy_tr, binary), run(score, te, l, u, cf_te, dy_te, binary)
 
     per_node = jax.vmap(stage1, in_axes=(None, 0, 0, 0, 0, 0, 0))  # over P
-    per_layer = jax.vmap(per_node, in_axes=(0, 0, 0, None, None, None, None))  # over L
-    per_start = jax.vmap(per_layer, in_axes=(None, 0, None, None, None, None, None))  # over S
-    a, s_tr, s_te = per_start(jnp.arange(n_slots), a0, allowed, tr["cf"], tr["dy"], te["cf"], te["dy"])
+    per_start = jax.vmap(per_node, in_axes=(None, 0, None, None, None, None, None))  # over S
+
+    def per_layer(l, a):  # layers one after another; a padded layer is not searched (its scores read 0)
+        work = lambda: per_start(l, a, allowed[l], tr["cf"], tr["dy"], te["cf"], te["dy"])
+        skip = lambda: (a, jnp.zeros(a.shape[:2], a.dtype), jnp.zeros(a.shape[:2], a.dtype))
+        return jax.lax.cond(l < depth, work, skip)
+
+    a, s_tr, s_te = jax.lax.map(lambda la: per_layer(*la), (jnp.arange(n_slots), jnp.moveaxis(a0, 1, 0)))
+    a, s_tr, s_te = jnp.moveaxis(a, 0, 1), jnp.moveaxis(s_tr, 0, 1), jnp.moveaxis(s_te, 0, 1)  # (S, L, ...)
     ok = (jnp.arange(n_slots) < depth)[:, None] & (allowed.sum(-1) > 0)  # (L, P)
     s_tr = jnp.where(jnp.isfinite(s_tr), s_tr, -1.0)
     best_start = jnp.argmax(s_tr, axis=0)  # (L, P)

@@ -110,23 +110,26 @@ def verdict(m: dict, nodes, mcfg) -> tuple[str, str]:
     if not kept:
         return "fractured", "no constituent has a support smaller than every input: nothing to be compositional about"
     thr, ctrl = mcfg.compositional_iia, mcfg.das_control_max
+    beyond = np.asarray(metrics.beyond_chance(m["iia_das"], m["iia_das_control"]))
     why = [
         f"node {v}: iia_das {_fmt(m['iia_das'][p])} < {thr} (no subspace of any layer carries it into the output)"
         for p, v in kept
         if not m["iia_das"][p] >= thr
     ] + [
-        f"node {v}: {key} {_fmt(m[key][p])} >= {ctrl} ({what})"
+        f"node {v}: iia_das {_fmt(m['iia_das'][p])} beyond its random-subspace control {_fmt(m['iia_das_control'][p])}"
+        f" is {_fmt(beyond[p])} < {thr} (a random subspace of its size at that layer does nearly as well)"
         for p, v in kept
-        for key, what in (
-            ("iia_das_control", "a random subspace does as well"),
-            ("das_crosstalk", "its subspace also carries a node of disjoint inputs"),
-        )
-        if not m[key][p] < ctrl
+        if m["iia_das"][p] >= thr and not beyond[p] >= thr
+    ] + [
+        f"node {v}: das_crosstalk {_fmt(m['das_crosstalk'][p])} >= {ctrl} (its subspace also carries a node of "
+        "disjoint inputs)"
+        for p, v in kept
+        if not m["das_crosstalk"][p] < ctrl
     ]
     if m["compositional"]:
         return "compositional", (
             f"every constituent is a subspace of some layer through which the output is computed (min iia_das >= "
-            f"{thr}), specific to it (random-subspace control and crosstalk < {ctrl})"
+            f"{thr}, and >= {thr} beyond its random-subspace control), specific to it (crosstalk < {ctrl})"
         )
     return "fractured", "; ".join(why)
 

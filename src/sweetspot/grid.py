@@ -21,7 +21,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from sweetspot import targets
 from sweetspot import train as train_lib
-from sweetspot.config import AXES
+from sweetspot.config import AXES, fail, n_train_values
 
 # segment: one program per method, its points sorted by depth, each layer and its optimizer on the points deeper
 # than it (a grid of one depth runs group's program); group: one program per (method, depth).
@@ -48,8 +48,8 @@ class Grid:
 
 
 def make_grid(cfg) -> Grid:
-    """The product grid of cfg.grid's axes."""
-    axes = {a: tuple(cfg.grid[a]) for a in AXES}
+    """The product grid of cfg.grid's axes (n_train: config.n_train_values, (target.n_train,) for ())."""
+    axes = {a: n_train_values(cfg) if a == "n_train" else tuple(cfg.grid[a]) for a in AXES}
     rows = list(itertools.product(*axes.values()))
     coords = {a: np.array([r[i] for r in rows]) for i, a in enumerate(AXES)}
     return Grid(axes, coords)
@@ -101,6 +101,7 @@ class Engine:
         mesh = Mesh(np.array(self.devices), ("grid",))
         self.point_sharding = NamedSharding(mesh, PartitionSpec("grid"))
         self.multiprocess = jax.process_count() > 1
+        self.prefix = self._check_pool(data["x_train"].shape[0])
         self.data = self._put(data, NamedSharding(mesh, PartitionSpec()))
         self.keys = point_keys(int(cfg.seed), self.grid.coords["seed"])
         self._train = {g.name: self._make_train(g) for g in self.groups}
@@ -198,11 +199,24 @@ class Engine:
                 valid.append(np.arange(k) < len(take))
         return np.concatenate(idx), np.concatenate(valid)
 
+    def _check_pool(self, pool: int) -> bool:
+        """Whether the points train on prefixes of the training pool (`pool` rows): with grid.n_train given and
+        some value below the pool, each point's traced `n_train` selects its first rows. Otherwise (the default
+        (), or every value the whole pool) the points carry no n_train and train on the whole pool, exactly as
+        before the axis existed. A value above the pool is a ConfigError naming the field."""
+        if not self.cfg.grid.n_train:
+            return False
+        if max(self.grid.axes["n_train"]) > pool:
+            fail("grid.n_train", tuple(self.cfg.grid.n_train), f"integers in 1..{pool} (the training pool's rows)")
+        return min(self.grid.axes["n_train"]) < pool
+
     def points(self, indices: np.ndarray) -> dict:
-        """The traced per-point values for the given grid indices."""
+        """The traced per-point values for the given grid indices (n_train only when the points train on
+        prefixes of the pool: `_check_pool`)."""
         co = self.grid.coords
         real = {a: co[a][indices].astype(np.float32) for a in ("sparsity", "lr", "weight_decay")}
-        return {"key": self.keys[indices], "depth": co["depth"][indices].astype(np.int32), **real}
+        rows = {"n_train": co["n_train"][indices].astype(np.int32)} if self.prefix else {}
+        return {"key": self.keys[indices], "depth": co["depth"][indices].astype(np.int32), **real, **rows}
 
     def chunk_points(self, plan: dict) -> dict:
         """{group: traced point values} for a plan from chunk_indices."""

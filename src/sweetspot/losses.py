@@ -43,20 +43,50 @@ def make_loss(binary: bool):
     return bce if binary else mse
 
 
-def blocked(loss, params, masks, depth, x, y, activation, block: int = 512):
-    """`loss` over a large split in blocks of `block` samples (lax.map), so memory holds one block's activations."""
+def row_weights(n_rows: int, n_train):
+    """(n_rows,) weights 1 / n_train on the first n_train rows (traced) and 0 on the rest: a weighted sum with
+    them is the mean over a point's own rows of the training pool (grid.n_train)."""
+    return (jnp.arange(n_rows) < n_train) / n_train
+
+
+def make_weighted_loss(binary: bool):
+    """loss(params, masks, depth, x, y, activation, w): sum over rows of w times the row's mean loss over the
+    outputs; with `row_weights`, make_loss(binary) over the first n_train rows only."""
+    each = per_sample(binary)
+
+    def loss(params, masks, depth, x, y, activation, w):
+        return jnp.sum(w * each(mlp.apply(params, masks, depth, x, activation), y).reshape(x.shape[0], -1).mean(1))
+
+    return loss
+
+
+def blocked(loss, params, masks, depth, x, y, activation, block: int = 512, w=None):
+    """`loss` over a large split in blocks of `block` samples (lax.map), so memory holds one block's activations.
+    With row weights w, `loss` is a weighted loss (make_weighted_loss) and the blocks' values are summed."""
+    if w is not None:
+        if x.shape[0] <= block or x.shape[0] % block:
+            return loss(params, masks, depth, x, y, activation, w)
+        xb, yb, wb = x.reshape(-1, block, x.shape[1]), y.reshape(-1, block, *y.shape[1:]), w.reshape(-1, block)
+        return jax.lax.map(lambda a: loss(params, masks, depth, a[0], a[1], activation, a[2]), (xb, yb, wb)).sum()
     if x.shape[0] <= block or x.shape[0] % block:
         return loss(params, masks, depth, x, y, activation)
     xb, yb = x.reshape(-1, block, x.shape[1]), y.reshape(-1, block, *y.shape[1:])
     return jax.lax.map(lambda a: loss(params, masks, depth, a[0], a[1], activation), (xb, yb)).mean()
 
 
-def evaluate(params, masks, depth, data, act, n_result_slots, binary: bool = False) -> dict:
+def evaluate(params, masks, depth, data, act, n_result_slots, binary: bool = False, n_train=None) -> dict:
     """Final losses (mse, or bce when `binary`), test R^2, the held-out-combination ratio and realised
     (per-layer) sparsity; Boolean targets add test and held-out accuracy, and their test R^2 is that of the
-    predicted mean label 2 sigmoid(logit) - 1 against the +-1 labels."""
+    predicted mean label 2 sigmoid(logit) - 1 against the +-1 labels. `n_train` (traced, or None for every row):
+    the train loss is over the first n_train rows of the training pool, the point's own."""
     loss = make_loss(binary)
-    out = {s: blocked(loss, params, masks, depth, data[f"x_{s}"], data[f"y_{s}"], act) for s in SPLITS}
+    out = {s: blocked(loss, params, masks, depth, data[f"x_{s}"], data[f"y_{s}"], act) for s in SPLITS[1:]}
+    x_tr, y_tr = data["x_train"], data["y_train"]
+    if n_train is None:
+        out["train"] = blocked(loss, params, masks, depth, x_tr, y_tr, act)
+    else:
+        w = row_weights(x_tr.shape[0], n_train)
+        out["train"] = blocked(make_weighted_loss(binary), params, masks, depth, x_tr, y_tr, act, w=w)
     live, total = mlp.layer_counts(masks, depth)
     per_layer = jnp.where(total > 0, 1.0 - live / jnp.maximum(total, 1), jnp.nan)
     pad = n_result_slots + 1 - per_layer.shape[0]

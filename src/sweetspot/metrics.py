@@ -16,6 +16,7 @@ from sweetspot import causal, das, mlp
 from sweetspot.probe_data import make_probe  # noqa: F401  (the probe data's home is probe_data.py)
 
 STD_EPS = 1e-6  # a unit whose probe-train std is <= this is a constant: its standardised value is 0
+CHANCE_EPS = 1e-6  # beyond_chance: a control within this of 1 leaves nothing to beat
 
 
 def r2(pred, y, eps: float = 0.0):
@@ -300,24 +301,34 @@ def _causal_extras(params, masks, depth, activation, probe, k, binary):
     return iia_home, iia_control
 
 
+def beyond_chance(score, control):
+    """The distributed score corrected for chance at the layer's size, (score - control) / (1 - control): the
+    share of what a random subspace of the same size and layer (the control) leaves unexplained that the learned
+    subspace explains, as Cohen's kappa corrects an agreement. 1 for an exact subspace however few units the layer
+    has, 0 when the learned subspace does no better than a random one; 0 where the control is (within
+    CHANCE_EPS of) 1, a layer in which every subspace of that size does as well (docs/method.md, "Labels")."""
+    room = 1.0 - control
+    return jnp.where(room > CHANCE_EPS, (score - control) / jnp.maximum(room, CHANCE_EPS), 0.0)
+
+
 def _labels(fit, k, iia_home, extras, mcfg) -> dict:
-    """`compositional` on the distributed score with its controls; `modular` the same on the search restricted
-    to local units; `compositional_local` (the local-unit IIA with the probe condition), `compositional_probe`
-    and `compositional_home` for comparison (docs/method.md, "Labels")."""
+    """`compositional` on the distributed score, corrected for chance by its random-subspace control, with the
+    crosstalk control; `modular` the same on the search restricted to local units; `compositional_local` (the
+    local-unit IIA with the probe condition), `compositional_probe` and `compositional_home` for comparison
+    (docs/method.md, "Labels")."""
     keep, thr = k["keep"], mcfg.compositional_iia
     any_node = fit & keep.any()
-    largest = lambda v: jnp.max(jnp.where(keep, v, 0.0), initial=0.0)  # over the non-vacuous nodes
-    controls_ok = (largest(extras["iia_das_control"]) < mcfg.das_control_max) & (
-        extras["das_crosstalk_max"] < mcfg.das_control_max
-    )
-    compositional = any_node & (node_min(extras["iia_das"], keep) >= thr) & controls_ok
+    crosstalk_ok = extras["das_crosstalk_max"] < mcfg.das_control_max
+    # every node's score >= thr, and >= thr again once chance at its layer (the random control) is taken out
+    passes = lambda s: (node_min(s, keep) >= thr) & (node_min(beyond_chance(s, extras["iia_das_control"]), keep) >= thr)
+    compositional = any_node & passes(extras["iia_das"]) & crosstalk_ok
     probe_ok = any_node & (node_min(k["r2_restricted"], keep) >= mcfg.compositional_r2)
     return {
         "fit": fit,
         "unfit": ~fit,
         "compositional": compositional,
         "fractured": fit & ~compositional,
-        "modular": any_node & (node_min(extras["iia_das_local"], keep) >= thr) & controls_ok,
+        "modular": any_node & passes(extras["iia_das_local"]) & crosstalk_ok,
         "compositional_local": probe_ok & (node_min(k["iia"], keep) >= thr),
         "compositional_probe": probe_ok,
         "compositional_home": probe_ok & (node_min(iia_home, keep) >= thr),
@@ -353,8 +364,12 @@ def compute(params, masks, depth, activation, probe, fit_r2, mcfg, fit=None, bin
     when given, replaces `fit_r2 >= mcfg.fit_r2` (Boolean targets: accuracy >= mcfg.fit_accuracy); `binary`
     scores interventions chance-corrected on labels and probes binary nodes by classification. `start` (the
     weights training started from) adds the null: C_init, IIA_init, IIA_das_init and the gains."""
-    k = core(params, masks, depth, activation, probe, mcfg, binary)
-    k0 = None if start is None else core(start, masks, depth, activation, probe, mcfg, binary)
+    of = lambda p: core(p, masks, depth, activation, probe, mcfg, binary)
+    if start is None:
+        k, k0 = of(params), None
+    else:  # the trained network and the null side by side: one traced copy of `core`
+        both = jax.vmap(of)(jax.tree.map(lambda a, b: jnp.stack([a, b]), params, start))
+        k, k0 = (jax.tree.map(lambda a, i=i: a[i], both) for i in range(2))
     found, local, *init = searches(masks, depth, activation, probe, [k] + ([k0] if k0 else []), mcfg, binary)
     active, live, nodes = k["active"], k["live"], probe["probe_nodes"]
     r2_any = _masked_max(k["r2_any_l"], active[:, None], 0)

@@ -69,11 +69,13 @@ def ones_masks(params: dict) -> dict:
 
 def propagate(h: jax.Array, step, n_slots: int, depth: jax.Array) -> tuple[jax.Array, list[jax.Array]]:
     """The identity-padding loop every layer-by-layer pass shares: h <- step(l, h) for hidden layer l, where a
-    layer l >= depth (padding) passes h through unchanged. Returns (last h, [h after each slot])."""
+    layer l >= depth (padding) passes h through unchanged, and is not computed where depth is one value (not
+    batched). Returns (last h, [h after each slot])."""
     hidden = []
     for l in range(n_slots):
-        new = step(l, h)
-        h = new if l == 0 else jnp.where(l < depth, new, h)
+        # cond: a padded layer costs nothing where depth is one value (segment mode's metrics, `train.by_depth`);
+        # vmapped over points of different depths it is a select of both branches, as jnp.where was.
+        h = step(l, h) if l == 0 else jax.lax.cond(l < depth, lambda h, l=l: step(l, h), lambda h: h, h)
         hidden.append(h)
     return h, hidden
 
@@ -102,6 +104,20 @@ def apply(params: dict, masks: dict, depth: jax.Array, x: jax.Array, activation:
     y = h @ (p["w"] * masks["out"]) + p["b"]
     y = y[..., 0] if y.shape[-1] == 1 else y
     return (y, jnp.stack(hidden)) if return_hidden else y
+
+
+def apply_from(params: dict, masks: dict, depth: jax.Array, h: jax.Array, layer: jax.Array, activation: str = "relu"):
+    """`apply`'s output given hidden layer `layer`'s activations h (batch, width): only the hidden layers after it
+    and the readout run, each skipped (not computed where layer and depth are one value) unless layer < l < depth.
+    Equal to `apply` with a patch that sets layer `layer` to h."""
+    act = ACTIVATIONS[activation]
+    for l in range(1, n_slots_of(params)):
+        p = params[f"h{l}"]
+        run = lambda h, p=p, m=masks[f"h{l}"]: act(h @ (p["w"] * m) + p["b"])
+        h = jax.lax.cond((l > layer) & (l < depth), run, lambda h: h, h)
+    p = params["out"]
+    y = h @ (p["w"] * masks["out"]) + p["b"]
+    return y[..., 0] if y.shape[-1] == 1 else y
 
 
 def depth_starts(layout: tuple, n_slots: int) -> tuple[int, ...]:

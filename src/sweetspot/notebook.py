@@ -96,6 +96,9 @@ def load_run(path: str) -> Run:
     meta = rundir.read_complete_meta(path)
     res_lib.read_results_csv(path, meta)  # the whole file checked before pandas reads it
     frame = pandas.read_csv(f"{path}/results.csv", keep_default_na=False, na_values=["nan"])
+    if "n_train" not in frame.columns:  # a run made before the n_train axis: every point trained on target.n_train
+        at = frame.columns.get_loc("seed") if "seed" in frame.columns else len(frame.columns)
+        frame.insert(at, "n_train", res_lib.old_n_train(meta))
     return Run(path, frame, rundir.config_from_meta(meta), meta)
 
 

@@ -1,7 +1,8 @@
 """A run directory: orbax checkpoints, meta.json and results.csv. docs/method.md, section "Results".
 
-    RUN_DIR/meta.json     schema version, full config, grid axes, groups, package versions, git commit and whether
-                          the checkout was dirty, devices
+    RUN_DIR/meta.json     schema version, full config, grid axes, groups, package versions, requirements.lock's
+                          sha256, git commit and whether the checkout was dirty, devices; when complete, the
+                          sha256 of every file below (checksums.py), written last
     RUN_DIR/results/      orbax: the full-grid results and the `done` mask, saved after every chunk
     RUN_DIR/params/       orbax (optional): each chunk's final params and masks, one step per chunk
     RUN_DIR/results.csv   one row per grid point: every axis value and every scalar metric
@@ -25,7 +26,8 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
-from sweetspot import result_keys
+from sweetspot import checksums, environment, result_keys
+from sweetspot.config import default_config
 
 SCHEMA = "sweetspot.results/1"
 
@@ -113,20 +115,20 @@ def restore_checkpoint(directory: str, template: dict, step: int | None = None) 
             if step is None:
                 raise ResultsError(f"no saved step in {directory}")
             if step not in mngr.all_steps():
-                raise ResultsError(f"checkpoint {directory} has no step {step}: {_recompute(directory)}")
+                raise ResultsError(f"checkpoint {directory} has no step {step}: {recompute_hint(directory)}")
             tree = mngr.restore(step, args=ocp.args.StandardRestore(_fill_empty(template)))
     except ResultsError:
         raise
     except Exception as e:  # orbax/tensorstore raise many types for truncated or mismatched files
         raise ResultsError(
             f"checkpoint {directory} step {step} is corrupt or does not match this run ({_reason(e)}): "
-            + _recompute(directory)
+            + recompute_hint(directory)
         ) from None
     restore_empty = lambda t, r: np.zeros(t.shape, t.dtype) if _is_empty(t) else np.asarray(r)
     return step, jax.tree.map(restore_empty, template, tree)
 
 
-def _recompute(directory: str) -> str:
+def recompute_hint(directory: str) -> str:
     return f"`python -m sweetspot sweep CONFIG --out {os.path.dirname(directory)} --resume` recomputes it"
 
 
@@ -180,6 +182,7 @@ def make_meta(cfg, engine) -> dict:
         "chunk_size": engine.chunk_size,
         "n_chunks": engine.n_chunks,
         "versions": versions,
+        "lock": environment.record(),
         "python": platform.python_version(),
         "git_commit": commit,
         "git_dirty": dirty,
@@ -213,7 +216,22 @@ def read_meta(run_dir: str) -> dict:
         )
     if meta.get("schema") != SCHEMA:
         raise ResultsError(f"{path}: schema={meta.get('schema')!r} is not supported: allowed values are [{SCHEMA!r}]")
+    if isinstance(meta.get("axes"), dict) and "n_train" not in meta["axes"]:  # a run made before the n_train axis
+        meta["axes"] = _before_seed(meta["axes"], "n_train", [old_n_train(meta)])
     return meta
+
+
+def old_n_train(meta: dict) -> int:
+    """The n_train of every point of a run made before the grid.n_train axis: its target.n_train."""
+    target = (meta.get("config") or {}).get("target") or {}
+    return int(target.get("n_train", default_config().target.n_train))
+
+
+def _before_seed(d: dict, key: str, value) -> dict:
+    """d with key: value inserted before its "seed" entry (config.AXES order), or at the end."""
+    items = list(d.items())
+    at = next((i for i, (k, _) in enumerate(items) if k == "seed"), len(items))
+    return dict(items[:at] + [(key, value)] + items[at:])
 
 
 # -------------------------------------------------------------------------------------------------- csv
@@ -262,13 +280,16 @@ def read_csv(path: str) -> list[dict]:
 
 def read_results_csv(run_dir: str, meta: dict | None = None) -> list[dict]:
     """RUN_DIR/results.csv, checked whole: ResultsError (one line, with the command that rewrites it) when it is
-    missing, empty, cut short (no final newline, a row short of fields, fewer rows than meta's axes make) or has
-    a row with extra fields. write_csv writes it in one os.replace, so damage means a copy or disk went wrong."""
+    missing, empty, cut short (no final newline, a row short of fields, fewer rows than meta's axes make), has
+    a row with extra fields, or is not the file the run wrote (its sha256 differs from meta.json's, when the run
+    recorded one: checksums.py). write_csv writes it in one os.replace, so damage means a copy, a disk or a hand
+    went wrong."""
     path = os.path.join(run_dir, "results.csv")
     fix = f"`python -m sweetspot sweep CONFIG --out {run_dir} --resume` rewrites it from the saved results"
     try:
-        with open(path, newline="") as f:
-            text = f.read()
+        with open(path, "rb") as f:
+            data = f.read()
+        text = data.decode()
     except FileNotFoundError:
         raise ResultsError(f"{path} is missing: {fix}") from None
     except (OSError, UnicodeDecodeError) as e:
@@ -280,6 +301,11 @@ def read_results_csv(run_dir: str, meta: dict | None = None) -> list[dict]:
     why = _csv_damage(text, rows, len(reader.fieldnames or ()), n)
     if why:
         raise ResultsError(f"{path} is damaged ({why}): {fix}")
+    sums = checksums.recorded(meta or {})
+    if sums is not None and sums.get("results.csv") != checksums.sha256_bytes(data):
+        raise ResultsError(f"{path} {checksums.WHAT[checksums.CHANGED]}: {fix}")
+    if meta and rows and "n_train" not in rows[0]:  # a run made before the n_train axis: its target.n_train
+        rows = [_before_seed(r, "n_train", str(old_n_train(meta))) for r in rows]
     return rows
 
 

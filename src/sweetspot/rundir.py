@@ -1,8 +1,9 @@
 """A run directory: where a sweep writes, and reading its saved networks and config back.
 docs/method.md, section "Results" (the files: `results.py`).
 
-    RUN_DIR/meta.json     schema version, full config, grid axes, groups, package versions, git commit and whether
-                          the checkout was dirty, devices
+    RUN_DIR/meta.json     schema version, full config, grid axes, groups, package versions, requirements.lock's
+                          sha256, git commit and whether the checkout was dirty, devices; when complete, the
+                          sha256 of every file below (checksums.py), written last
     RUN_DIR/results/      orbax: the full-grid results and the `done` mask, saved after every chunk
     RUN_DIR/params/       orbax (optional): each chunk's final params and masks, one step per chunk
     RUN_DIR/results.csv   one row per grid point: every axis value and every scalar metric
@@ -21,9 +22,9 @@ import tempfile
 import jax
 import numpy as np
 
+from sweetspot import checksums, mlp, targets
 from sweetspot import config as config_lib
 from sweetspot import grid as grid_lib
-from sweetspot import mlp, targets
 from sweetspot import results as res_lib
 
 
@@ -278,15 +279,27 @@ def read_complete_meta(run_dir: str) -> dict:
     return meta
 
 
+def restore_params(run_dir: str, meta: dict, template: dict, step: int) -> dict:
+    """Step `step` of RUN_DIR/params, read back and checked against meta.json's checksums (checksums.py): a
+    damaged, missing or changed step is one ResultsError naming it (a changed one: its first changed file)."""
+    directory = os.path.join(run_dir, "params")
+    _, tree = res_lib.restore_checkpoint(directory, template, step=step)
+    changed = checksums.step_problem(run_dir, meta, "params", step)
+    if changed:
+        raise res_lib.ResultsError(f"{changed}: {res_lib.recompute_hint(directory)}")
+    return tree
+
+
 def check_params(run_dir: str) -> None:
-    """Reads back every saved chunk of RUN_DIR/params (when the run saved its networks), so that a damaged or
-    missing step is one ResultsError (with the command that recomputes it) before anything is drawn or written."""
+    """Reads back every saved chunk of RUN_DIR/params (when the run saved its networks), so that a damaged,
+    missing or changed step is one ResultsError (with the command that recomputes it) before anything is drawn or
+    written."""
     if not os.path.isdir(os.path.join(run_dir, "params")):
         return
     meta, cfg, _, groups, target = _saved_layout(run_dir)
     template = params_template(cfg, target, groups, meta["chunk_size"])
     for c in range(meta["n_chunks"]):
-        res_lib.restore_checkpoint(os.path.join(run_dir, "params"), template, step=c)
+        restore_params(run_dir, meta, template, c)
 
 
 def _saved_layout(run_dir: str):
@@ -309,8 +322,7 @@ def load_network(run_dir: str, spec: str):
     template = params_template(cfg, target, groups, meta["chunk_size"])
     rows = res_lib.read_results_csv(run_dir, meta)
     for c in range(meta["n_chunks"]):  # the chunk holding point i (slice, segment: chunks by device and depth)
-        _, tree = res_lib.restore_checkpoint(os.path.join(run_dir, "params"), template, step=c)
-        saved = tree[f"g{gi:02d}"]
+        saved = restore_params(run_dir, meta, template, c)[f"g{gi:02d}"]
         hit = np.flatnonzero((saved["indices"] == i) & saved["valid"])
         if len(hit):
             break
@@ -340,7 +352,7 @@ def iter_networks(run_dir: str):
     size = meta["chunk_size"]
     template = params_template(cfg, target, groups, size)
     for c in range(meta["n_chunks"]):
-        _, tree = res_lib.restore_checkpoint(os.path.join(run_dir, "params"), template, step=c)
+        tree = restore_params(run_dir, meta, template, c)
         for j in range(len(groups)):
             saved = tree[f"g{j:02d}"]
             for k in np.flatnonzero(saved["valid"]):

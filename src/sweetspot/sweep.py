@@ -18,8 +18,8 @@ import time
 import jax
 import numpy as np
 
+from sweetspot import checksums, config, metrics, pruning, rundir, targets
 from sweetspot import grid as grid_lib
-from sweetspot import metrics, pruning, rundir, targets
 from sweetspot import results as res_lib
 from sweetspot.validation import validate
 
@@ -29,9 +29,18 @@ def _progress(msg: str) -> None:
 
 
 def make_data(cfg) -> tuple[targets.Target, dict]:
-    """The target and every array the engine needs: splits, and probe data when cfg.metrics.enabled."""
+    """The target and every array the engine needs: splits, and probe data when cfg.metrics.enabled. The
+    training split is drawn at target.n_train rows (which fixes the test and held-out rows, drawn after it); the
+    engine's pool is its first max(grid.n_train) rows (docs/method.md, "Training"). A truth-table target trains
+    on its whole table: grid.n_train must then be () (a ConfigError naming the field)."""
     target = targets.make_target(cfg.target)
     data = targets.make_splits(target, cfg.target)
+    if cfg.grid.n_train:
+        if target.domain == "bits" and target.structure.n_inputs <= targets.TABLE_MAX_INPUTS:
+            config.fail("grid.n_train", tuple(cfg.grid.n_train), f"() only: {target.name} trains on its whole truth "
+                        f"table ({data['x_train'].shape[0]} rows), not on a sample of target.n_train rows")
+        pool = max(cfg.grid.n_train)
+        data["x_train"], data["y_train"] = data["x_train"][:pool], data["y_train"][:pool]
     if any(m.endswith("oracle") for m in cfg.grid.method):
         data["oracle"] = pruning.oracle_table(target.structure, int(cfg.model.width), max(cfg.grid.depth))
     if cfg.metrics.enabled:
@@ -83,9 +92,10 @@ def _check_same_plan(saved: dict, engine, run_dir: str) -> None:
         )
 
 
-def _restore(cfg, target, engine, run_dir: str, progress):
-    """(results, done, next results step) saved in run_dir, from its latest readable results step; chunks whose
-    saved networks are missing or unreadable count as not done (they are recomputed)."""
+def _restore(cfg, target, engine, run_dir: str, meta: dict, progress):
+    """(results, done, next results step) saved in run_dir, from its latest readable results step that matches
+    meta's checksums (a finished run's); chunks whose saved networks are missing, unreadable or changed count as
+    not done (they are recomputed)."""
     path = os.path.join(run_dir, "results")
     steps = res_lib.checkpoint_steps(path)
     next_step = steps[-1] + 1 if steps else 0
@@ -93,7 +103,10 @@ def _restore(cfg, target, engine, run_dir: str, progress):
     for step in reversed(steps):
         try:
             _, saved = res_lib.restore_checkpoint(path, template, step=step)
-            break
+            changed = checksums.step_problem(run_dir, meta, "results", step)
+            if changed is None:
+                break
+            progress(f"{changed}: trying the step before it")
         except res_lib.ResultsError as e:
             progress(f"{e.args[0].split(':')[0]}: trying the step before it")
     else:
@@ -102,13 +115,15 @@ def _restore(cfg, target, engine, run_dir: str, progress):
         return None, None, next_step
     done = saved["done"]
     if cfg.engine.save_params:
-        _unmark_unsaved(cfg, target, engine, os.path.join(run_dir, "params"), done, progress)
+        _unmark_unsaved(cfg, target, engine, run_dir, meta, done, progress)
     progress(f"resuming {run_dir}: {int(done.sum())}/{engine.grid.n_points} points already done")
     return saved["results"], done, next_step
 
 
-def _unmark_unsaved(cfg, target, engine, path: str, done: np.ndarray, progress) -> None:
-    """Marks not done (in place) every done chunk whose params step is missing or cannot be read back."""
+def _unmark_unsaved(cfg, target, engine, run_dir: str, meta: dict, done: np.ndarray, progress) -> None:
+    """Marks not done (in place) every done chunk whose params step is missing, cannot be read back or differs
+    from meta's checksums."""
+    path = os.path.join(run_dir, "params")
     template = rundir.params_template(cfg, target, engine.groups, engine.chunk_size)
     saved = set(res_lib.checkpoint_steps(path))
     for c in range(engine.n_chunks):
@@ -119,6 +134,8 @@ def _unmark_unsaved(cfg, target, engine, path: str, done: np.ndarray, progress) 
         if problem is None:
             try:
                 res_lib.restore_checkpoint(path, template, step=c)
+                changed = checksums.step_problem(run_dir, meta, "params", c)
+                problem = "not the one the run finished with (its sha256 differs)" if changed else None
             except res_lib.ResultsError:
                 problem = "corrupt"
         if problem:
@@ -174,11 +191,13 @@ def _chunk_saver(cfg, engine, run_dir: str, progress, stop_after: int | None, fi
 
 
 def _finish(engine, data, results, meta, run_dir: str, out: str, wall_s: float) -> None:
-    """results.csv, meta status 'complete', and the swap of a staged overwrite into OUT."""
+    """results.csv, then meta.json with status 'complete' and the sha256 of every file written before it (in one
+    atomic write: checksums.py), and the swap of a staged overwrite into OUT."""
     probe_nodes = data["probe"]["probe_nodes"].tolist() if "probe" in data else ()
     res_lib.write_csv(os.path.join(run_dir, "results.csv"), engine.grid, results, probe_nodes)
     meta["status"] = "complete"
     meta["wall_s"] = round(wall_s, 2)
+    meta[checksums.KEY] = checksums.compute(run_dir)  # the finished files (a resume's included), written last
     res_lib.write_meta(run_dir, meta)
     if run_dir != out:
         rundir.swap_in(run_dir, out)
@@ -226,7 +245,7 @@ def _run_locked(cfg, out, resume, overwrite, devices, progress, stop_after, prim
     if saved is not None:
         _check_same_plan(saved, engine, run_dir)
         progress(f"built {building}")
-    results, done, step = _restore(cfg, target, engine, run_dir, progress) if saved else (None, None, 0)
+    results, done, step = _restore(cfg, target, engine, run_dir, saved, progress) if saved else (None, None, 0)
     if done is not None and done.all():
         _say_rewrite(run_dir, saved, progress)
     meta = _make_run_dir(cfg, engine, run_dir, out, resume, primary)

@@ -1,7 +1,8 @@
 """Training one grid point, as a pure function. docs/method.md, section "Training".
 
 `make_train(cfg, n_slots, method, ...)` reads the static config once and returns `train(point, data) -> (results,
-state)`; a point is a dict of traced values: key (uint32[2]), depth, sparsity, lr, weight_decay. A fit is one
+state)`; a point is a dict of traced values: key (uint32[2]), depth, sparsity, lr, weight_decay, and n_train when
+the points train on prefixes of the training pool (grid.n_train; `grid.Engine.points`). A fit is one
 `lax.scan` of `lax.scan`s; the loss curves are reduced inside it (one value every eval_every steps). Rewind
 methods run their pruning rounds as a further `lax.scan`.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from sweetspot import losses, metrics, mlp, pruning, result_keys
@@ -69,17 +71,23 @@ def _masked_optimizer(name: str, point: dict, masks: dict) -> optax.GradientTran
     return optax.chain(OPTIMIZERS[name](point["lr"], point["weight_decay"]), pruning.mask_updates(masks))
 
 
-def _draw_batch(cfg, x_tr, y_tr, k):
-    """One point's minibatch at step key k (the whole split when train.batch_size = 0), with the input noise."""
+def _draw_batch(cfg, x_tr, y_tr, k, n_train=None):
+    """One point's minibatch at step key k, drawn uniformly from the first n_train rows of the training pool
+    (every row when n_train is None), with the input noise, and the rows' loss weights: None for a plain mean,
+    else (train.batch_size = 0 with n_train given) the whole pool with weight 1 / n_train on the point's rows
+    and 0 on the rest, so the loss is the mean over its own rows."""
     batch, noise = int(cfg.train.batch_size), float(cfg.target.input_noise)
+    weights = None
     if batch:
-        idx = jax.random.randint(k, (batch,), 0, x_tr.shape[0])
+        idx = jax.random.randint(k, (batch,), 0, x_tr.shape[0] if n_train is None else n_train)
         xb, yb = x_tr[idx], y_tr[idx]
     else:
         xb, yb = x_tr, y_tr
+        if n_train is not None:
+            weights = losses.row_weights(x_tr.shape[0], n_train)
     if noise:  # Gaussian input noise on the training inputs (the Neural Sculpting protocol)
         xb = xb + noise * jax.random.normal(jax.random.fold_in(k, 1), xb.shape)
-    return xb, yb
+    return xb, yb, weights
 
 
 def _scan_blocks(cfg, step, test_loss, init, key):
@@ -107,6 +115,7 @@ def _make_point_fit(cfg, binary: bool, capture_at: int | None):
     act, optimizer = cfg.model.activation, cfg.train.optimizer
     loss_fn = losses.make_loss(binary)
     loss_grad = jax.value_and_grad(loss_fn)
+    weighted_grad = jax.value_and_grad(losses.make_weighted_loss(binary))
 
     def fit(params, masks, point, data, key):
         depth = point["depth"]
@@ -114,8 +123,11 @@ def _make_point_fit(cfg, binary: bool, capture_at: int | None):
 
         def step(carry, inputs):
             (p, s, saved), (t, k) = carry, inputs
-            xb, yb = _draw_batch(cfg, data["x_train"], data["y_train"], k)
-            loss, g = loss_grad(p, masks, depth, xb, yb, act)
+            xb, yb, wb = _draw_batch(cfg, data["x_train"], data["y_train"], k, point.get("n_train"))
+            if wb is None:
+                loss, g = loss_grad(p, masks, depth, xb, yb, act)
+            else:
+                loss, g = weighted_grad(p, masks, depth, xb, yb, act, wb)
             updates, s = opt.update(g, s, p)
             saved = _capture(capture_at, t, p, saved)
             p = mlp.mask_params(optax.apply_updates(p, updates), masks)
@@ -131,16 +143,22 @@ def _make_point_fit(cfg, binary: bool, capture_at: int | None):
 
 def _batch_losses(cfg, binary: bool, forward):
     """The segment fit's losses, for forward(p, m, x) -> outputs of a batch of points (leading axis k):
-    loss_grad(p, m, x, y), the value_and_grad of the sum of each point's mean loss (its gradient is each point's
-    own) with the (k,) losses as aux; draw(data, keys), each point's minibatch; test(p, m, data, k), the (k,)
-    losses on the whole test split."""
+    loss_grad(p, m, x, y, w), the value_and_grad of the sum of each point's mean loss (its gradient is each
+    point's own) with the (k,) losses as aux; draw(data, keys, n_train), each point's minibatch and row weights
+    (`_draw_batch`; n_train (k,) or None); test(p, m, data, k), the (k,) losses on the whole test split."""
     per_sample = losses.per_sample(binary)
 
-    def each(p, m, x, y):
-        return per_sample(forward(p, m, x), y).reshape(x.shape[0], -1).mean(1)
+    def each(p, m, x, y, w=None):
+        if w is None:
+            return per_sample(forward(p, m, x), y).reshape(x.shape[0], -1).mean(1)
+        return (per_sample(forward(p, m, x), y).reshape(*x.shape[:2], -1).mean(2) * w).sum(1)
 
     loss_grad = jax.value_and_grad(lambda *a: (lambda v: (v.sum(), v))(each(*a)), has_aux=True)
-    draw = lambda data, keys: jax.vmap(lambda kk: _draw_batch(cfg, data["x_train"], data["y_train"], kk))(keys)
+
+    def draw(data, keys, n_train=None):
+        one = lambda kk, n: _draw_batch(cfg, data["x_train"], data["y_train"], kk, n)
+        return jax.vmap(lambda kk: one(kk, None))(keys) if n_train is None else jax.vmap(one)(keys, n_train)
+
     every_point = lambda a, k: jnp.broadcast_to(a, (k, *a.shape))
     test = lambda p, m, data, k: each(p, m, every_point(data["x_test"], k), every_point(data["y_test"], k))
     return loss_grad, draw, test
@@ -168,7 +186,7 @@ def _make_segment_fit(cfg, binary: bool, capture_at: int | None, layout: tuple):
 
         def step(carry, inputs):
             (p, s, saved), (t, k) = carry, inputs
-            (_, loss), g = loss_grad(p, lm, *draw(data, k))
+            (_, loss), g = loss_grad(p, lm, *draw(data, k, point.get("n_train")))
             out = {n: upd(n, g, s, p) for n in names}
             saved = _capture(capture_at, t, p, saved)
             p = {n: mlp.mask_params({n: optax.apply_updates(p[n], out[n][0][n])}, {n: lm[n]})[n] for n in names}
@@ -224,21 +242,65 @@ def make_train(cfg, n_slots: int, method: str, n_result_slots: int | None = None
         start = mlp.mask_params(params, masks)  # the init (or rewind point) under the final mask: the null
         data_key = jax.random.fold_in(key, KEY_DATA)
         params, curve_train, curve_test, _ = fit(start, masks, point, data, data_key)
-        results = losses.evaluate(params, masks, depth, data, act, n_result_slots, binary)
+        results = losses.evaluate(params, masks, depth, data, act, n_result_slots, binary, point.get("n_train"))
         results["curve_train"], results["curve_test"] = curve_train, curve_test
         results["diverged"] = ~jnp.isfinite(curve_train).all() | ~jnp.isfinite(results["test_loss"])
         results["disconnected_inputs"] = pruning.disconnected_inputs(masks, depth)
         if "probe" in data:
-            results.update(measure(params, start, masks, depth, data["probe"], results, binary))
+            fit_of = {k: results[k] for k in ("test_r2", "test_acc") if k in results}
+            results.update(measure(params, start, masks, depth, data["probe"], fit_of))
         return results, {"params": params, "masks": masks}
 
-    def measure(params, start, masks, depth, probe, results, binary):
+    def measure_one(params, start, masks, depth, probe, results):
         """The metrics of the trained network, and C and IIA of the same wiring untrained (the null)."""
         is_fit = results["test_acc"] >= cfg.metrics.fit_accuracy if binary else None
         mt = metrics.compute(params, masks, depth, act, probe, results["test_r2"], cfg.metrics, is_fit, binary, start)
         return pad_layer_axis(mt, n_slots, n_result_slots)
 
+    measure = measure_one if layout is None else by_depth(measure_one, layout, depth_arg=3, shared=(4,))
     return train
+
+
+def by_depth(fn, layout: tuple, depth_arg: int, shared: tuple = ()):
+    """`fn(*args)` of one point whose argument `depth_arg` is its depth, as a `custom_vmap`: vmapped over a batch
+    sorted by depth with static `layout` ((depth, count), ...) it runs one depth segment after another (lax.map),
+    each vmapped over its points (padded to the largest count) with the segment's depth as one value, so
+    `mlp.propagate` and the per-layer loops skip the layers the segment's networks do not have: a network's
+    metrics cost its own depth, not the deepest one's, in one traced copy of `fn`. Arguments `shared` are the
+    same for every point (not vmapped). docs/method.md, "Grid engine"."""
+    depths = np.array([d for d, _ in layout], np.int32)
+    cmax, n_seg = max(c for _, c in layout), len(layout)
+    offsets = np.cumsum([0] + [c for _, c in layout])[:-1]
+    gather = np.array([[o + min(j, c - 1) for j in range(cmax)] for o, (_, c) in zip(offsets, layout, strict=True)])
+    scatter = np.concatenate([i * cmax + np.arange(c) for i, (_, c) in enumerate(layout)])
+
+    @jax.custom_batching.custom_vmap
+    def batched(*args):
+        return fn(*args)
+
+    @batched.def_vmap
+    def _rule(axis_size, in_batched, *args):
+        want = sum(c for _, c in layout)
+        if axis_size != want:
+            raise ValueError(f"by_depth: vmapped over {axis_size} points, its layout {layout} holds {want}")
+        if any(any(jax.tree.leaves(in_batched[i])) for i in shared):
+            raise ValueError(f"by_depth: arguments {shared} must be shared by every point (not vmapped)")
+        spread = lambda a, f: a if f else jnp.broadcast_to(a, (axis_size, *jnp.shape(a)))
+        per = [None if i in shared else jax.tree.map(spread, a, b)
+               for i, (a, b) in enumerate(zip(args, in_batched, strict=True))]
+        segs = [None if p is None else jax.tree.map(lambda a: a[gather], p) for p in per]  # (n_seg, cmax, ...)
+
+        def segment(xs):
+            d, seg = xs
+            call = lambda *pa: fn(*(args[i] if i in shared else (d if i == depth_arg else pa[i])
+                                    for i in range(len(args))))
+            return jax.vmap(call, in_axes=tuple(None if p is None else 0 for p in seg))(*seg)
+
+        out = jax.lax.map(segment, (jnp.asarray(depths), segs))
+        out = jax.tree.map(lambda o: o.reshape(n_seg * cmax, *o.shape[2:])[scatter], out)
+        return out, jax.tree.map(lambda _: True, out)
+
+    return batched
 
 
 def pad_layer_axis(m: dict, n_slots: int, n_result_slots: int) -> dict:

@@ -76,13 +76,18 @@ def _one(pcfg) -> int:
 
 
 def _snip(inp, params, masks):
+    """SNIP's batch: snip_batch rows drawn from the point's own training rows (the first n_train of the pool)."""
     x, y = inp.data["x_train"], inp.data["y_train"]
-    idx = jax.random.randint(inp.key, (int(inp.pcfg.snip_batch),), 0, x.shape[0])
+    idx = jax.random.randint(inp.key, (int(inp.pcfg.snip_batch),), 0, inp.point.get("n_train", x.shape[0]))
     return snip_scores(params, masks, inp.point["depth"], x[idx], y[idx], inp.activation, inp.loss)
 
 
 def _sp(inp, params, masks):
+    """SP's signature inputs: the first sp_inputs training rows; with a traced n_train (grid.n_train), the point's
+    own rows only, cycled when it has fewer (the same inputs, each repeated, when sp_inputs is a multiple)."""
     x = inp.data["x_train"][: int(inp.pcfg.sp_inputs)]
+    if "n_train" in inp.point:
+        x = x[jnp.arange(x.shape[0]) % inp.point["n_train"]]
     p = inp.pcfg
     return sp_scores(params, masks, inp.point["depth"], x, inp.activation, p.sp_similarity, float(p.sp_gamma))
 
