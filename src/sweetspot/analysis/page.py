@@ -232,7 +232,7 @@ def _group_line(name: str, runs: list[Run]) -> str:
     return (
         f"<li><b>{html.escape(name)}</b>: {html.escape(target)}; grid {html.escape(grid)}; "
         f"{sum(len(r.rows) for r in runs):,} networks; {_span(cfg(r)['train']['steps'] for r in runs)} steps on "
-        f"{_span(cfg(r)['target']['n_train'] for r in runs)} training points; "
+        f"{_span(axes.get('n_train') or [cfg(r)['target']['n_train'] for r in runs])} training points; "
         f"{_duration(sum(r.meta.get('wall_s', 0.0) for r in runs))}.</li>"
     )
 
@@ -247,16 +247,16 @@ def run_block(runs: list[Run]) -> str:
         groups.setdefault(_group(r), []).append(r)
     commits = sorted({str(r.meta.get("git_commit") or "unknown")[:10] for r in runs})
     dirty = " (with uncommitted changes)" if any(r.meta.get("git_dirty") for r in runs) else ""
+    envs = "; ".join(sorted({environment.line(r.meta) for r in runs}))
     total = (
         f"<p><b>What was run:</b> {len(runs)} run{'s' if len(runs) > 1 else ''}, {sum(len(r.rows) for r in runs):,} "
         f"trained networks, {_duration(sum(r.meta.get('wall_s', 0.0) for r in runs))} of sweeps (wall time), "
-        f"commit {', '.join(commits)}{dirty}.</p>"
+        f"commit {', '.join(commits)}{dirty}.</p><p>Environment: {html.escape(envs)}.</p>"
     )
-    envs = sorted({environment.line(r.meta) for r in runs})
-    total += f"<p><b>Environment:</b> {html.escape(' | '.join(envs))}.</p>"
     lines = "<ul>" + "".join(_group_line(name, rs) for name, rs in groups.items()) + "</ul>"
     runs_html = "".join(
-        f"<details><summary>{html.escape(r.path)}</summary><pre>{html.escape(r.meta.get('command', '(not recorded)'))}"
+        f"<details><summary>{html.escape(r.path)}: {html.escape(environment.line(r.meta))}</summary>"
+        f"<pre>{html.escape(r.meta.get('command', '(not recorded)'))}"
         f"</pre><pre>{html.escape(json.dumps(r.meta['config'], indent=1))}</pre></details>"
         for r in runs
     )
