@@ -297,7 +297,6 @@ FALLOFF_HEADER += [f"{m}_drop{s}" for m in FALLOFF_METRICS for s in ("", "_lo", 
 FALLOFF_HEADER += ["fit_deepest", "fit_deepest_lo", "fit_deepest_hi", "deepest_fits"]
 FALLOFF_HEADER += ["converged_deepest", "converged_deepest_lo", "converged_deepest_hi", "n_peak", "n_deepest"]
 FALLOFF_HEADER += ["IIA_das_verdict"]
-DEEPEST_FITS = FALLOFF_HEADER.index("deepest_fits")
 
 
 def falloff(res) -> list:
