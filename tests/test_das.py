@@ -248,17 +248,22 @@ def test_labels_correct_the_score_for_the_random_control():
                                [1.0, 0.0, 0.3], atol=1e-6)
 
 
+def _save_npz(path, params, masks, depth):
+    """A hand-built network as `diagnose --npz` reads it: W0, b0, M0, ..., the readout last."""
+    arrays = {}
+    for i, name in enumerate(mlp.layer_names(depth)):
+        arrays[f"W{i}"], arrays[f"b{i}"] = np.asarray(params[name]["w"]), np.asarray(params[name]["b"])
+        arrays[f"M{i}"] = np.asarray(masks[name])
+    np.savez(path, **arrays)
+
+
 def test_diagnose_json_calls_two_unit_layers_compositional(tmp_path, capsys):
     """The done-when of the training-budget issue, item 7: `diagnose --npz ... --json` on the network of two
     two-unit layers says compositional."""
     import json
 
     params, masks, depth = build_narrow(2)
-    arrays = {}
-    for i, name in enumerate(mlp.layer_names(depth)):
-        arrays[f"W{i}"], arrays[f"b{i}"] = np.asarray(params[name]["w"]), np.asarray(params[name]["b"])
-        arrays[f"M{i}"] = np.asarray(masks[name])
-    np.savez(tmp_path / "two_unit.npz", **arrays)
+    _save_npz(tmp_path / "two_unit.npz", params, masks, depth)
     target = expr_config_file(tmp_path / "a.py", TREE_A)
     cli.main(["diagnose", "--npz", str(tmp_path / "two_unit.npz"), "--target", target, "--json"])
     out = json.loads(capsys.readouterr().out)
@@ -317,11 +322,7 @@ def test_diagnose_json_reads_the_rotated_twin(tmp_path, capsys):
     import json
 
     params, masks, depth = build("rotated")
-    arrays = {}
-    for i, name in enumerate(mlp.layer_names(depth)):
-        arrays[f"W{i}"], arrays[f"b{i}"] = np.asarray(params[name]["w"]), np.asarray(params[name]["b"])
-        arrays[f"M{i}"] = np.asarray(masks[name])
-    np.savez(tmp_path / "rotated.npz", **arrays)
+    _save_npz(tmp_path / "rotated.npz", params, masks, depth)
     target = expr_config_file(tmp_path / "m.py", TREE_M)
     cli.main(["diagnose", "--npz", str(tmp_path / "rotated.npz"), "--target", target, "--json"])
     out = json.loads(capsys.readouterr().out)
